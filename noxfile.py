@@ -1,0 +1,57 @@
+# /// script
+# requires-python = ">=3.11"
+# dependencies = [
+#     "nox>=2025.2.9",
+#     "jinja2>=3.1",
+#     "tomlkit>=0.13",
+#     "semver>=3.0",
+#     "GitPython>=3.1.40",
+#     "nvidia-ml-py>=12.535",
+# ]
+# [tool.nox]
+# script-venv-backend = "venv"
+# ///
+"""Sessions of cargo-gpu-pipeline itself.
+
+The stage sessions (fmt, clippy, lint, test, ...) come from ``pipeline.nox_sessions``
+and act on the target workspace (the bundled ``examples/prism4d`` unless
+``--workspace``/``PIPELINE_WORKSPACE`` says otherwise). ``tests`` and ``bench``
+are this project's own.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import nox
+
+ROOT = Path(__file__).resolve().parent
+# The package is imported from this checkout, so a fresh clone needs no install step.
+sys.path.insert(0, str(ROOT))
+
+import pipeline.nox_sessions  # noqa: E402, F401 - registers the stage sessions
+
+nox.options.default_venv_backend = "venv"
+nox.options.sessions = ["fmt", "clippy", "lint", "test"]
+
+
+def _install_dev(session: nox.Session) -> None:
+    session.install("-e", ".", *nox.project.dependency_groups(nox.project.load_toml("pyproject.toml"), "dev"))
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """This project's pytest suite (arguments after -- go to pytest)."""
+    _install_dev(session)
+    session.run("python", "-m", "pytest", *session.posargs)
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Benchmarks in bench/: each prints ratios against a baseline measured in the same run."""
+    _install_dev(session)
+    scripts = sorted((ROOT / "bench").glob("bench_*.py"))
+    selected = [s for s in scripts if not session.posargs or any(a in s.name for a in session.posargs)]
+    for script in selected:
+        session.run("python", str(script))

@@ -1,0 +1,1 @@
+"""Generated CI: job model, rendering, drift check."""

@@ -1,0 +1,225 @@
+"""``[workspace.metadata.pipeline]`` parsed into frozen dataclasses.
+
+Each section is a frozen dataclass whose fields carry their TOML key (kebab
+case by default) and a one-line ``doc``. One generic parser walks the
+dataclasses: every key has a default, unknown keys are an error with a "did
+you mean" suggestion, and wrong types name the key and the expected type.
+Sections that belong to one area of the tool live with that area
+(``pipeline/<area>/settings.py``); this module only assembles them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import types
+import typing
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, TypeVar, get_args, get_origin, get_type_hints
+
+from pipeline.ci.settings import CiSettings
+from pipeline.config_fields import setting, toml_key
+from pipeline.cuda.settings import CudaSettings
+from pipeline.deps.settings import AuditSettings, DupesSettings
+from pipeline.errors import ConfigError
+from pipeline.gpu.settings import GpuSettings
+from pipeline.hooks.settings import HooksSettings
+from pipeline.release.settings import ReleaseSettings
+from pipeline.workspace.manifest import locate_key
+
+T = TypeVar("T")
+
+CONFIG_TABLE = "workspace.metadata.pipeline"
+
+
+class _Invalid(Exception):
+    def __init__(self, expected: str) -> None:
+        super().__init__(expected)
+        self.expected = expected
+
+
+def _describe(value: Any) -> str:
+    kind = {bool: "boolean", int: "integer", float: "float", str: "string", list: "array", dict: "table"}.get(
+        type(value), type(value).__name__
+    )
+    shown = repr(value) if not isinstance(value, (dict, list)) else kind
+    return f"{kind} {shown}" if shown != kind else kind
+
+
+def _type_name(tp: Any) -> str:
+    origin = get_origin(tp)
+    if tp is str:
+        return "a string"
+    if tp is bool:
+        return "a boolean"
+    if tp is int:
+        return "an integer"
+    if tp is float:
+        return "a number"
+    if origin is Literal:
+        return "one of " + ", ".join(repr(a) for a in get_args(tp))
+    if origin is tuple:
+        return f"an array of {_type_name(get_args(tp)[0]).removeprefix('a ').removeprefix('an ')}s"
+    if origin in (dict, Mapping) or origin is typing.Mapping:
+        return "a table"
+    if dataclasses.is_dataclass(tp):
+        return "a table"
+    if origin in (types.UnionType, typing.Union):
+        return " or ".join(_type_name(a) for a in get_args(tp) if a is not type(None))
+    return str(tp)
+
+
+class _Parser:
+    def __init__(self, source: Path) -> None:
+        self.source = source
+
+    def section(self, cls: type[T], raw: Any, where: str) -> T:
+        if not isinstance(raw, dict):
+            raise ConfigError(
+                f"{locate_key(self.source, where.rsplit('.', 1)[-1])}: [{where}] must be a table, got {_describe(raw)}",
+                f"write it as a [{where}] table",
+            )
+        hints = get_type_hints(cls)
+        fields = {toml_key(f): f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+        for key in raw:
+            if key not in fields:
+                close = difflib.get_close_matches(key, list(fields), n=1, cutoff=0.6)
+                hint = f"did you mean `{close[0]}`?" if close else "known keys: " + ", ".join(sorted(fields)) if fields else "this table takes no keys"
+                raise ConfigError(f"{locate_key(self.source, key)}: unknown key `{key}` in [{where}]", hint)
+        values: dict[str, Any] = {}
+        for key, f in fields.items():
+            if key in raw:
+                values[f.name] = self.value(hints[f.name], raw[key], f"{where}.{key}", key, f)
+        try:
+            return cls(**values)
+        except ValueError as exc:
+            raise ConfigError(f"{self.source}: [{where}] {exc}", "see the README's configuration reference") from exc
+
+    def value(self, tp: Any, raw: Any, where: str, key: str, f: dataclasses.Field[Any] | None) -> Any:
+        try:
+            return self._convert(tp, raw, where, key)
+        except _Invalid as exc:
+            doc = f.metadata.get("doc") if f is not None else None
+            raise ConfigError(
+                f"{locate_key(self.source, key)}: `{where}` must be {exc.expected}, got {_describe(raw)}",
+                doc or "see the README's configuration reference",
+            ) from None
+
+    def _convert(self, tp: Any, raw: Any, where: str, key: str) -> Any:
+        origin = get_origin(tp)
+        if dataclasses.is_dataclass(tp):
+            return self.section(tp, raw, where)  # type: ignore[arg-type]
+        if tp is bool:
+            if isinstance(raw, bool):
+                return raw
+        elif tp is int:
+            if isinstance(raw, int) and not isinstance(raw, bool):
+                return raw
+        elif tp is float:
+            if isinstance(raw, (int, float)) and not isinstance(raw, bool):
+                return float(raw)
+        elif tp is str:
+            if isinstance(raw, str):
+                return raw
+        elif origin is Literal:
+            if raw in get_args(tp):
+                return raw
+        elif origin is tuple:
+            item_type = get_args(tp)[0]
+            if isinstance(raw, list):
+                try:
+                    return tuple(self._convert(item_type, item, f"{where}[{i}]", key) for i, item in enumerate(raw))
+                except _Invalid:
+                    pass
+        elif origin in (dict, Mapping) or origin is typing.Mapping:
+            value_type = get_args(tp)[1]
+            if isinstance(raw, dict):
+                return types.MappingProxyType(
+                    {k: self._convert(value_type, v, f"{where}.{k}", k) for k, v in raw.items()}
+                )
+        elif origin in (types.UnionType, typing.Union):
+            options = [a for a in get_args(tp) if a is not type(None)]
+            for option in options:
+                try:
+                    return self._convert(option, raw, where, key)
+                except _Invalid:
+                    continue
+        raise _Invalid(_type_name(tp))
+
+
+def parse_config(cls: type[T], raw: Mapping[str, Any], source: Path, where: str = CONFIG_TABLE) -> T:
+    """Parse ``raw`` into ``cls``; errors name ``source`` and the key."""
+    return _Parser(source).section(cls, dict(raw), where)
+
+
+def documented_keys(cls: type[Any], prefix: str = CONFIG_TABLE) -> Iterator[tuple[str, str, str, str]]:
+    """(dotted key, type, default, doc) for every key, sections included; used for the README."""
+    hints = get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        tp = hints[f.name]
+        key = f"{prefix}.{toml_key(f)}"
+        if dataclasses.is_dataclass(tp):
+            yield from documented_keys(tp, key)  # type: ignore[arg-type]
+            continue
+        if f.default is not dataclasses.MISSING:
+            default = f.default
+        elif f.default_factory is not dataclasses.MISSING:
+            default = f.default_factory()
+        else:
+            default = None
+        yield key, _type_name(tp), _format_default(default), f.metadata.get("doc", "")
+
+
+def _format_default(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return f'"{value}"'
+    if isinstance(value, tuple):
+        return "[" + ", ".join(_format_default(v) for v in value) + "]"
+    if value is None:
+        return "(none)"
+    if isinstance(value, Mapping):
+        return "{}" if not value else "{ " + ", ".join(f"{k} = {_format_default(v)}" for k, v in value.items()) + " }"
+    if dataclasses.is_dataclass(value):
+        return "(table)"
+    return str(value)
+
+
+# ---------------------------------------------------------------------------
+# The sections of [workspace.metadata.pipeline]
+
+
+@dataclass(frozen=True)
+class LintSettings:
+    allow: tuple[str, ...] = setting(
+        factory=tuple,
+        doc="lint rule ids to skip (e.g. `wildcard-requirement`); `pipeline lint --list` shows them",
+    )
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    """The whole ``[workspace.metadata.pipeline]`` table."""
+
+    features: tuple[str, ...] = setting(
+        factory=tuple, doc="cargo features enabled for the clippy and test stages (`--features`)"
+    )
+    all_features: bool = setting(False, doc="run clippy and test with `--all-features`")
+    no_default_features: bool = setting(False, doc="run clippy and test with `--no-default-features`")
+    lint: LintSettings = setting(factory=LintSettings, doc="workspace hygiene checks (`nox -s lint`)")
+    release: ReleaseSettings = setting(factory=ReleaseSettings, doc="the release flow")
+    dupes: DupesSettings = setting(factory=DupesSettings, doc="duplicate dependency versions")
+    audit: AuditSettings = setting(factory=AuditSettings, doc="security advisories")
+    cuda: CudaSettings = setting(factory=CudaSettings, doc="CUDA kernel compilation")
+    gpu: GpuSettings = setting(factory=GpuSettings, doc="GPU inventory, leases and GPU tests")
+    ci: CiSettings = setting(factory=CiSettings, doc="generated CI files")
+    hooks: HooksSettings = setting(factory=HooksSettings, doc="the pre-push hook")
+
+
+def load_config(metadata: Mapping[str, Any], source: Path) -> PipelineConfig:
+    """The configuration of a workspace from its ``[workspace.metadata]`` table."""
+    raw = metadata.get("pipeline", {})
+    return parse_config(PipelineConfig, raw, source)

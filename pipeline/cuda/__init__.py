@@ -1,0 +1,1 @@
+"""CUDA kernels: discovery, nvcc, cache, load test."""

@@ -1,0 +1,1 @@
+"""Dependency health: duplicate versions and security advisories."""

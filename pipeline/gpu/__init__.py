@@ -1,0 +1,1 @@
+"""GPUs: NVML inventory, leases, scheduling."""

@@ -1,0 +1,12 @@
+"""Configuration of GPU inventory, leases and GPU tests (`[workspace.metadata.pipeline.gpu]`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pipeline.config_fields import setting  # noqa: F401 - used as fields are added
+
+
+@dataclass(frozen=True)
+class GpuSettings:
+    """Keys of this section; each is documented in the README."""

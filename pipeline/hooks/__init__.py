@@ -1,0 +1,1 @@
+"""The git pre-push hook."""

@@ -1,0 +1,46 @@
+"""The stage sessions, for any workspace's noxfile: ``import pipeline.nox_sessions``.
+
+Stage sessions use no virtualenv (``venv_backend="none"``): they only drive
+cargo, nvcc and git, and they run the pipeline in-process so a session costs
+one interpreter start. Arguments after ``--`` pass through:
+``nox -s fmt -- --fix``, ``nox -s release -- minor --execute``.
+"""
+
+from __future__ import annotations
+
+import nox
+
+from pipeline import cli
+
+
+def run_pipeline(session: nox.Session, *args: str) -> None:
+    """Run ``pipeline ARGS...`` in this process; a non-zero exit fails the session."""
+    argv = [*args, *session.posargs]
+    session.log("pipeline " + " ".join(argv))
+    code = cli.main(argv)
+    if code != 0:
+        session.error(f"`pipeline {' '.join(argv)}` exited with code {code}")
+
+
+@nox.session(venv_backend="none")
+def fmt(session: nox.Session) -> None:
+    """cargo fmt --check on the workspace (`-- --fix` formats)."""
+    run_pipeline(session, "fmt")
+
+
+@nox.session(venv_backend="none")
+def clippy(session: nox.Session) -> None:
+    """cargo clippy --workspace --all-targets with -D warnings."""
+    run_pipeline(session, "clippy")
+
+
+@nox.session(venv_backend="none")
+def lint(session: nox.Session) -> None:
+    """Workspace hygiene: requirements, metadata, editions, path deps."""
+    run_pipeline(session, "lint")
+
+
+@nox.session(venv_backend="none")
+def test(session: nox.Session) -> None:
+    """cargo test --workspace."""
+    run_pipeline(session, "test")

@@ -1,0 +1,1 @@
+"""Releases: versions, changelog, git, artifacts."""

@@ -1,0 +1,79 @@
+"""The cargo stages: fmt, clippy and test, as argv built from configuration.
+
+Building the command line is pure; running it goes through ``proc`` with the
+tool's own output streamed to the terminal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from pipeline import proc
+from pipeline.config import PipelineConfig
+from pipeline.errors import CheckFailed
+
+
+def _package_args(packages: Sequence[str]) -> list[str]:
+    if not packages:
+        return ["--workspace"]
+    args: list[str] = []
+    for name in packages:
+        args += ["-p", name]
+    return args
+
+
+def feature_args(config: PipelineConfig) -> list[str]:
+    args: list[str] = []
+    if config.all_features:
+        args.append("--all-features")
+    if config.no_default_features:
+        args.append("--no-default-features")
+    if config.features and not config.all_features:
+        args += ["--features", ",".join(config.features)]
+    return args
+
+
+def fmt_argv(*, fix: bool, packages: Sequence[str] = ()) -> list[str]:
+    argv = ["cargo", "fmt"]
+    if packages:
+        for name in packages:
+            argv += ["-p", name]
+    else:
+        argv.append("--all")
+    if not fix:
+        argv.append("--check")
+    return argv
+
+
+def clippy_argv(config: PipelineConfig, packages: Sequence[str] = (), extra: Sequence[str] = ()) -> list[str]:
+    return [
+        "cargo", "clippy", *_package_args(packages), "--all-targets", *feature_args(config), *extra,
+        "--", "-D", "warnings",
+    ]
+
+
+def test_argv(config: PipelineConfig, packages: Sequence[str] = (), extra: Sequence[str] = ()) -> list[str]:
+    return ["cargo", "test", *_package_args(packages), *feature_args(config), *extra]
+
+
+STAGE_HINTS = {
+    "fmt": "run `nox -s fmt -- --fix` (or `cargo fmt --all`) to format the code",
+    "clippy": "fix the warnings above; `cargo clippy --fix` applies the machine-applicable ones",
+    "test": "fix the failing tests above; rerun one with `cargo test -p CRATE NAME`",
+}
+
+
+def run_stage(stage: str, argv: Sequence[str], root: Path) -> None:
+    """Run a cargo stage in ``root``; a non-zero exit raises CheckFailed naming the stage."""
+    proc.find_tool("cargo")
+    if stage == "fmt":
+        proc.find_tool("rustfmt")
+    if stage == "clippy":
+        proc.find_tool("cargo-clippy")
+    result = proc.run(list(argv), cwd=root, check=False, capture=False)
+    if result.returncode != 0:
+        raise CheckFailed(
+            f"stage `{stage}` failed in {root}: `{' '.join(argv)}` exited with code {result.returncode}",
+            STAGE_HINTS[stage],
+        )

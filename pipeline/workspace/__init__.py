@@ -1,0 +1,12 @@
+"""Cargo workspace model: manifests, members, dependency graph, versions."""
+
+from pipeline.workspace.model import (
+    Dependency,
+    DepKind,
+    Package,
+    Workspace,
+    find_workspace_root,
+    load_workspace,
+)
+
+__all__ = ["DepKind", "Dependency", "Package", "Workspace", "find_workspace_root", "load_workspace"]

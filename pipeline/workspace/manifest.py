@@ -1,0 +1,59 @@
+"""Fast, read-only access to TOML manifests with precise error positions."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pipeline.errors import ManifestError
+
+_POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)\s*$")
+
+
+def read_toml(path: Path, what: str = "manifest") -> dict[str, Any]:
+    """Parse ``path`` with tomllib; malformed TOML raises ``path:line:column``."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise ManifestError(f"{path}: {what} not found", f"check that {path} exists") from exc
+    except UnicodeDecodeError as exc:
+        raise ManifestError(f"{path}: {what} is not valid UTF-8 ({exc.reason})", "save the file as UTF-8") from exc
+    return parse_toml(text, path, what)
+
+
+def parse_toml(text: str, path: Path, what: str = "manifest") -> dict[str, Any]:
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        message = str(exc)
+        match = _POSITION.search(message)
+        if match:
+            line, column = match.group(1), match.group(2)
+            reason = message[: match.start()]
+            raise ManifestError(
+                f"{path}:{line}:{column}: malformed TOML in {what}: {reason}",
+                "fix the TOML syntax at that position (`cargo metadata` shows the same error)",
+            ) from exc
+        raise ManifestError(f"{path}: malformed TOML in {what}: {message}", "fix the TOML syntax") from exc
+
+
+def locate_key(path: Path, key: str) -> str:
+    """``path:line:column`` of the first line that assigns ``key``, else ``path``.
+
+    tomllib keeps no positions for values, so semantic errors (a wrong type, an
+    unknown key) find their line by a textual search; good enough to point a
+    person at the right place.
+    """
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return str(path)
+    pattern = re.compile(r"^\s*(?:[\w.\-\"']*\.)?[\"']?" + re.escape(key) + r"[\"']?\s*[=.]")
+    for number, line in enumerate(lines, start=1):
+        match = pattern.search(line)
+        if match:
+            column = line.find(key) + 1
+            return f"{path}:{number}:{column}"
+    return str(path)

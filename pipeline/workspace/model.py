@@ -1,0 +1,582 @@
+"""The workspace model: members, versions and every dependency edge.
+
+Pure data built from manifests read with tomllib. Cargo's rules are followed
+where they matter for release engineering: member globs minus ``exclude``,
+path dependencies inside the root becoming members, version/field inheritance
+from ``[workspace.package]``, ``workspace = true`` dependencies resolved
+through ``[workspace.dependencies]``, renamed dependencies matched by path.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from pipeline.errors import ManifestError
+from pipeline.workspace.manifest import locate_key, read_toml
+
+
+class DepKind(StrEnum):
+    NORMAL = "normal"
+    DEV = "dev"
+    BUILD = "build"
+
+
+DEP_TABLES: dict[str, DepKind] = {
+    "dependencies": DepKind.NORMAL,
+    "dev-dependencies": DepKind.DEV,
+    "dev_dependencies": DepKind.DEV,
+    "build-dependencies": DepKind.BUILD,
+    "build_dependencies": DepKind.BUILD,
+}
+
+# Kinds that make cargo refuse a cycle (dev-dependency cycles are allowed).
+ORDERING_KINDS = frozenset({DepKind.NORMAL, DepKind.BUILD})
+
+
+@dataclass(frozen=True)
+class Dependency:
+    """One entry of a dependency table of a member manifest."""
+
+    key: str
+    name: str
+    kind: DepKind
+    table: tuple[str, ...]
+    target: str | None = None
+    requirement: str | None = None
+    path: Path | None = None
+    workspace: bool = False
+    optional: bool = False
+    member: str | None = None
+    external_path: bool = False
+
+    @property
+    def renamed(self) -> bool:
+        return self.key != self.name
+
+
+@dataclass(frozen=True)
+class Package:
+    name: str
+    version: str
+    manifest_path: Path
+    version_inherited: bool = False
+    publish: bool = True
+    edition: str | None = None
+    edition_inherited: bool = False
+    license: str | None = None
+    license_file: str | None = None
+    description: str | None = None
+    repository: str | None = None
+    features: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    dependencies: tuple[Dependency, ...] = ()
+    has_binary: bool = False
+    has_build_script: bool = False
+
+    @property
+    def directory(self) -> Path:
+        return self.manifest_path.parent
+
+
+@dataclass(frozen=True)
+class WorkspaceDependency:
+    key: str
+    name: str
+    requirement: str | None
+    path: Path | None
+
+
+@dataclass(frozen=True)
+class Workspace:
+    root: Path
+    manifest_path: Path
+    members: tuple[Package, ...]
+    version: str | None = None
+    edition: str | None = None
+    excluded: tuple[Path, ...] = ()
+    dependencies: Mapping[str, WorkspaceDependency] = field(default_factory=dict)
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+    virtual: bool = True
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_by_name", {p.name: p for p in self.members})
+
+    # -- lookups -------------------------------------------------------------
+    def package(self, name: str) -> Package:
+        by_name: dict[str, Package] = self.__dict__["_by_name"]
+        try:
+            return by_name[name]
+        except KeyError:
+            raise ManifestError(
+                f"{self.manifest_path}: no workspace member is named `{name}`",
+                "members are: " + ", ".join(sorted(by_name)),
+            ) from None
+
+    def has(self, name: str) -> bool:
+        return name in self.__dict__["_by_name"]
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(p.name for p in self.members)
+
+    def internal_edges(self, kinds: Iterable[DepKind] = tuple(DepKind)) -> Iterator[tuple[str, Dependency]]:
+        """(dependent, dependency) for every edge between two members."""
+        wanted = frozenset(kinds)
+        for package in self.members:
+            for dep in package.dependencies:
+                if dep.member is not None and dep.kind in wanted:
+                    yield package.name, dep
+
+    def reverse_dependencies(self, kinds: Iterable[DepKind] = tuple(DepKind)) -> dict[str, tuple[str, ...]]:
+        """member -> the members that depend on it directly."""
+        reverse: dict[str, set[str]] = {p.name: set() for p in self.members}
+        for dependent, dep in self.internal_edges(kinds):
+            assert dep.member is not None
+            if dep.member != dependent:
+                reverse[dep.member].add(dependent)
+        return {name: tuple(sorted(users)) for name, users in reverse.items()}
+
+    def dependents_closure(self, names: Iterable[str], kinds: Iterable[DepKind] = ORDERING_KINDS) -> frozenset[str]:
+        """``names`` plus every member that depends on them, transitively."""
+        reverse = self.reverse_dependencies(kinds)
+        seen = set(names)
+        stack = list(seen)
+        while stack:
+            for user in reverse.get(stack.pop(), ()):
+                if user not in seen:
+                    seen.add(user)
+                    stack.append(user)
+        return frozenset(seen)
+
+    def topological_order(self) -> tuple[str, ...]:
+        """Members with dependencies first; a cycle through normal/build deps is an error."""
+        deps: dict[str, set[str]] = {p.name: set() for p in self.members}
+        for dependent, dep in self.internal_edges(ORDERING_KINDS):
+            assert dep.member is not None
+            if dep.member != dependent:
+                deps[dependent].add(dep.member)
+        users: dict[str, set[str]] = {name: set() for name in deps}
+        for name, needed in deps.items():
+            for other in needed:
+                users[other].add(name)
+        remaining = {name: len(needed) for name, needed in deps.items()}
+        ready = sorted(name for name, count in remaining.items() if count == 0)
+        order: list[str] = []
+        while ready:
+            name = ready.pop(0)
+            order.append(name)
+            newly = []
+            for user in users[name]:
+                remaining[user] -= 1
+                if remaining[user] == 0:
+                    newly.append(user)
+            if newly:
+                ready = sorted([*ready, *newly])
+        if len(order) != len(deps):
+            cycle = _find_cycle({n: d for n, d in deps.items() if n not in order})
+            first = self.package(cycle[0])
+            raise ManifestError(
+                f"{first.manifest_path}: dependency cycle between workspace members: " + " -> ".join(cycle),
+                "cargo allows cycles only through dev-dependencies; break the cycle by moving one edge "
+                "to [dev-dependencies] or extracting the shared code into a new crate",
+            )
+        return tuple(order)
+
+
+def _find_cycle(deps: Mapping[str, set[str]]) -> list[str]:
+    for start in sorted(deps):
+        path = [start]
+        seen = {start}
+        node = start
+        while True:
+            following = sorted(d for d in deps[node] if d in deps)
+            if not following:
+                break
+            node = following[0]
+            if node in seen:
+                return [*path[path.index(node) :], node]
+            seen.add(node)
+            path.append(node)
+    return sorted(deps)
+
+
+# ---------------------------------------------------------------------------
+# Loading
+
+
+def find_workspace_root(start: Path) -> Path | None:
+    """The nearest directory at or above ``start`` whose Cargo.toml has ``[workspace]``."""
+    current = start.resolve()
+    for directory in (current, *current.parents):
+        manifest = directory / "Cargo.toml"
+        if manifest.is_file():
+            try:
+                text = manifest.read_text(encoding="utf-8")
+            except OSError:
+                continue
+            if "[workspace" in text:
+                return directory
+    return None
+
+
+def load_workspace(root: Path) -> Workspace:
+    """Read the workspace whose root manifest is ``root/Cargo.toml``."""
+    root = Path(os.path.abspath(root))
+    manifest_path = root / "Cargo.toml"
+    if not manifest_path.is_file():
+        raise ManifestError(
+            f"{manifest_path}: no Cargo.toml here",
+            "pass --workspace PATH pointing at a directory with a Cargo.toml, or set PIPELINE_WORKSPACE",
+        )
+    data = read_toml(manifest_path)
+    ws_table = data.get("workspace")
+    if ws_table is None and "package" not in data:
+        raise ManifestError(
+            f"{manifest_path}: neither [workspace] nor [package]",
+            "a workspace root needs a [workspace] table (or a [package] for a single crate)",
+        )
+    ws_table = _table(ws_table or {}, manifest_path, "workspace")
+    ws_package = _table(ws_table.get("package", {}), manifest_path, "workspace.package")
+    ws_deps = _workspace_dependencies(ws_table, root, manifest_path)
+    excluded = tuple(_normalize(root / str(p)) for p in _str_list(ws_table.get("exclude", []), manifest_path, "exclude"))
+
+    member_dirs: list[Path] = []
+    if "package" in data:
+        member_dirs.append(root)
+    for pattern in _str_list(ws_table.get("members", []), manifest_path, "members"):
+        member_dirs.extend(_expand_member(root, pattern, manifest_path, excluded))
+
+    loader = _Loader(root, manifest_path, ws_package, ws_deps, excluded)
+    seen: set[Path] = set()
+    queue = [d for d in member_dirs if not _is_excluded(d, excluded)]
+    raw_packages: list[tuple[Path, dict[str, Any]]] = []
+    while queue:
+        directory = queue.pop(0)
+        if directory in seen:
+            continue
+        seen.add(directory)
+        member_manifest = directory / "Cargo.toml"
+        member_data = data if directory == root else read_toml(member_manifest)
+        if "package" not in member_data:
+            raise ManifestError(
+                f"{member_manifest}: a workspace member needs a [package] table",
+                f"remove {directory.relative_to(root)} from `members` or add [package]",
+            )
+        raw_packages.append((directory, member_data))
+        # Cargo makes path dependencies inside the workspace root members too.
+        for dep_path in loader.path_dependencies(member_data, directory):
+            if dep_path not in seen and _inside(dep_path, root) and not _is_excluded(dep_path, excluded):
+                queue.append(dep_path)
+
+    member_paths = {directory: _package_name(d, directory) for directory, d in raw_packages}
+    packages = tuple(loader.package(directory, d, member_paths) for directory, d in raw_packages)
+    names: dict[str, Path] = {}
+    for package in packages:
+        if package.name in names:
+            raise ManifestError(
+                f"{package.manifest_path}: two workspace members are named `{package.name}` "
+                f"(the other is {names[package.name]})",
+                "package names must be unique within a workspace",
+            )
+        names[package.name] = package.manifest_path
+    metadata = _table(ws_table.get("metadata", {}), manifest_path, "workspace.metadata")
+    version = ws_package.get("version")
+    return Workspace(
+        root=root,
+        manifest_path=manifest_path,
+        members=packages,
+        version=version if isinstance(version, str) else None,
+        edition=ws_package.get("edition") if isinstance(ws_package.get("edition"), str) else None,
+        excluded=excluded,
+        dependencies=ws_deps,
+        metadata=metadata,
+        virtual="package" not in data,
+    )
+
+
+def _normalize(path: Path) -> Path:
+    return Path(os.path.normpath(path))
+
+
+def _inside(path: Path, root: Path) -> bool:
+    return path == root or root in path.parents
+
+
+def _is_excluded(path: Path, excluded: tuple[Path, ...]) -> bool:
+    return any(path == e or e in path.parents for e in excluded)
+
+
+def _expand_member(root: Path, pattern: str, manifest_path: Path, excluded: tuple[Path, ...]) -> list[Path]:
+    if glob.has_magic(pattern):
+        matches = sorted(glob.glob(str(root / pattern)))
+        directories = [_normalize(Path(m)) for m in matches if Path(m).is_dir()]
+        if not directories:
+            raise ManifestError(
+                f"{locate_key(manifest_path, 'members')}: member glob `{pattern}` matches no directory",
+                "remove the pattern from [workspace].members or create the crate it should match",
+            )
+        result = []
+        for directory in directories:
+            if _is_excluded(directory, excluded):
+                continue
+            if not (directory / "Cargo.toml").is_file():
+                raise ManifestError(
+                    f"{directory / 'Cargo.toml'}: missing; `{pattern}` in {manifest_path} matches "
+                    f"{directory.relative_to(root)}",
+                    "add the crate's Cargo.toml or list the directory in [workspace].exclude",
+                )
+            result.append(directory)
+        return result
+    directory = _normalize(root / pattern)
+    if not (directory / "Cargo.toml").is_file():
+        raise ManifestError(
+            f"{locate_key(manifest_path, 'members')}: workspace member `{pattern}` has no Cargo.toml "
+            f"(looked for {directory / 'Cargo.toml'})",
+            "fix the path in [workspace].members or create the crate",
+        )
+    return [directory]
+
+
+def _package_name(data: dict[str, Any], directory: Path) -> str:
+    name = data.get("package", {}).get("name")
+    if not isinstance(name, str) or not name:
+        raise ManifestError(
+            f"{directory / 'Cargo.toml'}: [package] has no `name`",
+            'add `name = "..."` to [package]',
+        )
+    return name
+
+
+def _table(value: Any, path: Path, where: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ManifestError(f"{locate_key(path, where.split('.')[-1])}: `{where}` must be a table", "see the Cargo reference")
+    return value
+
+
+def _str_list(value: Any, path: Path, key: str) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ManifestError(f"{locate_key(path, key)}: `{key}` must be a list of strings", f'write `{key} = ["..."]`')
+    return value
+
+
+def _workspace_dependencies(ws_table: dict[str, Any], root: Path, manifest_path: Path) -> dict[str, WorkspaceDependency]:
+    result = {}
+    for key, spec in _table(ws_table.get("dependencies", {}), manifest_path, "workspace.dependencies").items():
+        if isinstance(spec, str):
+            result[key] = WorkspaceDependency(key, key, spec, None)
+        elif isinstance(spec, dict):
+            path = _normalize(root / spec["path"]) if isinstance(spec.get("path"), str) else None
+            name = spec.get("package", key)
+            requirement = spec.get("version") if isinstance(spec.get("version"), str) else None
+            result[key] = WorkspaceDependency(key, name, requirement, path)
+        else:
+            raise ManifestError(
+                f"{locate_key(manifest_path, key)}: [workspace.dependencies] `{key}` must be a string or a table",
+                'write `name = "1.0"` or `name = { path = "...", version = "..." }`',
+            )
+    return result
+
+
+def _iter_dep_tables(data: dict[str, Any]) -> Iterator[tuple[tuple[str, ...], DepKind, str | None, dict[str, Any]]]:
+    for table_name, kind in DEP_TABLES.items():
+        table = data.get(table_name)
+        if isinstance(table, dict):
+            yield (table_name,), kind, None, table
+    targets = data.get("target")
+    if isinstance(targets, dict):
+        for cfg, target_table in targets.items():
+            if not isinstance(target_table, dict):
+                continue
+            for table_name, kind in DEP_TABLES.items():
+                table = target_table.get(table_name)
+                if isinstance(table, dict):
+                    yield ("target", cfg, table_name), kind, cfg, table
+
+
+@dataclass
+class _Loader:
+    root: Path
+    manifest_path: Path
+    ws_package: dict[str, Any]
+    ws_deps: dict[str, WorkspaceDependency]
+    excluded: tuple[Path, ...]
+
+    def path_dependencies(self, data: dict[str, Any], directory: Path) -> Iterator[Path]:
+        for _table_path, _kind, _target, table in _iter_dep_tables(data):
+            for key, spec in table.items():
+                if isinstance(spec, dict):
+                    if spec.get("workspace") is True:
+                        ws = self.ws_deps.get(key)
+                        if ws is not None and ws.path is not None:
+                            yield ws.path
+                    elif isinstance(spec.get("path"), str):
+                        yield _normalize(directory / spec["path"])
+
+    def _inherited(self, package: dict[str, Any], key: str, manifest: Path, crate: str) -> tuple[Any, bool]:
+        value = package.get(key)
+        if isinstance(value, dict):
+            if value.get("workspace") is True:
+                if key not in self.ws_package:
+                    raise ManifestError(
+                        f"{locate_key(manifest, key)}: crate `{crate}` inherits `{key}` from the workspace, "
+                        f"but [workspace.package] in {self.manifest_path} has no `{key}`",
+                        f"add `{key}` to [workspace.package] or set it in {manifest}",
+                    )
+                return self.ws_package[key], True
+            raise ManifestError(
+                f"{locate_key(manifest, key)}: crate `{crate}` has an invalid `{key}` table",
+                f"write `{key}.workspace = true` or a plain value",
+            )
+        return value, False
+
+    def package(self, directory: Path, data: dict[str, Any], member_paths: dict[Path, str]) -> Package:
+        manifest = directory / "Cargo.toml"
+        pkg = data["package"]
+        name = member_paths[directory]
+        version, version_inherited = self._inherited(pkg, "version", manifest, name)
+        if not isinstance(version, str):
+            raise ManifestError(
+                f"{manifest}: crate `{name}` has no version",
+                'add `version = "0.1.0"` or `version.workspace = true` to its [package] table',
+            )
+        edition, edition_inherited = self._inherited(pkg, "edition", manifest, name)
+        license_, _ = self._inherited(pkg, "license", manifest, name)
+        license_file, _ = self._inherited(pkg, "license-file", manifest, name)
+        description, _ = self._inherited(pkg, "description", manifest, name)
+        repository, _ = self._inherited(pkg, "repository", manifest, name)
+        publish_value, _ = self._inherited(pkg, "publish", manifest, name)
+        publish = not (publish_value is False or publish_value == [])
+        features_raw = data.get("features", {})
+        features = {k: tuple(v) for k, v in features_raw.items() if isinstance(v, list)}
+        deps = tuple(self._dependencies(data, directory, manifest, name, member_paths))
+        has_binary = bool(data.get("bin")) or (directory / "src" / "main.rs").is_file()
+        build = pkg.get("build")
+        has_build_script = (build is not False and build is not None) or (directory / "build.rs").is_file()
+        return Package(
+            name=name,
+            version=version,
+            manifest_path=manifest,
+            version_inherited=version_inherited,
+            publish=publish,
+            edition=edition if isinstance(edition, str) else None,
+            edition_inherited=edition_inherited,
+            license=license_ if isinstance(license_, str) else None,
+            license_file=license_file if isinstance(license_file, str) else None,
+            description=description if isinstance(description, str) else None,
+            repository=repository if isinstance(repository, str) else None,
+            features=features,
+            dependencies=deps,
+            has_binary=has_binary,
+            has_build_script=has_build_script,
+        )
+
+    def _dependencies(
+        self, data: dict[str, Any], directory: Path, manifest: Path, crate: str, member_paths: dict[Path, str]
+    ) -> Iterator[Dependency]:
+        for table_path, kind, target, table in _iter_dep_tables(data):
+            for key, spec in table.items():
+                requirement: str | None
+                path: Path | None
+                from_workspace = False
+                optional = False
+                if isinstance(spec, str):
+                    name, requirement, path = key, spec, None
+                elif isinstance(spec, dict):
+                    optional = spec.get("optional") is True
+                    if spec.get("workspace") is True:
+                        ws = self.ws_deps.get(key)
+                        if ws is None:
+                            raise ManifestError(
+                                f"{locate_key(manifest, key)}: crate `{crate}` uses `{key}.workspace = true` "
+                                f"but [workspace.dependencies] in {self.manifest_path} has no `{key}`",
+                                f"add `{key}` to [workspace.dependencies]",
+                            )
+                        from_workspace = True
+                        name, requirement, path = ws.name, ws.requirement, ws.path
+                    else:
+                        name = spec.get("package", key)
+                        requirement = spec.get("version") if isinstance(spec.get("version"), str) else None
+                        path = _normalize(directory / spec["path"]) if isinstance(spec.get("path"), str) else None
+                else:
+                    raise ManifestError(
+                        f"{locate_key(manifest, key)}: dependency `{key}` of crate `{crate}` must be a string or a table",
+                        'write `name = "1.0"` or `name = { path = "...", version = "..." }`',
+                    )
+                member = None
+                external = False
+                if path is not None:
+                    if not (path / "Cargo.toml").is_file():
+                        raise ManifestError(
+                            f"{locate_key(manifest, key)}: crate `{crate}` has a path dependency `{key}` on "
+                            f"{path}, which has no Cargo.toml",
+                            "fix the `path` or create the crate there",
+                        )
+                    member = member_paths.get(path)
+                    external = member is None
+                yield Dependency(
+                    key=key,
+                    name=name,
+                    kind=kind,
+                    table=table_path,
+                    target=target,
+                    requirement=requirement,
+                    path=path,
+                    workspace=from_workspace,
+                    optional=optional,
+                    member=member,
+                    external_path=external,
+                )
+
+
+def to_json(workspace: Workspace) -> dict[str, Any]:
+    """The stable JSON shape of ``pipeline workspace --json`` (documented in the README)."""
+
+    def rel(path: Path | None) -> str | None:
+        if path is None:
+            return None
+        try:
+            return path.relative_to(workspace.root).as_posix()
+        except ValueError:
+            return os.path.relpath(path, workspace.root).replace(os.sep, "/")
+
+    reverse = workspace.reverse_dependencies()
+    return {
+        "root": str(workspace.root),
+        "version": workspace.version,
+        "virtual": workspace.virtual,
+        "members": [
+            {
+                "name": p.name,
+                "version": p.version,
+                "version_inherited": p.version_inherited,
+                "manifest_path": rel(p.manifest_path),
+                "publish": p.publish,
+                "edition": p.edition,
+                "features": {k: list(v) for k, v in p.features.items()},
+                "dependencies": [
+                    {
+                        "key": d.key,
+                        "name": d.name,
+                        "kind": d.kind.value,
+                        "target": d.target,
+                        "requirement": d.requirement,
+                        "path": rel(d.path),
+                        "workspace": d.workspace,
+                        "optional": d.optional,
+                        "member": d.member,
+                        "external_path": d.external_path,
+                    }
+                    for d in p.dependencies
+                ],
+                "dependents": list(reverse[p.name]),
+            }
+            for p in workspace.members
+        ],
+        "excluded": [rel(p) for p in workspace.excluded],
+        "order": list(workspace.topological_order()),
+    }
