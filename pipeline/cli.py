@@ -26,6 +26,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "test": ("pipeline.commands.stages", "stage: cargo test --workspace"),
     "lint": ("pipeline.commands.lint", "stage: workspace hygiene checks"),
     "doctor": ("pipeline.commands.doctor", "tools, versions, driver/toolkit match, GPUs"),
+    "bump": ("pipeline.commands.release", "bump versions (dry run unless --execute)"),
+    "release": ("pipeline.commands.release", "the whole release: versions, changelog, tag, artifacts"),
+    "changelog": ("pipeline.commands.release", "unreleased changes from conventional commits"),
 }
 
 

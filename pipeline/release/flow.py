@@ -1,0 +1,529 @@
+"""The release flow: plan, preflight, write, commit, tag, artifacts, push.
+
+``bump`` is the first half (versions, requirements, Cargo.lock); ``release``
+adds the changelog, the gates, git and artifacts. Both are dry runs unless
+``execute`` is set: the plan and the unified diff of every file are printed and
+nothing is written.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import difflib
+import fcntl
+import fnmatch
+import json
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pipeline import proc
+from pipeline.errors import CheckFailed, OperationFailed, UsageError
+from pipeline.output import emit_json, log
+from pipeline.project import Project
+from pipeline.release import changelog as cl
+from pipeline.release.edit import Edit, edit_toml, update_lockfile
+from pipeline.release.git import GitRepo, open_repo, render_tag, tag_pattern
+from pipeline.release.levels import Target, auto_level, parse_target
+from pipeline.release.plan import Plan, make_plan
+from pipeline.release.settings import ReleaseSettings
+from pipeline.release.transaction import FaultHook, apply_files
+from pipeline.workspace.cargo_semver import SemverError, Version
+from pipeline.workspace.model import Workspace
+
+LOCK_NAME = ".pipeline-release.lock"
+
+
+@dataclass(frozen=True)
+class Request:
+    target: str | None
+    crates: tuple[str, ...] = ()
+    changed: bool = False
+    execute: bool = False
+    full: bool = True  # release (changelog, git, artifacts) rather than bump
+    push: bool = False
+    verify: bool = True
+    allow_dirty: bool = False
+    json: bool = False
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """Everything a release would do, computed without side effects."""
+
+    plan: Plan
+    files: Mapping[Path, tuple[bytes | None, bytes]]  # path -> (old, new)
+    tags: tuple[str, ...]
+    commit_message: str
+    changelog_section: str | None
+    artifacts: tuple[str, ...]
+    problems: tuple[str, ...] = ()  # preflight refusals (each with its hint)
+    warnings: tuple[str, ...] = ()
+    changes: cl.Changes | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+# ---------------------------------------------------------------------------
+# Tags and commits
+
+
+def release_tags(plan: Plan, settings: ReleaseSettings) -> dict[str, str]:
+    """tag name -> the version it marks: the shared tag, then one per crate with its own version."""
+    tags = {}
+    if plan.shared is not None:
+        tags[render_tag(settings.shared_tag, settings.tag_prefix, plan.shared[1])] = str(plan.shared[1])
+    for change in plan.changes:
+        if not change.inherited:
+            tags[render_tag(settings.crate_tag, settings.tag_prefix, change.new, change.crate)] = str(change.new)
+    return tags
+
+
+def _skip_prefix(settings: ReleaseSettings) -> str:
+    return settings.commit_message.split("{", 1)[0]
+
+
+def last_release_tag(repo: GitRepo, ws: Workspace, settings: ReleaseSettings) -> str | None:
+    """The newest release tag reachable from HEAD: the shared tag with the highest version,
+    else (no shared version) the most recent crate tag."""
+    tags = repo.tags_merged()
+    if ws.version is not None:
+        pattern = tag_pattern(settings.shared_tag, settings.tag_prefix)
+        best: tuple[Version, str] | None = None
+        for tag in tags:
+            match = pattern.match(tag)
+            if match:
+                try:
+                    version = Version.parse(match.group("version"))
+                except SemverError:
+                    continue
+                if best is None or version > best[0]:
+                    best = (version, tag)
+        if best is not None:
+            return best[1]
+    patterns = [tag_pattern(settings.crate_tag, settings.tag_prefix, p.name) for p in ws.members]
+    return next((t for t in tags if any(p.match(t) for p in patterns)), None)
+
+
+def crate_dirs(ws: Workspace) -> dict[str, str]:
+    result = {}
+    for package in ws.members:
+        rel = os.path.relpath(package.directory, ws.root).replace(os.sep, "/")
+        result[package.name] = "" if rel == "." else rel
+    return result
+
+
+def unreleased_changes(repo: GitRepo, ws: Workspace, settings: ReleaseSettings) -> cl.Changes:
+    since = last_release_tag(repo, ws, settings)
+    commits = repo.commits(since)
+    return cl.collect(commits, crate_dirs(ws), since, _skip_prefix(settings))
+
+
+def changed_crates(repo: GitRepo, ws: Workspace, settings: ReleaseSettings) -> tuple[str, ...]:
+    """Members with commits touching their directory since their last tag (or never tagged)."""
+    existing = set(repo.tags_merged())
+    dirs = crate_dirs(ws)
+    result = []
+    for package in ws.members:
+        if package.version_inherited and ws.version is not None:
+            tag = render_tag(settings.shared_tag, settings.tag_prefix, ws.version)
+        else:
+            tag = render_tag(settings.crate_tag, settings.tag_prefix, package.version, package.name)
+        if tag not in existing:
+            result.append(package.name)
+            continue
+        commits = repo.commits(tag, [dirs[package.name] or "."])
+        own = [c for c in commits if not c.subject.startswith(_skip_prefix(settings))]
+        if own:
+            result.append(package.name)
+    return tuple(result)
+
+
+# ---------------------------------------------------------------------------
+# Preparing
+
+
+def _resolve_target(req: Request, ws: Workspace, changes: cl.Changes | None, crates: Sequence[str]) -> Target:
+    target = parse_target(req.target if req.target is not None else "auto")
+    if not target.auto:
+        return target
+    if changes is None:
+        raise UsageError(
+            f"`auto` needs the git history, but {ws.root} is not in a git repository",
+            "give a level (major, minor, patch, ...) or an explicit version",
+        )
+    scoped = changes.for_crates(crates) if crates else changes
+    base = ws.version or (ws.package(crates[0]).version if crates else ws.members[0].version)
+    level = auto_level(
+        Version.parse(base), breaking=scoped.breaking, feature=scoped.feature, other=bool(scoped.entries)
+    )
+    if level is None:
+        since = f"since {changes.since}" if changes.since else "in the history"
+        raise OperationFailed(
+            f"nothing to release in {ws.root}: no commits {since} touch the workspace",
+            "commit changes first, or give a level or version to release anyway",
+        )
+    log(f"release: `auto` chose `{level}` from {len(scoped.entries)} commit(s)"
+        + (f" since {changes.since}" if changes.since else ""))
+    return Target(level=level)
+
+
+def prepare(project: Project, req: Request) -> Prepared:
+    ws, settings = project.workspace, project.config.release
+    repo = open_repo(ws.root)
+    problems: list[str] = []
+    if req.full and repo is None:
+        problems.append(
+            f"{ws.root} is not in a git repository\nhint: a release commits and tags; run `git init` and commit first"
+        )
+    crates: tuple[str, ...] | None = tuple(req.crates) or None
+    if crates:
+        for name in crates:
+            ws.package(name)
+    if req.changed:
+        if repo is None:
+            raise UsageError(f"--changed needs git history, but {ws.root} is not in a git repository",
+                             "select crates with --crate NAME instead")
+        changed = changed_crates(repo, ws, settings)
+        crates = tuple(n for n in changed if crates is None or n in crates)
+        if not crates:
+            raise OperationFailed(
+                f"no crate of {ws.root} changed since its last release tag",
+                "nothing to release; name crates with --crate to release them anyway",
+            )
+    changes = unreleased_changes(repo, ws, settings) if repo is not None and repo.head() is not None else None
+    target = _resolve_target(req, ws, changes, crates or ())
+    plan = make_plan(ws, target, crates)
+
+    # New contents of every file, all computed before anything is written.
+    files: dict[Path, tuple[bytes | None, bytes]] = {}
+    by_file: dict[Path, list[Edit]] = {}
+    for edit in plan.edits:
+        by_file.setdefault(edit.file, []).append(Edit(edit.path, edit.old, edit.new))
+    for path, edits in by_file.items():
+        old = path.read_bytes()
+        new = edit_toml(old.decode("utf-8"), edits, path).encode("utf-8")
+        files[path] = (old, new)
+    lock = ws.root / "Cargo.lock"
+    if lock.is_file() and plan.changes:
+        old = lock.read_bytes()
+        moved = {c.crate: (str(c.old), str(c.new)) for c in plan.changes}
+        new = update_lockfile(old.decode("utf-8"), moved, lock).encode("utf-8")
+        if new != old:
+            files[lock] = (old, new)
+
+    tag_versions = release_tags(plan, settings) if req.full else {}
+    tags = tuple(tag_versions)
+    section = None
+    if req.full and settings.changelog and plan.changes:
+        path = ws.root / settings.changelog
+        old_text = path.read_bytes() if path.is_file() else None
+        scoped = changes.for_crates(c.crate for c in plan.changes) if changes else cl.Changes(None, ())
+        title = str(plan.shared[1]) if plan.shared else tags[0]
+        links = {}
+        if settings.repository_url and tags:
+            url = settings.repository_url.rstrip("/")
+            previous = changes.since if changes else None
+            links = {
+                "Unreleased": f"{url}/compare/{tags[0]}...HEAD",
+                title: f"{url}/compare/{previous}...{tags[0]}" if previous else f"{url}/releases/tag/{tags[0]}",
+            }
+        date = cl.release_date()
+        new_text = cl.insert_release((old_text or b"").decode("utf-8"), title, date, scoped, links)
+        section = cl.render_section(title, date, scoped)
+        files[path] = (old_text, new_text.encode("utf-8"))
+
+    if req.full and repo is not None and repo.head() is not None:
+        if not req.allow_dirty:
+            dirty = repo.dirty_files()
+            if dirty:
+                shown = ", ".join(dirty[:5]) + (f" and {len(dirty) - 5} more" if len(dirty) > 5 else "")
+                problems.append(
+                    f"the work tree of {ws.root} has uncommitted changes: {shown}\n"
+                    "hint: commit or stash them, or pass --allow-dirty"
+                )
+        for tag in tags:
+            if repo.tag_exists(tag):
+                problems.append(
+                    f"tag `{tag}` already exists\nhint: that version was already released; choose another "
+                    f"level or version (or delete the tag with `git tag -d {tag}` if it was a mistake)"
+                )
+        branch = repo.branch()
+        allowed = settings.allowed_branches
+        if allowed and not (branch and any(fnmatch.fnmatchcase(branch, p) for p in allowed)):
+            shown_branch = f"branch `{branch}`" if branch else "a detached HEAD"
+            problems.append(
+                f"releases are made from {', '.join(allowed)}; this is {shown_branch}\n"
+                f"hint: switch branch, or set `allowed-branches` in [workspace.metadata.pipeline.release]"
+            )
+    elif req.full and repo is not None:
+        problems.append(f"the repository of {ws.root} has no commits yet\nhint: commit the workspace first")
+    for blocker in plan.blockers:
+        problems.append(blocker + "\nhint: change that requirement by hand so it accepts the new version")
+
+    artifacts: tuple[str, ...] = ()
+    if req.full and settings.artifacts:
+        names = []
+        triple = _host_triple()
+        for change in plan.changes:
+            if ws.package(change.crate).has_binary:
+                names.append(f"{settings.dist_dir}/{change.crate}-{change.new}-<commit>-{triple}.tar.gz")
+        names += [f"{settings.dist_dir}/manifest.json", f"{settings.dist_dir}/SHA256SUMS"]
+        artifacts = tuple(names)
+    summary = ", ".join(tags) if tags else ", ".join(f"{c.crate} {c.new}" for c in plan.changes)
+    message = settings.commit_message.replace("{summary}", summary).replace(
+        "{version}", str(plan.shared[1]) if plan.shared else ""
+    )
+    return Prepared(plan, files, tags, message, section, artifacts, tuple(problems), plan.warnings, changes,
+                    {"tag_versions": tag_versions})
+
+
+def _host_triple() -> str:
+    try:
+        out = proc.run(["rustc", "-vV"]).stdout
+    except Exception:  # noqa: BLE001 - only for display in a dry run
+        return "<target>"
+    return next((line.split(":", 1)[1].strip() for line in out.splitlines() if line.startswith("host:")), "<target>")
+
+
+# ---------------------------------------------------------------------------
+# Showing
+
+
+def _rel(path: Path, root: Path) -> str:
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def unified_diffs(prepared: Prepared, root: Path) -> str:
+    chunks = []
+    for path, (old, new) in prepared.files.items():
+        name = _rel(path, root)
+        old_lines = (old or b"").decode("utf-8").splitlines(keepends=True)
+        new_lines = new.decode("utf-8").splitlines(keepends=True)
+        diff = difflib.unified_diff(
+            old_lines, new_lines, f"a/{name}" if old is not None else "/dev/null", f"b/{name}", n=2
+        )
+        chunks.append("".join(line if line.endswith("\n") else line + "\n" for line in diff))
+    return "".join(chunks)
+
+
+def render_plan(prepared: Prepared, root: Path, req: Request) -> str:
+    plan = prepared.plan
+    what = "release" if req.full else "bump"
+    mode = "executing" if req.execute else "dry run: nothing is written; add --execute to apply"
+    out = [f"{what} plan for {root} ({plan.target}; {mode})", ""]
+    if plan.shared:
+        out.append(f"shared version: {plan.shared[0]} -> {plan.shared[1]}")
+    width = max((len(c.crate) for c in plan.changes), default=0)
+    for change in plan.changes:
+        out.append(f"  {change.crate:<{width}}  {change.old} -> {change.new}  ({change.reason})")
+    if not plan.changes:
+        out.append("  no crate moves")
+    for warning in prepared.warnings:
+        out.append(f"warning: {warning}")
+    for note in plan.notes:
+        out.append(f"note: {note}")
+    out.append("")
+    diffs = unified_diffs(prepared, root)
+    if diffs:
+        out += ["files:", diffs.rstrip("\n"), ""]
+    if prepared.changelog_section is not None:
+        out += ["changelog section:", prepared.changelog_section.rstrip("\n"), ""]
+    if req.full:
+        out.append("tags: " + (", ".join(prepared.tags) or "(none)"))
+        out.append(f"commit: {prepared.commit_message}")
+        if prepared.artifacts:
+            out.append("artifacts: " + ", ".join(prepared.artifacts))
+        if req.push:
+            out.append("push: commit and tags, atomically")
+    return "\n".join(out).rstrip("\n") + "\n"
+
+
+def plan_json(prepared: Prepared, root: Path, req: Request, executed: bool) -> dict[str, Any]:
+    plan = prepared.plan
+    return {
+        "executed": executed,
+        "target": str(plan.target),
+        "shared": {"old": str(plan.shared[0]), "new": str(plan.shared[1])} if plan.shared else None,
+        "crates": [
+            {"name": c.crate, "old": str(c.old), "new": str(c.new), "inherited": c.inherited, "reason": c.reason}
+            for c in plan.changes
+        ],
+        "files": [_rel(p, root) for p in prepared.files],
+        "diff": unified_diffs(prepared, root),
+        "tags": list(prepared.tags),
+        "commit_message": prepared.commit_message if req.full else None,
+        "changelog": prepared.changelog_section,
+        "artifacts": list(prepared.artifacts),
+        "warnings": list(prepared.warnings),
+        "notes": list(plan.notes),
+        "problems": list(prepared.problems),
+    }
+
+
+# ---------------------------------------------------------------------------
+# Doing
+
+
+@contextlib.contextmanager
+def release_lock(root: Path) -> Iterator[None]:
+    """Exclusive per-workspace lock; a second release --execute is refused, not queued.
+
+    flock is released by the kernel when the process dies, so a crash leaves no stale lock.
+    """
+    directory = root / "target"
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / LOCK_NAME
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
+            raise OperationFailed(
+                f"another release is running in {root} (pid {holder}, lock {path})",
+                "wait for it to finish; the lock is released when that process exits",
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        yield
+    finally:
+        os.close(fd)
+
+
+def run_gates(root: Path, gates: Sequence[str]) -> None:
+    from pipeline import cli
+
+    for stage in gates:
+        if stage not in cli.COMMANDS:
+            raise UsageError(f"release gate `{stage}` is not a pipeline command", "fix `gates` in the configuration")
+        log(f"release: gate `{stage}`")
+        code = cli.main([stage, "--workspace", str(root)])
+        if code != 0:
+            raise CheckFailed(
+                f"release gate `{stage}` failed (exit {code}) in {root}; nothing was written",
+                f"fix what `pipeline {stage}` reports, or pass --no-verify to skip the gates",
+            )
+
+
+def _verify_cargo(root: Path) -> None:
+    # Proves Cargo.lock and the manifests agree, without network.
+    proc.run(
+        ["cargo", "metadata", "--locked", "--offline", "--format-version", "1"],
+        cwd=root,
+        hint="the bumped manifests and Cargo.lock disagree; nothing was changed",
+    )
+
+
+def execute(project: Project, req: Request, prepared: Prepared, *, fault: FaultHook | None = None) -> dict[str, Any]:
+    ws, settings = project.workspace, project.config.release
+    root = ws.root
+    result: dict[str, Any] = {}
+    with release_lock(root):
+        if req.full and req.verify:
+            run_gates(root, settings.gates)
+        new_files = {path: new for path, (_old, new) in prepared.files.items()}
+        verify = (lambda: _verify_cargo(root)) if req.full and (root / "Cargo.lock").is_file() else None
+        apply_files(new_files, verify=verify, fault=fault)
+        log(f"release: wrote {len(new_files)} file(s)")
+        if not req.full:
+            return result
+        repo = open_repo(root)
+        assert repo is not None
+        try:
+            commit = repo.commit(new_files, prepared.commit_message)
+        except OperationFailed:
+            # The commit was refused (a hook, signing...): put the files back as they were.
+            originals = {p: old for p, (old, _new) in prepared.files.items() if old is not None}
+            apply_files(originals)
+            for path, (old, _new) in prepared.files.items():
+                if old is None:
+                    path.unlink(missing_ok=True)
+            with contextlib.suppress(OperationFailed):
+                repo._git("reset", "-q", "--", *[repo.relative(p) for p in new_files])
+            raise
+        log(f"release: committed {commit[:7]}: {prepared.commit_message}")
+        for tag in prepared.tags:
+            version = prepared.extra["tag_versions"][tag]
+            repo.tag(tag, settings.tag_message.replace("{tag}", tag).replace("{version}", version))
+            log(f"release: tagged {tag}")
+        result.update(commit=commit, tags=list(prepared.tags))
+        if settings.artifacts:
+            from pipeline.release import artifacts
+
+            written = artifacts.build(
+                project.workspace,
+                dist=root / settings.dist_dir,
+                project=settings.project_name or root.name,
+                versions={c.crate: str(c.new) for c in prepared.plan.changes},
+                workspace_version=str(prepared.plan.shared[1]) if prepared.plan.shared else None,
+                tags=prepared.tags,
+                commit=commit,
+                commit_time=int(repo.repo.head.commit.committed_date),
+                crates=[c.crate for c in prepared.plan.changes],
+            )
+            result["artifacts"] = [_rel(p, root) for p in written]
+            for path in written:
+                log(f"release: wrote {_rel(path, root)}")
+        if req.push:
+            repo.push(settings.push_remote, prepared.tags)
+            log(f"release: pushed HEAD and {', '.join(prepared.tags)} to {settings.push_remote}")
+    return result
+
+
+def run(project: Project, req: Request, *, fault: FaultHook | None = None) -> int:
+    if req.push and not req.execute:
+        raise UsageError("--push needs --execute", "run with --execute --push to release and push")
+    prepared = prepare(project, req)
+    root = project.workspace.root
+    if not req.json:
+        print(render_plan(prepared, root, req), end="", flush=True)
+    if prepared.problems:
+        if req.json:
+            emit_json(plan_json(prepared, root, req, False))
+        first, *rest = prepared.problems
+        message, _, hint = first.partition("\nhint: ")
+        if rest:
+            message += "\n" + "\n".join("error: " + p.replace("\nhint: ", "\nhint: ") for p in rest)
+        raise OperationFailed(message, hint or None)
+    if not prepared.plan.changes:
+        raise OperationFailed(f"nothing to do in {root}: no crate moves", "select crates with --crate NAME")
+    if not req.execute:
+        if req.json:
+            emit_json(plan_json(prepared, root, req, False))
+        return 0
+    done = execute(project, req, prepared, fault=fault)
+    if req.json:
+        data = plan_json(prepared, root, req, True)
+        data.update(done)
+        emit_json(data)
+    return 0
+
+
+def changelog_preview(project: Project, as_json: bool) -> int:
+    ws, settings = project.workspace, project.config.release
+    repo = open_repo(ws.root)
+    if repo is None or repo.head() is None:
+        raise OperationFailed(f"{ws.root} is not in a git repository with commits", "run `git init` and commit")
+    changes = unreleased_changes(repo, ws, settings)
+    base = Version.parse(ws.version or ws.members[0].version)
+    level = auto_level(base, breaking=changes.breaking, feature=changes.feature, other=bool(changes.entries))
+    if as_json:
+        data = changes.to_json()
+        data["level"] = level
+        data["commits"] = len(changes.entries)
+        emit_json(data)
+        return 0
+    since = f"since {changes.since}" if changes.since else "(no release tag yet: whole history)"
+    print(f"unreleased changes in {ws.root} {since}; `auto` would choose: {level or 'nothing'}")
+    print()
+    print(cl.render_section("Unreleased", cl.release_date(), changes).split("\n", 2)[-1].rstrip("\n"))
+    return 0
+
+
+def dumps(data: Any) -> str:
+    return json.dumps(data, indent=2)

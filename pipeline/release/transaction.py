@@ -1,0 +1,118 @@
+"""All-or-nothing writes of several files.
+
+Every new content is first written to a temporary file beside its target and
+fsynced; only then are the targets replaced one by one with ``os.replace``
+(atomic per file). If anything fails on the way — a write, a rename, or the
+``verify`` step that runs once every file is in place — every target that was
+already replaced gets its original bytes back and files that did not exist are
+removed, so the tree is as it was before.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+from pipeline.errors import OperationFailed, PipelineError
+
+# Test seam (documented boundary): called with the index and path of each file
+# just before it replaces its target, so a test can inject a failure midway.
+FaultHook = Callable[[int, Path], None]
+
+
+def _write_temp(target: Path, data: bytes, mode: int | None) -> Path:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        if mode is not None:
+            os.chmod(name, mode)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(name)
+        raise
+    return Path(name)
+
+
+def _fsync_dir(directory: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """One file, atomically (temp + fsync + rename), keeping its permissions."""
+    apply_files({path: data})
+
+
+def apply_files(
+    files: Mapping[Path, bytes],
+    *,
+    verify: Callable[[], None] | None = None,
+    fault: FaultHook | None = None,
+) -> None:
+    """Replace every file in ``files`` or none of them."""
+    originals: dict[Path, bytes | None] = {}
+    temps: dict[Path, Path] = {}
+    replaced: list[Path] = []
+    try:
+        for path, data in files.items():
+            try:
+                originals[path] = path.read_bytes()
+                mode: int | None = path.stat().st_mode & 0o7777
+            except FileNotFoundError:
+                originals[path] = None
+                mode = None
+            temps[path] = _write_temp(path, data, mode)
+        for index, (path, temp) in enumerate(temps.items()):
+            if fault is not None:
+                fault(index, path)
+            os.replace(temp, path)
+            replaced.append(path)
+        for directory in {p.parent for p in replaced}:
+            _fsync_dir(directory)
+        if verify is not None:
+            verify()
+    except BaseException as exc:
+        problems = _rollback(replaced, originals)
+        for temp in temps.values():
+            with contextlib.suppress(OSError):
+                temp.unlink()
+        if problems:
+            raise OperationFailed(
+                "writing the release failed and these files could not be restored: " + ", ".join(problems),
+                "restore them with `git checkout -- FILE`",
+            ) from exc
+        if isinstance(exc, (PipelineError, KeyboardInterrupt)):
+            raise
+        if isinstance(exc, OSError):
+            raise OperationFailed(
+                f"could not write {getattr(exc, 'filename', None) or 'a file'}: {exc.strerror or exc}; "
+                "nothing was changed",
+                "check permissions and free disk space, then run the command again",
+            ) from exc
+        raise
+
+
+def _rollback(replaced: list[Path], originals: Mapping[Path, bytes | None]) -> list[str]:
+    problems = []
+    for path in reversed(replaced):
+        original = originals[path]
+        try:
+            if original is None:
+                path.unlink()
+            else:
+                temp = _write_temp(path, original, path.stat().st_mode & 0o7777)
+                os.replace(temp, path)
+        except OSError:
+            problems.append(str(path))
+    return problems
