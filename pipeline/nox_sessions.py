@@ -44,3 +44,9 @@ def lint(session: nox.Session) -> None:
 def test(session: nox.Session) -> None:
     """cargo test --workspace."""
     run_pipeline(session, "test")
+
+
+@nox.session(venv_backend="none")
+def release(session: nox.Session) -> None:
+    """Release plan (dry run); `-- minor --execute` bumps, writes the changelog, commits, tags, builds dist/."""
+    run_pipeline(session, "release")

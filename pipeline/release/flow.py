@@ -173,6 +173,7 @@ def prepare(project: Project, req: Request) -> Prepared:
     ws, settings = project.workspace, project.config.release
     repo = open_repo(ws.root)
     problems: list[str] = []
+    warnings: list[str] = []
     if req.full and repo is None:
         problems.append(
             f"{ws.root} is not in a git repository\nhint: a release commits and tags; run `git init` and commit first"
@@ -253,10 +254,14 @@ def prepare(project: Project, req: Request) -> Prepared:
         allowed = settings.allowed_branches
         if allowed and not (branch and any(fnmatch.fnmatchcase(branch, p) for p in allowed)):
             shown_branch = f"branch `{branch}`" if branch else "a detached HEAD"
-            problems.append(
-                f"releases are made from {', '.join(allowed)}; this is {shown_branch}\n"
-                f"hint: switch branch, or set `allowed-branches` in [workspace.metadata.pipeline.release]"
-            )
+            text = f"releases are made from {', '.join(allowed)}; this is {shown_branch}"
+            if req.execute:
+                problems.append(
+                    text + "\nhint: switch branch, or set `allowed-branches` in [workspace.metadata.pipeline.release]"
+                )
+            else:
+                # A plan is worth seeing from any branch (CI checks out a detached HEAD).
+                warnings.append(text + " (--execute would refuse)")
     elif req.full and repo is not None:
         problems.append(f"the repository of {ws.root} has no commits yet\nhint: commit the workspace first")
     for blocker in plan.blockers:
@@ -275,7 +280,7 @@ def prepare(project: Project, req: Request) -> Prepared:
     message = settings.commit_message.replace("{summary}", summary).replace(
         "{version}", str(plan.shared[1]) if plan.shared else ""
     )
-    return Prepared(plan, files, tags, message, section, artifacts, tuple(problems), plan.warnings, changes,
+    return Prepared(plan, files, tags, message, section, artifacts, tuple(problems), (*plan.warnings, *warnings), changes,
                     {"tag_versions": tag_versions})
 
 

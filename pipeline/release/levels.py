@@ -46,7 +46,7 @@ def parse_target(text: str) -> Target:
         return Target(level=word)
     if word == "auto":
         return Target(auto=True)
-    if word[:1].isdigit():
+    if word[:1].isdigit() or (word[:1] == "v" and word[1:2].isdigit()):
         try:
             return Target(version=Version.parse(word.removeprefix("v")))
         except SemverError as exc:
