@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 from pathlib import Path
 
@@ -81,8 +82,9 @@ def test_every_example_manifest_round_trips_through_a_bump(tmp_path: Path) -> No
         new = edit_toml(old.decode(), edits, path).encode()
         for before, after in _changed_lines(old, new):
             assert b"version" in before or b"core-types" in before or b"prism-" in before
-            assert before.replace(b"0.4.2", b"0.5.0").replace(b'"0.4"', b'"0.5"').replace(b"^0.4", b"^0.5").replace(
-                b"1.2.0", b"1.3.0") == after
+            # only the contents of a quoted string differ: keys, spacing and comments are identical
+            assert re.sub(rb'"[^"]*"', b'""', before) == re.sub(rb'"[^"]*"', b'""', after)
+            assert before.split(b"#")[1:] == after.split(b"#")[1:]
 
 
 def test_lockfile_update_only_moves_members(tmp_path: Path) -> None:
