@@ -154,7 +154,8 @@ def _resolve_target(req: Request, ws: Workspace, changes: cl.Changes | None, cra
             "give a level (major, minor, patch, ...) or an explicit version",
         )
     scoped = changes.for_crates(crates) if crates else changes
-    base = ws.version or (ws.package(crates[0]).version if crates else ws.members[0].version)
+    # The version line the level is judged against (0.x or not, pre-release or not).
+    base = ws.package(crates[0]).version if crates else (ws.version or ws.members[0].version)
     level = auto_level(
         Version.parse(base), breaking=scoped.breaking, feature=scoped.feature, other=bool(scoped.entries)
     )
@@ -490,10 +491,11 @@ def run(project: Project, req: Request, *, fault: FaultHook | None = None) -> in
     if prepared.problems:
         if req.json:
             emit_json(plan_json(prepared, root, req, False))
-        first, *rest = prepared.problems
-        message, _, hint = first.partition("\nhint: ")
-        if rest:
-            message += "\n" + "\n".join("error: " + p.replace("\nhint: ", "\nhint: ") for p in rest)
+        # One error per problem, each followed by its hint; the last hint is the exception's.
+        text = "\nerror: ".join(prepared.problems)
+        message, _, hint = text.rpartition("\nhint: ")
+        if not message:
+            message, hint = hint, ""
         raise OperationFailed(message, hint or None)
     if not prepared.plan.changes:
         raise OperationFailed(f"nothing to do in {root}: no crate moves", "select crates with --crate NAME")
