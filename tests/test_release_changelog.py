@@ -57,7 +57,8 @@ def test_insert_keeps_the_rest_of_the_file() -> None:
     links = {"Unreleased": "https://x/compare/v0.5.0...HEAD", "0.5.0": "https://x/compare/v0.4.2...v0.5.0"}
     new = cl.insert_release(old, "0.5.0", "2026-11-28", changes, links)
     head, _, rest = old.partition("## [Unreleased]\n")
-    assert new.startswith(head + "## [Unreleased]\n\n## [0.5.0] - 2026-11-28\n\n### Fixed\n\n- pairs (0123456)\n\n## [0.4.2]")
+    inserted = "## [Unreleased]\n\n## [0.5.0] - 2026-11-28\n\n### Fixed\n\n- pairs (0123456)\n\n## [0.4.2]"
+    assert new.startswith(head + inserted)
     body_old = rest.split("[Unreleased]:")[0]
     assert body_old.strip() in new  # the 0.4.2 section, byte for byte
     assert "[Unreleased]: https://x/compare/v0.5.0...HEAD\n[0.5.0]: https://x/compare/v0.4.2...v0.5.0\n" in new

@@ -62,7 +62,7 @@ def test_unusual_toml_falls_back_to_tomlkit_and_stays_byte_exact() -> None:
 
 
 def test_edit_refuses_a_changed_file() -> None:
-    with pytest.raises(ManifestError, match="expected `package.version` to be '0.4.2'"):
+    with pytest.raises(ManifestError, match=r"expected `package\.version` to be '0\.4\.2'"):
         edit_toml('[package]\nversion = "0.4.3"\n', [Edit(("package", "version"), "0.4.2", "0.5.0")], Path("C"))
 
 
@@ -131,7 +131,7 @@ def test_bump_dry_run_writes_nothing(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert cli.main(["bump", "minor", "--workspace", str(root)]) == 0
     out = capsys.readouterr().out
     assert snapshot(root) == before
-    assert "core    0.4.2 -> 0.5.0" in out or "core" in out and "0.4.2 -> 0.5.0" in out
+    assert "core    0.4.2 -> 0.5.0" in out or ("core" in out and "0.4.2 -> 0.5.0" in out)
     assert "--- a/crates/app/Cargo.toml" in out and '+core-types = { package = "core"' in out
     assert "--- a/Cargo.lock" in out
 
@@ -158,7 +158,7 @@ def test_fault_after_some_files_leaves_the_tree_unchanged(tmp_path: Path) -> Non
         if index == 4:  # four files already replaced
             raise OSError(28, "No space left on device", str(path))
 
-    with pytest.raises(OperationFailed, match="No space left on device.*nothing was changed"):
+    with pytest.raises(OperationFailed, match=r"No space left on device.*nothing was changed"):
         apply_files(files, fault=fault)
     assert snapshot(root) == before
     assert not (root / "NEW.md").exists()

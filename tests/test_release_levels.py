@@ -77,7 +77,7 @@ def test_parse_target() -> None:
     with pytest.raises(UsageError, match="unknown level `huge`") as info:
         parse_target("huge")
     assert "major, minor, patch" in (info.value.hint or "")
-    with pytest.raises(UsageError, match="invalid version `1.4`"):
+    with pytest.raises(UsageError, match=r"invalid version `1\.4`"):
         parse_target("1.4")
     with pytest.raises(UsageError, match="invalid version"):
         parse_target("1.4.0-rc.01")

@@ -53,11 +53,11 @@ def test_ranges_and_wildcards_are_left_alone(requirement: str, new: str, breaks:
     assert rewrite.new is None and rewrite.kind == "range" and rewrite.breaks is breaks
 
 
-def _plan(root: Path, target: str, crates: list[str] | None = None):  # noqa: ANN202
+def _plan(root: Path, target: str, crates: list[str] | None = None):
     return make_plan(load_workspace(root), parse_target(target), crates)
 
 
-def _edits(plan) -> dict[tuple[str, tuple[str, ...]], tuple[str, str]]:  # noqa: ANN001
+def _edits(plan) -> dict[tuple[str, tuple[str, ...]], tuple[str, str]]:
     return {(e.file.parent.name if e.file.parent.name != "ws" else "ROOT", e.path): (e.old, e.new) for e in plan.edits}
 
 
@@ -147,7 +147,7 @@ def test_errors_name_the_crate(tmp_path: Path) -> None:
         _plan(root, "minor", ["nope"])
     with pytest.raises(UsageError, match="not a pre-release"):
         _plan(root, "release", ["own"])
-    with pytest.raises(UsageError, match="0.4.2 .*not greater|not greater"):
+    with pytest.raises(UsageError, match="not greater"):
         _plan(root, "0.4.2")
 
 

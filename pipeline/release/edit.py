@@ -203,17 +203,20 @@ def edit_toml(text: str, edits: Sequence[Edit], file: Path) -> str:
     """``text`` with each edit's string value replaced; every other byte kept."""
     if not edits:
         return text
+    try:
+        result = _fast_edit(text, edits)
+        # Only the recorded spans were replaced, so every other byte is the original;
+        # parsing the result proves each span really was the value at its key path.
+        parsed = tomllib.loads(result)
+        if all(_get(parsed, e.path) == e.new for e in edits):
+            return result
+    except (_Unsupported, tomllib.TOMLDecodeError):
+        pass
     parsed = tomllib.loads(text)
     _check_olds(parsed, edits, file)
     expected = copy.deepcopy(parsed)
     for edit in edits:
         _set(expected, edit.path, edit.new)
-    try:
-        result = _fast_edit(text, edits)
-        if tomllib.loads(result) == expected:
-            return result
-    except (_Unsupported, tomllib.TOMLDecodeError):
-        pass
     result = _tomlkit_edit(text, edits)
     if tomllib.loads(result) != expected:  # pragma: no cover - tomlkit is the reference
         raise ManifestError(f"{file}: could not edit the manifest safely", "edit the versions by hand")
@@ -229,6 +232,8 @@ def _fast_edit(text: str, edits: Sequence[Edit]) -> str:
             raise _Unsupported(f"no single-line string at {edit.path}")
         start, end = span
         quote = text[start]
+        if text[start + 1 : end - 1] != edit.old:
+            raise _Unsupported(f"{edit.path} is not {edit.old!r} (the slow path reports it)")
         if (quote == "'" and "'" in edit.new) or (quote == '"' and ('"' in edit.new or "\\" in edit.new)):
             raise _Unsupported("value needs escaping")
         replacements.append((start, end, f"{quote}{edit.new}{quote}"))

@@ -281,7 +281,8 @@ def prepare(project: Project, req: Request) -> Prepared:
     message = settings.commit_message.replace("{summary}", summary).replace(
         "{version}", str(plan.shared[1]) if plan.shared else ""
     )
-    return Prepared(plan, files, tags, message, section, artifacts, tuple(problems), (*plan.warnings, *warnings), changes,
+    all_warnings = (*plan.warnings, *warnings)
+    return Prepared(plan, files, tags, message, section, artifacts, tuple(problems), all_warnings, changes,
                     {"tag_versions": tag_versions})
 
 
@@ -334,9 +335,13 @@ def render_plan(prepared: Prepared, root: Path, req: Request) -> str:
     for note in plan.notes:
         out.append(f"note: {note}")
     out.append("")
-    diffs = unified_diffs(prepared, root)
-    if diffs:
-        out += ["files:", diffs.rstrip("\n"), ""]
+    if req.execute:
+        # The diff was the dry run's job; an executing run lists what it writes.
+        out += ["files:", *(f"  {_rel(p, root)}" for p in prepared.files), ""]
+    else:
+        diffs = unified_diffs(prepared, root)
+        if diffs:
+            out += ["files:", diffs.rstrip("\n"), ""]
     if prepared.changelog_section is not None:
         out += ["changelog section:", prepared.changelog_section.rstrip("\n"), ""]
     if req.full:

@@ -20,6 +20,7 @@ Rules (cargo-release's, with the ones the issue adds):
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -100,6 +101,7 @@ class Rewrite:
     expanded: bool = False  # precision widened to hold a pre-release
 
 
+@functools.lru_cache(maxsize=4096)
 def rewrite_requirement(text: str, new: Version) -> Rewrite:
     """Rewrite a caret/tilde/exact requirement for ``new``, keeping operator and precision."""
     try:
