@@ -270,7 +270,13 @@ def load_workspace(root: Path) -> Workspace:
         raw_packages.append((directory, member_data))
         # Cargo makes path dependencies inside the workspace root members too.
         for dep_path in loader.path_dependencies(member_data, directory):
-            if dep_path not in seen and _inside(dep_path, root) and not _is_excluded(dep_path, excluded):
+            # A missing directory is reported later, naming the crate that points at it.
+            if (
+                dep_path not in seen
+                and _inside(dep_path, root)
+                and not _is_excluded(dep_path, excluded)
+                and (dep_path / "Cargo.toml").is_file()
+            ):
                 queue.append(dep_path)
 
     member_paths = {directory: _package_name(d, directory) for directory, d in raw_packages}
