@@ -516,7 +516,7 @@ class _Loader:
                 member = None
                 external = False
                 if path is not None:
-                    if not (path / "Cargo.toml").is_file():
+                    if path not in member_paths and not (path / "Cargo.toml").is_file():
                         raise ManifestError(
                             f"{locate_key(manifest, key)}: crate `{crate}` has a path dependency `{key}` on "
                             f"{path}, which has no Cargo.toml",
