@@ -54,7 +54,9 @@ def test_cycle_through_normal_dependencies(tmp_path: Path, run_cli) -> None:
 def test_dev_dependency_cycle_is_allowed(tmp_path: Path, run_cli) -> None:
     make_workspace(tmp_path, 2)
     manifest = tmp_path / "crates" / "gen-crate-0000" / "Cargo.toml"
-    manifest.write_text(manifest.read_text() + '\n[dev-dependencies]\ngen-crate-0001 = { path = "../gen-crate-0001" }\n')
+    manifest.write_text(
+        manifest.read_text() + '\n[dev-dependencies]\ngen-crate-0001 = { path = "../gen-crate-0001" }\n'
+    )
     assert run_cli("workspace", "--workspace", str(tmp_path)).returncode == 0
 
 
