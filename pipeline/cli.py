@@ -29,6 +29,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "bump": ("pipeline.commands.release", "bump versions (dry run unless --execute)"),
     "release": ("pipeline.commands.release", "the whole release: versions, changelog, tag, artifacts"),
     "changelog": ("pipeline.commands.release", "unreleased changes from conventional commits"),
+    "config": ("pipeline.commands.config", "the effective configuration, or the reference of every key"),
 }
 
 
