@@ -15,11 +15,6 @@ from pipeline import cli
 EXAMPLE = REPO / "examples" / "prism4d"
 
 
-@pytest.fixture(scope="module")
-def target_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("prism4d-target")
-
-
 @pytest.fixture
 def example(tmp_path: Path) -> Path:
     root = tmp_path / "prism4d"
@@ -45,10 +40,10 @@ def test_nox_session_prints_the_plan_and_writes_nothing(example: Path) -> None:
 
 
 def test_execute_releases_the_example(
-    example: Path, target_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    example: Path, shared_target_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("PRISM_NO_CUDA", "1")  # build.rs skips nvcc: the release flow is under test here
-    monkeypatch.setenv("CARGO_TARGET_DIR", str(target_dir))
+    monkeypatch.setenv("CARGO_TARGET_DIR", str(shared_target_dir))  # shared with other example builds
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1790000000")
     # What the CUDA stage leaves behind: release artifacts include it.
     cuda = example / "target" / "cuda"
