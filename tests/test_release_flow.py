@@ -202,3 +202,21 @@ def test_not_a_git_repository(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert run(root, "release", "minor") == 1
     assert "not in a git repository" in capsys.readouterr().err
     assert run(root, "bump", "minor") == 0  # bump needs no git
+
+
+def test_failed_push_says_what_was_done(ws: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(ws, "release", "patch", "--execute", "--no-verify", "--push") == 1  # no `origin` remote
+    err = capsys.readouterr().err
+    assert "the release was made locally, but the push failed" in err
+    assert "git push --atomic origin HEAD refs/tags/v0.4.3" in err
+    assert "v0.4.3" in git(ws, "tag").split()
+
+
+def test_every_preflight_problem_is_reported(ws: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    git(ws, "tag", "v0.5.0")
+    (ws / "crates" / "core" / "src" / "lib.rs").write_text("// dirty\n")
+    assert run(ws, "release", "minor") == 1  # a dry run shows the plan, then refuses like --execute would
+    captured = capsys.readouterr()
+    assert "shared version: 0.4.2 -> 0.5.0" in captured.out
+    assert "uncommitted changes" in captured.err and "tag `v0.5.0` already exists" in captured.err
+    assert captured.err.count("hint:") == 2

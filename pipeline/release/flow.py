@@ -14,13 +14,14 @@ import fcntl
 import fnmatch
 import json
 import os
+import sys
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pipeline import proc
-from pipeline.errors import CheckFailed, OperationFailed, UsageError
+from pipeline.errors import CheckFailed, OperationFailed, PipelineError, UsageError
 from pipeline.output import emit_json, log
 from pipeline.project import Project
 from pipeline.release import changelog as cl
@@ -194,7 +195,10 @@ def prepare(project: Project, req: Request) -> Prepared:
                 f"no crate of {ws.root} changed since its last release tag",
                 "nothing to release; name crates with --crate to release them anyway",
             )
-    changes = unreleased_changes(repo, ws, settings) if repo is not None and repo.head() is not None else None
+    # The history is read only when something needs it (a changelog, or `auto`).
+    wants_history = req.full or parse_target(req.target if req.target is not None else "auto").auto
+    has_history = repo is not None and repo.head() is not None
+    changes = unreleased_changes(repo, ws, settings) if wants_history and has_history and repo else None
     target = _resolve_target(req, ws, changes, crates or ())
     plan = make_plan(ws, target, crates)
 
@@ -413,7 +417,9 @@ def run_gates(root: Path, gates: Sequence[str]) -> None:
         if stage not in cli.COMMANDS:
             raise UsageError(f"release gate `{stage}` is not a pipeline command", "fix `gates` in the configuration")
         log(f"release: gate `{stage}`")
-        code = cli.main([stage, "--workspace", str(root)])
+        # A gate's report is a log of the release: stdout stays for the plan (and --json).
+        with contextlib.redirect_stdout(sys.stderr):
+            code = cli.main([stage, "--workspace", str(root)])
         if code != 0:
             raise CheckFailed(
                 f"release gate `{stage}` failed (exit {code}) in {root}; nothing was written",
@@ -458,30 +464,55 @@ def execute(project: Project, req: Request, prepared: Prepared, *, fault: FaultH
                 repo._git("reset", "-q", "--", *[repo.relative(p) for p in new_files])
             raise
         log(f"release: committed {commit[:7]}: {prepared.commit_message}")
-        for tag in prepared.tags:
-            version = prepared.extra["tag_versions"][tag]
-            repo.tag(tag, settings.tag_message.replace("{tag}", tag).replace("{version}", version))
-            log(f"release: tagged {tag}")
+        made: list[str] = []
+        try:
+            for tag in prepared.tags:
+                version = prepared.extra["tag_versions"][tag]
+                repo.tag(tag, settings.tag_message.replace("{tag}", tag).replace("{version}", version))
+                made.append(tag)
+                log(f"release: tagged {tag}")
+        except OperationFailed as exc:
+            missing = [t for t in prepared.tags if t not in made]
+            raise OperationFailed(
+                f"release commit {commit[:7]} was made, but tagging failed: {exc.message}",
+                f"fix the problem, then tag by hand (`git tag -a {missing[0]} -m ...`), or undo the release "
+                f"with `git tag -d TAG` for {', '.join(made) or 'no tag'} and `git reset --hard HEAD~1`",
+            ) from None
         result.update(commit=commit, tags=list(prepared.tags))
         if settings.artifacts:
             from pipeline.release import artifacts
 
-            written = artifacts.build(
-                project.workspace,
-                dist=root / settings.dist_dir,
-                project=settings.project_name or root.name,
-                versions={c.crate: str(c.new) for c in prepared.plan.changes},
-                workspace_version=str(prepared.plan.shared[1]) if prepared.plan.shared else None,
-                tags=prepared.tags,
-                commit=commit,
-                commit_time=int(repo.repo.head.commit.committed_date),
-                crates=[c.crate for c in prepared.plan.changes],
-            )
+            try:
+                written = artifacts.build(
+                    project.workspace,
+                    dist=root / settings.dist_dir,
+                    project=settings.project_name or root.name,
+                    versions={c.crate: str(c.new) for c in prepared.plan.changes},
+                    workspace_version=str(prepared.plan.shared[1]) if prepared.plan.shared else None,
+                    tags=prepared.tags,
+                    commit=commit,
+                    commit_time=int(repo.repo.head.commit.committed_date),
+                    crates=[c.crate for c in prepared.plan.changes],
+                )
+            except PipelineError as exc:
+                raise OperationFailed(
+                    f"release commit {commit[:7]} and tags {', '.join(prepared.tags)} were made, "
+                    f"but building the artifacts failed: {exc.message}",
+                    (exc.hint + "; " if exc.hint else "") + "the release itself is done: build dist/ by hand, "
+                    "or set `artifacts = false`",
+                ) from None
             result["artifacts"] = [_rel(p, root) for p in written]
             for path in written:
                 log(f"release: wrote {_rel(path, root)}")
         if req.push:
-            repo.push(settings.push_remote, prepared.tags)
+            try:
+                repo.push(settings.push_remote, prepared.tags)
+            except OperationFailed as exc:
+                refs = " ".join(f"refs/tags/{t}" for t in prepared.tags)
+                raise OperationFailed(
+                    f"the release was made locally, but the push failed (nothing was pushed): {exc.message}",
+                    f"fix the remote problem, then `git push --atomic {settings.push_remote} HEAD {refs}`",
+                ) from None
             log(f"release: pushed HEAD and {', '.join(prepared.tags)} to {settings.push_remote}")
     return result
 
