@@ -8,6 +8,7 @@ translated here.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from collections.abc import Iterable, Sequence
@@ -133,6 +134,8 @@ class GitRepo:
 
 def open_repo(root: Path) -> GitRepo | None:
     """The repository holding ``root``, or None when it is not in one."""
+    # GitPython logs every command at DEBUG (even on import); nox turns DEBUG on for its own log.
+    logging.getLogger("git").setLevel(logging.WARNING)
     try:
         import git
     except ImportError as exc:  # pragma: no cover - a declared dependency
