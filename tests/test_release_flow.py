@@ -220,3 +220,31 @@ def test_every_preflight_problem_is_reported(ws: Path, capsys: pytest.CaptureFix
     assert "shared version: 0.4.2 -> 0.5.0" in captured.out
     assert "uncommitted changes" in captured.err and "tag `v0.5.0` already exists" in captured.err
     assert captured.err.count("hint:") == 2
+
+
+def test_workspace_without_a_shared_version(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # A root package that is also the workspace, and crates each on their own version line.
+    root = tmp_path / "solo"
+    (root / "src").mkdir(parents=True)
+    (root / "src" / "main.rs").write_text("fn main() {}\n")
+    (root / "Cargo.toml").write_text(
+        '[package]\nname = "solo"\nversion = "2.1.0"\nedition = "2021"\n\n'
+        '[dependencies]\nhelper = { path = "helper", version = "0.3.1" }\n\n'
+        '[workspace]\nmembers = ["helper"]\n\n[workspace.metadata.pipeline.release]\nartifacts = false\n'
+    )
+    (root / "helper" / "src").mkdir(parents=True)
+    (root / "helper" / "Cargo.toml").write_text('[package]\nname = "helper"\nversion = "0.3.1"\nedition = "2021"\n')
+    (root / "helper" / "src" / "lib.rs").write_text("")
+    (root / ".gitignore").write_text("/target\n")
+    subprocess.run(["cargo", "generate-lockfile", "--offline"], cwd=root, check=True, capture_output=True)
+    from release_support import init_git
+
+    init_git(root)
+    assert run(root, "release", "minor", "--execute", "--no-verify", "--crate", "helper") == 0
+    # helper 0.3.1 -> 0.4.0 breaks solo's "0.3.1": solo follows by a patch
+    assert set(git(root, "tag").split()) == {"helper-v0.4.0", "solo-v2.1.1"}
+    manifest = (root / "Cargo.toml").read_text()
+    assert 'version = "2.1.1"' in manifest and 'helper = { path = "helper", version = "0.4.0" }' in manifest
+    assert "## [helper-v0.4.0] - " in (root / "CHANGELOG.md").read_text()
+    subprocess.run(["cargo", "metadata", "--locked", "--offline", "--format-version", "1"], cwd=root, check=True,
+                   capture_output=True)
