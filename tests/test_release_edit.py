@@ -182,3 +182,33 @@ def test_writes_keep_file_mode(tmp_path: Path) -> None:
     path.chmod(0o751)
     apply_files({path: b"new\n"})
     assert path.read_text() == "new\n" and (path.stat().st_mode & 0o777) == 0o751
+
+
+def _string_paths(data: object, prefix: tuple[str, ...] = ()) -> dict[tuple[str, ...], str]:
+    found: dict[tuple[str, ...], str] = {}
+    if isinstance(data, dict):
+        for key, value in data.items():
+            found.update(_string_paths(value, (*prefix, key)))
+    elif isinstance(data, str):
+        found[prefix] = data
+    return found
+
+
+def test_fast_scanner_finds_every_string_of_real_manifests(tmp_path: Path) -> None:
+    # The fast path (not the tomlkit fallback) must handle every manifest shape we ship and generate.
+    import tomllib
+
+    from factory import make_workspace
+
+    from pipeline.release.edit import _Scanner
+
+    make_workspace(tmp_path / "gen", crates=30, lockfile=True)
+    make_shapes(tmp_path / "shapes")
+    manifests = [*EXAMPLE.rglob("Cargo.toml"), *(tmp_path / "gen").rglob("Cargo.toml"),
+                 *(tmp_path / "shapes").rglob("Cargo.toml"), tmp_path / "gen" / "Cargo.lock"]
+    for manifest in manifests:
+        text = manifest.read_text()
+        spans = _Scanner(text).scan()
+        expected = _string_paths(tomllib.loads(text))
+        got = {path: text[s + 1 : e - 1] for path, (s, e) in spans.items() if "[]" not in path}
+        assert got == expected, manifest

@@ -12,6 +12,7 @@ scanner does not handle falls back to tomlkit, which round-trips the file too
 from __future__ import annotations
 
 import copy
+import re
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -20,7 +21,12 @@ from typing import Any
 
 from pipeline.errors import ManifestError
 
-_BARE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+_SPACE = re.compile(r"[ \t]*(?:#[^\r\n]*)?")
+_SPACE_NL = re.compile(r"(?:[ \t\r\n]+|#[^\r\n]*)*")
+_BASIC = re.compile(r'"(?:[^"\\\r\n]|\\.)*"')
+_LITERAL = re.compile(r"'[^'\r\n]*'")
+_SCALAR = re.compile(r"[^,\]}#\r\n]+")
 _ARRAY = "[]"  # a path element standing for "inside an array": never an edit target
 
 
@@ -69,18 +75,8 @@ class _Scanner:
                 raise _Unsupported(f"unexpected text at offset {self.pos}")
 
     def _skip(self, *, newlines: bool) -> None:
-        text = self.text
-        while self.pos < len(text):
-            c = text[self.pos]
-            if c in " \t" or (newlines and c in "\r\n"):
-                self.pos += 1
-            elif c == "#":
-                end = text.find("\n", self.pos)
-                self.pos = len(text) if end < 0 else (end + 1 if newlines else end)
-                if not newlines and self.pos > 0 and text[self.pos - 1] == "\r":
-                    self.pos -= 1
-            else:
-                return
+        pattern = _SPACE_NL if newlines else _SPACE
+        self.pos = pattern.match(self.text, self.pos).end()  # type: ignore[union-attr] - always matches
 
     def _expect(self, token: str) -> None:
         self._skip(newlines=False)
@@ -90,45 +86,33 @@ class _Scanner:
 
     def _key(self) -> tuple[str, ...]:
         parts: list[str] = []
+        text = self.text
         while True:
             self._skip(newlines=False)
-            text, start = self.text, self.pos
-            if start >= len(text):
-                raise _Unsupported("key at end of file")
-            if text[start] in "\"'":
+            bare = _BARE_KEY.match(text, self.pos)
+            if bare is not None:
+                parts.append(bare.group())
+                self.pos = bare.end()
+            elif text.startswith(("\"", "'"), self.pos):
                 begin, end = self._string()
-                raw = text[begin:end]
-                parts.append(tomllib.loads(f"k = {raw}")["k"])
+                parts.append(tomllib.loads(f"k = {text[begin:end]}")["k"])  # rare: quoted keys
             else:
-                while self.pos < len(text) and text[self.pos] in _BARE:
-                    self.pos += 1
-                if self.pos == start:
-                    raise _Unsupported(f"no key at offset {start}")
-                parts.append(text[start : self.pos])
+                raise _Unsupported(f"no key at offset {self.pos}")
             self._skip(newlines=False)
-            if self.pos < len(text) and text[self.pos] == ".":
+            if text.startswith(".", self.pos):
                 self.pos += 1
                 continue
             return tuple(parts)
 
     def _string(self) -> tuple[int, int]:
         text, start = self.text, self.pos
-        quote = text[start]
-        if text.startswith(quote * 3, start):
+        if text.startswith(('"""', "'''"), start):
             raise _Unsupported("multi-line string")
-        i = start + 1
-        while i < len(text):
-            c = text[i]
-            if c == "\\" and quote == '"':
-                i += 2
-                continue
-            if c in "\r\n":
-                raise _Unsupported("newline in string")
-            if c == quote:
-                self.pos = i + 1
-                return start, i + 1
-            i += 1
-        raise _Unsupported("unterminated string")
+        match = (_BASIC if text[start] == '"' else _LITERAL).match(text, start)
+        if match is None:
+            raise _Unsupported(f"unterminated string at offset {start}")
+        self.pos = match.end()
+        return start, match.end()
 
     def _value(self, path: tuple[str, ...]) -> None:
         self._skip(newlines=False)
@@ -168,11 +152,10 @@ class _Scanner:
                 elif not text.startswith("]", self.pos):
                     raise _Unsupported(f"bad array at offset {self.pos}")
         else:
-            start = self.pos
-            while self.pos < len(text) and text[self.pos] not in ",]}#\r\n":
-                self.pos += 1
-            if self.pos == start:
-                raise _Unsupported(f"no value at offset {start}")
+            scalar = _SCALAR.match(text, self.pos)
+            if scalar is None:
+                raise _Unsupported(f"no value at offset {self.pos}")
+            self.pos = scalar.end()
 
 
 def _get(data: Any, path: Sequence[str]) -> Any:
