@@ -31,6 +31,10 @@ def test_parse_conventional_commits() -> None:
     assert footer.breaking and "lengths are in nm" in footer.summary
     other = cl.parse_commit(_commit("Update README"), ())
     assert other.section == cl.OTHER and other.type is None  # never dropped
+    unknown = cl.parse_commit(_commit("release: tidy the scripts"), ())
+    assert (unknown.section, unknown.summary, unknown.type) == (cl.OTHER, "release: tidy the scripts", None)
+    docs = cl.parse_commit(_commit("docs(readme): typo"), ())
+    assert (docs.section, docs.summary, docs.type) == (cl.OTHER, "typo", "docs")
     assert feat.render() == "- `prism-gpu`: tensor-core path (0123456)"
     assert bang.render().startswith("- **BREAKING:** new file format")
 

@@ -36,6 +36,10 @@ TYPE_SECTIONS = {
     "sec": "Security",
 }
 
+# Conventional types that carry no user-facing section: listed under "Other" without the prefix.
+# Any other `word: text` subject (`release: ...`, `WIP: ...`) is not read as a type at all.
+OTHER_TYPES = frozenset({"docs", "doc", "chore", "ci", "build", "test", "tests", "style"})
+
 HEADER = (
     "# Changelog\n\nAll notable changes to this project are documented in this file.\n\n"
     "The format is based on [Keep a Changelog](https://keepachangelog.com/en/1.1.0/),\n"
@@ -69,6 +73,8 @@ class Entry:
 
 def parse_commit(commit: CommitInfo, crates: tuple[str, ...]) -> Entry:
     match = _CONVENTIONAL.match(commit.subject)
+    if match is not None and match.group("type").lower() not in TYPE_SECTIONS.keys() | OTHER_TYPES:
+        match = None
     if match is None:
         return Entry(OTHER, commit.subject, crates, commit.sha, False, None, None)
     kind = match.group("type").lower()
