@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "test": ("pipeline.commands.stages", "stage: cargo test --workspace"),
     "lint": ("pipeline.commands.lint", "stage: workspace hygiene checks"),
     "doctor": ("pipeline.commands.doctor", "tools, versions, driver/toolkit match, GPUs"),
+    "affected": ("pipeline.commands.affected", "crates touched by a change, plus their dependents"),
 }
 
 

@@ -46,15 +46,24 @@ def fmt_argv(*, fix: bool, packages: Sequence[str] = ()) -> list[str]:
     return argv
 
 
-def clippy_argv(config: PipelineConfig, packages: Sequence[str] = (), extra: Sequence[str] = ()) -> list[str]:
+def clippy_argv(
+    config: PipelineConfig, packages: Sequence[str] = (), extra: Sequence[str] = (),
+    features: Sequence[str] | None = None,
+) -> list[str]:
+    """``features``: cargo feature arguments replacing the configured ones (a feature-matrix entry)."""
+    chosen = feature_args(config) if features is None else list(features)
     return [
-        "cargo", "clippy", *_package_args(packages), "--all-targets", *feature_args(config), *extra,
+        "cargo", "clippy", *_package_args(packages), "--all-targets", *chosen, *extra,
         "--", "-D", "warnings",
     ]
 
 
-def test_argv(config: PipelineConfig, packages: Sequence[str] = (), extra: Sequence[str] = ()) -> list[str]:
-    return ["cargo", "test", *_package_args(packages), *feature_args(config), *extra]
+def test_argv(
+    config: PipelineConfig, packages: Sequence[str] = (), extra: Sequence[str] = (),
+    features: Sequence[str] | None = None,
+) -> list[str]:
+    chosen = feature_args(config) if features is None else list(features)
+    return ["cargo", "test", *_package_args(packages), *chosen, *extra]
 
 
 STAGE_HINTS = {
