@@ -27,6 +27,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "lint": ("pipeline.commands.lint", "stage: workspace hygiene checks"),
     "doctor": ("pipeline.commands.doctor", "tools, versions, driver/toolkit match, GPUs"),
     "affected": ("pipeline.commands.affected", "crates touched by a change, plus their dependents"),
+    "hooks": ("pipeline.commands.hooks", "install (or run) the pre-push hook that checks affected crates"),
 }
 
 
