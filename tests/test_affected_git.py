@@ -115,7 +115,8 @@ def test_deleted_crate_selects_its_dependents(repo: Path) -> None:
     git(repo, "branch", "-f", "base")
     shutil.rmtree(repo / "crates" / "gen-crate-0002")
     crate3 = repo / "crates" / "gen-crate-0003" / "Cargo.toml"
-    crate3.write_text("\n".join(line for line in crate3.read_text().splitlines() if "gen-crate-0002" not in line) + "\n")
+    kept_lines = [line for line in crate3.read_text().splitlines() if "gen-crate-0002" not in line]
+    crate3.write_text("\n".join(kept_lines) + "\n")
     commit_all(repo, "drop crate 2")
     data = affected_json(repo, "base")
     assert data["removed_crates"] == ["gen-crate-0002"]
