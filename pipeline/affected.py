@@ -83,9 +83,10 @@ class Affected:
 
     def packages(self, *, tests: bool = False) -> tuple[str, ...] | None:
         """``-p`` selection for cargo: None means the whole workspace."""
-        if self.whole_workspace:
-            return None
-        return self.test_crates if tests else self.crates
+        selected = self.test_crates if tests else self.crates
+        if self.whole_workspace or (self.members and set(selected) >= set(self.members)):
+            return None  # one --workspace run instead of a -p per member
+        return selected
 
     def to_json(self) -> dict[str, Any]:
         return {
