@@ -28,6 +28,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "doctor": ("pipeline.commands.doctor", "tools, versions, driver/toolkit match, GPUs"),
     "affected": ("pipeline.commands.affected", "crates touched by a change, plus their dependents"),
     "hooks": ("pipeline.commands.hooks", "install (or run) the pre-push hook that checks affected crates"),
+    "config": ("pipeline.commands.config", "the effective configuration, or the reference of every key"),
 }
 
 

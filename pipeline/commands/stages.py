@@ -64,9 +64,9 @@ def run(args: argparse.Namespace) -> int:
     if args.command == "fmt":
         argv = stages.fmt_argv(fix=args.fix, packages=packages)
     elif args.command == "clippy":
-        argv = stages.clippy_argv(project.config, packages, args.cargo_args)
+        argv = stages.clippy_argv(project.config, project.workspace, packages, args.cargo_args)
     else:
-        argv = stages.test_argv(project.config, packages, args.cargo_args)
+        argv = stages.test_argv(project.config, project.workspace, packages, args.cargo_args)
     log(f"pipeline {args.command}: {' '.join(argv)}  (in {project.root})")
     stages.run_stage(args.command, argv, project.root)
     return 0
@@ -87,7 +87,7 @@ def _run_matrix(project: Project, args: argparse.Namespace, packages: list[str])
     runs = 0
     for crate in crates:
         for feature_set in feature_sets(project.workspace.package(crate), mode, args.depth):
-            argv = build(project.config, [crate], args.cargo_args, feature_set.cargo_args())
+            argv = build(project.config, project.workspace, [crate], args.cargo_args, feature_set.cargo_args())
             runs += 1
             log(f"pipeline {args.command} [{crate}: {feature_set.label}]: {' '.join(argv)}")
             try:

@@ -117,7 +117,7 @@ def plan_checks(project: Project, result: affected_mod.Affected) -> list[tuple[s
             checks.append((f"fmt ({scope})", lambda a=argv: stages.run_stage("fmt", a, root),
                            f"run `{' '.join(fix_argv)}` in {root}, commit, push again"))
         if settings.run_clippy:
-            argv = stages.clippy_argv(project.config, selection)
+            argv = stages.clippy_argv(project.config, project.workspace, selection)
             checks.append((f"clippy ({scope})", lambda a=argv: stages.run_stage("clippy", a, root),
                            f"fix the warnings shown by `{' '.join(argv)}` in {root}"))
     manifests = any(
@@ -134,7 +134,7 @@ def plan_checks(project: Project, result: affected_mod.Affected) -> list[tuple[s
     test_packages = result.packages(tests=True)
     if settings.run_tests and (test_packages is None or test_packages):
         test_selection = list(test_packages) if test_packages is not None else []
-        argv = stages.test_argv(project.config, test_selection)
+        argv = stages.test_argv(project.config, project.workspace, test_selection)
         checks.append(("test", lambda a=argv: stages.run_stage("test", a, root),
                        f"fix the failing tests: `{' '.join(argv)}` in {root}"))
     return checks
