@@ -44,3 +44,15 @@ def lint(session: nox.Session) -> None:
 def test(session: nox.Session) -> None:
     """cargo test --workspace."""
     run_pipeline(session, "test")
+
+
+@nox.session(venv_backend="none")
+def affected(session: nox.Session) -> None:
+    """Crates a change affects (`-- --base origin/main --json`)."""
+    run_pipeline(session, "affected")
+
+
+@nox.session(venv_backend="none")
+def hooks(session: nox.Session) -> None:
+    """Install the pre-push hook (`-- install --force`, `-- uninstall`)."""
+    run_pipeline(session, "hooks", *([] if session.posargs else ["install"]))
