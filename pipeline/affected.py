@@ -109,8 +109,14 @@ class Affected:
             "whole_workspace": list(self.whole_workspace),
             "generate_check": list(self.generate_check),
             "cuda": {"kernels": list(self.cuda_kernels), "crates": list(self.cuda_crates)},
+            "packages": _maybe_list(self.packages()),
+            "test_packages": _maybe_list(self.packages(tests=True)),
             "nothing": self.nothing,
         }
+
+
+def _maybe_list(names: tuple[str, ...] | None) -> list[str] | None:
+    return None if names is None else list(names)
 
 
 # ---------------------------------------------------------------------------

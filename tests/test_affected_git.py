@@ -39,6 +39,7 @@ def test_leaf_change_selects_the_leaf_alone(repo: Path) -> None:
         {"status": "M", "path": f"crates/{LEAF}/src/lib.rs", "old_path": None, "effect": "crate", "crate": LEAF}
     ]
     assert data["whole_workspace"] == [] and data["generate_check"] == [] and not data["nothing"]
+    assert data["packages"] == [LEAF] and data["test_packages"] == [LEAF]
 
 
 def test_core_change_selects_it_and_all_dependents(repo: Path) -> None:
@@ -56,6 +57,7 @@ def test_lockfile_and_toolchain_select_the_whole_workspace(repo: Path) -> None:
     data = affected_json(repo, "base")
     assert sorted(data["whole_workspace"]) == ["Cargo.lock", "rust-toolchain.toml"]
     assert sorted(data["crates"]) == ALL
+    assert data["packages"] is None  # cargo --workspace
 
 
 def test_ci_file_triggers_generate_check(repo: Path) -> None:

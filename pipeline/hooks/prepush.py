@@ -164,6 +164,9 @@ def run_pre_push(project: Project, remote: str, stdin_text: str, env: dict[str, 
             f"({time.perf_counter() - started:.2f} s)")
         return 0
     checks = plan_checks(project, result)
+    if not checks:
+        log("pipeline pre-push: no check is enabled for what this push changes: nothing to run")
+        return 0
     if result.whole_workspace:
         log("pipeline pre-push: whole workspace affected (" + ", ".join(result.whole_workspace) + ")")
     elif result.crates:
