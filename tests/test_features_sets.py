@@ -111,3 +111,27 @@ def test_depth_without_powerset_is_a_usage_error() -> None:
         capture_output=True, text=True, env=env(),
     )
     assert result.returncode == 2 and "--feature-powerset" in result.stderr
+
+
+def test_a_failing_feature_set_is_named_and_the_others_still_run(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    crate = tmp_path / "ws" / "solo"
+    (crate / "src").mkdir(parents=True)
+    (tmp_path / "ws" / "Cargo.toml").write_text('[workspace]\nresolver = "2"\nmembers = ["solo"]\n')
+    (crate / "Cargo.toml").write_text(
+        '[package]\nname = "solo"\nversion = "0.1.0"\nedition = "2021"\n\n'
+        '[features]\nbroken = []\nfine = []\n'
+    )
+    (crate / "src" / "lib.rs").write_text(
+        '#[cfg(feature = "broken")]\npub fn bad() -> bool {\n    let x = 1;\n    x == x\n}\n'
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "pipeline", "--workspace", str(tmp_path / "ws"), "clippy", "--each-feature"],
+        capture_output=True, text=True, env=env(),
+    )
+    assert result.returncode == 1
+    assert "failed for 2 of 4 feature sets" in result.stderr  # broken alone, and all-features
+    assert "solo [broken]:" in result.stderr and "solo [all-features]:" in result.stderr
+    assert "solo [fine]" not in result.stderr.split("failed for")[1]
