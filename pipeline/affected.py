@@ -81,9 +81,13 @@ class Affected:
     def nothing(self) -> bool:
         return not (self.crates or self.test_crates or self.generate_check or self.cuda_kernels or self.removed_crates)
 
-    def packages(self, *, tests: bool = False) -> tuple[str, ...] | None:
-        """``-p`` selection for cargo: None means the whole workspace."""
-        selected = self.test_crates if tests else self.crates
+    def packages(self, *, tests: bool = False, changed_only: bool = False) -> tuple[str, ...] | None:
+        """``-p`` selection for cargo: None means the whole workspace.
+
+        ``changed_only``: the crates owning changed files, without dependents (formatting
+        of a crate cannot change when its dependencies do).
+        """
+        selected = self.changed_crates if changed_only else self.test_crates if tests else self.crates
         if self.whole_workspace or (self.members and set(selected) >= set(self.members)):
             return None  # one --workspace run instead of a -p per member
         return selected

@@ -48,6 +48,9 @@ def test_core_change_selects_it_and_all_dependents(repo: Path) -> None:
     data = affected_json(repo, "base")
     assert data["changed_crates"] == [CORE]
     assert data["crates"] == ALL  # in dependency order
+    assert data["packages"] is None  # every member: one --workspace run
+    fmt = pipeline(repo, "--workspace", str(repo), "fmt", "--changed-since", "base")
+    assert fmt.returncode == 0 and f"cargo fmt -p {CORE} --check" in fmt.stderr  # dependents' code is unchanged
 
 
 def test_lockfile_and_toolchain_select_the_whole_workspace(repo: Path) -> None:

@@ -36,7 +36,7 @@ def _changed_packages(project: Project, args: argparse.Namespace) -> list[str] |
     from pipeline import affected
 
     result = affected.affected_since(project.workspace, args.changed_since, affected.rules_from(project.config))
-    selection = result.packages(tests=args.command == "test")
+    selection = result.packages(tests=args.command == "test", changed_only=args.command == "fmt")
     if selection is None:
         log(f"pipeline {args.command}: whole workspace affected since {args.changed_since} "
             f"({', '.join(result.whole_workspace)})")

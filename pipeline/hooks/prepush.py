@@ -111,10 +111,13 @@ def plan_checks(project: Project, result: affected_mod.Affected) -> list[tuple[s
     checks: list[tuple[str, Callable[[], None], str]] = []
     if packages is None or packages:
         scope = "workspace" if packages is None else ", ".join(selection)
-        if settings.run_fmt:
-            argv = stages.fmt_argv(fix=False, packages=selection)
-            fix_argv = stages.fmt_argv(fix=True, packages=selection)
-            checks.append((f"fmt ({scope})", lambda a=argv: stages.run_stage("fmt", a, root),
+        changed = result.packages(changed_only=True)
+        if settings.run_fmt and (changed is None or changed):
+            fmt_selection = list(changed) if changed is not None else []
+            fmt_scope = "workspace" if changed is None else ", ".join(fmt_selection)
+            argv = stages.fmt_argv(fix=False, packages=fmt_selection)
+            fix_argv = stages.fmt_argv(fix=True, packages=fmt_selection)
+            checks.append((f"fmt ({fmt_scope})", lambda a=argv: stages.run_stage("fmt", a, root),
                            f"run `{' '.join(fix_argv)}` in {root}, commit, push again"))
         if settings.run_clippy:
             argv = stages.clippy_argv(project.config, project.workspace, selection)
