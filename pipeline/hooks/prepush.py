@@ -159,7 +159,7 @@ def run_pre_push(project: Project, remote: str, stdin_text: str, env: dict[str, 
             log("pipeline pre-push: nothing pushed but deletions: no checks")
             return 0
         head = gitread.head(top)
-        if any(local != head for _, local in ranges):
+        if any(local != head and gitread.resolve(top, local) != head for _, local in ranges):  # tags peel
             log("pipeline pre-push: note: a pushed ref is not HEAD; the checks run on the working tree")
     result = affected_mod.affected_for_ranges(project.workspace, ranges, rules)
     if result.nothing:
