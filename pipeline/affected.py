@@ -403,7 +403,7 @@ def _base_workspace(top: Path, commit: str, prefix: str) -> tuple[Workspace, dic
 
 
 def _cuda_sources(workspace: Workspace, top: Path) -> dict[str, str]:
-    result = gitread._git(workspace.root, "ls-files", "-z", "--", "*.cu", "*.cuh")
+    result = gitread.run_git(workspace.root, "ls-files", "-z", "--", "*.cu", "*.cuh")
     sources = {}
     for rel in result.stdout.split("\0"):
         if not rel:

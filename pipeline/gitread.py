@@ -26,13 +26,14 @@ class Change:
     old_path: str | None = None
 
 
-def _git(repo: Path, *args: str, check: bool = True) -> proc.Result:
+def run_git(repo: Path, *args: str, check: bool = True) -> proc.Result:
+    """`git ARGS` in `repo`, output captured (read-only commands only)."""
     return proc.run(["git", *args], cwd=repo, check=check)
 
 
 def toplevel(path: Path) -> Path:
     """The top directory of the work tree containing ``path``."""
-    result = _git(path, "rev-parse", "--show-toplevel", check=False)
+    result = run_git(path, "rev-parse", "--show-toplevel", check=False)
     if result.returncode != 0:
         raise UsageError(
             f"{path} is not inside a git repository",
@@ -45,7 +46,7 @@ def resolve(repo: Path, ref: str) -> str | None:
     """The commit ``ref`` names, or None when it does not exist."""
     if not ref or ref.startswith("-"):
         return None
-    result = _git(repo, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}", check=False)
+    result = run_git(repo, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}", check=False)
     return result.stdout.strip() if result.returncode == 0 else None
 
 
@@ -61,13 +62,13 @@ def require_commit(repo: Path, ref: str) -> str:
 
 
 def merge_base(repo: Path, a: str, b: str) -> str | None:
-    result = _git(repo, "merge-base", a, b, check=False)
+    result = run_git(repo, "merge-base", a, b, check=False)
     return result.stdout.strip() if result.returncode == 0 else None
 
 
 def diff(repo: Path, base: str, head: str) -> list[Change]:
     """Files changed from ``base`` to ``head`` with renames detected."""
-    result = _git(repo, "diff", "--name-status", "-z", "-M", "--no-color", "--no-ext-diff", base, head, "--")
+    result = run_git(repo, "diff", "--name-status", "-z", "-M", "--no-color", "--no-ext-diff", base, head, "--")
     return parse_name_status(result.stdout)
 
 
@@ -89,18 +90,18 @@ def parse_name_status(text: str) -> list[Change]:
 
 def show(repo: Path, commit: str, path: str) -> str | None:
     """The text of ``path`` (repository-relative) at ``commit``, or None if absent."""
-    result = _git(repo, "show", f"{commit}:{path}", check=False)
+    result = run_git(repo, "show", f"{commit}:{path}", check=False)
     return result.stdout if result.returncode == 0 else None
 
 
 def list_files(repo: Path, commit: str, name: str) -> list[str]:
     """Repository-relative paths of every file called ``name`` at ``commit``."""
-    result = _git(repo, "ls-tree", "-r", "--name-only", "-z", commit)
+    result = run_git(repo, "ls-tree", "-r", "--name-only", "-z", commit)
     return [p for p in result.stdout.split("\0") if p and (p == name or p.endswith("/" + name))]
 
 
 def symbolic_ref(repo: Path, ref: str) -> str | None:
-    result = _git(repo, "symbolic-ref", "--quiet", ref, check=False)
+    result = run_git(repo, "symbolic-ref", "--quiet", ref, check=False)
     return result.stdout.strip() if result.returncode == 0 else None
 
 
@@ -110,7 +111,9 @@ def head(repo: Path) -> str | None:
 
 def first_unpushed_parent(repo: Path, local_sha: str, remote: str) -> str | None:
     """Parent of the oldest commit of ``local_sha`` not on ``remote`` (pre-commit's rule)."""
-    result = _git(repo, "rev-list", "--topo-order", "--reverse", local_sha, "--not", f"--remotes={remote}", check=False)
+    result = run_git(
+        repo, "rev-list", "--topo-order", "--reverse", local_sha, "--not", f"--remotes={remote}", check=False
+    )
     commits = result.stdout.split()
     if result.returncode != 0 or not commits:
         return None

@@ -33,7 +33,7 @@ class InstallResult:
 
 def hooks_dir(top: Path) -> Path:
     """The hooks directory git uses for this work tree (``core.hooksPath`` respected)."""
-    result = gitread._git(top, "rev-parse", "--git-path", "hooks")
+    result = gitread.run_git(top, "rev-parse", "--git-path", "hooks")
     path = Path(result.stdout.strip())
     return path if path.is_absolute() else (top / path)
 
