@@ -29,6 +29,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "bump": ("pipeline.commands.release", "bump versions (dry run unless --execute)"),
     "release": ("pipeline.commands.release", "the whole release: versions, changelog, tag, artifacts"),
     "changelog": ("pipeline.commands.release", "unreleased changes from conventional commits"),
+    "affected": ("pipeline.commands.affected", "crates touched by a change, plus their dependents"),
+    "hooks": ("pipeline.commands.hooks", "install (or run) the pre-push hook that checks affected crates"),
     "config": ("pipeline.commands.config", "the effective configuration, or the reference of every key"),
 }
 

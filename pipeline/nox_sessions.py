@@ -50,3 +50,15 @@ def test(session: nox.Session) -> None:
 def release(session: nox.Session) -> None:
     """Release plan (dry run); `-- minor --execute` bumps, writes the changelog, commits, tags, builds dist/."""
     run_pipeline(session, "release")
+
+
+@nox.session(venv_backend="none")
+def affected(session: nox.Session) -> None:
+    """Crates a change affects (`-- --base origin/main --json`)."""
+    run_pipeline(session, "affected")
+
+
+@nox.session(venv_backend="none")
+def hooks(session: nox.Session) -> None:
+    """Install the pre-push hook (`-- install --force`, `-- uninstall`)."""
+    run_pipeline(session, "hooks", *([] if session.posargs else ["install"]))
