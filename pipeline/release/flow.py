@@ -173,7 +173,9 @@ def _resolve_target(req: Request, ws: Workspace, changes: cl.Changes | None, cra
 
 def prepare(project: Project, req: Request) -> Prepared:
     ws, settings = project.workspace, project.config.release
-    repo = open_repo(ws.root)
+    target_is_auto = parse_target(req.target if req.target is not None else "auto").auto
+    # `bump LEVEL` needs no git at all (and skips importing GitPython).
+    repo = open_repo(ws.root) if req.full or req.changed or target_is_auto else None
     problems: list[str] = []
     warnings: list[str] = []
     if req.full and repo is None:
@@ -196,7 +198,7 @@ def prepare(project: Project, req: Request) -> Prepared:
                 "nothing to release; name crates with --crate to release them anyway",
             )
     # The history is read only when something needs it (a changelog, or `auto`).
-    wants_history = req.full or parse_target(req.target if req.target is not None else "auto").auto
+    wants_history = req.full or target_is_auto
     has_history = repo is not None and repo.head() is not None
     changes = unreleased_changes(repo, ws, settings) if wants_history and has_history and repo else None
     target = _resolve_target(req, ws, changes, crates or ())

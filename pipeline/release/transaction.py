@@ -2,7 +2,10 @@
 
 Every new content is first written to a temporary file beside its target and
 fsynced; only then are the targets replaced one by one with ``os.replace``
-(atomic per file). If anything fails on the way — a write, a rename, or the
+(atomic per file: a reader, or a crash, sees the old bytes or the new ones, never
+a mix). The directories are not fsynced after the renames: that would only make
+the new names durable sooner (a crash could show the old, complete file), and on
+a 500-crate workspace it costs a third of the bump. If anything fails on the way — a write, a rename, or the
 ``verify`` step that runs once every file is in place — every target that was
 already replaced gets its original bytes back and files that did not exist are
 removed, so the tree is as it was before.
@@ -39,15 +42,6 @@ def _write_temp(target: Path, data: bytes, mode: int | None) -> Path:
             os.unlink(name)
         raise
     return Path(name)
-
-
-def _fsync_dir(directory: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
 
 
 def atomic_write(path: Path, data: bytes) -> None:
@@ -91,9 +85,6 @@ def apply_files(
                 fault(index, path)
             os.replace(temp, path)
             replaced.append(path)
-        directories = {p.parent for p in replaced}
-        with ThreadPoolExecutor(max_workers=min(16, len(directories) or 1)) as pool:
-            list(pool.map(_fsync_dir, directories))  # the renames themselves are durable
         if verify is not None:
             verify()
     except BaseException as exc:
