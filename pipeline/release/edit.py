@@ -75,8 +75,9 @@ class _Scanner:
                 raise _Unsupported(f"unexpected text at offset {self.pos}")
 
     def _skip(self, *, newlines: bool) -> None:
-        pattern = _SPACE_NL if newlines else _SPACE
-        self.pos = pattern.match(self.text, self.pos).end()  # type: ignore[union-attr] - always matches
+        match = (_SPACE_NL if newlines else _SPACE).match(self.text, self.pos)
+        assert match is not None  # both patterns match the empty string
+        self.pos = match.end()
 
     def _expect(self, token: str) -> None:
         self._skip(newlines=False)

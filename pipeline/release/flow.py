@@ -172,47 +172,65 @@ def _resolve_target(req: Request, ws: Workspace, changes: cl.Changes | None, cra
 
 
 def prepare(project: Project, req: Request) -> Prepared:
+    """The whole release, computed: plan, new file contents, tags, preflight problems. Writes nothing."""
     ws, settings = project.workspace, project.config.release
     target_is_auto = parse_target(req.target if req.target is not None else "auto").auto
     # `bump LEVEL` needs no git at all (and skips importing GitPython).
     repo = open_repo(ws.root) if req.full or req.changed or target_is_auto else None
-    problems: list[str] = []
-    warnings: list[str] = []
-    if req.full and repo is None:
-        problems.append(
-            f"{ws.root} is not in a git repository\nhint: a release commits and tags; run `git init` and commit first"
-        )
-    crates: tuple[str, ...] | None = tuple(req.crates) or None
-    if crates:
-        for name in crates:
-            ws.package(name)
-    if req.changed:
-        if repo is None:
-            raise UsageError(f"--changed needs git history, but {ws.root} is not in a git repository",
-                             "select crates with --crate NAME instead")
-        changed = changed_crates(repo, ws, settings)
-        crates = tuple(n for n in changed if crates is None or n in crates)
-        if not crates:
-            raise OperationFailed(
-                f"no crate of {ws.root} changed since its last release tag",
-                "nothing to release; name crates with --crate to release them anyway",
-            )
+    crates = _selected_crates(ws, settings, repo, req)
     # The history is read only when something needs it (a changelog, or `auto`).
-    wants_history = req.full or target_is_auto
     has_history = repo is not None and repo.head() is not None
-    changes = unreleased_changes(repo, ws, settings) if wants_history and has_history and repo else None
+    changes = unreleased_changes(repo, ws, settings) if repo and has_history and (req.full or target_is_auto) else None
     target = _resolve_target(req, ws, changes, crates or ())
     plan = make_plan(ws, target, crates)
 
-    # New contents of every file, all computed before anything is written.
+    files = _manifest_and_lock_changes(ws, plan)
+    tag_versions = release_tags(plan, settings) if req.full else {}
+    tags = tuple(tag_versions)
+    section = None
+    if req.full and settings.changelog and plan.changes:
+        path = ws.root / settings.changelog
+        files[path], section = _changelog_change(path, plan, tags, changes, settings)
+
+    problems, warnings = _preflight(ws, settings, repo, req, tags) if req.full else ([], [])
+    problems += [b + "\nhint: change that requirement by hand so it accepts the new version" for b in plan.blockers]
+    artifacts = _artifact_names(ws, settings, plan) if req.full and settings.artifacts else ()
+    summary = ", ".join(tags) if tags else ", ".join(f"{c.crate} {c.new}" for c in plan.changes)
+    message = settings.commit_message.replace("{summary}", summary).replace(
+        "{version}", str(plan.shared[1]) if plan.shared else ""
+    )
+    return Prepared(plan, files, tags, message, section, artifacts, tuple(problems), (*plan.warnings, *warnings),
+                    changes, {"tag_versions": tag_versions})
+
+
+def _selected_crates(
+    ws: Workspace, settings: ReleaseSettings, repo: GitRepo | None, req: Request
+) -> tuple[str, ...] | None:
+    crates: tuple[str, ...] | None = tuple(req.crates) or None
+    for name in crates or ():
+        ws.package(name)  # unknown crate -> an error naming the members
+    if not req.changed:
+        return crates
+    if repo is None or repo.head() is None:
+        raise UsageError(f"--changed needs git history, but {ws.root} is not in a git repository with commits",
+                         "select crates with --crate NAME instead")
+    changed = tuple(n for n in changed_crates(repo, ws, settings) if crates is None or n in crates)
+    if not changed:
+        raise OperationFailed(
+            f"no crate of {ws.root} changed since its last release tag",
+            "nothing to release; name crates with --crate to release them anyway",
+        )
+    return changed
+
+
+def _manifest_and_lock_changes(ws: Workspace, plan: Plan) -> dict[Path, tuple[bytes | None, bytes]]:
     files: dict[Path, tuple[bytes | None, bytes]] = {}
     by_file: dict[Path, list[Edit]] = {}
     for edit in plan.edits:
         by_file.setdefault(edit.file, []).append(Edit(edit.path, edit.old, edit.new))
     for path, edits in by_file.items():
         old = path.read_bytes()
-        new = edit_toml(old.decode("utf-8"), edits, path).encode("utf-8")
-        files[path] = (old, new)
+        files[path] = (old, edit_toml(old.decode("utf-8"), edits, path).encode("utf-8"))
     lock = ws.root / "Cargo.lock"
     if lock.is_file() and plan.changes:
         old = lock.read_bytes()
@@ -220,82 +238,87 @@ def prepare(project: Project, req: Request) -> Prepared:
         new = update_lockfile(old.decode("utf-8"), moved, lock).encode("utf-8")
         if new != old:
             files[lock] = (old, new)
+    return files
 
-    tag_versions = release_tags(plan, settings) if req.full else {}
-    tags = tuple(tag_versions)
-    section = None
-    if req.full and settings.changelog and plan.changes:
-        path = ws.root / settings.changelog
-        old_text = path.read_bytes() if path.is_file() else None
-        scoped = changes.for_crates(c.crate for c in plan.changes) if changes else cl.Changes(None, ())
-        title = str(plan.shared[1]) if plan.shared else tags[0]
-        links = {}
-        if settings.repository_url and tags:
-            url = settings.repository_url.rstrip("/")
-            previous = changes.since if changes else None
-            links = {
-                "Unreleased": f"{url}/compare/{tags[0]}...HEAD",
-                title: f"{url}/compare/{previous}...{tags[0]}" if previous else f"{url}/releases/tag/{tags[0]}",
-            }
-        date = cl.release_date()
-        new_text = cl.insert_release((old_text or b"").decode("utf-8"), title, date, scoped, links)
-        section = cl.render_section(title, date, scoped)
-        files[path] = (old_text, new_text.encode("utf-8"))
 
-    if req.full and repo is not None and repo.head() is not None:
-        if not req.allow_dirty:
-            dirty = repo.dirty_files()
-            if dirty:
-                shown = ", ".join(dirty[:5]) + (f" and {len(dirty) - 5} more" if len(dirty) > 5 else "")
-                problems.append(
-                    f"the work tree of {ws.root} has uncommitted changes: {shown}\n"
-                    "hint: commit or stash them, or pass --allow-dirty"
-                )
-        for tag in tags:
-            if repo.tag_exists(tag):
-                problems.append(
-                    f"tag `{tag}` already exists\nhint: that version was already released; choose another "
-                    f"level or version (or delete the tag with `git tag -d {tag}` if it was a mistake)"
-                )
-        branch = repo.branch()
-        allowed = settings.allowed_branches
-        if allowed and not (branch and any(fnmatch.fnmatchcase(branch, p) for p in allowed)):
-            shown_branch = f"branch `{branch}`" if branch else "a detached HEAD"
-            text = f"releases are made from {', '.join(allowed)}; this is {shown_branch}"
-            if req.execute:
-                problems.append(
-                    text + "\nhint: switch branch, or set `allowed-branches` in [workspace.metadata.pipeline.release]"
-                )
-            else:
-                # A plan is worth seeing from any branch (CI checks out a detached HEAD).
-                warnings.append(text + " (--execute would refuse)")
-    elif req.full and repo is not None:
-        problems.append(f"the repository of {ws.root} has no commits yet\nhint: commit the workspace first")
-    for blocker in plan.blockers:
-        problems.append(blocker + "\nhint: change that requirement by hand so it accepts the new version")
+def _changelog_change(
+    path: Path, plan: Plan, tags: Sequence[str], changes: cl.Changes | None, settings: ReleaseSettings
+) -> tuple[tuple[bytes | None, bytes], str]:
+    old = path.read_bytes() if path.is_file() else None
+    scoped = changes.for_crates(c.crate for c in plan.changes) if changes else cl.Changes(None, ())
+    title = str(plan.shared[1]) if plan.shared else tags[0]
+    links = {}
+    if settings.repository_url and tags:
+        url = settings.repository_url.rstrip("/")
+        previous = changes.since if changes else None
+        links = {
+            "Unreleased": f"{url}/compare/{tags[0]}...HEAD",
+            title: f"{url}/compare/{previous}...{tags[0]}" if previous else f"{url}/releases/tag/{tags[0]}",
+        }
+    date = cl.release_date()
+    new = cl.insert_release((old or b"").decode("utf-8"), title, date, scoped, links)
+    return (old, new.encode("utf-8")), cl.render_section(title, date, scoped)
 
-    artifacts: tuple[str, ...] = ()
-    if req.full and settings.artifacts:
-        names = []
-        triple = _host_triple()
-        for change in plan.changes:
-            if ws.package(change.crate).has_binary:
-                names.append(f"{settings.dist_dir}/{change.crate}-{change.new}-<commit>-{triple}.tar.gz")
-        names += [f"{settings.dist_dir}/manifest.json", f"{settings.dist_dir}/SHA256SUMS"]
-        artifacts = tuple(names)
-    summary = ", ".join(tags) if tags else ", ".join(f"{c.crate} {c.new}" for c in plan.changes)
-    message = settings.commit_message.replace("{summary}", summary).replace(
-        "{version}", str(plan.shared[1]) if plan.shared else ""
-    )
-    all_warnings = (*plan.warnings, *warnings)
-    return Prepared(plan, files, tags, message, section, artifacts, tuple(problems), all_warnings, changes,
-                    {"tag_versions": tag_versions})
+
+def _preflight(
+    ws: Workspace, settings: ReleaseSettings, repo: GitRepo | None, req: Request, tags: Sequence[str]
+) -> tuple[list[str], list[str]]:
+    """(problems that refuse the release, each "message\nhint: ...", and warnings)."""
+    if repo is None:
+        return [f"{ws.root} is not in a git repository\nhint: a release commits and tags; run `git init` and commit "
+                "first"], []
+    if repo.head() is None:
+        return [f"the repository of {ws.root} has no commits yet\nhint: commit the workspace first"], []
+    problems: list[str] = []
+    warnings: list[str] = []
+    if not req.allow_dirty:
+        dirty = repo.dirty_files()
+        if dirty:
+            shown = ", ".join(dirty[:5]) + (f" and {len(dirty) - 5} more" if len(dirty) > 5 else "")
+            problems.append(
+                f"the work tree of {ws.root} has uncommitted changes: {shown}\n"
+                "hint: commit or stash them, or pass --allow-dirty"
+            )
+    for tag in tags:
+        if repo.tag_exists(tag):
+            problems.append(
+                f"tag `{tag}` already exists\nhint: that version was already released; choose another "
+                f"level or version (or delete the tag with `git tag -d {tag}` if it was a mistake)"
+            )
+    branch = repo.branch()
+    allowed = settings.allowed_branches
+    if allowed and not (branch and any(fnmatch.fnmatchcase(branch, p) for p in allowed)):
+        shown_branch = f"branch `{branch}`" if branch else "a detached HEAD"
+        text = f"releases are made from {', '.join(allowed)}; this is {shown_branch}"
+        if req.execute:
+            problems.append(
+                text + "\nhint: switch branch, or set `allowed-branches` in [workspace.metadata.pipeline.release]"
+            )
+        else:
+            # A plan is worth seeing from any branch (CI checks out a detached HEAD).
+            warnings.append(text + " (--execute would refuse)")
+    return problems, warnings
+
+
+def _artifact_names(ws: Workspace, settings: ReleaseSettings, plan: Plan) -> tuple[str, ...]:
+    from pipeline.release.artifacts import artifact_name
+
+    triple = _host_triple()
+    names = [
+        f"{settings.dist_dir}/{artifact_name(c.crate, str(c.new), '<commit>', triple)}"
+        for c in plan.changes
+        if ws.package(c.crate).has_binary
+    ]
+    if (ws.root / "target" / "cuda" / "manifest.json").is_file():
+        version = str(plan.shared[1]) if plan.shared else str(plan.changes[0].new)
+        names.append(f"{settings.dist_dir}/{settings.project_name or ws.root.name}-cuda-{version}-<commit>.tar.gz")
+    return (*names, f"{settings.dist_dir}/manifest.json", f"{settings.dist_dir}/SHA256SUMS")
 
 
 def _host_triple() -> str:
     try:
         out = proc.run(["rustc", "-vV"]).stdout
-    except Exception:  # noqa: BLE001 - only for display in a dry run
+    except PipelineError:  # only for display in a plan; the build itself reports a missing rustc
         return "<target>"
     return next((line.split(":", 1)[1].strip() for line in out.splitlines() if line.startswith("host:")), "<target>")
 
@@ -442,86 +465,92 @@ def execute(project: Project, req: Request, prepared: Prepared, *, fault: FaultH
     ws, settings = project.workspace, project.config.release
     root = ws.root
     result: dict[str, Any] = {}
-    with release_lock(root):
-        if req.full and req.verify:
-            run_gates(root, settings.gates)
-        new_files = {path: new for path, (_old, new) in prepared.files.items()}
-        verify = (lambda: _verify_cargo(root)) if req.full and (root / "Cargo.lock").is_file() else None
-        apply_files(new_files, verify=verify, fault=fault)
-        log(f"release: wrote {len(new_files)} file(s)")
-        if not req.full:
-            return result
-        repo = open_repo(root)
-        assert repo is not None
-        try:
-            commit = repo.commit(new_files, prepared.commit_message)
-        except OperationFailed:
-            # The commit was refused (a hook, signing...): put the files back as they were.
-            originals = {p: old for p, (old, _new) in prepared.files.items() if old is not None}
-            apply_files(originals)
-            for path, (old, _new) in prepared.files.items():
-                if old is None:
-                    path.unlink(missing_ok=True)
-            with contextlib.suppress(OperationFailed):
-                repo._git("reset", "-q", "--", *[repo.relative(p) for p in new_files])
-            raise
-        log(f"release: committed {commit[:7]}: {prepared.commit_message}")
-        made: list[str] = []
-        try:
-            for tag in prepared.tags:
-                version = prepared.extra["tag_versions"][tag]
-                repo.tag(tag, settings.tag_message.replace("{tag}", tag).replace("{version}", version))
-                made.append(tag)
-                log(f"release: tagged {tag}")
-        except OperationFailed as exc:
-            missing = [t for t in prepared.tags if t not in made]
-            raise OperationFailed(
-                f"release commit {commit[:7]} was made, but tagging failed: {exc.message}",
-                f"fix the problem, then tag by hand (`git tag -a {missing[0]} -m ...`), or undo the release "
-                f"with `git tag -d TAG` for {', '.join(made) or 'no tag'} and `git reset --hard HEAD~1`",
-            ) from None
-        result.update(commit=commit, tags=list(prepared.tags))
-        if settings.artifacts:
-            from pipeline.release import artifacts
+    if req.full and req.verify:
+        run_gates(root, settings.gates)
+    new_files = {path: new for path, (_old, new) in prepared.files.items()}
+    verify = (lambda: _verify_cargo(root)) if req.full and (root / "Cargo.lock").is_file() else None
+    apply_files(new_files, verify=verify, fault=fault)
+    log(f"release: wrote {len(new_files)} file(s)")
+    if not req.full:
+        return result
+    repo = open_repo(root)
+    assert repo is not None
+    try:
+        commit = repo.commit(new_files, prepared.commit_message)
+    except OperationFailed:
+        # The commit was refused (a hook, signing...): put the files back as they were.
+        originals = {p: old for p, (old, _new) in prepared.files.items() if old is not None}
+        apply_files(originals)
+        for path, (old, _new) in prepared.files.items():
+            if old is None:
+                path.unlink(missing_ok=True)
+        with contextlib.suppress(OperationFailed):
+            repo._git("reset", "-q", "--", *[repo.relative(p) for p in new_files])
+        raise
+    log(f"release: committed {commit[:7]}: {prepared.commit_message}")
+    made: list[str] = []
+    try:
+        for tag in prepared.tags:
+            version = prepared.extra["tag_versions"][tag]
+            repo.tag(tag, settings.tag_message.replace("{tag}", tag).replace("{version}", version))
+            made.append(tag)
+            log(f"release: tagged {tag}")
+    except OperationFailed as exc:
+        missing = [t for t in prepared.tags if t not in made]
+        raise OperationFailed(
+            f"release commit {commit[:7]} was made, but tagging failed: {exc.message}",
+            f"fix the problem, then tag by hand (`git tag -a {missing[0]} -m ...`), or undo the release "
+            f"with `git tag -d TAG` for {', '.join(made) or 'no tag'} and `git reset --hard HEAD~1`",
+        ) from None
+    result.update(commit=commit, tags=list(prepared.tags))
+    if settings.artifacts:
+        from pipeline.release import artifacts
 
-            try:
-                written = artifacts.build(
-                    project.workspace,
-                    dist=root / settings.dist_dir,
-                    project=settings.project_name or root.name,
-                    versions={c.crate: str(c.new) for c in prepared.plan.changes},
-                    workspace_version=str(prepared.plan.shared[1]) if prepared.plan.shared else None,
-                    tags=prepared.tags,
-                    commit=commit,
-                    commit_time=int(repo.repo.head.commit.committed_date),
-                    crates=[c.crate for c in prepared.plan.changes],
-                )
-            except PipelineError as exc:
-                raise OperationFailed(
-                    f"release commit {commit[:7]} and tags {', '.join(prepared.tags)} were made, "
-                    f"but building the artifacts failed: {exc.message}",
-                    (exc.hint + "; " if exc.hint else "") + "the release itself is done: build dist/ by hand, "
-                    "or set `artifacts = false`",
-                ) from None
-            result["artifacts"] = [_rel(p, root) for p in written]
-            for path in written:
-                log(f"release: wrote {_rel(path, root)}")
-        if req.push:
-            try:
-                repo.push(settings.push_remote, prepared.tags)
-            except OperationFailed as exc:
-                refs = " ".join(f"refs/tags/{t}" for t in prepared.tags)
-                raise OperationFailed(
-                    f"the release was made locally, but the push failed (nothing was pushed): {exc.message}",
-                    f"fix the remote problem, then `git push --atomic {settings.push_remote} HEAD {refs}`",
-                ) from None
-            log(f"release: pushed HEAD and {', '.join(prepared.tags)} to {settings.push_remote}")
+        try:
+            written = artifacts.build(
+                project.workspace,
+                dist=root / settings.dist_dir,
+                project=settings.project_name or root.name,
+                versions={c.crate: str(c.new) for c in prepared.plan.changes},
+                workspace_version=str(prepared.plan.shared[1]) if prepared.plan.shared else None,
+                tags=prepared.tags,
+                commit=commit,
+                commit_time=int(repo.repo.head.commit.committed_date),
+                crates=[c.crate for c in prepared.plan.changes],
+            )
+        except PipelineError as exc:
+            raise OperationFailed(
+                f"release commit {commit[:7]} and tags {', '.join(prepared.tags)} were made, "
+                f"but building the artifacts failed: {exc.message}",
+                (exc.hint + "; " if exc.hint else "") + "the release itself is done: build dist/ by hand, "
+                "or set `artifacts = false`",
+            ) from None
+        result["artifacts"] = [_rel(p, root) for p in written]
+        for path in written:
+            log(f"release: wrote {_rel(path, root)}")
+    if req.push:
+        try:
+            repo.push(settings.push_remote, prepared.tags)
+        except OperationFailed as exc:
+            refs = " ".join(f"refs/tags/{t}" for t in prepared.tags)
+            raise OperationFailed(
+                f"the release was made locally, but the push failed (nothing was pushed): {exc.message}",
+                f"fix the remote problem, then `git push --atomic {settings.push_remote} HEAD {refs}`",
+            ) from None
+        log(f"release: pushed HEAD and {', '.join(prepared.tags)} to {settings.push_remote}")
     return result
 
 
 def run(project: Project, req: Request, *, fault: FaultHook | None = None) -> int:
     if req.push and not req.execute:
         raise UsageError("--push needs --execute", "run with --execute --push to release and push")
+    # An executing run holds the lock from planning to the end, so no other release
+    # can change the files between what was planned and what is written.
+    with release_lock(project.workspace.root) if req.execute else contextlib.nullcontext():
+        return _run(project, req, fault)
+
+
+def _run(project: Project, req: Request, fault: FaultHook | None) -> int:
     prepared = prepare(project, req)
     root = project.workspace.root
     if not req.json:
