@@ -44,3 +44,15 @@ def lint(session: nox.Session) -> None:
 def test(session: nox.Session) -> None:
     """cargo test --workspace."""
     run_pipeline(session, "test")
+
+
+@nox.session(venv_backend="none")
+def dupes(session: nox.Session) -> None:
+    """Duplicate dependency versions in Cargo.lock, with why-paths (`-- --json`)."""
+    run_pipeline(session, "dupes")
+
+
+@nox.session(venv_backend="none")
+def audit(session: nox.Session) -> None:
+    """RustSec advisories for Cargo.lock and pip-audit for Python requirements (`-- --db PATH`)."""
+    run_pipeline(session, "audit")
