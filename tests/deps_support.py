@@ -208,21 +208,30 @@ def _path() -> str:
 
 
 def generated_advisories(count: int, packages: Sequence[Pkg]) -> list[Adv]:
-    """``count`` advisories spread over the lockfile's crates.io packages (about a third affect the locked version)."""
-    registry = [p for p in packages if p.source]
+    """``count`` advisories over the lockfile's crates.io crates locked at one version.
+
+    Advisory ``i`` affects the locked version exactly when ``i % 3 == 0`` (fixed in
+    the next patch release); otherwise it was fixed at the locked version (1) or
+    the locked version is listed as unaffected (2).
+    """
+    names: dict[str, int] = {}
+    for p in packages:
+        names[p.name] = names.get(p.name, 0) + 1
+    registry = [p for p in packages if p.source and names[p.name] == 1]
     out = []
     for i in range(count):
         p = registry[(i * 7) % len(registry)]
         major, minor, patch = (int(x) for x in p.version.split("."))
-        kind = i % 3
-        if kind == 0:  # affected: fixed in a later patch release
-            patched = (f">= {major}.{minor}.{patch + 1}",)
-        elif kind == 1:  # fixed at or before the locked version
+        unaffected: tuple[str, ...] = ("= 99.0.0",)
+        if i % 3 == 0:
+            patched: tuple[str, ...] = (f">= {major}.{minor}.{patch + 1}",)
+        elif i % 3 == 1:
             patched = (f">= {major}.{minor}.{patch}",)
-        else:  # old range only, locked version unaffected
-            patched = (f"^{major + 1}.0.0",)
+        else:
+            patched = (f">= {major + 1}.0.0",)
+            unaffected = (f"<= {major}.{minor}.{patch}",)
         out.append(Adv(f"RUSTSEC-{2000 + i // 9000}-{i % 9000 + 1:04d}", p.name, patched=patched,
-                       unaffected=("< 0.0.1",)))
+                       unaffected=unaffected))
     return out
 
 
