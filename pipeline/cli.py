@@ -28,6 +28,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "dupes": ("pipeline.commands.dupes", "duplicate dependency versions with why-paths"),
     "audit": ("pipeline.commands.audit", "stage: RustSec advisories for Cargo.lock, pip-audit for Python deps"),
     "doctor": ("pipeline.commands.doctor", "tools, versions, driver/toolkit match, GPUs"),
+    "config": ("pipeline.commands.config", "the effective configuration, or the reference of every key"),
 }
 
 
