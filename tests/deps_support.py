@@ -183,7 +183,9 @@ def render_advisory(adv: Adv) -> str:
     return "\n".join(lines)
 
 
-def write_advisory_db(root: Path, advisories: Iterable[Adv], *, git: bool = False, commit_date: str | None = None) -> Path:
+def write_advisory_db(
+    root: Path, advisories: Iterable[Adv], *, git: bool = False, commit_date: str | None = None
+) -> Path:
     """advisory-db layout: crates/<package>/<id>.md; optionally a git repository (commit date settable)."""
     for adv in advisories:
         directory = root / "crates" / adv.package

@@ -108,7 +108,7 @@ def lock_ws(tmp_path: Path) -> Path:
     """A workspace whose Cargo.lock holds every case crate plus a path crate named like an advised crate."""
     ws = minimal_workspace(tmp_path / "ws", ["app", "localname"])
     pkgs = [Pkg(crate, version) for crate, version, _, _ in CASES]
-    app = Pkg("app", "0.1.0", None, tuple((p.name, p.version) for p in pkgs) + (("localname", "0.1.0"),))
+    app = Pkg("app", "0.1.0", None, (*((p.name, p.version) for p in pkgs), ("localname", "0.1.0")))
     (ws / "Cargo.lock").write_text(render_lockfile([*pkgs, app, Pkg("localname", "0.1.0", None)], 3))
     return ws
 
@@ -189,7 +189,8 @@ def test_malformed_advisories_are_skipped_with_a_warning_naming_them(
     code, report, err = audit_json(capsys, lock_ws, "--db", str(db))
     assert code == 1
     assert keys(report) == expected_findings()  # the good advisories still apply
-    skipped = {Path(s["path"]).relative_to(db / "crates").as_posix(): s["reason"] for s in report["rust"]["skipped_files"]}
+    skipped = {Path(s["path"]).relative_to(db / "crates").as_posix(): s["reason"]
+               for s in report["rust"]["skipped_files"]}
     assert set(skipped) == set(broken)
     assert "malformed TOML front matter" in skipped["bad-toml/RUSTSEC-2099-0001.md"]
     assert "does not start with a ```toml" in skipped["no-fence/RUSTSEC-2099-0002.md"]
@@ -265,7 +266,9 @@ def test_stale_database_by_git_commit_time(lock_ws: Path, tmp_path: Path, capsys
     assert report["rust"]["db"]["updated"].startswith("2020-01-01")
 
 
-def test_generated_thousand_advisories_on_the_large_lockfile(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_generated_thousand_advisories_on_the_large_lockfile(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     large = large_lockfile()
     ws = minimal_workspace(tmp_path / "ws", large.members)
     (ws / "Cargo.lock").write_text(render_lockfile(large.packages, 4))
@@ -343,7 +346,7 @@ def test_findings_match_cargo_deny_check_advisories(vendored_case_ws: Path, caps
     manifest = vendored_case_ws / "Cargo.toml"
     original = manifest.read_text()
     try:
-        manifest.write_text(original + '\n[package.metadata]\n[workspace.metadata.pipeline.audit]\nengine = "cargo-deny"\n')
+        manifest.write_text(original + '\n[workspace.metadata.pipeline.audit]\nengine = "cargo-deny"\n')
         code, report, err = audit_json(capsys, vendored_case_ws)
         assert code == 1, err
         assert report["rust"]["engine"] == "cargo-deny"

@@ -51,7 +51,7 @@ def test_every_lockfile_format_reads_to_the_same_graph(tmp_path: Path, fmt: int)
     path = tmp_path / "Cargo.lock"
     path.write_text(render_lockfile(SMALL, fmt))
     lock = read_lockfile(path)
-    assert lock.version == fmt if fmt >= 3 else lock.version == fmt
+    assert lock.version == fmt
     named = {(p.name, p.version): p for p in lock.packages}
     assert set(named) == {(p.name, p.version) for p in SMALL}
     app = named[("app", "0.1.0")]
@@ -173,7 +173,9 @@ def test_deny_exits_1_and_allow_exits_0(tmp_path: Path, capsys: pytest.CaptureFi
     assert code == 0 and "warning" not in out + err and "dup-39: 2 versions" in out
 
 
-def test_skip_and_skip_tree_accept_duplicates(tmp_path: Path, capsys: pytest.CaptureFixture[str], large: object) -> None:
+def test_skip_and_skip_tree_accept_duplicates(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], large: object
+) -> None:
     lock = tmp_path / "Cargo.lock"
     lock.write_text(render_lockfile(large.packages, 4))
     config = (

@@ -83,7 +83,9 @@ def test_version_ordering_follows_semver() -> None:
     assert sorted(reversed(parsed)) == parsed
 
 
-@pytest.mark.parametrize("bad", ["", ">= one.two", "1.2.3.4", ">=* ", "~1.*", "1.*.3", "1.2.3-01", ">= 1,", "01.2.3", "^1.02"])
+@pytest.mark.parametrize(
+    "bad", ["", ">= one.two", "1.2.3.4", ">=* ", "~1.*", "1.*.3", "1.2.3-01", ">= 1,", "01.2.3", "^1.02"]
+)
 def test_invalid_requirements_are_rejected(bad: str) -> None:
     with pytest.raises(SemverError):
         VersionReq.parse(bad)

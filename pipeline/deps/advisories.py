@@ -225,7 +225,8 @@ class Finding:
 
     def render(self) -> str:
         patched = ", ".join(self.patched) if self.patched else "none"
-        return f"{self.severity}: {self.id}  {self.package} {self.version}  [{self.kind}]  patched: {patched}  {self.title}"
+        return (f"{self.severity}: {self.id}  {self.package} {self.version}  [{self.kind}]  "
+                f"patched: {patched}  {self.title}")
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -50,7 +50,8 @@ class PyFinding:
 
     def render(self) -> str:
         fixed = ", ".join(self.fix_versions) if self.fix_versions else "none"
-        return f"error: {self.id}  {self.package} {self.version}  [python: {self.source}]  fixed in: {fixed}  {self.title}"
+        return (f"error: {self.id}  {self.package} {self.version}  [python: {self.source}]  "
+                f"fixed in: {fixed}  {self.title}")
 
     def to_json(self) -> dict[str, Any]:
         return {"id": self.id, "package": self.package, "version": self.version,
