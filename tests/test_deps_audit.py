@@ -367,3 +367,18 @@ def test_engine_cargo_audit_agrees(lock_ws: Path, tmp_path: Path, capsys: pytest
     assert code == 1, err
     assert report["rust"]["engine"] == "cargo-audit"
     assert keys(report) == expected_findings()
+
+
+@pytest.mark.parametrize("engine", ["cargo-audit", "cargo-deny"])
+def test_configured_engine_not_installed_is_tool_missing(
+    lock_ws: Path, db: Path, engine: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    manifest = lock_ws / "Cargo.toml"
+    manifest.write_text(manifest.read_text() + f'[workspace.metadata.pipeline.audit]\nengine = "{engine}"\n')
+    empty = lock_ws.parent / "empty-bin"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))
+    code, out, err = run_cli(capsys, "--workspace", str(lock_ws), "audit", "--skip-python", "--db", str(db))
+    assert code == 1 and out == ""
+    assert f"`{engine}` was not found on PATH" in err
+    assert 'set engine = "builtin"' in err

@@ -41,8 +41,9 @@ def test_sources_skip_build_dirs_and_non_project_pyproject(tmp_path: Path) -> No
 
 @pytest.fixture
 def py_ws(tmp_path: Path) -> Path:
+    # Pinned requirements audited as written (no resolver run): one quick pip-audit call per test.
     ws = minimal_workspace(tmp_path / "ws", ["app"], "[workspace.metadata.pipeline.audit]\npython-environment = false\n"
-                           'db = "advisory-db"\n')
+                           'db = "advisory-db"\npython-no-deps = true\n')
     (ws / "Cargo.lock").write_text(render_lockfile([Pkg("app", "0.1.0", None)], 4))
     write_advisory_db(ws / "advisory-db", [Adv("RUSTSEC-2024-0001", "unrelated", patched=(">= 1.0.0",))])
     (ws / "python").mkdir()

@@ -106,7 +106,8 @@ def run(args: argparse.Namespace) -> int:
     python: list[pyaudit.PySource] = []
     if want_python:
         sources = _python_sources(project)
-        python = pyaudit.audit_sources(project.root, sources, settings.python_environment)
+        python = pyaudit.audit_sources(project.root, sources, settings.python_environment,
+                                       no_deps=settings.python_no_deps)
         for source in python:
             if not args.json:
                 for pf in source.findings:

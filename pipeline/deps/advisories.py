@@ -179,7 +179,7 @@ def _heading(body: str) -> str | None:
 def advisory_files(root: Path) -> list[Path]:
     """``crates/*/*.md`` (and legacy ``*.toml``), sorted; std advisories (``rust/``) do not apply to Cargo.lock."""
     crates = root / "crates"
-    files = []
+    files: list[Path] = []
     with os.scandir(crates) as entries:
         dirs = sorted(e.path for e in entries if e.is_dir())
     for directory in dirs:

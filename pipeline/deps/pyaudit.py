@@ -136,14 +136,16 @@ def _audit(argv: Sequence[str], label: str, cwd: Path) -> PySource:
     return PySource(label, "audited", count, tuple(skipped), tuple(findings))
 
 
-def audit_sources(root: Path, sources: Iterable[Path], environment: bool) -> list[PySource]:
+def audit_sources(root: Path, sources: Iterable[Path], environment: bool, *, no_deps: bool = False) -> list[PySource]:
+    """One pip-audit run per source; ``no_deps`` audits pinned requirement files as written (no resolver)."""
     results = []
     for path in sources:
         label = os.path.relpath(path, root)
         if path.name == "pyproject.toml":
             results.append(_audit([str(path.parent)], label, root))
         else:
-            results.append(_audit(["-r", str(path)], label, root))
+            pinned = ["--no-deps", "--disable-pip"] if no_deps else []
+            results.append(_audit(["-r", str(path), *pinned], label, root))
     if environment:
         results.append(_audit(["--skip-editable"], "environment", root))
     return results

@@ -102,6 +102,11 @@ class AuditSettings:
         doc="Python requirement files / pyproject.toml to audit, relative to the root; default: found in the workspace",
     )
     python_environment: bool = setting(True, doc="also pip-audit the environment cargo-gpu-pipeline runs in")
+    python_no_deps: bool = setting(
+        False,
+        doc="requirement files are fully pinned (pip-compile output): audit them as written, without resolving "
+        "(`pip-audit --no-deps --disable-pip`, much faster)",
+    )
 
     def __post_init__(self) -> None:
         if self.max_age_days < 0:
