@@ -296,3 +296,18 @@ def test_lock_only_view_is_announced_when_cargo_metadata_cannot_resolve(
     assert "--exclude-dev and --target not applied" in err
     assert "using the lock-only view" in err
     assert [d["name"] for d in report["duplicates"]] == ["syn"]
+
+
+def test_versions_no_member_reaches_are_still_counted(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # An orphan entry (left by a hand edit or a [patch]) still counts as a version.
+    lock = tmp_path / "Cargo.lock"
+    lock.write_text(render_lockfile([*SMALL, Pkg("orphan", "0.1.0", deps=(("syn", "1.0.109"),)),
+                                     Pkg("serde", "0.9.0")], 4))
+    ws = minimal_workspace(tmp_path / "ws", ["app", "helper"])
+    _, report, _ = dupes_json(capsys, ws, lock)
+    serde = next(d for d in report["duplicates"] if d["name"] == "serde")
+    assert [(v["version"], v["path"], v["why"]) for v in serde["versions"]] == [
+        ("0.9.0", [], "serde 0.9.0 (not reachable from a workspace member)"),
+        ("1.0.200", [{"name": "serde", "version": "1.0.200"}, {"name": "app", "version": "0.1.0"}],
+         "serde 1.0.200 <- app"),
+    ]

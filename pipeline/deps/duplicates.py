@@ -31,6 +31,7 @@ class PathStep:
 
 @dataclass(frozen=True)
 class DuplicateVersion:
+    name: str
     version: str
     source: str | None
     path: tuple[PathStep, ...]  # this version first, the workspace member last
@@ -38,7 +39,7 @@ class DuplicateVersion:
 
     def why(self) -> str:
         if not self.path:
-            return f"{self.version} (not reachable from a workspace member)"
+            return f"{self.name} {self.version} (not reachable from a workspace member)"
         *inner, root = self.path
         return " <- ".join([*(f"{s.name} {s.version}" for s in inner), root.name])
 
@@ -209,7 +210,7 @@ def find_duplicates(
     for name in sorted(duplicated):
         ordered = sorted(duplicated[name], key=lambda i: _sort_key(packages[i]))
         versions = tuple(
-            DuplicateVersion(packages[i].version, packages[i].source, path_to(i, packages, parent), accepted.get(i))
+            DuplicateVersion(name, packages[i].version, packages[i].source, path_to(i, packages, parent), accepted.get(i))
             for i in ordered
         )
         duplicates.append(Duplicate(name, versions))
