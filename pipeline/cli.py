@@ -28,6 +28,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "dupes": ("pipeline.commands.dupes", "duplicate dependency versions with why-paths"),
     "audit": ("pipeline.commands.audit", "stage: RustSec advisories for Cargo.lock, pip-audit for Python deps"),
     "doctor": ("pipeline.commands.doctor", "tools, versions, driver/toolkit match, GPUs"),
+    "affected": ("pipeline.commands.affected", "crates touched by a change, plus their dependents"),
+    "hooks": ("pipeline.commands.hooks", "install (or run) the pre-push hook that checks affected crates"),
     "config": ("pipeline.commands.config", "the effective configuration, or the reference of every key"),
 }
 
