@@ -210,7 +210,9 @@ def find_duplicates(
     for name in sorted(duplicated):
         ordered = sorted(duplicated[name], key=lambda i: _sort_key(packages[i]))
         versions = tuple(
-            DuplicateVersion(name, packages[i].version, packages[i].source, path_to(i, packages, parent), accepted.get(i))
+            DuplicateVersion(
+                name, packages[i].version, packages[i].source, path_to(i, packages, parent), accepted.get(i)
+            )
             for i in ordered
         )
         duplicates.append(Duplicate(name, versions))
