@@ -25,6 +25,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "clippy": ("pipeline.commands.stages", "stage: cargo clippy with -D warnings"),
     "test": ("pipeline.commands.stages", "stage: cargo test --workspace"),
     "lint": ("pipeline.commands.lint", "stage: workspace hygiene checks"),
+    "dupes": ("pipeline.commands.dupes", "duplicate dependency versions with why-paths"),
+    "audit": ("pipeline.commands.audit", "stage: RustSec advisories for Cargo.lock, pip-audit for Python deps"),
     "doctor": ("pipeline.commands.doctor", "tools, versions, driver/toolkit match, GPUs"),
     "bump": ("pipeline.commands.release", "bump versions (dry run unless --execute)"),
     "release": ("pipeline.commands.release", "the whole release: versions, changelog, tag, artifacts"),

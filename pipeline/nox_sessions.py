@@ -62,3 +62,15 @@ def affected(session: nox.Session) -> None:
 def hooks(session: nox.Session) -> None:
     """Install the pre-push hook (`-- install --force`, `-- uninstall`)."""
     run_pipeline(session, "hooks", *([] if session.posargs else ["install"]))
+
+
+@nox.session(venv_backend="none")
+def dupes(session: nox.Session) -> None:
+    """Duplicate dependency versions in Cargo.lock, with why-paths (`-- --json`)."""
+    run_pipeline(session, "dupes")
+
+
+@nox.session(venv_backend="none")
+def audit(session: nox.Session) -> None:
+    """RustSec advisories for Cargo.lock and pip-audit for Python requirements (`-- --db PATH`)."""
+    run_pipeline(session, "audit")
