@@ -248,3 +248,13 @@ def test_workspace_without_a_shared_version(tmp_path: Path, capsys: pytest.Captu
     assert "## [helper-v0.4.0] - " in (root / "CHANGELOG.md").read_text()
     subprocess.run(["cargo", "metadata", "--locked", "--offline", "--format-version", "1"], cwd=root, check=True,
                    capture_output=True)
+
+
+def test_optional_gate_is_skipped_where_not_installed(
+    ws: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pipeline.release.flow import run_gates
+
+    monkeypatch.delitem(pipeline_cli.COMMANDS, "cuda", raising=False)  # an installation without the CUDA stage
+    run_gates(ws, ["cuda", "fmt"])
+    assert "gate `cuda` skipped: this installation has no `pipeline cuda`" in capsys.readouterr().err

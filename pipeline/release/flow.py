@@ -29,7 +29,7 @@ from pipeline.release.edit import Edit, edit_toml, update_lockfile
 from pipeline.release.git import GitRepo, open_repo, render_tag, tag_pattern
 from pipeline.release.levels import Target, auto_level, parse_target
 from pipeline.release.plan import Plan, make_plan
-from pipeline.release.settings import ReleaseSettings
+from pipeline.release.settings import OPTIONAL_GATES, ReleaseSettings
 from pipeline.release.transaction import FaultHook, apply_files
 from pipeline.workspace.cargo_semver import SemverError, Version
 from pipeline.workspace.model import Workspace
@@ -440,6 +440,9 @@ def run_gates(root: Path, gates: Sequence[str]) -> None:
 
     for stage in gates:
         if stage not in cli.COMMANDS:
+            if stage in OPTIONAL_GATES:
+                log(f"release: gate `{stage}` skipped: this installation has no `pipeline {stage}`")
+                continue
             raise UsageError(f"release gate `{stage}` is not a pipeline command", "fix `gates` in the configuration")
         log(f"release: gate `{stage}`")
         # A gate's report is a log of the release: stdout stays for the plan (and --json).

@@ -8,6 +8,9 @@ from pipeline.config_fields import setting
 
 # Commands that must never run as a release gate: they are the release (or part of it).
 _NOT_GATES = frozenset({"release", "bump", "changelog"})
+# Stages other parts of the tool provide; a gate naming one is skipped (with a log line)
+# in an installation without it, so the default works before and after they land.
+OPTIONAL_GATES = frozenset({"dupes", "audit", "cuda"})
 
 
 @dataclass(frozen=True)
@@ -39,8 +42,9 @@ class ReleaseSettings:
         "", doc="e.g. `https://github.com/org/repo`: adds compare links to the changelog when set"
     )
     gates: tuple[str, ...] = setting(
-        factory=lambda: ("fmt", "clippy", "test", "lint"),
-        doc="pipeline stages that must pass before a release is written (skipped by `--no-verify`)",
+        factory=lambda: ("fmt", "clippy", "test", "lint", "dupes", "audit", "cuda"),
+        doc="pipeline stages that must pass before a release is written (skipped by `--no-verify`); "
+        "`dupes`, `audit` and `cuda` are skipped where not installed",
     )
     push_remote: str = setting("origin", doc="remote that `--push` pushes the release commit and tags to")
     artifacts: bool = setting(True, doc="build binaries and write `dist/` (tarballs, SHA256SUMS, manifest.json)")
@@ -63,6 +67,6 @@ class ReleaseSettings:
         from pipeline.cli import COMMANDS
 
         for gate in self.gates:
-            if gate in _NOT_GATES or gate not in COMMANDS:
+            if gate in _NOT_GATES or (gate not in COMMANDS and gate not in OPTIONAL_GATES):
                 usable = sorted(n for n in COMMANDS if n not in _NOT_GATES)
                 raise ValueError(f"`gates` names `{gate}`, which is not a pipeline stage (usable: {', '.join(usable)})")
