@@ -44,3 +44,9 @@ def lint(session: nox.Session) -> None:
 def test(session: nox.Session) -> None:
     """cargo test --workspace."""
     run_pipeline(session, "test")
+
+
+@nox.session(venv_backend="none")
+def generate(session: nox.Session) -> None:
+    """Render the CI files (`-- --check` fails when the committed ones are stale)."""
+    run_pipeline(session, "generate")

@@ -1,0 +1,114 @@
+"""The edges of `pipeline generate`: find the repository, render, write or compare."""
+
+from __future__ import annotations
+
+import difflib
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipeline import __version__
+from pipeline.ci.model import CiPipeline, Context, build_pipeline
+from pipeline.ci.render import render_all
+from pipeline.ci.settings import RELATIVE_PATH
+from pipeline.errors import ConfigError, OperationFailed
+from pipeline.project import Project
+
+
+def repository_root(workspace_root: Path) -> Path:
+    """The nearest directory at or above the workspace holding `.git` (a directory or a worktree file)."""
+    for directory in (workspace_root, *workspace_root.parents):
+        if (directory / ".git").exists():
+            return directory
+    return workspace_root
+
+
+def _relative(path: Path, root: Path, what: str) -> str:
+    rel = path.relative_to(root).as_posix() if path != root else "."
+    if rel != "." and RELATIVE_PATH.fullmatch(rel) is None:
+        raise ConfigError(
+            f"{what} {rel!r} (relative to the repository root {root}) cannot be written into CI files safely",
+            "rename the directory to letters, digits and `_ . - /`",
+        )
+    return rel
+
+
+def context_for(project: Project, repo_root: Path) -> Context:
+    root = project.root
+    workspace = _relative(root, repo_root, "workspace directory")
+    settings = project.config.ci
+
+    def inside(rel: str) -> str:
+        return rel if workspace == "." else f"{workspace}/{rel}"
+
+    # Other sections own these directories; fall back to their documented defaults.
+    release = project.config.release
+    dist = settings.release.dist_dir or getattr(release, "dist_dir", "") or "dist"
+    cuda_cache = getattr(project.config.cuda, "cache_dir", "") or "target/cuda-cache"
+    for key, value in (("release.dist-dir", dist), ("cuda.cache-dir", cuda_cache)):
+        if RELATIVE_PATH.fullmatch(value) is None or ".." in value.split("/"):
+            raise ConfigError(f"{project.workspace.manifest_path}: `{key}` = {value!r} cannot be written into CI files",
+                              "use a relative path of letters, digits and `_ . - /`")
+    return Context(
+        workspace=workspace,
+        lockfile=inside("Cargo.lock"),
+        dist_dir=inside(dist),
+        cuda_cache_dir=inside(cuda_cache),
+        tool_version=__version__,
+        config_file=inside("Cargo.toml"),
+    )
+
+
+def pipeline_for(project: Project, repo_root: Path | None = None) -> tuple[CiPipeline, Path]:
+    repo = repo_root or repository_root(project.root)
+    return build_pipeline(project.config.ci, context_for(project, repo)), repo
+
+
+@dataclass(frozen=True)
+class Drift:
+    path: str
+    diff: str  # unified diff; the whole new file when it is missing
+
+
+def compare(files: dict[str, str], repo_root: Path) -> list[Drift]:
+    """Generated files whose text on disk differs from ``files`` (or that are missing)."""
+    drifts = []
+    for rel, text in files.items():
+        target = repo_root / rel
+        current = target.read_text(encoding="utf-8") if target.is_file() else None
+        if current == text:
+            continue
+        diff = "".join(difflib.unified_diff(
+            [] if current is None else current.splitlines(keepends=True),
+            text.splitlines(keepends=True),
+            fromfile=f"a/{rel}" if current is not None else "/dev/null",
+            tofile=f"b/{rel}",
+        ))
+        drifts.append(Drift(rel, diff))
+    return drifts
+
+
+def write_files(files: dict[str, str], repo_root: Path) -> list[str]:
+    """Write every file atomically (temp file, fsync, rename); all or nothing. Returns the changed paths."""
+    changed = [rel for rel, text in files.items()
+               if not (repo_root / rel).is_file() or (repo_root / rel).read_text(encoding="utf-8") != text]
+    staged: list[tuple[Path, Path]] = []
+    try:
+        for rel in changed:
+            target = repo_root / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+            with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+                handle.write(files[rel])
+                handle.flush()
+                os.fsync(handle.fileno())
+            staged.append((Path(tmp), target))
+        for tmp, target in staged:
+            os.replace(tmp, target)
+    except OSError as exc:
+        for tmp, _ in staged:
+            tmp.unlink(missing_ok=True)
+        raise OperationFailed(f"could not write {exc.filename}: {exc.strerror}",
+                              "check permissions of the repository directory") from exc
+    return changed
