@@ -10,7 +10,6 @@ from pathlib import Path
 
 from pipeline import __version__
 from pipeline.ci.model import CiPipeline, Context, build_pipeline
-from pipeline.ci.render import render_all
 from pipeline.ci.settings import RELATIVE_PATH
 from pipeline.errors import ConfigError, OperationFailed
 from pipeline.project import Project

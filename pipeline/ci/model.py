@@ -64,6 +64,13 @@ class Job:
     rust: bool = True  # needs the Rust toolchain
 
     @property
+    def sessions(self) -> tuple[str, ...]:
+        """The nox sessions this job runs (several for the stage matrix)."""
+        if self.session == "":
+            return tuple(v for entry in self.matrix_entries for k, v in entry if k == "SESSION")
+        return () if self.session == "-" else (self.session,)
+
+    @property
     def matrix_entries(self) -> tuple[tuple[tuple[str, str], ...], ...]:
         """The cross product of the axes, each entry the variables it sets."""
         if not self.matrix:
@@ -195,9 +202,9 @@ def _release_jobs(settings: CiSettings, context: Context) -> list[Job]:
         return []
     gates = _stage_jobs(settings, release=True)
     dist = Artifact("dist", context.dist_dir)
+    timeout = settings.timeouts.get(RELEASE_JOB, settings.release.timeout)
     build = Job(RELEASE_JOB, "release artifacts and SHA256SUMS", "release", "release", settings.release.args,
-                needs=tuple(job.id for job in gates), timeout=settings.timeouts.get(RELEASE_JOB, settings.release.timeout),
-                uploads=(dist,), full_history=True)
+                needs=tuple(job.id for job in gates), timeout=timeout, uploads=(dist,), full_history=True)
     publish = Job("publish", "publish the release", "release", "-", needs=(RELEASE_JOB,), timeout=15,
                   downloads=(dist,), publish=True, rust=False)
     return [*gates, build, publish]

@@ -20,7 +20,6 @@ from typing import Any
 
 from pipeline.ci.model import CiPipeline, Job, Runner, Workflow
 from pipeline.ci.pins import Pin, resolve_pins
-from pipeline.ci.settings import CHECK_STAGES
 
 GITHUB_CI = ".github/workflows/ci.yml"
 GITHUB_RELEASE = ".github/workflows/release.yml"
@@ -147,6 +146,10 @@ def _matrix_key(var: str) -> str:
     return var.lower().replace("_", "-")
 
 
+def _matrix_ref(var: str) -> str:
+    return "${{ matrix." + _matrix_key(var) + " }}"
+
+
 def _github_job(pipeline: CiPipeline, job: Job, pins: dict[str, Pin]) -> dict[str, Any]:
     settings = pipeline.settings
     env: list[tuple[str, str]] = []
@@ -155,7 +158,7 @@ def _github_job(pipeline: CiPipeline, job: Job, pins: dict[str, Pin]) -> dict[st
         matrix.append([(_matrix_key(var), value) for var, value in entry])
     if job.matrix:
         for var, _ in job.matrix_entries[0]:
-            env.append((var, "${{ matrix.%s }}" % _matrix_key(var)))
+            env.append((var, _matrix_ref(var)))
     # The runner context exists for steps only, not in a job's `env`.
     step_env = [("PIPELINE_VENV", "${{ runner.temp }}/pipeline-venv")] if settings.pip_install else []
     if job.gpus:
@@ -200,7 +203,7 @@ def _github_job(pipeline: CiPipeline, job: Job, pins: dict[str, Pin]) -> dict[st
     return {
         "id": job.id,
         "name": job.title if not job.matrix else f"{job.title} (" + ", ".join(
-            "${{ matrix.%s }}" % _matrix_key(var) for var, _ in job.matrix_entries[0]
+            _matrix_ref(var) for var, _ in job.matrix_entries[0]
             if var in ("SESSION", "ARCH", "FEATURE_SET")) + ")",
         "runs_on": list(settings.gpu_runner if job.runner is Runner.GPU else settings.cpu_runner),
         "gpu": job.runner is Runner.GPU,
@@ -259,15 +262,14 @@ def _gitlab_rules(pipeline: CiPipeline, job: Job) -> list[dict[str, str]]:
 
 
 def _gitlab_gate_needs(pipeline: CiPipeline) -> list[dict[str, Any]]:
-    """The CI jobs that gate the release build in the one GitLab pipeline."""
+    """The CI jobs that gate the release build: GitLab runs CI and release jobs in one tag pipeline."""
     settings = pipeline.settings
+    extras = {e.name: e.release_gate for e in settings.extra_sessions}
     gates = set(settings.release.gates)
-    extra_gates = {e.name for e in settings.extra_sessions if e.release_gate}
     needs = []
     for job in pipeline.ci_jobs:
-        sessions = {v for entry in job.matrix_entries for k, v in entry if k == "SESSION"} if job.session == "" else set()
-        stage = job.session if job.id not in extra_gates else None
-        if job.id in extra_gates or stage in gates or sessions & gates & set(CHECK_STAGES):
+        gating = extras[job.id] if job.id in extras else bool(gates.intersection(job.sessions))
+        if gating:
             # GPU jobs exist only on protected tags: optional, so the pipeline can still be created.
             needs.append({"job": job.id, "optional": job.runner is Runner.GPU, "artifacts": False})
     return needs
@@ -360,14 +362,18 @@ def _quote(value: object) -> str:
     return json.dumps(str(value), ensure_ascii=True)
 
 
-def templates_dir() -> Path:
-    """The templates: inside the installed package (wheel), else the checkout's top-level `templates/`."""
+def template_sources() -> dict[str, str]:
+    """Template name -> text: from the installed package (a wheel, even zipped), else the checkout's `templates/`.
+
+    The wheel carries them as ``pipeline/templates/`` (copied by setup.py at build time); a source
+    checkout keeps the single copy at the repository's top level.
+    """
     packaged = resources.files("pipeline").joinpath("templates")
     if packaged.is_dir():
-        return Path(str(packaged))
+        return {t.name: t.read_text(encoding="utf-8") for t in packaged.iterdir() if t.name.endswith(".j2")}
     checkout = Path(__file__).resolve().parent.parent.parent / "templates"
     if checkout.is_dir():
-        return checkout
+        return {t.name: t.read_text(encoding="utf-8") for t in checkout.glob("*.j2")}
     from pipeline.errors import ToolMissing
 
     raise ToolMissing("templates", "reinstall cargo-gpu-pipeline: its CI templates are missing from the package")
@@ -383,7 +389,7 @@ def environment() -> Any:
         import jinja2  # heavy: only when rendering
 
         env = jinja2.Environment(
-            loader=jinja2.FileSystemLoader(str(templates_dir())),
+            loader=jinja2.DictLoader(template_sources()),
             undefined=jinja2.StrictUndefined,
             block_start_string="{{%",
             block_end_string="%}}",

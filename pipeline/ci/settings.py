@@ -218,7 +218,9 @@ class CiSettings:
     pins: Mapping[str, ActionPin] = setting(
         factory=dict, doc="override the pinned commit of an action: `{ \"actions/checkout\" = { sha, version } }`"
     )
-    release: CiReleaseSettings = setting(factory=CiReleaseSettings, doc="the release workflow")
+    release: CiReleaseSettings = setting(  # noqa: RUF009 - a field(), like config.py
+        factory=CiReleaseSettings, doc="the release workflow"
+    )
 
     def __post_init__(self) -> None:
         check("workflow-name", self.workflow_name, TEXT, "plain text without `$`, braces or control characters")
