@@ -15,8 +15,21 @@ from pipeline.errors import ConfigError, OperationFailed
 from pipeline.project import Project
 
 
+# Set by GitLab and GitHub to the checkout; trusted when the workspace lies inside it.
+_CHECKOUT_VARIABLES = ("CI_PROJECT_DIR", "GITHUB_WORKSPACE")
+
+
 def repository_root(workspace_root: Path) -> Path:
-    """The nearest directory at or above the workspace holding `.git` (a directory or a worktree file)."""
+    """The checkout holding the workspace: CI's checkout directory, else the nearest directory with `.git`.
+
+    Without any `.git` above it, the workspace root itself.
+    """
+    for variable in _CHECKOUT_VARIABLES:
+        value = os.environ.get(variable)
+        if value:
+            checkout = Path(value).resolve()
+            if workspace_root == checkout or checkout in workspace_root.parents:
+                return checkout
     for directory in (workspace_root, *workspace_root.parents):
         if (directory / ".git").exists():
             return directory

@@ -130,11 +130,11 @@ def _step(
     }
 
 
-def _github_if(job: Job) -> str:
+def _github_if(job: Job, labels: tuple[str, ...]) -> str:
     if not job.pull_requests:
         return "github.event_name != 'pull_request'"
-    if job.runner is Runner.GPU:
-        # Self-hosted GPU runners must never run code from a fork.
+    if job.runner is Runner.GPU or "self-hosted" in labels:
+        # Self-hosted runners (every GPU job, and CPU jobs where configured so) never run code from a fork.
         return (
             "github.event_name != 'pull_request' || "
             "github.event.pull_request.head.repo.full_name == github.repository"
@@ -152,6 +152,7 @@ def _matrix_ref(var: str) -> str:
 
 def _github_job(pipeline: CiPipeline, job: Job, pins: dict[str, Pin]) -> dict[str, Any]:
     settings = pipeline.settings
+    labels = settings.gpu_runner if job.runner is Runner.GPU else settings.cpu_runner
     env: list[tuple[str, str]] = []
     matrix: list[list[tuple[str, str]]] = []
     for entry in job.matrix_entries:
@@ -205,9 +206,9 @@ def _github_job(pipeline: CiPipeline, job: Job, pins: dict[str, Pin]) -> dict[st
         "name": job.title if not job.matrix else f"{job.title} (" + ", ".join(
             _matrix_ref(var) for var, _ in job.matrix_entries[0]
             if var in ("SESSION", "ARCH", "FEATURE_SET")) + ")",
-        "runs_on": list(settings.gpu_runner if job.runner is Runner.GPU else settings.cpu_runner),
+        "runs_on": list(labels),
         "gpu": job.runner is Runner.GPU,
-        "if": _github_if(job),
+        "if": _github_if(job, labels),
         "needs": list(job.needs),
         "timeout": job.timeout,
         "permissions": permissions,
