@@ -51,7 +51,8 @@ pip-install = ["cargo-gpu-pipeline[gpu]>=0.1"]
 pr-stages = ["generate", "fmt", "clippy", "lint", "test", "cuda"]
 timeouts = {{ test = 90, gpu_test = 120 }}
 cache-dirs = ["target", ".cache/sccache"]
-feature-sets = {{ default = [], gpu = ["gpu"], tensorcore = ["gpu", "tensorcore"], full = ["gpu", "tensorcore", "onnx"] }}
+feature-sets = {{ default = [], gpu = ["gpu"], tensorcore = ["gpu", "tensorcore"], \
+full = ["gpu", "tensorcore", "onnx"] }}
 
 [workspace.metadata.pipeline.ci.release]
 tag-prefix = "release-v"

@@ -253,9 +253,8 @@ def test_unpinned_images_are_refused(image):
 
 
 def test_cli_refuses_a_hostile_label_with_exit_2(tmp_path):
-    root = write_config_workspace(
-        tmp_path / "ws", '\n[workspace.metadata.pipeline.ci]\ngpu-runner = ["self-hosted", "${{ github.event.issue.title }}"]\n',
-        crates=1)
+    config = '\n[workspace.metadata.pipeline.ci]\ngpu-runner = ["self-hosted", "${{ github.event.issue.title }}"]\n'
+    root = write_config_workspace(tmp_path / "ws", config, crates=1)
     result = pipeline_cli("--workspace", str(root), "generate")
     assert result.returncode == 2, result.stderr
     assert "`gpu-runner`" in result.stderr and "Cargo.toml" in result.stderr

@@ -96,7 +96,7 @@ def test_zizmor_catches_a_tag_only_image(tmp_path):
 @pytest.fixture(scope="module")
 def gitlab_repo(tmp_path_factory) -> Path:
     """A git copy of this repository whose example config says runners come provisioned (this machine is)."""
-    argv, reason = node_tools()
+    _, reason = node_tools()
     if reason:
         pytest.skip(reason)
     repo = tmp_path_factory.mktemp("gitlab") / "repo"

@@ -7,12 +7,41 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from pipeline import __version__
 from pipeline.ci.model import CiPipeline, Context, build_pipeline
 from pipeline.ci.settings import RELATIVE_PATH
-from pipeline.errors import ConfigError, OperationFailed
-from pipeline.project import Project
+from pipeline.config import PipelineConfig, load_config
+from pipeline.errors import ConfigError, ManifestError, OperationFailed
+from pipeline.project import resolve_root
+from pipeline.workspace.manifest import read_toml
+
+
+@dataclass(frozen=True)
+class Target:
+    """What generation needs of a workspace: its root and configuration (not its 500 member manifests)."""
+
+    root: Path
+    config: PipelineConfig
+
+
+def load_target(explicit: str | os.PathLike[str] | None = None) -> Target:
+    """The workspace root and its `[workspace.metadata.pipeline]`, reading only the root manifest.
+
+    Job names, runners and matrices come from configuration alone, so rendering time does not
+    grow with the number of crates.
+    """
+    root = resolve_root(explicit)
+    manifest = root / "Cargo.toml"
+    data = read_toml(manifest)
+    workspace = data.get("workspace")
+    if not isinstance(workspace, dict):
+        raise ManifestError(f"{manifest}: no [workspace] table", "point --workspace at the workspace's root manifest")
+    metadata = workspace.get("metadata", {})
+    if not isinstance(metadata, dict):
+        raise ManifestError(f"{manifest}: `workspace.metadata` must be a table", "see the Cargo reference")
+    return Target(root, load_config(metadata, manifest))
 
 
 # Set by GitLab and GitHub to the checkout; trusted when the workspace lies inside it.
@@ -46,7 +75,8 @@ def _relative(path: Path, root: Path, what: str) -> str:
     return rel
 
 
-def context_for(project: Project, repo_root: Path) -> Context:
+def context_for(project: Target | Any, repo_root: Path) -> Context:
+    """Paths of the workspace relative to the repository (``project``: a Target or a pipeline Project)."""
     root = project.root
     workspace = _relative(root, repo_root, "workspace directory")
     settings = project.config.ci
@@ -60,7 +90,7 @@ def context_for(project: Project, repo_root: Path) -> Context:
     cuda_cache = getattr(project.config.cuda, "cache_dir", "") or "target/cuda-cache"
     for key, value in (("release.dist-dir", dist), ("cuda.cache-dir", cuda_cache)):
         if RELATIVE_PATH.fullmatch(value) is None or ".." in value.split("/"):
-            raise ConfigError(f"{project.workspace.manifest_path}: `{key}` = {value!r} cannot be written into CI files",
+            raise ConfigError(f"{root / 'Cargo.toml'}: `{key}` = {value!r} cannot be written into CI files",
                               "use a relative path of letters, digits and `_ . - /`")
     return Context(
         workspace=workspace,
@@ -72,7 +102,7 @@ def context_for(project: Project, repo_root: Path) -> Context:
     )
 
 
-def pipeline_for(project: Project, repo_root: Path | None = None) -> tuple[CiPipeline, Path]:
+def pipeline_for(project: Target | Any, repo_root: Path | None = None) -> tuple[CiPipeline, Path]:
     repo = repo_root or repository_root(project.root)
     return build_pipeline(project.config.ci, context_for(project, repo)), repo
 

@@ -7,7 +7,6 @@ import sys
 
 from pipeline.errors import CheckFailed
 from pipeline.output import emit_json, log
-from pipeline.project import load_project
 
 
 def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
@@ -17,11 +16,10 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pipeline.ci.generate import compare, pipeline_for, write_files
+    from pipeline.ci.generate import compare, load_target, pipeline_for, write_files
     from pipeline.ci.render import render_all
 
-    project = load_project(args.workspace)
-    pipeline, repo = pipeline_for(project)
+    pipeline, repo = pipeline_for(load_target(args.workspace))
     files = render_all(pipeline)
     if args.check:
         drifts = compare(files, repo)
