@@ -104,8 +104,9 @@ def test_example_runs_from_the_repository_root_with_its_workspace(rendered):
     tests = doc["jobs"]["tests"]
     assert 'nox" --no-dependencies -f noxfile.py -s tests' in tests["steps"][-1]["run"]
     smoke = doc["jobs"]["gpu-smoke"]
-    assert smoke["env"]["PIPELINE_REQUIRE_GPU"] == "1"
-    assert smoke["steps"][-1]["run"].startswith('"$PIPELINE_VENV/bin/pipeline" gpu run --gpus 1 -- ')
+    assert smoke["steps"][-1]["run"] == (
+        '"$PIPELINE_VENV/bin/pipeline" gpu run --gpus 1 -- "$PIPELINE_VENV/bin/nox" --no-dependencies -f noxfile.py '
+        "-s gpu_smoke -- --require-gpu\n")
     assert "hashFiles('examples/prism4d/Cargo.lock')" in doc["jobs"]["clippy"]["steps"][1]["with"]["key"]
     assert doc["jobs"]["cuda"]["strategy"]["matrix"]["include"] == [
         {"arch": "sm_80"}, {"arch": "sm_90"}, {"arch": "sm_120"}]
@@ -134,7 +135,7 @@ def test_gitlab_pipeline_is_hardened(rendered):
                 conditions = [r["if"] for r in job["rules"]]
                 assert all('$CI_COMMIT_REF_PROTECTED == "true"' in c or
                            "$CI_MERGE_REQUEST_SOURCE_PROJECT_ID == $CI_PROJECT_ID" in c for c in conditions)
-                assert job["variables"]["PIPELINE_REQUIRE_GPU"] == "1"
+                assert " gpu run --gpus " in job["script"][0]
         gpu_jobs = [j for j, job in jobs.items() if any(t in job.get("tags", []) for t in ("gpu", "h100"))]
         assert gpu_jobs and all(jobs[j]["resource_group"].startswith("gpu-") for j in gpu_jobs), case
         assert "release" in jobs["publish"] and jobs["publish"]["rules"][0]["if"].startswith("$CI_COMMIT_TAG =~")

@@ -167,14 +167,16 @@ def _stage_jobs(settings: CiSettings, *, release: bool) -> list[Job]:
                         timeout=_timeout(settings, "cuda"), pull_requests=pr("cuda"), cache=cache,
                         container=settings.cuda_image, rust=False))
     if "gpu_smoke" in enabled:
-        jobs.append(Job("gpu-smoke", "kernel load test on a GPU", "gpu", "gpu_smoke", runner=Runner.GPU,
+        # `--require-gpu`: a session that skips is a success to nox, and a GPU job must fail without a GPU.
+        jobs.append(Job("gpu-smoke", "kernel load test on a GPU", "gpu", "gpu_smoke", ("--require-gpu",),
+                        runner=Runner.GPU,
                         needs=("cuda",) if "cuda" in enabled else (), timeout=_timeout(settings, "gpu_smoke"),
                         pull_requests=pr("gpu_smoke"), cache=cache, gpus=settings.gpus))
     if "gpu_test" in enabled:
         needs = tuple(n for n, stage in (("gpu-smoke", "gpu_smoke"), ("test", "test")) if stage in enabled)
         if "gpu_smoke" not in enabled and "cuda" in enabled:
             needs = ("cuda", *needs)
-        jobs.append(Job("gpu-test", "GPU tests", "gpu", "gpu_test", runner=Runner.GPU, needs=needs,
+        jobs.append(Job("gpu-test", "GPU tests", "gpu", "gpu_test", ("--require-gpu",), runner=Runner.GPU, needs=needs,
                         timeout=_timeout(settings, "gpu_test"), pull_requests=pr("gpu_test"), cache=cache,
                         gpus=settings.gpus))
     for extra in settings.extra_sessions:

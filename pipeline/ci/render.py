@@ -59,9 +59,9 @@ def _nox_words(pipeline: CiPipeline, job: Job) -> list[str]:
         posargs += ["--", "--features", '"$FEATURES"']
     if posargs:
         words += ["--", *posargs]
-    if job.gpus:
+    if job.gpus and settings.gpu_lease:
         runner = '"$PIPELINE_VENV/bin/pipeline"' if settings.pip_install else "pipeline"
-        # The lease fails (not skips) when no GPU is there; PIPELINE_REQUIRE_GPU tells sessions the same.
+        # The job holds its GPUs for its whole run; `gpu run` fails (never skips) where there is no GPU.
         words = [runner, "gpu", "run", "--gpus", str(job.gpus), "--", *words]
     return words
 
@@ -162,8 +162,6 @@ def _github_job(pipeline: CiPipeline, job: Job, pins: dict[str, Pin]) -> dict[st
             env.append((var, _matrix_ref(var)))
     # The runner context exists for steps only, not in a job's `env`.
     step_env = [("PIPELINE_VENV", "${{ runner.temp }}/pipeline-venv")] if settings.pip_install else []
-    if job.gpus:
-        env.append(("PIPELINE_REQUIRE_GPU", "1"))
     if job.uploads:
         env.append(("DIST_DIR", job.uploads[0].path))
     steps: list[dict[str, Any]] = []
@@ -279,8 +277,6 @@ def _gitlab_gate_needs(pipeline: CiPipeline) -> list[dict[str, Any]]:
 def _gitlab_job(pipeline: CiPipeline, job: Job) -> dict[str, Any]:
     settings = pipeline.settings
     variables: list[tuple[str, str]] = []
-    if job.gpus:
-        variables.append(("PIPELINE_REQUIRE_GPU", "1"))
     if job.uploads:
         variables.append(("DIST_DIR", job.uploads[0].path))
     if job.full_history:

@@ -179,6 +179,9 @@ class CiSettings:
     gpu_tags: tuple[str, ...] = setting(factory=lambda: ("gpu",), doc="GitLab runner `tags` of GPU jobs")
     gpu_pool: str = setting("gpu", doc="name of the GPU runner pool: GitLab `resource_group` of GPU jobs")
     gpus: int = setting(1, doc="GPUs leased (`pipeline gpu run --gpus N`) by each GPU job")
+    gpu_lease: bool = setting(
+        True, doc="run GPU jobs under `pipeline gpu run --gpus N` so jobs sharing a GPU host never share a GPU"
+    )
     cuda_image: str = setting(
         "nvidia/cuda:13.0.0-devel-ubuntu24.04@sha256:1e8ac7a54c184a1af8ef2167f28fa98281892a835c981ebcddb1fad04bdd452d",
         doc="container image of the CUDA compile job, pinned by digest or an explicit tag (not `latest`); "
