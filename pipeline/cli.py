@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "test": ("pipeline.commands.stages", "stage: cargo test --workspace"),
     "lint": ("pipeline.commands.lint", "stage: workspace hygiene checks"),
     "doctor": ("pipeline.commands.doctor", "tools, versions, driver/toolkit match, GPUs"),
+    "config": ("pipeline.commands.config", "the effective configuration, or the reference of every key"),
     "generate": ("pipeline.commands.generate", "render CI files (GitHub Actions, GitLab CI); --check fails on drift"),
 }
 

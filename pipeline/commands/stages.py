@@ -26,9 +26,9 @@ def run(args: argparse.Namespace) -> int:
     if args.command == "fmt":
         argv = stages.fmt_argv(fix=args.fix, packages=args.package)
     elif args.command == "clippy":
-        argv = stages.clippy_argv(project.config, args.package, args.cargo_args)
+        argv = stages.clippy_argv(project.config, project.workspace, args.package, args.cargo_args)
     else:
-        argv = stages.test_argv(project.config, args.package, args.cargo_args)
+        argv = stages.test_argv(project.config, project.workspace, args.package, args.cargo_args)
     log(f"pipeline {args.command}: {' '.join(argv)}  (in {project.root})")
     stages.run_stage(args.command, argv, project.root)
     return 0
