@@ -54,7 +54,7 @@ def test_github_workflows_are_hardened(rendered):
         assert doc["permissions"] == {}, where
         assert set(doc["on"]) <= {"push", "pull_request"}, where  # never pull_request_target / workflow_run
         assert "pull_request_target" not in text and "workflow_run" not in text, where
-        assert doc["concurrency"]["cancel-in-progress"] is True, where
+        assert doc["concurrency"]["cancel-in-progress"] is rel.endswith("ci.yml"), where  # releases queue
         for job_id, job in doc["jobs"].items():
             assert isinstance(job["timeout-minutes"], int), (where, job_id)
             writes = {k for k, v in job["permissions"].items() if v != "read"}
@@ -120,6 +120,7 @@ def test_gitlab_pipeline_is_hardened(rendered):
         rules = [r["if"] for r in doc["workflow"]["rules"]]
         assert rules == ['$CI_PIPELINE_SOURCE == "merge_request_event"', "$CI_COMMIT_TAG",
                          "$CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH"], case
+        assert doc["workflow"]["auto_cancel"] == {"on_new_commit": "interruptible"}
         assert doc["variables"]["CARGO_HOME"] == "$CI_PROJECT_DIR/.cargo-home"
         jobs = {k: v for k, v in doc.items() if isinstance(v, dict) and "script" in v}
         assert jobs, case

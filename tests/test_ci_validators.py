@@ -155,8 +155,8 @@ def test_gitlab_ci_local_lists_the_jobs(gitlab_repo):
 
 
 def test_gitlab_ci_local_runs_the_cheap_jobs(gitlab_repo):
-    result = _gitlab_ci_local(gitlab_repo, "generate", "checks: [fmt]")
+    result = _gitlab_ci_local(gitlab_repo, "generate", "checks: [fmt]", "checks: [lint]")
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-4000:]
-    assert "PASS  generate" in output and "PASS  checks: [fmt]" in output
+    assert "PASS  generate" in output and "PASS  checks: [fmt]" in output and "PASS  checks: [lint]" in output
     assert "Session generate was successful" in output and "cargo fmt --all --check" in output

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import re
 import shlex
-from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -40,13 +39,6 @@ _ENV_REF = re.compile(r"\$[A-Z_][A-Z0-9_]*")
 def _word(arg: str) -> str:
     """A shell word: `$VAR` references stay expandable (quoted), anything else is quoted literally."""
     return f'"{arg}"' if _ENV_REF.fullmatch(arg) else shlex.quote(arg)
-
-
-@dataclass(frozen=True)
-class _Shell:
-    """Where a platform keeps the per-job virtualenv."""
-
-    venv: str  # value of PIPELINE_VENV
 
 
 def _nox_words(pipeline: CiPipeline, job: Job) -> list[str]:

@@ -184,8 +184,8 @@ class CiSettings:
     )
     cuda_image: str = setting(
         "nvidia/cuda:13.0.0-devel-ubuntu24.04@sha256:1e8ac7a54c184a1af8ef2167f28fa98281892a835c981ebcddb1fad04bdd452d",
-        doc="container image of the CUDA compile job, pinned by digest or an explicit tag (not `latest`); "
-        "empty: run on the CPU runner itself",
+        doc="container image of the CUDA compile job, pinned by digest (`zizmor --pedantic` wants one) "
+        "or an explicit tag (not `latest`); empty: run on the CPU runner itself",
     )
     cuda_archs: tuple[str, ...] = setting(
         factory=lambda: ("sm_80", "sm_90"), doc="architectures of the CUDA compile matrix (`nox -s cuda -- --arch`)"
@@ -221,9 +221,7 @@ class CiSettings:
     pins: Mapping[str, ActionPin] = setting(
         factory=dict, doc="override the pinned commit of an action: `{ \"actions/checkout\" = { sha, version } }`"
     )
-    release: CiReleaseSettings = setting(  # noqa: RUF009 - a field(), like config.py
-        factory=CiReleaseSettings, doc="the release workflow"
-    )
+    release: CiReleaseSettings = setting(factory=CiReleaseSettings, doc="the release workflow")
 
     def __post_init__(self) -> None:
         check("workflow-name", self.workflow_name, TEXT, "plain text without `$`, braces or control characters")
