@@ -45,6 +45,7 @@ gpu-tags = ["gpu", "h100"]
 gpu-pool = "h100"
 gpus = 2
 cuda-image = "{DIGEST_IMAGE}"
+gitlab-image = "rust:1.85.0-bookworm"
 cuda-archs = ["sm_80", "sm_90", "sm_120"]
 toolchain = "1.85.0"
 pip-install = ["cargo-gpu-pipeline[gpu]>=0.1"]

@@ -170,6 +170,7 @@ def test_configured_values_round_trip_exactly(rendered):
     assert checkout == "actions/checkout@08eba0b27e820071cde6df949e0beb9ba4906955"
     gl = load_yaml(rendered["matrix"][".gitlab-ci.yml"])
     assert gl["test"]["tags"] == ["docker", "cpu"]
+    assert gl["test"]["image"] == "rust:1.85.0-bookworm" and gl["cuda"]["image"].startswith("nvidia/cuda:")
     assert gl["test"]["parallel"]["matrix"][2] == {"FEATURE_SET": "tensorcore", "FEATURES": "gpu,tensorcore"}
 
 
@@ -202,6 +203,7 @@ HOSTILE_KEYS = {
     "cpu-tags": lambda v: {"cpu-tags": [v]},
     "gpu-pool": lambda v: {"gpu-pool": v},
     "cuda-image": lambda v: {"cuda-image": f"nvidia/cuda:{v}"},
+    "gitlab-image": lambda v: {"gitlab-image": f"rust:{v}"},
     "cuda-archs": lambda v: {"cuda-archs": [v]},
     "toolchain": lambda v: {"toolchain": v},
     "default-branch": lambda v: {"default-branch": v},
@@ -248,10 +250,11 @@ def test_free_text_round_trips_exactly(tmp_path, name):
     assert doc["name"] == name
 
 
+@pytest.mark.parametrize("key", ["cuda-image", "gitlab-image"])
 @pytest.mark.parametrize("image", ["nvidia/cuda", "nvidia/cuda:latest", "nvidia/cuda@sha256:abc"])
-def test_unpinned_images_are_refused(image):
-    with pytest.raises(ConfigError, match="cuda-image"):
-        load_config({"pipeline": {"ci": {"cuda-image": image}}}, Path("Cargo.toml"))
+def test_unpinned_images_are_refused(key, image):
+    with pytest.raises(ConfigError, match=key):
+        load_config({"pipeline": {"ci": {key: image}}}, Path("Cargo.toml"))
 
 
 def test_cli_refuses_a_hostile_label_with_exit_2(tmp_path):

@@ -291,7 +291,7 @@ def _gitlab_job(pipeline: CiPipeline, job: Job) -> dict[str, Any]:
         "id": job.id,
         "stage": job.stage,
         "tags": list(settings.gpu_tags if gpu else settings.cpu_tags),
-        "image": job.container,
+        "image": job.container or settings.gitlab_image,
         "timeout": f"{job.timeout} minutes",
         "interruptible": not job.publish,
         "resource_group": f"gpu-{settings.gpu_pool}" if gpu else "",

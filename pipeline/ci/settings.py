@@ -64,6 +64,16 @@ def _check_path(key: str, value: str) -> None:
         raise ValueError(f"`{key}` = {value!r} must stay inside the repository (no `..`, no leading `/`)")
 
 
+def _check_image(key: str, image: str) -> None:
+    match = IMAGE.fullmatch(image)
+    if match is None:
+        raise ValueError(f"`{key}` = {image!r} is not a container image reference")
+    if not match.group("digest") and (not match.group("tag") or match.group("tag") == ":latest"):
+        raise ValueError(
+            f"`{key}` = {image!r} must be pinned by digest (`@sha256:...`) or an explicit tag other than `latest`"
+        )
+
+
 def _check_timeout(key: str, minutes: int) -> None:
     if not 1 <= minutes <= MAX_TIMEOUT:
         raise ValueError(f"`{key}` = {minutes} must be between 1 and {MAX_TIMEOUT} minutes")
@@ -187,6 +197,11 @@ class CiSettings:
         doc="container image of the CUDA compile job, pinned by digest (`zizmor --pedantic` wants one) "
         "or an explicit tag (not `latest`); empty: run on the CPU runner itself",
     )
+    gitlab_image: str = setting(
+        "",
+        doc="image of GitLab's other jobs on docker executors, pinned like `cuda-image` (the publishing job "
+        "needs `glab` in it); empty: the runner's default",
+    )
     cuda_archs: tuple[str, ...] = setting(
         factory=lambda: ("sm_80", "sm_90"), doc="architectures of the CUDA compile matrix (`nox -s cuda -- --arch`)"
     )
@@ -239,15 +254,9 @@ class CiSettings:
         check("gpu-pool", self.gpu_pool, NAME, "a pool name (letters, digits, `_ . -`)")
         if not 1 <= self.gpus <= 64:
             raise ValueError(f"`gpus` = {self.gpus} must be between 1 and 64")
-        if self.cuda_image:
-            match = IMAGE.fullmatch(self.cuda_image)
-            if match is None:
-                raise ValueError(f"`cuda-image` = {self.cuda_image!r} is not a container image reference")
-            if not match.group("digest") and (not match.group("tag") or match.group("tag") == ":latest"):
-                raise ValueError(
-                    f"`cuda-image` = {self.cuda_image!r} must be pinned by digest (`@sha256:...`) "
-                    "or an explicit tag other than `latest`"
-                )
+        for key, image in (("cuda-image", self.cuda_image), ("gitlab-image", self.gitlab_image)):
+            if image:
+                _check_image(key, image)
         if not self.cuda_archs:
             raise ValueError("`cuda-archs` needs at least one architecture")
         check_all("cuda-archs", self.cuda_archs, ARCH, "a CUDA architecture like `sm_90`")
