@@ -31,6 +31,9 @@ def test_default_layout_runs_every_stage_as_a_nox_session():
     assert cuda.runner is Runner.CPU and cuda.args == ("--arch", "$ARCH")
     assert [dict(e)["ARCH"] for e in cuda.matrix_entries] == ["sm_80", "sm_90"]
     assert cuda.container.startswith("nvidia/cuda:") and "@sha256:" in cuda.container
+    triggers = [(t.event, t.pattern) for t in pipeline.triggers(Workflow.CI)]
+    assert triggers == [("push", "main"), ("pull_request", "main")]
+    assert [(t.event, t.pattern) for t in pipeline.triggers(Workflow.RELEASE)] == [("tag", "v")]
 
 
 def test_gpu_jobs_follow_the_cuda_job_under_a_lease():

@@ -28,6 +28,14 @@ class Workflow(StrEnum):
 
 
 @dataclass(frozen=True)
+class Trigger:
+    """What starts a workflow: ``push``/``pull_request`` to a branch, or a ``tag`` starting with a prefix."""
+
+    event: str
+    pattern: str
+
+
+@dataclass(frozen=True)
 class MatrixAxis:
     """One matrix dimension; each entry sets one or more environment variables (``(name, value)`` pairs)."""
 
@@ -100,9 +108,14 @@ class CiPipeline:
     ci_jobs: tuple[Job, ...]
     release_jobs: tuple[Job, ...]
     cache_paths: tuple[str, ...] = field(default=())  # relative to the repository root
+    ci_triggers: tuple[Trigger, ...] = field(default=())
+    release_triggers: tuple[Trigger, ...] = field(default=())
 
     def jobs(self, workflow: Workflow) -> tuple[Job, ...]:
         return self.ci_jobs if workflow is Workflow.CI else self.release_jobs
+
+    def triggers(self, workflow: Workflow) -> tuple[Trigger, ...]:
+        return self.ci_triggers if workflow is Workflow.CI else self.release_triggers
 
     def job(self, workflow: Workflow, job_id: str) -> Job:
         for job in self.jobs(workflow):
@@ -223,6 +236,8 @@ def build_pipeline(settings: CiSettings, context: Context) -> CiPipeline:
         ci_jobs=tuple(_stage_jobs(settings, release=False)),
         release_jobs=tuple(_release_jobs(settings, context)),
         cache_paths=cache_paths,
+        ci_triggers=(Trigger("push", settings.default_branch), Trigger("pull_request", settings.default_branch)),
+        release_triggers=(Trigger("tag", settings.release.tag_prefix),) if settings.release.enabled else (),
     )
 
 

@@ -215,11 +215,13 @@ def github_view(pipeline: CiPipeline, workflow: Workflow) -> dict[str, Any]:
     pins = resolve_pins(settings.pins)
     jobs = [_github_job(pipeline, job, pins) for job in pipeline.jobs(workflow)]
     release = workflow is Workflow.RELEASE
+    triggers = {t.event: t.pattern for t in pipeline.triggers(workflow)}
     return {
         "header": _header(pipeline, "GitHub Actions " + ("release workflow" if release else "CI workflow")),
         "name": f"{settings.workflow_name} release" if release else settings.workflow_name,
-        "branch": settings.default_branch,
-        "tag_glob": f"{settings.release.tag_prefix}[0-9]*",
+        "push_branch": triggers.get("push", ""),
+        "pr_branch": triggers.get("pull_request", ""),
+        "tag_glob": f"{triggers['tag']}[0-9]*" if release else "",
         "env": [("PIPELINE_WORKSPACE", pipeline.context.workspace), ("CARGO_TERM_COLOR", "always")],
         "jobs": jobs,
         "any_gpu": any(job["gpu"] for job in jobs),
@@ -235,7 +237,8 @@ _MR_RULE = '$CI_PIPELINE_SOURCE == "merge_request_event"'
 
 
 def _tag_rule(pipeline: CiPipeline) -> str:
-    return f"$CI_COMMIT_TAG =~ /^{re.escape(pipeline.settings.release.tag_prefix)}[0-9]/"
+    prefix = next((t.pattern for t in pipeline.release_triggers if t.event == "tag"), "")
+    return f"$CI_COMMIT_TAG =~ /^{re.escape(prefix)}[0-9]/"
 
 
 def _gitlab_rules(pipeline: CiPipeline, job: Job) -> list[dict[str, str]]:
