@@ -47,6 +47,18 @@ def test(session: nox.Session) -> None:
 
 
 @nox.session(venv_backend="none")
+def affected(session: nox.Session) -> None:
+    """Crates a change affects (`-- --base origin/main --json`)."""
+    run_pipeline(session, "affected")
+
+
+@nox.session(venv_backend="none")
+def hooks(session: nox.Session) -> None:
+    """Install the pre-push hook (`-- install --force`, `-- uninstall`)."""
+    run_pipeline(session, "hooks", *([] if session.posargs else ["install"]))
+
+
+@nox.session(venv_backend="none")
 def generate(session: nox.Session) -> None:
     """Render the CI files (`-- --check` fails when the committed ones are stale)."""
     run_pipeline(session, "generate")

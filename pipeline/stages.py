@@ -57,19 +57,23 @@ def fmt_argv(*, fix: bool, packages: Sequence[str] = ()) -> list[str]:
 
 
 def clippy_argv(
-    config: PipelineConfig, workspace: Workspace, packages: Sequence[str] = (), extra: Sequence[str] = ()
+    config: PipelineConfig, workspace: Workspace, packages: Sequence[str] = (), extra: Sequence[str] = (),
+    features: Sequence[str] | None = None,
 ) -> list[str]:
+    """``features``: cargo feature arguments replacing the configured ones (a feature-matrix entry)."""
+    chosen = feature_args(config, workspace, packages) if features is None else list(features)
     return [
-        "cargo", "clippy", *_package_args(packages), "--all-targets", *feature_args(config, workspace, packages),
-        *extra,
+        "cargo", "clippy", *_package_args(packages), "--all-targets", *chosen, *extra,
         "--", "-D", "warnings",
     ]
 
 
 def test_argv(
-    config: PipelineConfig, workspace: Workspace, packages: Sequence[str] = (), extra: Sequence[str] = ()
+    config: PipelineConfig, workspace: Workspace, packages: Sequence[str] = (), extra: Sequence[str] = (),
+    features: Sequence[str] | None = None,
 ) -> list[str]:
-    return ["cargo", "test", *_package_args(packages), *feature_args(config, workspace, packages), *extra]
+    chosen = feature_args(config, workspace, packages) if features is None else list(features)
+    return ["cargo", "test", *_package_args(packages), *chosen, *extra]
 
 
 STAGE_HINTS = {
