@@ -110,3 +110,12 @@ def test_installed_wheel_renders_without_the_source_tree(tmp_path):
                             env={**subprocess.os.environ, "PYTHONPATH": str(wheel), "PIPELINE_WORKSPACE": ""})
     assert result.returncode == 0, result.stderr
     assert (workspace / ".gitlab-ci.yml").read_text() == render_workspace(workspace)[".gitlab-ci.yml"]
+
+
+def test_a_failed_write_leaves_every_file_untouched(repo):
+    (repo / ".github").write_text("a file where the directory should be\n")
+    result = pipeline_cli("--workspace", str(repo / "rust"), "generate")
+    assert result.returncode == 1, result.stderr
+    assert "could not write" in result.stderr and "hint:" in result.stderr
+    assert not (repo / ".gitlab-ci.yml").exists()  # rendered fine, but not written: all or nothing
+    assert [p.name for p in repo.iterdir() if p.name.endswith(".tmp")] == []

@@ -140,17 +140,18 @@ def write_files(files: dict[str, str], repo_root: Path) -> list[str]:
         for rel in changed:
             target = repo_root / rel
             target.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+            fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+            staged.append((Path(name), target))
             with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
                 handle.write(files[rel])
                 handle.flush()
                 os.fsync(handle.fileno())
-            staged.append((Path(tmp), target))
-        for tmp, target in staged:
-            os.replace(tmp, target)
+        # Renames last: a failure above leaves every generated file as it was.
+        for temporary, target in staged:
+            os.replace(temporary, target)
     except OSError as exc:
-        for tmp, _ in staged:
-            tmp.unlink(missing_ok=True)
-        raise OperationFailed(f"could not write {exc.filename}: {exc.strerror}",
+        for temporary, _ in staged:
+            temporary.unlink(missing_ok=True)
+        raise OperationFailed(f"could not write {exc.filename or repo_root}: {exc.strerror}",
                               "check permissions of the repository directory") from exc
     return changed
