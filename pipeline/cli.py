@@ -34,6 +34,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "affected": ("pipeline.commands.affected", "crates touched by a change, plus their dependents"),
     "hooks": ("pipeline.commands.hooks", "install (or run) the pre-push hook that checks affected crates"),
     "config": ("pipeline.commands.config", "the effective configuration, or the reference of every key"),
+    "generate": ("pipeline.commands.generate", "render CI files (GitHub Actions, GitLab CI); --check fails on drift"),
 }
 
 

@@ -74,3 +74,9 @@ def dupes(session: nox.Session) -> None:
 def audit(session: nox.Session) -> None:
     """RustSec advisories for Cargo.lock and pip-audit for Python requirements (`-- --db PATH`)."""
     run_pipeline(session, "audit")
+
+
+@nox.session(venv_backend="none")
+def generate(session: nox.Session) -> None:
+    """Render the CI files (`-- --check` fails when the committed ones are stale)."""
+    run_pipeline(session, "generate")
