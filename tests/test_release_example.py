@@ -96,6 +96,15 @@ def test_execute_releases_the_example(
                              capture_output=True, text=True, check=True).stdout.split()
     assert f"prism-0.5.0-{commit}-{triple}/prism" in listing
 
+    # CI on the pushed tag rebuilds dist/ for the release HEAD already is: the same, reproducible tarball.
+    first = (dist / f"prism-0.5.0-{commit}-{triple}.tar.gz").read_bytes()
+    assert cli.main(["release", "--artifacts-only", "--json", "--workspace", str(example)]) == 0
+    built = json.loads(capsys.readouterr().out)
+    assert set(built["tags"]) == {"prism4d-v0.5.0", "prism4d-prism-io-v1.3.0"}
+    assert (dist / f"prism-0.5.0-{commit}-{triple}.tar.gz").read_bytes() == first
+    subprocess.run(["sha256sum", "-c", "SHA256SUMS"], cwd=dist, check=True, capture_output=True)
+    assert json.loads((dist / "manifest.json").read_text())["crates"]["prism-testkit"] == "0.5.0"
+
     # The synced lock builds offline without changes (same target dir: no rebuild of the artifacts).
     subprocess.run(["cargo", "build", "--release", "--locked", "--offline"], cwd=example, check=True,
                    capture_output=True)

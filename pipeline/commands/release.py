@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from pipeline.errors import UsageError
 from pipeline.project import load_project
 from pipeline.release import flow
 
@@ -29,6 +30,9 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
         parser.add_argument("--push", action="store_true", help="push the commit and tags atomically (with --execute)")
         parser.add_argument("--no-verify", action="store_true", help="skip the gate stages (`gates`)")
         parser.add_argument("--allow-dirty", action="store_true", help="release from a work tree with changes")
+        parser.add_argument("--artifacts-only", action="store_true",
+                            help="only build dist/ for the release HEAD already is (CI on a release tag): "
+                            "no bump, commit or tag")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -36,6 +40,13 @@ def run(args: argparse.Namespace) -> int:
     if args.command == "changelog":
         return flow.changelog_preview(project, args.json)
     full = args.command == "release"
+    if full and args.artifacts_only:
+        if args.target != "auto" or args.crates or args.changed or args.push:
+            raise UsageError(
+                "--artifacts-only builds the release HEAD already is: it takes no level, --crate, --changed or --push",
+                "run `pipeline release --artifacts-only` on the tagged commit",
+            )
+        return flow.artifacts_only(project, args.json)
     request = flow.Request(
         target=args.target,
         crates=tuple(args.crates),

@@ -581,6 +581,44 @@ def _run(project: Project, req: Request, fault: FaultHook | None) -> int:
     return 0
 
 
+def artifacts_only(project: Project, as_json: bool) -> int:
+    """Build ``dist/`` for the release HEAD already is (CI on a pushed release tag): no bump,
+    no commit, no tag; the versions are the workspace's, the tags those pointing at HEAD."""
+    ws, settings = project.workspace, project.config.release
+    repo = open_repo(ws.root)
+    if repo is None or repo.head() is None:
+        raise OperationFailed(f"{ws.root} is not in a git repository with commits",
+                              "artifacts are named after the release commit; build from a checkout")
+    commit = repo.head()
+    assert commit is not None
+    patterns = [tag_pattern(settings.shared_tag, settings.tag_prefix)]
+    patterns += [tag_pattern(settings.crate_tag, settings.tag_prefix, p.name) for p in ws.members]
+    tags = [t for t in repo.tags_at_head() if any(p.match(t) for p in patterns)]
+    if not tags:
+        log(f"release: warning: no release tag points at HEAD ({commit[:7]}); building artifacts anyway")
+    from pipeline.release import artifacts
+
+    with release_lock(ws.root):
+        written = artifacts.build(
+            ws,
+            dist=ws.root / settings.dist_dir,
+            project=settings.project_name or ws.root.name,
+            versions={p.name: p.version for p in ws.members},
+            workspace_version=ws.version,
+            tags=tags,
+            commit=commit,
+            commit_time=int(repo.repo.head.commit.committed_date),
+            crates=list(ws.names),
+        )
+    files = [_rel(p, ws.root) for p in written]
+    if as_json:
+        emit_json({"commit": commit, "tags": tags, "artifacts": files})
+    else:
+        for name in files:
+            print(name)
+    return 0
+
+
 def changelog_preview(project: Project, as_json: bool) -> int:
     ws, settings = project.workspace, project.config.release
     repo = open_repo(ws.root)

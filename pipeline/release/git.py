@@ -92,6 +92,11 @@ class GitRepo:
         out = self._git("tag", "--merged", "HEAD", "--sort=-creatordate")
         return [t for t in out.splitlines() if t.strip()]
 
+    def tags_at_head(self) -> list[str]:
+        if self.head() is None:
+            return []
+        return [t for t in self._git("tag", "--points-at", "HEAD").splitlines() if t.strip()]
+
     def commits(self, since: str | None, paths: Sequence[str] = ()) -> list[CommitInfo]:
         """Commits in ``since..HEAD`` touching the workspace (or ``paths`` under it), newest first."""
         if self.head() is None:

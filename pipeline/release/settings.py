@@ -31,7 +31,8 @@ class ReleaseSettings:
     )
     commit_message: str = setting(
         "chore(release): {summary}",
-        doc="release commit message; `{summary}` is e.g. `v0.5.0, prism-io 1.3.0`, `{version}` the shared version",
+        doc="release commit message; `{summary}` is the list of tags (`v0.5.0, prism-io-v1.3.0`), "
+        "`{version}` the shared version",
     )
     allowed_branches: tuple[str, ...] = setting(
         factory=lambda: ("main", "master", "release/*"),
@@ -50,7 +51,8 @@ class ReleaseSettings:
     artifacts: bool = setting(True, doc="build binaries and write `dist/` (tarballs, SHA256SUMS, manifest.json)")
     dist_dir: str = setting("dist", doc="artifact directory, relative to the workspace root")
     project_name: str = setting(
-        "", doc="name used in artifact and CUDA tarball names when a crate name does not apply (default: root dir name)"
+        "", doc="name of the CUDA outputs tarball (`<name>-cuda-<version>-<commit>.tar.gz`); default: the root "
+        "directory's name"
     )
 
     def __post_init__(self) -> None:
