@@ -90,7 +90,7 @@ def test_release_workflow_gates_then_builds_then_publishes_without_caches():
     assert not any(job.cache for job in jobs)
     build = pipeline.job(Workflow.RELEASE, "release")
     assert build.needs == ("checks", "clippy", "test", "cuda")
-    assert build.args == ("--execute", "--no-verify") and build.uploads[0].path == "dist"
+    assert build.args == ("--artifacts-only",) and build.uploads[0].path == "dist"
     publish = pipeline.job(Workflow.RELEASE, "publish")
     assert publish.publish and publish.needs == ("release",) and publish.downloads == build.uploads
     assert [job.id for job in jobs if job.publish] == ["publish"]

@@ -93,8 +93,9 @@ def test_release_workflow_uses_no_caches_and_only_publish_writes(rendered):
     assert publish["env"]["TAG"] == "${{ github.ref_name }}"
     build = doc["jobs"]["release"]
     assert build["needs"] == ["checks", "clippy", "test", "cuda", "tests"]
-    assert "-s release -- --execute --no-verify" in build["steps"][-2]["run"]
-    assert doc["on"] == {"push": {"tags": ["v[0-9]*"]}}
+    assert "-s release -- --artifacts-only" in build["steps"][-2]["run"]
+    # The example's release section prefixes its tags (`prism4d-v0.5.0`): the trigger follows it.
+    assert doc["on"] == {"push": {"tags": ["prism4d-v[0-9]*"]}}
 
 
 def test_example_runs_from_the_repository_root_with_its_workspace(rendered):

@@ -11,7 +11,7 @@ from typing import Any
 
 from pipeline import __version__
 from pipeline.ci.model import CiPipeline, Context, build_pipeline
-from pipeline.ci.settings import RELATIVE_PATH
+from pipeline.ci.settings import RELATIVE_PATH, TAG_PREFIX
 from pipeline.config import PipelineConfig, load_config
 from pipeline.errors import ConfigError, ManifestError, OperationFailed
 from pipeline.project import resolve_root
@@ -92,6 +92,14 @@ def context_for(project: Target | Any, repo_root: Path) -> Context:
         if RELATIVE_PATH.fullmatch(value) is None or ".." in value.split("/"):
             raise ConfigError(f"{root / 'Cargo.toml'}: `{key}` = {value!r} cannot be written into CI files",
                               "use a relative path of letters, digits and `_ . - /`")
+    # The tags `pipeline release` creates start with the prefix plus the template's text before
+    # the version; the tag pipeline must trigger on exactly those.
+    tag_prefix = release.tag_prefix + release.shared_tag.split("{version}", 1)[0]
+    if TAG_PREFIX.fullmatch(tag_prefix) is None:
+        raise ConfigError(
+            f"{root / 'Cargo.toml'}: release tags start with {tag_prefix!r}, which cannot be written into CI files",
+            "use letters, digits and `. _ -` in `release.tag-prefix`/`release.shared-tag`, or set `ci.release.tag-prefix`",
+        )
     return Context(
         workspace=workspace,
         lockfile=inside("Cargo.lock"),
@@ -99,6 +107,7 @@ def context_for(project: Target | Any, repo_root: Path) -> Context:
         cuda_cache_dir=inside(cuda_cache),
         tool_version=__version__,
         config_file=inside("Cargo.toml"),
+        release_tag_prefix=tag_prefix,
     )
 
 

@@ -99,6 +99,7 @@ class Context:
     cuda_cache_dir: str  # relative to the repository root
     tool_version: str
     config_file: str  # where the configuration lives, relative to the repository root
+    release_tag_prefix: str = "v"  # what the release section's tags start with before the version
 
 
 @dataclass(frozen=True)
@@ -237,7 +238,11 @@ def build_pipeline(settings: CiSettings, context: Context) -> CiPipeline:
         release_jobs=tuple(_release_jobs(settings, context)),
         cache_paths=cache_paths,
         ci_triggers=(Trigger("push", settings.default_branch), Trigger("pull_request", settings.default_branch)),
-        release_triggers=(Trigger("tag", settings.release.tag_prefix),) if settings.release.enabled else (),
+        release_triggers=(
+            (Trigger("tag", settings.release.tag_prefix or context.release_tag_prefix),)
+            if settings.release.enabled
+            else ()
+        ),
     )
 
 

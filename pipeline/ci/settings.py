@@ -122,10 +122,15 @@ class CiReleaseSettings:
     """The release workflow (GitHub `release.yml`, GitLab tag pipelines)."""
 
     enabled: bool = setting(True, doc="render the release workflow / GitLab release jobs")
-    tag_prefix: str = setting("v", doc="release tags start with this text followed by a digit (`v1.2.3`)")
+    tag_prefix: str = setting(
+        "",
+        doc="release tags start with this text followed by a digit; default: what `release.tag-prefix` and "
+        "`release.shared-tag` put before the version (`v`, or `prism4d-v` in the example)",
+    )
     args: tuple[str, ...] = setting(
-        factory=lambda: ("--execute", "--no-verify"),
-        doc="arguments of `nox -s release --` in the release job (gates already ran as jobs, so `--no-verify`)",
+        factory=lambda: ("--artifacts-only",),
+        doc="arguments of `nox -s release --` in the tag pipeline: the release commit and tag exist already, "
+        "so the job builds `dist/` for the checked-out tag",
     )
     gates: tuple[str, ...] = setting(
         factory=lambda: ("fmt", "clippy", "lint", "test", "audit", "cuda"),
