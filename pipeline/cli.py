@@ -26,6 +26,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "test": ("pipeline.commands.stages", "stage: cargo test --workspace"),
     "lint": ("pipeline.commands.lint", "stage: workspace hygiene checks"),
     "doctor": ("pipeline.commands.doctor", "tools, versions, driver/toolkit match, GPUs"),
+    "cuda": ("pipeline.commands.cuda", "stage: compile CUDA kernels for every target architecture (cached)"),
+    "gpu": ("pipeline.commands.gpu", "GPUs: `info` (NVML inventory), `run` (under GPU leases), `smoke` (load test)"),
 }
 
 
