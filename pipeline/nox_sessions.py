@@ -44,3 +44,21 @@ def lint(session: nox.Session) -> None:
 def test(session: nox.Session) -> None:
     """cargo test --workspace."""
     run_pipeline(session, "test")
+
+
+@nox.session(venv_backend="none")
+def cuda(session: nox.Session) -> None:
+    """Compile every CUDA kernel for every target architecture (parallel, cached) into target/cuda/."""
+    run_pipeline(session, "cuda")
+
+
+@nox.session(venv_backend="none")
+def gpu_smoke(session: nox.Session) -> None:
+    """Load every fatbin on every GPU and launch the smoke cases; fails without a GPU."""
+    run_pipeline(session, "gpu", "smoke", "--require-gpu")
+
+
+@nox.session(venv_backend="none")
+def gpu_test(session: nox.Session) -> None:
+    """The GPU tests under GPU leases, sharded across the GPUs."""
+    run_pipeline(session, "test", "--gpu")

@@ -34,7 +34,7 @@ from pipeline.cuda.kernels import Kernel, discover
 from pipeline.cuda.settings import FALLBACK_ARCHITECTURES, CudaSettings, check_arch
 from pipeline.cuda.toolkit import find_cuda_tool
 from pipeline.errors import CheckFailed, ConfigError, UsageError
-from pipeline.output import is_tty, log
+from pipeline.output import is_tty
 from pipeline.workspace.model import Workspace
 
 MANIFEST_SCHEMA = 1
@@ -293,7 +293,8 @@ class _Builder:
         self.cache.put(key, data, meta)
         return meta, time.monotonic() - started
 
-    def bundle(self, kernel: Kernel, cubins: Sequence[tuple[str, Path]], ptx: tuple[str, Path] | None, key: str) -> None:
+    def bundle(self, kernel: Kernel, cubins: Sequence[tuple[str, Path]], ptx: tuple[str, Path] | None,
+               key: str) -> None:
         output = self.out / f"{kernel.name}.fatbin"
         temp = output.with_name(f".{output.name}.{os.getpid()}.tmp")
         proc.run(nv.fatbinary_argv(self.fatbinary, temp, cubins, ptx))

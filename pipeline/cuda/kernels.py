@@ -68,7 +68,8 @@ def _configured(workspace: Workspace, settings: CudaSettings) -> list[tuple[Kern
             matches = sorted(p.resolve() for p in workspace.root.glob(pattern) if p.is_file())
             if not matches:
                 raise ConfigError(
-                    f"{workspace.manifest_path}: kernel set {kernel_set.name!r}: source glob {pattern!r} matches no file",
+                    f"{workspace.manifest_path}: kernel set {kernel_set.name!r}: source glob {pattern!r} "
+                    "matches no file",
                     "fix the glob (relative to the workspace root) or remove it",
                 )
             for path in matches:

@@ -136,7 +136,9 @@ class Diagnostic:
         return f"{where}: {self.severity}: {self.message}"
 
 
-_DIAG = re.compile(r"^(?P<file>.+?)\((?P<line>\d+)\): (?P<sev>error|warning|catastrophic error)(?: #[\w-]+)?: (?P<msg>.*)$")
+_DIAG = re.compile(
+    r"^(?P<file>.+?)\((?P<line>\d+)\): (?P<sev>error|warning|catastrophic error)(?: #[\w-]+)?: (?P<msg>.*)$"
+)
 _TOOL_DIAG = re.compile(r"^(?P<tool>ptxas|nvlink|fatbinary|nvcc)\s*(?P<sev>error|fatal|warning)\s*:\s*(?P<msg>.*)$")
 _GCC_DIAG = re.compile(r"^(?P<file>[^:\s]+):(?P<line>\d+)(?::\d+)?: (?:fatal )?(?P<sev>error|warning): (?P<msg>.*)$")
 
@@ -176,7 +178,9 @@ class Usage:
 
 _ENTRY = re.compile(r"Compiling entry function '(?P<name>[^']+)' for '(?P<arch>[^']+)'")
 _PROPS = re.compile(r"Function properties for (?P<name>\S+)")
-_FRAME = re.compile(r"(?P<stack>\d+) bytes stack frame, (?P<stores>\d+) bytes spill stores, (?P<loads>\d+) bytes spill loads")
+_FRAME = re.compile(
+    r"(?P<stack>\d+) bytes stack frame, (?P<stores>\d+) bytes spill stores, (?P<loads>\d+) bytes spill loads"
+)
 _USED = re.compile(r"Used (?P<regs>\d+) registers")
 _SMEM = re.compile(r"(?P<smem>\d+) bytes smem")
 _CMEM = re.compile(r"(?P<cmem>\d+) bytes cmem\[0\]")

@@ -36,7 +36,8 @@ class KernelSet:
         factory=tuple, doc="globs of `.cu` files relative to the workspace root (e.g. `crates/*/kernels/*.cu`)"
     )
     include_dirs: tuple[str, ...] = setting(
-        factory=tuple, doc="extra `-I` directories relative to the workspace root (each file's own directory is searched first)"
+        factory=tuple,
+        doc="extra `-I` directories relative to the workspace root (each file's own directory is searched first)",
     )
     defines: tuple[str, ...] = setting(factory=tuple, doc="preprocessor defines, `NAME` or `NAME=VALUE` (`-D`)")
     flags: tuple[str, ...] = setting(factory=tuple, doc="extra nvcc flags for this set (e.g. `-O3`, `--use_fast_math`)")
@@ -124,7 +125,8 @@ class CudaSettings:
     ptx: bool = setting(True, doc="also embed PTX for the newest architecture (forward compatibility through the JIT)")
     kernel_sets: tuple[KernelSet, ...] = setting(
         factory=tuple,
-        doc="kernel sets (`[[workspace.metadata.pipeline.cuda.kernel-sets]]`); none: every `.cu` file inside member crates",
+        doc="kernel sets (`[[workspace.metadata.pipeline.cuda.kernel-sets]]`); "
+        "none: every `.cu` file inside member crates",
     )
     cache_dir: str = setting(
         "",

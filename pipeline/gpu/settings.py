@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 from pipeline.config_fields import setting
 
-DEFAULT_LEASE_DIR = "/tmp/cargo-gpu-pipeline-leases"
+# One directory per host, shared by every CI job and user on it (only lock files live there).
+DEFAULT_LEASE_DIR = "/tmp/cargo-gpu-pipeline-leases"  # noqa: S108
 
 
 @dataclass(frozen=True)
