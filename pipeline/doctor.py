@@ -111,8 +111,9 @@ def arch_findings(
     from pipeline.cuda import nvcc as nv
 
     findings: list[Finding] = []
+    cannot = nv.unsupported(targets, supported) if supported is not None else []
     if supported is not None:
-        for arch in nv.unsupported(targets, supported):
+        for arch in cannot:
             findings.append(Finding(
                 "error", "arch-support",
                 f"target architecture {arch} ({origin}) cannot be built by this nvcc (it supports "
@@ -120,6 +121,7 @@ def arch_findings(
                 "remove it from [workspace.metadata.pipeline.cuda] architectures, or install a CUDA toolkit "
                 "that supports it",
             ))
+    targets = [a for a in targets if a not in cannot]  # what will really be built
     built = {f"sm_{nv.arch_number(a)}" for a in targets}
     for gpu in gpus:
         if gpu.arch in built:

@@ -11,12 +11,12 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from gpu_support import REPO, kernel_workspace, pipeline_env, run_pipeline  # noqa: E402
+from gpu_support import REPO, kernel_workspace, pipeline_env, run_pipeline
 
-from pipeline.cuda.build import BuildOptions, build  # noqa: E402
-from pipeline.cuda.toolkit import find_cuda_tool  # noqa: E402
-from pipeline.errors import PipelineError  # noqa: E402
-from pipeline.project import load_project  # noqa: E402
+from pipeline.cuda.build import BuildOptions, build
+from pipeline.cuda.toolkit import find_cuda_tool
+from pipeline.errors import PipelineError
+from pipeline.project import load_project
 
 try:
     find_cuda_tool("nvcc")
