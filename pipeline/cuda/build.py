@@ -119,7 +119,9 @@ def gpu_archs_from_nvml() -> list[str]:
 # ---------------------------------------------------------------------- jobs
 
 @dataclass(frozen=True)
-class Job:
+class Product:
+    """One output file of one kernel: a cubin for a real arch or PTX for a virtual one; one cache entry."""
+
     kernel: Kernel
     kind: Literal["cubin", "ptx"]
     arch: str  # sm_90 for a cubin, compute_120 for PTX
@@ -132,9 +134,39 @@ class Job:
     def label(self) -> str:
         return f"{self.kernel.name} {self.arch}"
 
+
+@dataclass(frozen=True)
+class Job:
+    """One unit of scheduled work: one cubin, one PTX, or PTX then the newest cubin from that PTX.
+
+    The last form runs the front end (cicc) once for both files: nvcc -cubin for
+    the newest arch would compile the same compute_XY PTX again.
+    """
+
+    kernel: Kernel
+    products: tuple[Product, ...]
+
+    @property
+    def label(self) -> str:
+        return f"{self.kernel.name} {'+'.join(p.arch for p in self.products)}"
+
     @property
     def timing_key(self) -> str:
-        return f"{self.kernel.relative}|{self.kind}|{self.arch}"
+        return f"{self.kernel.relative}|{'+'.join(p.arch for p in self.products)}"
+
+
+def plan_jobs(kernels: Sequence[Kernel], archs: Sequence[str], ptx: str | None) -> list[Job]:
+    jobs = []
+    for kernel in kernels:
+        for arch in archs:
+            cubin = Product(kernel, "cubin", arch)
+            if ptx is not None and nv.compute_of(arch) == ptx:
+                jobs.append(Job(kernel, (Product(kernel, "ptx", ptx), cubin)))
+            else:
+                jobs.append(Job(kernel, (cubin,)))
+        if ptx is not None and not any(nv.compute_of(a) == ptx for a in archs):
+            jobs.append(Job(kernel, (Product(kernel, "ptx", ptx),)))
+    return jobs
 
 
 @dataclass(frozen=True)
@@ -257,41 +289,61 @@ class _Builder:
         self.cache.put_deps(key, {"source": source_digest, "deps": deps})
         return deps
 
-    def job_key(self, job: Job, deps: list[tuple[str, str]]) -> str:
+    def product_key(self, product: Product, deps: list[tuple[str, str]]) -> str:
         return digest_json({
-            "nvcc": self.nvcc_id, "kind": job.kind, "arch": job.arch, "source": job.kernel.relative,
-            "content": self.digests(job.kernel.source), "deps": deps, "args": self.logical_args(job.kernel),
+            "nvcc": self.nvcc_id, "kind": product.kind, "arch": product.arch, "source": product.kernel.relative,
+            "content": self.digests(product.kernel.source), "deps": deps, "args": self.logical_args(product.kernel),
         })
 
     # -- phase 2: one compile job
-    def compile(self, job: Job, key: str) -> tuple[dict[str, Any], float]:
-        started = time.monotonic()
-        output = self.out / job.output_name
-        temp = output.with_name(f".{output.name}.{os.getpid()}.tmp")
-        flags = self.flags(job.kernel)
-        cwd = job.kernel.source.parent
-        if job.kind == "cubin":
-            argv = nv.cubin_argv(self.nvcc, job.kernel.source, job.arch, temp, flags)
-        else:
-            argv = nv.ptx_argv(self.nvcc, job.kernel.source, job.arch, temp, flags)
+    def _step(self, product: Product, argv: list[str], cwd: Path, temp: Path) -> dict[str, Any]:
         result = proc.run(argv, cwd=cwd, check=False)
         if result.returncode != 0:
             temp.unlink(missing_ok=True)
-            raise _JobError(job.kernel.relative, result.stderr + result.stdout, self.display(cwd))
+            raise _JobError(product.kernel.relative, result.stderr + result.stdout, self.display(cwd))
         log_text = result.stderr + result.stdout
-        usage = nv.parse_resource_usage(log_text) if job.kind == "cubin" else {}
-        meta = {
+        usage = nv.parse_resource_usage(log_text) if product.kind == "cubin" else {}
+        return {
             "entries": nv.entry_functions(log_text),
             "usage": {name: vars(u) for name, u in usage.items()},
             "warnings": [
-                vars(d) for d in nv.parse_diagnostics(log_text, self.display(cwd), job.kernel.relative)
+                vars(d) for d in nv.parse_diagnostics(log_text, self.display(cwd), product.kernel.relative)
                 if d.severity == "warning"
             ],
         }
-        data = temp.read_bytes()
-        os.replace(temp, output)
-        self.cache.put(key, data, meta)
-        return meta, time.monotonic() - started
+
+    def compile(self, job: Job, keys: dict[Product, str]) -> tuple[dict[Product, dict[str, Any]], float]:
+        started = time.monotonic()
+        flags = self.flags(job.kernel)
+        cwd = job.kernel.source.parent
+        metas: dict[Product, dict[str, Any]] = {}
+        ptx_temp: Path | None = None
+        temps: list[tuple[Product, Path]] = []
+        try:
+            for product in job.products:
+                output = self.out / product.output_name
+                # The suffix stays last: nvcc picks the input language by it.
+                temp = output.with_name(f".{output.stem}.{os.getpid()}.{threading.get_ident()}{output.suffix}")
+                temps.append((product, temp))
+                if product.kind == "ptx":
+                    argv = nv.ptx_argv(self.nvcc, job.kernel.source, product.arch, temp, flags)
+                    ptx_temp = temp
+                else:
+                    # From the PTX just made when there is one: ptxas only, no second front-end pass.
+                    argv = nv.cubin_argv(self.nvcc, ptx_temp or job.kernel.source, product.arch, temp, flags)
+                metas[product] = self._step(product, argv, cwd, temp)
+            if ptx_temp is not None and len(job.products) > 1:
+                # Entry names come from ptxas, which only the cubin step ran.
+                ptx_product = job.products[0]
+                metas[ptx_product]["entries"] = metas[job.products[-1]]["entries"]
+            for product, temp in temps:
+                data = temp.read_bytes()
+                os.replace(temp, self.out / product.output_name)
+                self.cache.put(keys[product], data, metas[product])
+        finally:
+            for _, temp in temps:
+                temp.unlink(missing_ok=True)
+        return metas, time.monotonic() - started
 
     def bundle(self, kernel: Kernel, cubins: Sequence[tuple[str, Path]], ptx: tuple[str, Path] | None,
                key: str) -> None:
@@ -380,21 +432,22 @@ def build(
         raise _fail(errors, "preprocessing")
 
     # (2) compile jobs: cache hits first, then the misses, longest first
-    all_jobs = [Job(k, "cubin", arch) for k in kernels for arch in choice.archs]
-    if ptx:
-        all_jobs += [Job(k, "ptx", ptx) for k in kernels]
-    keys = {job: builder.job_key(job, deps[job.kernel]) for job in all_jobs}
-    metas: dict[Job, dict[str, Any]] = {}
+    all_jobs = plan_jobs(kernels, choice.archs, ptx)
+    products = [p for job in all_jobs for p in job.products]
+    keys = {p: builder.product_key(p, deps[p.kernel]) for p in products}
+    metas: dict[Product, dict[str, Any]] = {}
     misses: list[Job] = []
     cached: list[str] = []
     for job in all_jobs:
-        entry = builder.cache.get(keys[job]) if options.use_cache else None
-        if entry is None:
+        entries = [builder.cache.get(keys[p]) if options.use_cache else None for p in job.products]
+        if any(entry is None for entry in entries):
             misses.append(job)
             continue
-        _place(entry.artifact, builder.out / job.output_name)
-        metas[job] = entry.meta
-        cached.append(job.label)
+        for product, entry in zip(job.products, entries, strict=True):
+            assert entry is not None
+            _place(entry.artifact, builder.out / product.output_name)
+            metas[product] = entry.meta
+            cached.append(product.label)
     timings = builder.cache.timings()
 
     def cost(job: Job) -> float:
@@ -403,19 +456,19 @@ def build(
             return known
         size = sum((builder.resolve_stored(p).stat().st_size if builder.resolve_stored(p).is_relative_to(builder.root)
                     else 0) for p, _ in deps[job.kernel])
-        return (job.kernel.source.stat().st_size + size) * (0.7 if job.kind == "ptx" else 1.0) / 1e5
+        return (job.kernel.source.stat().st_size + size) * len(job.products) / 1e5
 
     misses.sort(key=cost, reverse=True)
     progress = _Progress(len(misses), is_tty() if options.progress is None else options.progress)
     results, errors = _run_pool(
-        jobs, misses, lambda job: builder.compile(job, keys[job]),
+        jobs, misses, lambda job: builder.compile(job, keys),
         on_done=lambda job, result: progress.step(job.label, result[1]),
     )
     progress.finish()
     if errors:
         raise _fail(errors, "on")
-    for job, (meta, seconds) in results.items():
-        metas[job] = meta
+    for job, (made, seconds) in results.items():
+        metas.update(made)
         timings[job.timing_key] = round(seconds, 3)
     if results:
         builder.cache.put_timings(timings)
@@ -423,11 +476,11 @@ def build(
     # (3) one fatbin per kernel
     bundles = []
     for kernel in kernels:
-        cubins = [(arch, builder.out / Job(kernel, "cubin", arch).output_name) for arch in choice.archs]
-        ptx_part = (ptx, builder.out / Job(kernel, "ptx", ptx).output_name) if ptx else None
-        parts = [keys[Job(kernel, "cubin", arch)] for arch in choice.archs]
+        cubins = [(arch, builder.out / Product(kernel, "cubin", arch).output_name) for arch in choice.archs]
+        ptx_part = (ptx, builder.out / Product(kernel, "ptx", ptx).output_name) if ptx else None
+        parts = [keys[Product(kernel, "cubin", arch)] for arch in choice.archs]
         if ptx:
-            parts.append(keys[Job(kernel, "ptx", ptx)])
+            parts.append(keys[Product(kernel, "ptx", ptx)])
         key = digest_json({"fatbin": parts, "nvcc": builder.nvcc_id})
         entry = builder.cache.get(key) if options.use_cache else None
         if entry is not None:
@@ -443,14 +496,14 @@ def build(
     _remove_stale(builder.out, manifest)
 
     warnings: list[nv.Diagnostic] = []
-    for job in all_jobs:
-        for w in metas[job].get("warnings", []):
+    for product in products:
+        for w in metas[product].get("warnings", []):
             diagnostic = nv.Diagnostic(**w)
             if diagnostic not in warnings:
                 warnings.append(diagnostic)
     return BuildResult(
         output_dir=builder.out, manifest_path=manifest_path, manifest=manifest, architectures=choice, jobs=jobs,
-        compiled=[job.label for job in misses], cached=cached, warnings=warnings,
+        compiled=[p.label for job in misses for p in job.products], cached=cached, warnings=warnings,
         seconds=time.monotonic() - started,
     )
 
@@ -468,13 +521,13 @@ def _place(artifact: Path, target: Path) -> None:
 
 
 def _manifest(kernels: list[Kernel], deps: dict[Kernel, list[tuple[str, str]]], choice: ArchChoice,
-              ptx: str | None, metas: dict[Job, dict[str, Any]], nvcc_version: str) -> dict[str, Any]:
+              ptx: str | None, metas: dict[Product, dict[str, Any]], nvcc_version: str) -> dict[str, Any]:
     entries = []
     for kernel in kernels:
         per_arch: dict[str, Any] = {}
         entry_names: list[str] = []
         for arch in choice.archs:
-            meta = metas[Job(kernel, "cubin", arch)]
+            meta = metas[Product(kernel, "cubin", arch)]
             for name in meta.get("entries", []):
                 if name not in entry_names:
                     entry_names.append(name)
