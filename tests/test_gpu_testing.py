@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 from pathlib import Path
 
@@ -15,6 +16,8 @@ from gpu_support import REPO, fake_gpus, pipeline_env, run_pipeline, write_fake_
 from pipeline.config import load_config
 from pipeline.gpu.smoke import plan_problems
 from pipeline.gpu.testing import build_argv, count_results, parse_binaries
+
+needs_cargo = pytest.mark.skipif(shutil.which("cargo") is None, reason="needs cargo")
 
 TEST_SOURCE = """
 #[cfg(test)]
@@ -61,6 +64,7 @@ def _env(tmp_path: Path, gpus: int, **extra: str) -> dict[str, str]:
 
 
 @pytest.mark.slow
+@needs_cargo
 def test_gpu_tests_are_sharded_across_gpus_and_merged(gpu_workspace: Path, tmp_path: Path) -> None:
     result = run_pipeline(["--workspace", str(gpu_workspace), "test", "--gpu"], env=_env(tmp_path, 2))
     assert result.returncode == 0, result.stderr
@@ -71,6 +75,7 @@ def test_gpu_tests_are_sharded_across_gpus_and_merged(gpu_workspace: Path, tmp_p
 
 
 @pytest.mark.slow
+@needs_cargo
 def test_a_failing_gpu_test_fails_the_stage(gpu_workspace: Path, tmp_path: Path) -> None:
     result = run_pipeline(["--workspace", str(gpu_workspace), "test", "--gpu"],
                           env=_env(tmp_path, 1, FAIL_GPU_TEST_1="1"))
