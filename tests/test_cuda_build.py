@@ -126,6 +126,10 @@ def test_touching_a_header_recompiles_exactly_its_dependents(tmp_path: Path) -> 
     # touching without changing content is not a change (content-addressed)
     header.touch()
     assert _build(root, archs=("sm_90",)).compiled == []
+    # going back to the old header (another branch, say) finds the first build's objects in the cache
+    header.write_text(header.read_text().replace("// touched\n", ""))
+    back = _build(root, archs=("sm_90",))
+    assert back.compiled == [] and len(back.cached) == 8
 
 
 def test_no_cache_compiles_everything_and_cache_dir_is_configurable(tmp_path: Path, monkeypatch) -> None:

@@ -264,29 +264,42 @@ class _Builder:
         }
 
     # -- phase 1: includes
-    def dependencies(self, kernel: Kernel) -> list[tuple[str, str]]:
-        key = digest_json({"nvcc": self.nvcc_id, "source": kernel.relative, "args": self.logical_args(kernel)})
-        source_digest = self.digests(kernel.source)
-        if self.options.use_cache:
-            record = self.cache.get_deps(key)
-            if record and record.get("source") == source_digest and all(
-                self.digests(self.resolve_stored(p)) == d for p, d in record.get("deps", [])
-            ):
-                return [(p, d) for p, d in record["deps"]]
+    def _deps_key(self, kernel: Kernel) -> str:
+        # Per source *content*: going back to an earlier version (another branch) finds its record again.
+        return digest_json({"nvcc": self.nvcc_id, "source": kernel.relative, "args": self.logical_args(kernel),
+                            "content": self.digests(kernel.source)})
+
+    def dependencies(self, kernel: Kernel) -> list[tuple[str, str]] | None:
+        """The files ``kernel`` includes, with their digests; None when this source was never seen.
+
+        A known source whose headers all still match needs no tool at all (warm runs).
+        A known source with a changed header is rescanned with ``nvcc -M`` (the
+        changed header may include other files now), so its new key can still hit
+        the cache. A new source is scanned by its first compile job (``-MD``)
+        instead: it must be compiled anyway, and this saves one nvcc run per kernel.
+        """
+        record = self.cache.get_deps(self._deps_key(kernel)) if self.options.use_cache else None
+        if record is None:
+            return None
+        if all(self.digests(self.resolve_stored(p)) == d for p, d in record.get("deps", [])):
+            return [(p, d) for p, d in record["deps"]]
         cwd = kernel.source.parent
         result = proc.run(nv.deps_argv(self.nvcc, kernel.source, self.flags(kernel)), cwd=cwd, check=False)
         if result.returncode != 0:
             raise _JobError(kernel.relative, result.stderr or result.stdout, self.display(cwd))
+        return self.record_deps(kernel, result.stdout, cwd)
+
+    def record_deps(self, kernel: Kernel, make_rule: str, cwd: Path) -> list[tuple[str, str]]:
         deps = []
-        for path in nv.parse_deps(result.stdout, cwd):
+        for path in nv.parse_deps(make_rule, cwd):
             resolved = path.resolve()
             if resolved == kernel.source:
                 continue
             digest = self.digests(resolved)
-            if digest is not None:
+            if digest is not None and (self.shown(resolved), digest) not in deps:
                 deps.append((self.shown(resolved), digest))
         deps.sort()
-        self.cache.put_deps(key, {"source": source_digest, "deps": deps})
+        self.cache.put_deps(self._deps_key(kernel), {"deps": deps})
         return deps
 
     def product_key(self, product: Product, deps: list[tuple[str, str]]) -> str:
@@ -312,26 +325,36 @@ class _Builder:
             ],
         }
 
-    def compile(self, job: Job, keys: dict[Product, str]) -> tuple[dict[Product, dict[str, Any]], float]:
+    def compile(self, job: Job, keys: dict[Product, str], scan: bool) -> JobOutcome:
+        """Run ``job``; store its products in the cache when their keys are known already.
+
+        ``scan``: also write the include list (``-MD``); the caller stores the products
+        once the keys can be computed from it.
+        """
         started = time.monotonic()
         flags = self.flags(job.kernel)
         cwd = job.kernel.source.parent
         metas: dict[Product, dict[str, Any]] = {}
         ptx_temp: Path | None = None
         temps: list[tuple[Product, Path]] = []
+        depfile = self.out / f".{job.kernel.name}.{os.getpid()}.{threading.get_ident()}.d"
+        make_rule: str | None = None
         try:
-            for product in job.products:
+            for index, product in enumerate(job.products):
                 output = self.out / product.output_name
                 # The suffix stays last: nvcc picks the input language by it.
                 temp = output.with_name(f".{output.stem}.{os.getpid()}.{threading.get_ident()}{output.suffix}")
                 temps.append((product, temp))
+                extra = nv.depfile_args(depfile) if scan and index == 0 else []
                 if product.kind == "ptx":
-                    argv = nv.ptx_argv(self.nvcc, job.kernel.source, product.arch, temp, flags)
+                    argv = nv.ptx_argv(self.nvcc, job.kernel.source, product.arch, temp, flags, extra)
                     ptx_temp = temp
                 else:
                     # From the PTX just made when there is one: ptxas only, no second front-end pass.
-                    argv = nv.cubin_argv(self.nvcc, ptx_temp or job.kernel.source, product.arch, temp, flags)
+                    argv = nv.cubin_argv(self.nvcc, ptx_temp or job.kernel.source, product.arch, temp, flags, extra)
                 metas[product] = self._step(product, argv, cwd, temp)
+                if extra:
+                    make_rule = depfile.read_text()
             if ptx_temp is not None and len(job.products) > 1:
                 # Entry names come from ptxas, which only the cubin step ran.
                 ptx_product = job.products[0]
@@ -339,11 +362,13 @@ class _Builder:
             for product, temp in temps:
                 data = temp.read_bytes()
                 os.replace(temp, self.out / product.output_name)
-                self.cache.put(keys[product], data, metas[product])
+                if product in keys:
+                    self.cache.put(keys[product], data, metas[product])
         finally:
             for _, temp in temps:
                 temp.unlink(missing_ok=True)
-        return metas, time.monotonic() - started
+            depfile.unlink(missing_ok=True)
+        return JobOutcome(metas, time.monotonic() - started, make_rule)
 
     def bundle(self, kernel: Kernel, cubins: Sequence[tuple[str, Path]], ptx: tuple[str, Path] | None,
                key: str) -> None:
@@ -353,6 +378,13 @@ class _Builder:
         data = temp.read_bytes()
         os.replace(temp, output)
         self.cache.put(key, data, {})
+
+
+@dataclass(frozen=True)
+class JobOutcome:
+    metas: dict[Product, dict[str, Any]]
+    seconds: float
+    make_rule: str | None  # the -MD output of a scanning job
 
 
 class _JobError(Exception):
@@ -427,6 +459,7 @@ def build(
     ptx = nv.ptx_arch(choice.archs) if settings.ptx else None
 
     # (1) includes of every kernel
+    deps: dict[Kernel, list[tuple[str, str]] | None]
     deps, errors = _run_pool(jobs, kernels, builder.dependencies)
     if errors:
         raise _fail(errors, "preprocessing")
@@ -434,11 +467,16 @@ def build(
     # (2) compile jobs: cache hits first, then the misses, longest first
     all_jobs = plan_jobs(kernels, choice.archs, ptx)
     products = [p for job in all_jobs for p in job.products]
-    keys = {p: builder.product_key(p, deps[p.kernel]) for p in products}
+    keys = {p: builder.product_key(p, deps[p.kernel]) for p in products if deps[p.kernel] is not None}
     metas: dict[Product, dict[str, Any]] = {}
     misses: list[Job] = []
     cached: list[str] = []
+    scanning: dict[Kernel, Job] = {}  # first job of each never-seen source: it writes the include list
     for job in all_jobs:
+        if deps[job.kernel] is None:
+            scanning.setdefault(job.kernel, job)
+            misses.append(job)
+            continue
         entries = [builder.cache.get(keys[p]) if options.use_cache else None for p in job.products]
         if any(entry is None for entry in entries):
             misses.append(job)
@@ -455,21 +493,28 @@ def build(
         if known is not None:
             return known
         size = sum((builder.resolve_stored(p).stat().st_size if builder.resolve_stored(p).is_relative_to(builder.root)
-                    else 0) for p, _ in deps[job.kernel])
+                    else 0) for p, _ in deps[job.kernel] or [])
         return (job.kernel.source.stat().st_size + size) * len(job.products) / 1e5
 
     misses.sort(key=cost, reverse=True)
     progress = _Progress(len(misses), is_tty() if options.progress is None else options.progress)
     results, errors = _run_pool(
-        jobs, misses, lambda job: builder.compile(job, keys),
-        on_done=lambda job, result: progress.step(job.label, result[1]),
+        jobs, misses, lambda job: builder.compile(job, keys, scanning.get(job.kernel) is job),
+        on_done=lambda job, outcome: progress.step(job.label, outcome.seconds),
     )
     progress.finish()
     if errors:
         raise _fail(errors, "on")
-    for job, (made, seconds) in results.items():
-        metas.update(made)
-        timings[job.timing_key] = round(seconds, 3)
+    for job, outcome in results.items():
+        metas.update(outcome.metas)
+        timings[job.timing_key] = round(outcome.seconds, 3)
+    for kernel, job in scanning.items():  # keys of new sources, now that their includes are known
+        make_rule = results[job].make_rule
+        assert make_rule is not None
+        deps[kernel] = builder.record_deps(kernel, make_rule, kernel.source.parent)
+        for product in (p for j in all_jobs if j.kernel is kernel for p in j.products):
+            keys[product] = builder.product_key(product, deps[kernel])
+            builder.cache.put(keys[product], (builder.out / product.output_name).read_bytes(), metas[product])
     if results:
         builder.cache.put_timings(timings)
 

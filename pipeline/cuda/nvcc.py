@@ -84,19 +84,29 @@ def deps_argv(nvcc: Path, source: Path, flags: CompileFlags) -> list[str]:
     return [str(nvcc), "-M", *flags.preprocess_args(source), *flags.flags, str(source)]
 
 
-def cubin_argv(nvcc: Path, source: Path, arch: str, output: Path, flags: CompileFlags) -> list[str]:
-    """One (kernel, real arch) job; ``-Xptxas -v`` prints the resource usage parsed below."""
+def depfile_args(path: Path) -> list[str]:
+    """Write the include list as a side effect of a compile (no separate ``nvcc -M`` run)."""
+    return ["-MD", "-MF", str(path)]
+
+
+def cubin_argv(nvcc: Path, source: Path, arch: str, output: Path, flags: CompileFlags,
+               extra: Sequence[str] = ()) -> list[str]:
+    """One (kernel, real arch) job; ``-Xptxas -v`` prints the resource usage parsed below.
+
+    ``source`` may also be a ``.ptx`` file: nvcc then runs only ptxas.
+    """
     argv = [str(nvcc), "-cubin", f"-arch={arch}", "-Xptxas", "-v", *flags.preprocess_args(source), *flags.flags]
     if flags.werror:
         argv += ["-Werror", "all-warnings"]
-    return [*argv, "-o", str(output), str(source)]
+    return [*argv, *extra, "-o", str(output), str(source)]
 
 
-def ptx_argv(nvcc: Path, source: Path, compute: str, output: Path, flags: CompileFlags) -> list[str]:
+def ptx_argv(nvcc: Path, source: Path, compute: str, output: Path, flags: CompileFlags,
+             extra: Sequence[str] = ()) -> list[str]:
     argv = [str(nvcc), "-ptx", f"-arch={compute}", *flags.preprocess_args(source), *flags.flags]
     if flags.werror:
         argv += ["-Werror", "all-warnings"]
-    return [*argv, "-o", str(output), str(source)]
+    return [*argv, *extra, "-o", str(output), str(source)]
 
 
 def fatbinary_argv(fatbinary: Path, output: Path, cubins: Sequence[tuple[str, Path]],
