@@ -171,7 +171,7 @@ def test_unsupported_architecture_fails_before_compiling(tmp_path: Path) -> None
     assert result.returncode == 2
     assert "nvcc cannot build sm_70" in result.stderr
     assert "--list-gpu-code" in result.stderr
-    assert not (root / "target").exists()
+    assert not (root / "target" / "cuda").exists()  # nothing compiled, no output written
     bad = run_pipeline(["--workspace", str(root), "cuda", "--arch", "90"], env=pipeline_env(None, None))
     assert bad.returncode == 2 and "sm_XY" in bad.stderr
 

@@ -135,4 +135,5 @@ def test_doctor_cli_reports_mismatch_with_exit_1(tmp_path: Path) -> None:
     assert matching.returncode == 0 or "required tool(s) missing" in matching.stderr, matching.stderr
     assert "ok       toolkit-driver: nvcc 13.0 <= driver's CUDA 13.0" in matching.stdout
     no_gpu = run_pipeline(["doctor"], env=pipeline_env(fake, '{"fail": "Driver Not Loaded"}'))
-    assert no_gpu.returncode == 0 and "warning  nvml: no NVIDIA driver/GPU" in no_gpu.stdout
+    assert "warning  nvml: no NVIDIA driver/GPU" in no_gpu.stdout
+    assert no_gpu.returncode == 0 or "required tool(s) missing" in no_gpu.stderr  # no GPU alone is no failure

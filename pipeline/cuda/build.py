@@ -16,6 +16,7 @@ job bounds the build) and lets the cache keep every architecture apart;
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import sys
@@ -241,6 +242,16 @@ class _Builder:
         self.out = output_dir(workspace)
         self.digests = FileDigests()
 
+    def supported_archs(self) -> tuple[str, ...]:
+        """``nvcc --list-gpu-code``, remembered per nvcc build (one process start less on warm runs)."""
+        path = self.cache.root / "toolchains" / f"{self.nvcc_id}.json"
+        try:
+            return tuple(json.loads(path.read_text())["supported"])
+        except (OSError, ValueError, KeyError, TypeError):
+            supported = nv.list_supported(self.nvcc)
+            atomic_write_json(path, {"nvcc": self.nvcc_version, "supported": list(supported)})
+            return supported
+
     # -- paths as keys and messages show them
     def shown(self, path: Path) -> str:
         return str(path.relative_to(self.root)) if path.is_relative_to(self.root) else str(path)
@@ -451,7 +462,7 @@ def build(
 ) -> BuildResult:
     started = time.monotonic()
     builder = _Builder(workspace, settings, options)
-    supported = nv.list_supported(builder.nvcc)
+    supported = builder.supported_archs()
     choice = resolve_architectures(options.archs, settings, supported, gpu_archs)
     kernels = discover(workspace, settings)
     jobs = options.jobs or settings.jobs or cpu_count()
@@ -580,7 +591,7 @@ def _manifest(kernels: list[Kernel], deps: dict[Kernel, list[tuple[str, str]]], 
                 "cubin": f"{kernel.name}.{arch}.cubin",
                 "functions": meta.get("usage", {}),
             }
-        headers = [p for p, _ in deps[kernel] if not Path(p).is_absolute()]
+        headers = [p for p, _ in deps[kernel] or [] if not p.startswith("/")]  # inside the workspace
         entries.append({
             "name": kernel.name,
             "source": kernel.relative,
