@@ -33,7 +33,8 @@ sys.path.insert(0, str(ROOT))
 import pipeline.nox_sessions  # noqa: E402, F401 - registers the stage sessions
 
 nox.options.default_venv_backend = "venv"
-nox.options.sessions = ["fmt", "clippy", "lint", "test"]
+# `nox` alone shows the release plan of the target workspace (a dry run: nothing is written).
+nox.options.sessions = ["release"]
 
 
 def _install_dev(session: nox.Session) -> None:

@@ -86,7 +86,12 @@ class _Parser:
         for key in raw:
             if key not in fields:
                 close = difflib.get_close_matches(key, list(fields), n=1, cutoff=0.6)
-                hint = f"did you mean `{close[0]}`?" if close else "known keys: " + ", ".join(sorted(fields)) if fields else "this table takes no keys"
+                if close:
+                    hint = f"did you mean `{close[0]}`?"
+                elif fields:
+                    hint = "known keys: " + ", ".join(sorted(fields))
+                else:
+                    hint = "this table takes no keys"
                 raise ConfigError(f"{locate_key(self.source, key)}: unknown key `{key}` in [{where}]", hint)
         values: dict[str, Any] = {}
         for key, f in fields.items():

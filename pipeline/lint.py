@@ -6,7 +6,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from pipeline.workspace.cargo_semver import Op, SemverError, VersionReq
+from pipeline.workspace.cargo_semver import Op, SemverError, Version, VersionReq
 from pipeline.workspace.manifest import locate_key
 from pipeline.workspace.model import DepKind, Workspace
 
@@ -25,20 +25,55 @@ class Finding:
 Rule = Callable[[Workspace], Iterator[Finding]]
 
 
+def _compat_class(req: VersionReq) -> tuple[int, ...] | None:
+    """The semver-compatible series a requirement's lowest accepted version falls in (None: unbounded)."""
+    lows = [
+        Version(c.major, c.minor or 0, c.patch or 0)
+        for c in req.comparators
+        if c.major is not None and c.op in (Op.CARET, Op.TILDE, Op.EXACT, Op.GREATER_EQ, Op.WILDCARD)
+    ]
+    if not lows:
+        return None
+    low = max(lows)
+    if low.major > 0:
+        return (low.major,)
+    if low.minor > 0:
+        return (0, low.minor)
+    return (0, 0, low.patch)
+
+
 def inconsistent_requirements(workspace: Workspace) -> Iterator[Finding]:
-    """The same crate required with different requirements by different members."""
-    seen: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+    """Members requiring one crate in semver-incompatible series, or not accepting a member's own version."""
+    series: dict[str, dict[tuple[int, ...], list[str]]] = defaultdict(lambda: defaultdict(list))
     for package in workspace.members:
         for dep in package.dependencies:
-            if dep.requirement is not None and not dep.workspace:
-                seen[dep.name][dep.requirement].append(package.name)
-    for name, requirements in sorted(seen.items()):
-        if len(requirements) > 1:
-            detail = "; ".join(f'"{req}" in {", ".join(sorted(set(users)))}' for req, users in sorted(requirements.items()))
+            if dep.requirement is None:
+                continue
+            try:
+                req = VersionReq.parse(dep.requirement)
+            except SemverError:
+                continue  # reported by the invalid-requirement rule
+            if dep.member is not None:
+                target = workspace.package(dep.member)
+                if not req.matches(Version.parse(target.version)):
+                    yield Finding(
+                        "inconsistent-requirement",
+                        locate_key(package.manifest_path, dep.key),
+                        f"crate `{package.name}` requires `{dep.name} {dep.requirement}`, "
+                        f"but the workspace member is at {target.version}",
+                        f"update the requirement to accept {target.version} (`pipeline bump` keeps them in sync)",
+                    )
+                continue
+            compat = _compat_class(req)
+            if compat is not None:
+                series[dep.name][compat].append(f'"{dep.requirement}" in {package.name}')
+    for name, by_series in sorted(series.items()):
+        if len(by_series) > 1:
+            detail = "; ".join(", ".join(sorted(set(users))) for _, users in sorted(by_series.items()))
             yield Finding(
                 "inconsistent-requirement",
                 str(workspace.manifest_path),
-                f"`{name}` is required with {len(requirements)} different requirements: {detail}",
+                f"`{name}` is required in {len(by_series)} semver-incompatible series: {detail}",
                 f"declare `{name}` once in [workspace.dependencies] and use `{name}.workspace = true`",
             )
 

@@ -47,6 +47,42 @@ def test(session: nox.Session) -> None:
 
 
 @nox.session(venv_backend="none")
+def release(session: nox.Session) -> None:
+    """Release plan (dry run); `-- minor --execute` bumps, writes the changelog, commits, tags, builds dist/."""
+    run_pipeline(session, "release")
+
+
+@nox.session(venv_backend="none")
+def affected(session: nox.Session) -> None:
+    """Crates a change affects (`-- --base origin/main --json`)."""
+    run_pipeline(session, "affected")
+
+
+@nox.session(venv_backend="none")
+def hooks(session: nox.Session) -> None:
+    """Install the pre-push hook (`-- install --force`, `-- uninstall`)."""
+    run_pipeline(session, "hooks", *([] if session.posargs else ["install"]))
+
+
+@nox.session(venv_backend="none")
+def dupes(session: nox.Session) -> None:
+    """Duplicate dependency versions in Cargo.lock, with why-paths (`-- --json`)."""
+    run_pipeline(session, "dupes")
+
+
+@nox.session(venv_backend="none")
+def audit(session: nox.Session) -> None:
+    """RustSec advisories for Cargo.lock and pip-audit for Python requirements (`-- --db PATH`)."""
+    run_pipeline(session, "audit")
+
+
+@nox.session(venv_backend="none")
+def generate(session: nox.Session) -> None:
+    """Render the CI files (`-- --check` fails when the committed ones are stale)."""
+    run_pipeline(session, "generate")
+
+
+@nox.session(venv_backend="none")
 def cuda(session: nox.Session) -> None:
     """Compile every CUDA kernel for every target architecture (parallel, cached) into target/cuda/."""
     run_pipeline(session, "cuda")

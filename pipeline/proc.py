@@ -89,7 +89,7 @@ def run(
         full_env = dict(os.environ)
         full_env.update(env)
     try:
-        completed = subprocess.run(  # noqa: S603 - argv list, never a shell
+        completed = subprocess.run(
             args,
             cwd=cwd,
             env=full_env,

@@ -12,6 +12,7 @@ from pathlib import Path
 from pipeline import proc
 from pipeline.config import PipelineConfig
 from pipeline.errors import CheckFailed
+from pipeline.workspace.model import Workspace
 
 
 def _package_args(packages: Sequence[str]) -> list[str]:
@@ -23,14 +24,23 @@ def _package_args(packages: Sequence[str]) -> list[str]:
     return args
 
 
-def feature_args(config: PipelineConfig) -> list[str]:
+def feature_args(config: PipelineConfig, workspace: Workspace, packages: Sequence[str] = ()) -> list[str]:
+    """Feature flags from configuration for the selected crates.
+
+    cargo rejects ``--features X`` when no selected crate defines X, so a plain
+    feature name is passed only when one of the selected crates has it;
+    ``crate/feature`` entries are passed as written.
+    """
     args: list[str] = []
     if config.all_features:
         args.append("--all-features")
     if config.no_default_features:
         args.append("--no-default-features")
     if config.features and not config.all_features:
-        args += ["--features", ",".join(config.features)]
+        selected = [workspace.package(name) for name in packages] if packages else list(workspace.members)
+        wanted = [f for f in config.features if "/" in f or any(f in p.features for p in selected)]
+        if wanted:
+            args += ["--features", ",".join(wanted)]
     return args
 
 
@@ -46,15 +56,24 @@ def fmt_argv(*, fix: bool, packages: Sequence[str] = ()) -> list[str]:
     return argv
 
 
-def clippy_argv(config: PipelineConfig, packages: Sequence[str] = (), extra: Sequence[str] = ()) -> list[str]:
+def clippy_argv(
+    config: PipelineConfig, workspace: Workspace, packages: Sequence[str] = (), extra: Sequence[str] = (),
+    features: Sequence[str] | None = None,
+) -> list[str]:
+    """``features``: cargo feature arguments replacing the configured ones (a feature-matrix entry)."""
+    chosen = feature_args(config, workspace, packages) if features is None else list(features)
     return [
-        "cargo", "clippy", *_package_args(packages), "--all-targets", *feature_args(config), *extra,
+        "cargo", "clippy", *_package_args(packages), "--all-targets", *chosen, *extra,
         "--", "-D", "warnings",
     ]
 
 
-def test_argv(config: PipelineConfig, packages: Sequence[str] = (), extra: Sequence[str] = ()) -> list[str]:
-    return ["cargo", "test", *_package_args(packages), *feature_args(config), *extra]
+def test_argv(
+    config: PipelineConfig, workspace: Workspace, packages: Sequence[str] = (), extra: Sequence[str] = (),
+    features: Sequence[str] | None = None,
+) -> list[str]:
+    chosen = feature_args(config, workspace, packages) if features is None else list(features)
+    return ["cargo", "test", *_package_args(packages), *chosen, *extra]
 
 
 STAGE_HINTS = {

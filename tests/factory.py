@@ -36,7 +36,7 @@ def plan(crates: int) -> list[GeneratedCrate]:
         own = i % 5 == 4
         deps = []
         for j, offset in enumerate((1, 3, 7)):
-            if i - offset >= 0 and (i // 10) != ((i - offset) // 10) or (i - offset >= 0 and offset == 1):
+            if (i - offset >= 0 and (i // 10) != ((i - offset) // 10)) or (i - offset >= 0 and offset == 1):
                 shape = shapes[(i + j) % len(shapes)]
                 deps.append((crate_name(i - offset), "normal", shape))
         if i >= 2 and i % 6 == 0:
@@ -46,7 +46,9 @@ def plan(crates: int) -> list[GeneratedCrate]:
         unique = {}
         for dep in deps:
             unique.setdefault(dep[0], dep)
-        result.append(GeneratedCrate(crate_name(i), OWN_VERSION if own else SHARED_VERSION, not own, tuple(unique.values())))
+        result.append(
+            GeneratedCrate(crate_name(i), OWN_VERSION if own else SHARED_VERSION, not own, tuple(unique.values()))
+        )
     return result
 
 
@@ -68,10 +70,19 @@ def write_crate(root: Path, crate: GeneratedCrate, versions: dict[str, str]) -> 
     (directory / "src").mkdir(parents=True, exist_ok=True)
     head = ["[package]", f'name = "{crate.name}"']
     head.append("version.workspace = true" if crate.inherits_version else f'version = "{crate.version}"')
-    head += ["edition.workspace = true", "license.workspace = true", "repository.workspace = true",
-             f'description = "generated crate {crate.name}"', ""]
-    tables: dict[str, list[str]] = {"dependencies": [], "dev-dependencies": [], "build-dependencies": [],
-                                    "target.'cfg(unix)'.dependencies": []}
+    head += [
+        "edition.workspace = true",
+        "license.workspace = true",
+        "repository.workspace = true",
+        f'description = "generated crate {crate.name}"',
+        "",
+    ]
+    tables: dict[str, list[str]] = {
+        "dependencies": [],
+        "dev-dependencies": [],
+        "build-dependencies": [],
+        "target.'cfg(unix)'.dependencies": [],
+    }
     subtables: list[str] = []
     for dep, kind, shape in crate.deps:
         table = {"normal": "dependencies", "dev": "dev-dependencies", "build": "build-dependencies"}[kind]
@@ -90,7 +101,7 @@ def write_crate(root: Path, crate: GeneratedCrate, versions: dict[str, str]) -> 
     (directory / "Cargo.toml").write_text(text)
     uses = [d for d, kind, _ in crate.deps if kind == "normal"]
     body = "".join(f"// depends on {u}\n" for u in uses)
-    body += f"pub fn id() -> &'static str {{\n    \"{crate.name}\"\n}}\n"
+    body += f'pub fn id() -> &\'static str {{\n    "{crate.name}"\n}}\n'
     (directory / "src" / "lib.rs").write_text(body)
     if any(kind == "build" for _, kind, _ in crate.deps):
         (directory / "build.rs").write_text("fn main() {}\n")
@@ -100,9 +111,7 @@ def make_workspace(root: Path, crates: int = 30, *, git: bool = False, lockfile:
     root.mkdir(parents=True, exist_ok=True)
     planned = plan(crates)
     versions = {c.name: c.version for c in planned}
-    ws_deps = "".join(
-        f'{c.name} = {{ path = "crates/{c.name}", version = "{c.version}" }}\n' for c in planned
-    )
+    ws_deps = "".join(f'{c.name} = {{ path = "crates/{c.name}", version = "{c.version}" }}\n' for c in planned)
     (root / "Cargo.toml").write_text(
         "[workspace]\n"
         'resolver = "2"\n'

@@ -94,12 +94,17 @@ def test_gpu_tests_skip_without_gpu(gpu_workspace: Path, tmp_path: Path) -> None
     assert required.returncode == 1 and "Driver Not Loaded" in required.stderr
 
 
-def test_build_argv_and_parsing() -> None:
-    config = load_config({"pipeline": {"features": ["x"], "gpu": {"test-crates": ["a", "b"],
-                                                                   "test-features": ["gpu"]}}}, Path("Cargo.toml"))
-    assert build_argv(config) == ["cargo", "test", "--no-run", "--message-format=json", "-p", "a", "-p", "b",
-                                  "--features", "x", "--features", "gpu"]
-    assert build_argv(config, packages=["c"])[4:6] == ["-p", "c"]
+def test_build_argv_and_parsing(gpu_workspace: Path) -> None:
+    from pipeline.workspace.model import load_workspace
+
+    workspace = load_workspace(gpu_workspace)
+    config = load_config({"pipeline": {"features": ["x"], "gpu": {"test-crates": ["gpu-t0", "gpu-t2"],
+                                                                   "test-features": ["gpu", "nope"]}}},
+                         gpu_workspace / "Cargo.toml")
+    # `x` and `nope` are defined by no selected crate: cargo would reject them
+    assert build_argv(config, workspace) == ["cargo", "test", "--no-run", "--message-format=json",
+                                             "-p", "gpu-t0", "-p", "gpu-t2", "--features", "gpu"]
+    assert build_argv(config, workspace, packages=["gpu-t1"])[4:6] == ["-p", "gpu-t1"]
     messages = "\n".join(json.dumps(m) for m in [
         {"reason": "compiler-artifact", "package_id": "path+file:///w/crates/a#0.1.0", "executable": "/t/a-123",
          "profile": {"test": True}, "target": {"name": "a", "kind": ["lib"]},

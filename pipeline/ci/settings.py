@@ -1,12 +1,290 @@
-"""Configuration of generated CI files (`[workspace.metadata.pipeline.ci]`)."""
+"""Configuration of generated CI files (`[workspace.metadata.pipeline.ci]`).
+
+Every value here can end up in a YAML file that GitHub or GitLab executes, so
+each one is checked against a strict pattern when the configuration is read:
+a value that could start a new key, a comment, a second line or an expression
+(`${{ ... }}`, `$VAR`) is refused with the key named. The templates quote what
+they emit as well, but validation is the guarantee.
+"""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Literal
 
-from pipeline.config_fields import setting  # noqa: F401 - used as fields are added
+from pipeline import __version__
+from pipeline.config_fields import setting
+
+# Sessions CI knows how to run (implemented in pipeline.nox_sessions).
+KNOWN_STAGES = ("generate", "fmt", "clippy", "lint", "dupes", "audit", "test", "cuda", "gpu_smoke", "gpu_test")
+CHECK_STAGES = ("fmt", "lint", "dupes", "audit")
+RELEASE_JOB = "release"
+
+# Strict patterns: what a value may look like to be written into YAML.
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+SESSION = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,63}")
+LABEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:/-]{0,99}")
+FEATURE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_+.-]{0,63}(/[A-Za-z0-9_][A-Za-z0-9_+.-]{0,63})?")
+ARCH = re.compile(r"(sm|compute)_[0-9]{2,3}[af]?")
+TOOLCHAIN = re.compile(r"(stable|beta|nightly|[0-9]+\.[0-9]+(\.[0-9]+)?)(-[0-9]{4}-[0-9]{2}-[0-9]{2})?")
+IMAGE = re.compile(
+    r"[a-z0-9][a-z0-9._-]*(:[0-9]+)?(/[a-z0-9][a-z0-9._-]*)*"
+    r"(?P<tag>:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?P<digest>@sha256:[0-9a-f]{64})?"
+)
+# A flag or argument passed on a command line: no spaces, quotes, `$`, braces or shell syntax.
+ARGUMENT = re.compile(r"[A-Za-z0-9_./=:+,@-][A-Za-z0-9_./=:+,@-]{0,199}")
+PIP_REQUIREMENT = re.compile(r"-e|[A-Za-z0-9_.\[\]][A-Za-z0-9_.\[\],<>=!~+/-]{0,199}")
+RELATIVE_PATH = re.compile(r"[A-Za-z0-9_.-][A-Za-z0-9_./-]{0,199}")
+TAG_PREFIX = re.compile(r"[A-Za-z0-9._-]{0,40}")
+EXPIRE = re.compile(r"[1-9][0-9]{0,3} (hour|day|week|month)s?")
+SHA = re.compile(r"[0-9a-f]{40}")
+VERSION_COMMENT = re.compile(r"v[0-9]+(\.[0-9]+){0,2}")
+# Free text (workflow name): quoted on output; no expressions, no control characters.
+TEXT = re.compile(r"[^\x00-\x1f\x7f${}]{1,80}")
+
+MAX_TIMEOUT = 4320  # GitHub's limit for self-hosted runners, in minutes
+
+
+def check(key: str, value: str, pattern: re.Pattern[str], what: str) -> None:
+    """Refuse ``value`` for ``key`` unless it fully matches ``pattern``."""
+    if not isinstance(value, str) or pattern.fullmatch(value) is None:
+        raise ValueError(f"`{key}` = {value!r} is not {what}")
+
+
+def check_all(key: str, values: tuple[str, ...], pattern: re.Pattern[str], what: str) -> None:
+    for value in values:
+        check(key, value, pattern, what)
+
+
+def _check_path(key: str, value: str) -> None:
+    check(key, value, RELATIVE_PATH, "a relative path (letters, digits, `_ . - /`)")
+    if value.startswith("/") or ".." in value.split("/"):
+        raise ValueError(f"`{key}` = {value!r} must stay inside the repository (no `..`, no leading `/`)")
+
+
+def _check_image(key: str, image: str) -> None:
+    match = IMAGE.fullmatch(image)
+    if match is None:
+        raise ValueError(f"`{key}` = {image!r} is not a container image reference")
+    if not match.group("digest") and (not match.group("tag") or match.group("tag") == ":latest"):
+        raise ValueError(
+            f"`{key}` = {image!r} must be pinned by digest (`@sha256:...`) or an explicit tag other than `latest`"
+        )
+
+
+def _check_timeout(key: str, minutes: int) -> None:
+    if not 1 <= minutes <= MAX_TIMEOUT:
+        raise ValueError(f"`{key}` = {minutes} must be between 1 and {MAX_TIMEOUT} minutes")
+
+
+@dataclass(frozen=True)
+class ActionPin:
+    """One GitHub action pinned to a commit."""
+
+    sha: str = setting("", doc="full 40-character commit SHA of the action")
+    version: str = setting("", doc="the release that commit is, written as the `# vX.Y.Z` comment")
+
+    def __post_init__(self) -> None:
+        check("pins.*.sha", self.sha, SHA, "a full 40-character lowercase commit SHA")
+        check("pins.*.version", self.version, VERSION_COMMENT, "a version like `v4.2.2`")
+
+
+@dataclass(frozen=True)
+class ExtraSession:
+    """A workspace's own nox session run as one more CI job."""
+
+    name: str = setting("", doc="job name (letters, digits, `_ . -`)")
+    session: str = setting("", doc="nox session to run (default: the job name)")
+    args: tuple[str, ...] = setting(factory=tuple, doc="arguments after `--` (plain flags and words only)")
+    runner: Literal["cpu", "gpu"] = setting("cpu", doc="runner kind: `gpu` jobs run under a GPU lease")
+    needs: tuple[str, ...] = setting(factory=tuple, doc="jobs this one waits for")
+    timeout: int = setting(30, doc="job timeout in minutes")
+    pull_requests: bool = setting(True, doc="also run on pull/merge requests")
+    release_gate: bool = setting(False, doc="also gate the release workflow on this session")
+
+    def __post_init__(self) -> None:
+        check("extra-sessions.name", self.name, NAME, "a job name (letters, digits, `_ . -`)")
+        if self.session:
+            check("extra-sessions.session", self.session, SESSION, "a nox session name")
+        check_all("extra-sessions.args", self.args, ARGUMENT, "a plain argument (no spaces, quotes, `$` or braces)")
+        check_all("extra-sessions.needs", self.needs, NAME, "a job name")
+        _check_timeout("extra-sessions.timeout", self.timeout)
+
+    @property
+    def nox_session(self) -> str:
+        return self.session or self.name
+
+
+@dataclass(frozen=True)
+class CiReleaseSettings:
+    """The release workflow (GitHub `release.yml`, GitLab tag pipelines)."""
+
+    enabled: bool = setting(True, doc="render the release workflow / GitLab release jobs")
+    tag_prefix: str = setting(
+        "",
+        doc="release tags start with this text followed by a digit; default: what `release.tag-prefix` and "
+        "`release.shared-tag` put before the version (`v`, or `prism4d-v` in the example)",
+    )
+    args: tuple[str, ...] = setting(
+        factory=lambda: ("--artifacts-only",),
+        doc="arguments of `nox -s release --` in the tag pipeline: the release commit and tag exist already, "
+        "so the job builds `dist/` for the checked-out tag",
+    )
+    gates: tuple[str, ...] = setting(
+        factory=lambda: ("fmt", "clippy", "lint", "test", "audit", "cuda"),
+        doc="stages that run as jobs in the release workflow before the artifacts are built",
+    )
+    environment: str = setting("release", doc="GitHub environment of the publishing job (add reviewers there)")
+    dist_dir: str = setting(
+        "", doc="artifact directory relative to the workspace (default: the release section's `dist-dir`, else `dist`)"
+    )
+    retention_days: int = setting(30, doc="days GitHub keeps the release artifacts")
+    expire_in: str = setting("30 days", doc="how long GitLab keeps the release artifacts (`expire_in`)")
+    timeout: int = setting(60, doc="timeout in minutes of the artifact build job")
+
+    def __post_init__(self) -> None:
+        check("release.tag-prefix", self.tag_prefix, TAG_PREFIX, "a tag prefix (letters, digits, `. _ -`)")
+        check_all("release.args", self.args, ARGUMENT, "a plain argument (no spaces, quotes, `$` or braces)")
+        for gate in self.gates:
+            if gate not in KNOWN_STAGES:
+                raise ValueError(f"`release.gates` has unknown stage {gate!r}; known: {', '.join(KNOWN_STAGES)}")
+        check("release.environment", self.environment, NAME, "an environment name (letters, digits, `_ . -`)")
+        if self.dist_dir:
+            _check_path("release.dist-dir", self.dist_dir)
+        if not 1 <= self.retention_days <= 90:
+            raise ValueError(f"`release.retention-days` = {self.retention_days} must be between 1 and 90")
+        check("release.expire-in", self.expire_in, EXPIRE, "a duration like `30 days`")
+        _check_timeout("release.timeout", self.timeout)
+
+
+def _default_pip() -> tuple[str, ...]:
+    return (f"cargo-gpu-pipeline=={__version__}",)
+
+
+DEFAULT_TIMEOUTS: Mapping[str, int] = {
+    "generate": 10, "fmt": 10, "lint": 10, "dupes": 10, "audit": 15,
+    "clippy": 30, "test": 45, "cuda": 60, "gpu_smoke": 30, "gpu_test": 60,
+}
 
 
 @dataclass(frozen=True)
 class CiSettings:
     """Keys of this section; each is documented in the README."""
+
+    github: bool = setting(True, doc="render `.github/workflows/ci.yml` and `release.yml` (and `.github/zizmor.yml`)")
+    gitlab: bool = setting(True, doc="render `.gitlab-ci.yml`")
+    workflow_name: str = setting("CI", doc="name of the GitHub CI workflow (free text, quoted; no `$`, braces)")
+    default_branch: str = setting("main", doc="branch whose pushes run CI (pull requests target it too)")
+    stages: tuple[str, ...] = setting(
+        factory=lambda: KNOWN_STAGES, doc="stages that become CI jobs (" + ", ".join(KNOWN_STAGES) + ")"
+    )
+    pr_stages: tuple[str, ...] = setting(
+        factory=lambda: KNOWN_STAGES,
+        doc="stages that also run on pull/merge requests (the others only on the default branch and tags)",
+    )
+    cpu_runner: tuple[str, ...] = setting(
+        factory=lambda: ("ubuntu-24.04",), doc="GitHub `runs-on` labels of CPU jobs"
+    )
+    gpu_runner: tuple[str, ...] = setting(
+        factory=lambda: ("self-hosted", "linux", "x64", "gpu"), doc="GitHub `runs-on` labels of GPU jobs"
+    )
+    cpu_tags: tuple[str, ...] = setting(factory=tuple, doc="GitLab runner `tags` of CPU jobs")
+    gpu_tags: tuple[str, ...] = setting(factory=lambda: ("gpu",), doc="GitLab runner `tags` of GPU jobs")
+    gpu_pool: str = setting("gpu", doc="name of the GPU runner pool: GitLab `resource_group` of GPU jobs")
+    gpus: int = setting(1, doc="GPUs leased (`pipeline gpu run --gpus N`) by each GPU job")
+    gpu_lease: bool = setting(
+        True, doc="run GPU jobs under `pipeline gpu run --gpus N` so jobs sharing a GPU host never share a GPU"
+    )
+    cuda_image: str = setting(
+        "nvidia/cuda:13.0.0-devel-ubuntu24.04@sha256:1e8ac7a54c184a1af8ef2167f28fa98281892a835c981ebcddb1fad04bdd452d",
+        doc="container image of the CUDA compile job, pinned by digest (`zizmor --pedantic` wants one) "
+        "or an explicit tag (not `latest`); empty: run on the CPU runner itself",
+    )
+    gitlab_image: str = setting(
+        "",
+        doc="image of GitLab's other jobs on docker executors, pinned like `cuda-image` (the publishing job "
+        "needs `glab` in it); empty: the runner's default",
+    )
+    cuda_archs: tuple[str, ...] = setting(
+        factory=lambda: ("sm_80", "sm_90"), doc="architectures of the CUDA compile matrix (`nox -s cuda -- --arch`)"
+    )
+    toolchain: str = setting("stable", doc="Rust toolchain installed with `rustup` in each job")
+    setup_toolchain: bool = setting(
+        True, doc="install the toolchain with rustup in each job; false when runners come provisioned"
+    )
+    pip_install: tuple[str, ...] = setting(
+        factory=_default_pip,
+        doc="`pip install` arguments giving each job nox and this tool (in a venv); empty: already on the runner",
+    )
+    noxfile: str = setting("noxfile.py", doc="noxfile, relative to the repository root")
+    feature_sets: Mapping[str, tuple[str, ...]] = setting(
+        factory=dict,
+        doc="named cargo feature sets for the clippy and test matrix (`{ default = [], full = [\"gpu\"] }`); "
+        "empty: one run with the workspace's `features`",
+    )
+    timeouts: Mapping[str, int] = setting(
+        factory=dict,
+        doc="job timeouts in minutes by stage (defaults: "
+        + ", ".join(f"{k} {v}" for k, v in DEFAULT_TIMEOUTS.items())
+        + ")",
+    )
+    cache_dirs: tuple[str, ...] = setting(
+        factory=lambda: ("target",),
+        doc="directories cached between runs, relative to the workspace (the CUDA cache is added); "
+        "cargo's registry is always cached",
+    )
+    extra_sessions: tuple[ExtraSession, ...] = setting(
+        factory=tuple, doc="the workspace's own nox sessions as extra jobs (`[[...ci.extra-sessions]]`)"
+    )
+    pins: Mapping[str, ActionPin] = setting(
+        factory=dict, doc="override the pinned commit of an action: `{ \"actions/checkout\" = { sha, version } }`"
+    )
+    release: CiReleaseSettings = setting(factory=CiReleaseSettings, doc="the release workflow")
+
+    def __post_init__(self) -> None:
+        check("workflow-name", self.workflow_name, TEXT, "plain text without `$`, braces or control characters")
+        check("default-branch", self.default_branch, LABEL, "a branch name (letters, digits, `_ . : / -`)")
+        for key, values in (("stages", self.stages), ("pr-stages", self.pr_stages)):
+            for stage in values:
+                if stage not in KNOWN_STAGES:
+                    raise ValueError(f"`{key}` has unknown stage {stage!r}; known: {', '.join(KNOWN_STAGES)}")
+        for key, labels in (("cpu-runner", self.cpu_runner), ("gpu-runner", self.gpu_runner)):
+            if not labels:
+                raise ValueError(f"`{key}` needs at least one runner label")
+            check_all(key, labels, LABEL, "a runner label (letters, digits, `_ . : / -`)")
+        check_all("cpu-tags", self.cpu_tags, LABEL, "a runner tag (letters, digits, `_ . : / -`)")
+        check_all("gpu-tags", self.gpu_tags, LABEL, "a runner tag (letters, digits, `_ . : / -`)")
+        check("gpu-pool", self.gpu_pool, NAME, "a pool name (letters, digits, `_ . -`)")
+        if not 1 <= self.gpus <= 64:
+            raise ValueError(f"`gpus` = {self.gpus} must be between 1 and 64")
+        for key, image in (("cuda-image", self.cuda_image), ("gitlab-image", self.gitlab_image)):
+            if image:
+                _check_image(key, image)
+        if not self.cuda_archs:
+            raise ValueError("`cuda-archs` needs at least one architecture")
+        check_all("cuda-archs", self.cuda_archs, ARCH, "a CUDA architecture like `sm_90`")
+        check("toolchain", self.toolchain, TOOLCHAIN, "a toolchain like `stable`, `1.85` or `nightly-2025-01-01`")
+        check_all("pip-install", self.pip_install, PIP_REQUIREMENT, "a pip requirement, path or `-e`")
+        _check_path("noxfile", self.noxfile)
+        for name, features in self.feature_sets.items():
+            check("feature-sets", name, NAME, "a feature-set name (letters, digits, `_ . -`)")
+            check_all(f"feature-sets.{name}", features, FEATURE, "a cargo feature name")
+        for stage, minutes in self.timeouts.items():
+            known = (*KNOWN_STAGES, RELEASE_JOB, *(e.name for e in self.extra_sessions))
+            if stage not in known:
+                raise ValueError(f"`timeouts` has unknown stage {stage!r}; known: {', '.join(known)}")
+            _check_timeout(f"timeouts.{stage}", minutes)
+        for path in self.cache_dirs:
+            _check_path("cache-dirs", path)
+        names = [e.name for e in self.extra_sessions]
+        for extra in self.extra_sessions:
+            if names.count(extra.name) > 1 or extra.name in KNOWN_STAGES or extra.name in {"checks", "publish"}:
+                raise ValueError(f"`extra-sessions` job name {extra.name!r} is used twice or by a stage")
+        from pipeline.ci.pins import DEFAULT_PINS
+
+        for action in self.pins:
+            if action not in DEFAULT_PINS:
+                raise ValueError(f"`pins` has unknown action {action!r}; pinned actions: {', '.join(DEFAULT_PINS)}")
+

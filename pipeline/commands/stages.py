@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 
 from pipeline import stages
+from pipeline.errors import CheckFailed, PipelineError, UsageError
 from pipeline.output import log
-from pipeline.project import load_project
+from pipeline.project import Project, load_project
 
 
 def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
@@ -14,6 +15,8 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
         parser.add_argument("--fix", action="store_true", help="format the code instead of checking it")
     parser.add_argument("-p", "--package", action="append", default=[], metavar="CRATE",
                         help="only this member crate (repeatable)")
+    parser.add_argument("--changed-since", metavar="REF", default=None,
+                        help="only the crates a change since REF affects (see `pipeline affected`)")
     if name == "test":
         parser.add_argument("--gpu", action="store_true",
                             help="run the GPU tests ([workspace.metadata.pipeline.gpu]) under GPU leases, "
@@ -21,26 +24,94 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
         parser.add_argument("--require-gpu", action="store_true",
                             help="with --gpu: fail instead of skipping without a GPU")
     if name != "fmt":
+        matrix = parser.add_mutually_exclusive_group()
+        matrix.add_argument("--each-feature", action="store_true",
+                            help="run once per crate with no default features, each feature alone, all features")
+        matrix.add_argument("--feature-powerset", action="store_true",
+                            help="run once per combination of features (limit the size with --depth)")
+        parser.add_argument("--depth", type=int, default=None, metavar="N",
+                            help="largest feature combination for --feature-powerset")
         parser.add_argument("cargo_args", nargs="*", metavar="CARGO_ARGS",
                             help="extra arguments passed to cargo (after `--`)")
+
+
+def _changed_packages(project: Project, args: argparse.Namespace) -> list[str] | None:
+    """The ``-p`` selection; None when nothing is affected (the stage has nothing to do)."""
+    if not args.changed_since:
+        return list(args.package)
+    from pipeline import affected
+
+    result = affected.affected_since(project.workspace, args.changed_since, affected.rules_from(project.config))
+    selection = result.packages(tests=args.command == "test", changed_only=args.command == "fmt")
+    if selection is None:
+        log(f"pipeline {args.command}: whole workspace affected since {args.changed_since} "
+            f"({', '.join(result.whole_workspace)})")
+        return list(args.package)
+    if args.package:
+        selection = tuple(name for name in selection if name in args.package)
+    if not selection:
+        log(f"pipeline {args.command}: no crate affected since {args.changed_since}: nothing to check")
+        return None
+    log(f"pipeline {args.command}: crates affected since {args.changed_since}: {', '.join(selection)}")
+    return list(selection)
 
 
 def run(args: argparse.Namespace) -> int:
     project = load_project(args.workspace)
     for name in args.package:
         project.workspace.package(name)  # unknown crate -> clear error
+    packages = _changed_packages(project, args)
+    if packages is None:
+        return 0
     if args.command == "test" and args.gpu:
         from pipeline.gpu.nvml import read_inventory
         from pipeline.gpu.testing import run_gpu_tests
 
-        return run_gpu_tests(project.root, project.config, read_inventory(), packages=args.package,
+        return run_gpu_tests(project.workspace, project.config, read_inventory(), packages=packages,
                              extra=args.cargo_args, require_gpu=args.require_gpu)
+    if args.command != "fmt" and (args.each_feature or args.feature_powerset):
+        return _run_matrix(project, args, packages)
+    if args.command != "fmt" and args.depth is not None:
+        raise UsageError("--depth applies to --feature-powerset only", "add --feature-powerset or drop --depth")
     if args.command == "fmt":
-        argv = stages.fmt_argv(fix=args.fix, packages=args.package)
+        argv = stages.fmt_argv(fix=args.fix, packages=packages)
     elif args.command == "clippy":
-        argv = stages.clippy_argv(project.config, args.package, args.cargo_args)
+        argv = stages.clippy_argv(project.config, project.workspace, packages, args.cargo_args)
     else:
-        argv = stages.test_argv(project.config, args.package, args.cargo_args)
+        argv = stages.test_argv(project.config, project.workspace, packages, args.cargo_args)
     log(f"pipeline {args.command}: {' '.join(argv)}  (in {project.root})")
     stages.run_stage(args.command, argv, project.root)
+    return 0
+
+
+def _run_matrix(project: Project, args: argparse.Namespace, packages: list[str]) -> int:
+    """One cargo run per crate and feature set; every set runs, failures are summed up at the end."""
+    from pipeline.features import feature_sets
+
+    mode = "powerset" if args.feature_powerset else "each-feature"
+    if args.depth is not None and mode != "powerset":
+        raise UsageError("--depth applies to --feature-powerset only", "use --feature-powerset --depth N")
+    if args.depth is not None and args.depth < 1:
+        raise UsageError(f"--depth must be at least 1, got {args.depth}", "pass --depth 1 or more")
+    crates = packages or list(project.workspace.names)
+    build = stages.clippy_argv if args.command == "clippy" else stages.test_argv
+    failed: list[str] = []
+    runs = 0
+    for crate in crates:
+        for feature_set in feature_sets(project.workspace.package(crate), mode, args.depth):
+            argv = build(project.config, project.workspace, [crate], args.cargo_args, feature_set.cargo_args())
+            runs += 1
+            log(f"pipeline {args.command} [{crate}: {feature_set.label}]: {' '.join(argv)}")
+            try:
+                stages.run_stage(args.command, argv, project.root)
+            except PipelineError as exc:
+                if not isinstance(exc, CheckFailed):
+                    raise
+                failed.append(f"{crate} [{feature_set.label}]: {' '.join(argv)}")
+    if failed:
+        raise CheckFailed(
+            f"stage `{args.command}` failed for {len(failed)} of {runs} feature sets:\n  " + "\n  ".join(failed),
+            f"rerun one of the commands above in {project.root} to see its errors",
+        )
+    log(f"pipeline {args.command}: {runs} feature sets passed")
     return 0

@@ -27,7 +27,9 @@ def run(args: argparse.Namespace) -> int:
         inherited = " (workspace)" if package.version_inherited else ""
         flags = "" if package.publish else "  [publish = false]"
         print(f"  {name} {package.version}{inherited}{flags}")
-        internal = sorted({f"{d.member}" + ("" if d.kind == "normal" else f" ({d.kind})") for d in package.dependencies if d.member})
+        internal = sorted(
+            {f"{d.member}" + ("" if d.kind == "normal" else f" ({d.kind})") for d in package.dependencies if d.member}
+        )
         if internal:
             print(f"    depends on: {', '.join(internal)}")
         if reverse[name]:

@@ -26,6 +26,7 @@ from pipeline.gpu.nvml import Inventory, visible
 from pipeline.gpu.runner import exit_status
 from pipeline.output import log
 from pipeline.stages import feature_args
+from pipeline.workspace.model import Workspace
 
 
 @dataclass(frozen=True)
@@ -61,19 +62,26 @@ class GpuTestRun:
     seconds: float = 0.0
 
 
-def build_argv(config: PipelineConfig, extra: Sequence[str] = (), packages: Sequence[str] = ()) -> list[str]:
-    """`-p` crates given on the command line win over the configured GPU test crates."""
+def build_argv(config: PipelineConfig, workspace: Workspace, extra: Sequence[str] = (),
+               packages: Sequence[str] = ()) -> list[str]:
+    """`-p` crates given on the command line win over the configured GPU test crates.
+
+    Like the other stages, a plain feature goes to cargo only when a selected crate
+    defines it (cargo rejects the others); `crate/feature` entries pass as written.
+    """
     gpu = config.gpu
     argv = ["cargo", "test", "--no-run", "--message-format=json"]
-    crates = packages or gpu.test_crates
-    if crates:
-        for crate in crates:
-            argv += ["-p", crate]
-    else:
+    crates = list(packages or gpu.test_crates)
+    for crate in crates:
+        workspace.package(crate)  # an unknown crate is a clear error, not a cargo one
+        argv += ["-p", crate]
+    if not crates:
         argv.append("--workspace")
-    argv += feature_args(config)
-    if gpu.test_features:
-        argv += ["--features", ",".join(gpu.test_features)]
+    argv += feature_args(config, workspace, crates)
+    selected = [workspace.package(name) for name in crates] if crates else list(workspace.members)
+    wanted = [f for f in gpu.test_features if "/" in f or any(f in p.features for p in selected)]
+    if wanted:
+        argv += ["--features", ",".join(wanted)]
     return [*argv, *extra]
 
 
@@ -173,8 +181,10 @@ def shard_and_run(binaries: Sequence[TestBinary], uuids: Sequence[str], director
     return run
 
 
-def run_gpu_tests(root: Path, config: PipelineConfig, inventory: Inventory, *, packages: Sequence[str] = (),
-                  extra: Sequence[str] = (), require_gpu: bool = False, timeout: float | None = None) -> int:
+def run_gpu_tests(workspace: Workspace, config: PipelineConfig, inventory: Inventory, *,
+                  packages: Sequence[str] = (), extra: Sequence[str] = (), require_gpu: bool = False,
+                  timeout: float | None = None) -> int:
+    root = workspace.root
     if not inventory.available:
         if require_gpu:
             raise CheckFailed(f"test --gpu: {inventory.reason}",
@@ -182,7 +192,7 @@ def run_gpu_tests(root: Path, config: PipelineConfig, inventory: Inventory, *, p
         log(f"test --gpu: skipped: {inventory.reason}")
         return 0
     uuids = [gpu.uuid for gpu in visible(inventory)]
-    argv = build_argv(config, extra, packages)
+    argv = build_argv(config, workspace, extra, packages)
     log(f"test --gpu: {' '.join(argv)}  (in {root})")
     built = proc.run(argv, cwd=root, check=False)
     if built.returncode != 0:

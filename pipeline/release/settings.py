@@ -4,9 +4,71 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pipeline.config_fields import setting  # noqa: F401 - used as fields are added
+from pipeline.config_fields import setting
+
+# Commands that must never run as a release gate: they are the release (or part of it).
+_NOT_GATES = frozenset({"release", "bump", "changelog"})
+# Stages other parts of the tool provide; a gate naming one is skipped (with a log line)
+# in an installation without it, so the default works before and after they land.
+OPTIONAL_GATES = frozenset({"dupes", "audit", "cuda"})
 
 
 @dataclass(frozen=True)
 class ReleaseSettings:
     """Keys of this section; each is documented in the README."""
+
+    shared_tag: str = setting(
+        "v{version}", doc="tag for the shared workspace version; `{version}` is replaced (prefix added in front)"
+    )
+    crate_tag: str = setting(
+        "{crate}-v{version}", doc="tag for a crate with its own version; `{crate}` and `{version}` are replaced"
+    )
+    tag_prefix: str = setting(
+        "", doc="text put in front of every tag, e.g. `prism4d-` so a workspace's tags never collide with others"
+    )
+    tag_message: str = setting(
+        "Release {tag}", doc="message of each annotated tag; `{tag}` and `{version}` are replaced"
+    )
+    commit_message: str = setting(
+        "chore(release): {summary}",
+        doc="release commit message; `{summary}` is the list of tags (`v0.5.0, prism-io-v1.3.0`), "
+        "`{version}` the shared version",
+    )
+    allowed_branches: tuple[str, ...] = setting(
+        factory=lambda: ("main", "master", "release/*"),
+        doc="branches (fnmatch patterns) a release may be made from; empty allows any branch",
+    )
+    changelog: str = setting("CHANGELOG.md", doc="changelog file, relative to the workspace root; empty disables it")
+    repository_url: str = setting(
+        "", doc="e.g. `https://github.com/org/repo`: adds compare links to the changelog when set"
+    )
+    gates: tuple[str, ...] = setting(
+        factory=lambda: ("fmt", "clippy", "test", "lint", "dupes", "audit", "cuda"),
+        doc="pipeline stages that must pass before a release is written (skipped by `--no-verify`); "
+        "`dupes`, `audit` and `cuda` are skipped where not installed",
+    )
+    push_remote: str = setting("origin", doc="remote that `--push` pushes the release commit and tags to")
+    artifacts: bool = setting(True, doc="build binaries and write `dist/` (tarballs, SHA256SUMS, manifest.json)")
+    dist_dir: str = setting("dist", doc="artifact directory, relative to the workspace root")
+    project_name: str = setting(
+        "", doc="name of the CUDA outputs tarball (`<name>-cuda-<version>-<commit>.tar.gz`); default: the root "
+        "directory's name"
+    )
+
+    def __post_init__(self) -> None:
+        if "{version}" not in self.shared_tag:
+            raise ValueError(f"`shared-tag` = {self.shared_tag!r} must contain `{{version}}`")
+        if "{version}" not in self.crate_tag or "{crate}" not in self.crate_tag:
+            raise ValueError(f"`crate-tag` = {self.crate_tag!r} must contain `{{crate}}` and `{{version}}`")
+        for key, template in (("shared-tag", self.shared_tag), ("crate-tag", self.crate_tag)):
+            if any(c in template for c in " ~^:?*[\\") or ".." in template:
+                raise ValueError(f"`{key}` = {template!r} cannot make a valid git tag name")
+        if any(c in self.tag_prefix for c in " ~^:?*[\\"):
+            raise ValueError(f"`tag-prefix` = {self.tag_prefix!r} cannot start a valid git tag name")
+        # Imported here: cli knows every command, and importing it is cheap (no command modules).
+        from pipeline.cli import COMMANDS
+
+        for gate in self.gates:
+            if gate in _NOT_GATES or (gate not in COMMANDS and gate not in OPTIONAL_GATES):
+                usable = sorted(n for n in COMMANDS if n not in _NOT_GATES)
+                raise ValueError(f"`gates` names `{gate}`, which is not a pipeline stage (usable: {', '.join(usable)})")

@@ -133,6 +133,12 @@ class Comparator:
                 (),
                 written_op is not None,
             )
+        for number in parts:
+            if number is not None and len(number) > 1 and number.startswith("0"):
+                raise SemverError(f"`{text}`: invalid leading zero in `{number}`")
+        for ident in match.group("pre").split(".") if match.group("pre") else ():
+            if ident.isdigit() and len(ident) > 1 and ident.startswith("0"):
+                raise SemverError(f"`{text}`: numeric pre-release identifier `{ident}` has a leading zero")
         major = int(parts[0])  # type: ignore[arg-type]
         minor = int(parts[1]) if parts[1] is not None else None
         patch = int(parts[2]) if parts[2] is not None else None

@@ -243,7 +243,9 @@ def load_workspace(root: Path) -> Workspace:
     ws_table = _table(ws_table or {}, manifest_path, "workspace")
     ws_package = _table(ws_table.get("package", {}), manifest_path, "workspace.package")
     ws_deps = _workspace_dependencies(ws_table, root, manifest_path)
-    excluded = tuple(_normalize(root / str(p)) for p in _str_list(ws_table.get("exclude", []), manifest_path, "exclude"))
+    excluded = tuple(
+        _normalize(root / str(p)) for p in _str_list(ws_table.get("exclude", []), manifest_path, "exclude")
+    )
 
     member_dirs: list[Path] = []
     if "package" in data:
@@ -270,7 +272,13 @@ def load_workspace(root: Path) -> Workspace:
         raw_packages.append((directory, member_data))
         # Cargo makes path dependencies inside the workspace root members too.
         for dep_path in loader.path_dependencies(member_data, directory):
-            if dep_path not in seen and _inside(dep_path, root) and not _is_excluded(dep_path, excluded):
+            # A missing directory is reported later, naming the crate that points at it.
+            if (
+                dep_path not in seen
+                and _inside(dep_path, root)
+                and not _is_excluded(dep_path, excluded)
+                and (dep_path / "Cargo.toml").is_file()
+            ):
                 queue.append(dep_path)
 
     member_paths = {directory: _package_name(d, directory) for directory, d in raw_packages}
@@ -354,7 +362,9 @@ def _package_name(data: dict[str, Any], directory: Path) -> str:
 
 def _table(value: Any, path: Path, where: str) -> dict[str, Any]:
     if not isinstance(value, dict):
-        raise ManifestError(f"{locate_key(path, where.split('.')[-1])}: `{where}` must be a table", "see the Cargo reference")
+        raise ManifestError(
+            f"{locate_key(path, where.split('.')[-1])}: `{where}` must be a table", "see the Cargo reference"
+        )
     return value
 
 
@@ -364,7 +374,9 @@ def _str_list(value: Any, path: Path, key: str) -> list[str]:
     return value
 
 
-def _workspace_dependencies(ws_table: dict[str, Any], root: Path, manifest_path: Path) -> dict[str, WorkspaceDependency]:
+def _workspace_dependencies(
+    ws_table: dict[str, Any], root: Path, manifest_path: Path
+) -> dict[str, WorkspaceDependency]:
     result = {}
     for key, spec in _table(ws_table.get("dependencies", {}), manifest_path, "workspace.dependencies").items():
         if isinstance(spec, str):
@@ -504,13 +516,14 @@ class _Loader:
                         path = _normalize(directory / spec["path"]) if isinstance(spec.get("path"), str) else None
                 else:
                     raise ManifestError(
-                        f"{locate_key(manifest, key)}: dependency `{key}` of crate `{crate}` must be a string or a table",
+                        f"{locate_key(manifest, key)}: dependency `{key}` of crate `{crate}` "
+                        "must be a string or a table",
                         'write `name = "1.0"` or `name = { path = "...", version = "..." }`',
                     )
                 member = None
                 external = False
                 if path is not None:
-                    if not (path / "Cargo.toml").is_file():
+                    if path not in member_paths and not (path / "Cargo.toml").is_file():
                         raise ManifestError(
                             f"{locate_key(manifest, key)}: crate `{crate}` has a path dependency `{key}` on "
                             f"{path}, which has no Cargo.toml",

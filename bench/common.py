@@ -1,0 +1,47 @@
+"""Timing helpers shared by the benchmark scripts.
+
+Machines here are shared and noisy, so every figure is a ratio against a
+baseline measured in the same run, interleaved with it, taking the median.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO_ROOT / "tests"))
+sys.path.insert(0, str(REPO_ROOT))
+
+
+def timed(argv: Sequence[str], *, cwd: Path | None = None, env: Mapping[str, str] | None = None) -> float:
+    full_env = dict(os.environ, **(env or {}))
+    start = time.perf_counter()
+    subprocess.run(list(argv), cwd=cwd, env=full_env, check=True, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL)
+    return time.perf_counter() - start
+
+
+def interleaved(runs: int, **commands: Callable[[], float]) -> dict[str, float]:
+    """Median of ``runs`` timings of each command, run in turn so drift hits all alike."""
+    samples: dict[str, list[float]] = {name: [] for name in commands}
+    for _ in range(runs):
+        for name, command in commands.items():
+            samples[name].append(command())
+    return {name: statistics.median(values) for name, values in samples.items()}
+
+
+def interpreter_start() -> float:
+    return timed([sys.executable, "-c", "pass"])
+
+
+def table(title: str, rows: Sequence[tuple[str, str, str]]) -> None:
+    print(f"\n{title}")
+    widths = [max(len(r[i]) for r in rows) for i in range(3)]
+    for row in rows:
+        print("  " + "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)))

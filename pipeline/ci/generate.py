@@ -1,0 +1,166 @@
+"""The edges of `pipeline generate`: find the repository, render, write or compare."""
+
+from __future__ import annotations
+
+import difflib
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pipeline import __version__
+from pipeline.ci.model import CiPipeline, Context, build_pipeline
+from pipeline.ci.settings import RELATIVE_PATH, TAG_PREFIX
+from pipeline.config import PipelineConfig, load_config
+from pipeline.errors import ConfigError, ManifestError, OperationFailed
+from pipeline.project import resolve_root
+from pipeline.workspace.manifest import read_toml
+
+
+@dataclass(frozen=True)
+class Target:
+    """What generation needs of a workspace: its root and configuration (not its 500 member manifests)."""
+
+    root: Path
+    config: PipelineConfig
+
+
+def load_target(explicit: str | os.PathLike[str] | None = None) -> Target:
+    """The workspace root and its `[workspace.metadata.pipeline]`, reading only the root manifest.
+
+    Job names, runners and matrices come from configuration alone, so rendering time does not
+    grow with the number of crates.
+    """
+    root = resolve_root(explicit)
+    manifest = root / "Cargo.toml"
+    data = read_toml(manifest)
+    workspace = data.get("workspace")
+    if not isinstance(workspace, dict):
+        raise ManifestError(f"{manifest}: no [workspace] table", "point --workspace at the workspace's root manifest")
+    metadata = workspace.get("metadata", {})
+    if not isinstance(metadata, dict):
+        raise ManifestError(f"{manifest}: `workspace.metadata` must be a table", "see the Cargo reference")
+    return Target(root, load_config(metadata, manifest))
+
+
+# Set by GitLab and GitHub to the checkout; trusted when the workspace lies inside it.
+_CHECKOUT_VARIABLES = ("CI_PROJECT_DIR", "GITHUB_WORKSPACE")
+
+
+def repository_root(workspace_root: Path) -> Path:
+    """The checkout holding the workspace: CI's checkout directory, else the nearest directory with `.git`.
+
+    Without any `.git` above it, the workspace root itself.
+    """
+    for variable in _CHECKOUT_VARIABLES:
+        value = os.environ.get(variable)
+        if value:
+            checkout = Path(value).resolve()
+            if workspace_root == checkout or checkout in workspace_root.parents:
+                return checkout
+    for directory in (workspace_root, *workspace_root.parents):
+        if (directory / ".git").exists():
+            return directory
+    return workspace_root
+
+
+def _relative(path: Path, root: Path, what: str) -> str:
+    rel = path.relative_to(root).as_posix() if path != root else "."
+    if rel != "." and RELATIVE_PATH.fullmatch(rel) is None:
+        raise ConfigError(
+            f"{what} {rel!r} (relative to the repository root {root}) cannot be written into CI files safely",
+            "rename the directory to letters, digits and `_ . - /`",
+        )
+    return rel
+
+
+def context_for(project: Target | Any, repo_root: Path) -> Context:
+    """Paths of the workspace relative to the repository (``project``: a Target or a pipeline Project)."""
+    root = project.root
+    workspace = _relative(root, repo_root, "workspace directory")
+    settings = project.config.ci
+
+    def inside(rel: str) -> str:
+        return rel if workspace == "." else f"{workspace}/{rel}"
+
+    # Other sections own these directories; fall back to their documented defaults.
+    release = project.config.release
+    dist = settings.release.dist_dir or getattr(release, "dist_dir", "") or "dist"
+    cuda_cache = getattr(project.config.cuda, "cache_dir", "") or "target/cuda-cache"
+    for key, value in (("release.dist-dir", dist), ("cuda.cache-dir", cuda_cache)):
+        if RELATIVE_PATH.fullmatch(value) is None or ".." in value.split("/"):
+            raise ConfigError(f"{root / 'Cargo.toml'}: `{key}` = {value!r} cannot be written into CI files",
+                              "use a relative path of letters, digits and `_ . - /`")
+    # The tags `pipeline release` creates start with the prefix plus the template's text before
+    # the version; the tag pipeline must trigger on exactly those.
+    tag_prefix = release.tag_prefix + release.shared_tag.split("{version}", 1)[0]
+    if TAG_PREFIX.fullmatch(tag_prefix) is None:
+        raise ConfigError(
+            f"{root / 'Cargo.toml'}: release tags start with {tag_prefix!r}, which cannot be written into CI files",
+            "use letters, digits and `. _ -` in `release.tag-prefix`/`release.shared-tag`, or set `ci.release.tag-prefix`",
+        )
+    return Context(
+        workspace=workspace,
+        lockfile=inside("Cargo.lock"),
+        dist_dir=inside(dist),
+        cuda_cache_dir=inside(cuda_cache),
+        tool_version=__version__,
+        config_file=inside("Cargo.toml"),
+        release_tag_prefix=tag_prefix,
+    )
+
+
+def pipeline_for(project: Target | Any, repo_root: Path | None = None) -> tuple[CiPipeline, Path]:
+    repo = repo_root or repository_root(project.root)
+    return build_pipeline(project.config.ci, context_for(project, repo)), repo
+
+
+@dataclass(frozen=True)
+class Drift:
+    path: str
+    diff: str  # unified diff; the whole new file when it is missing
+
+
+def compare(files: dict[str, str], repo_root: Path) -> list[Drift]:
+    """Generated files whose text on disk differs from ``files`` (or that are missing)."""
+    drifts = []
+    for rel, text in files.items():
+        target = repo_root / rel
+        current = target.read_text(encoding="utf-8") if target.is_file() else None
+        if current == text:
+            continue
+        diff = "".join(difflib.unified_diff(
+            [] if current is None else current.splitlines(keepends=True),
+            text.splitlines(keepends=True),
+            fromfile=f"a/{rel}" if current is not None else "/dev/null",
+            tofile=f"b/{rel}",
+        ))
+        drifts.append(Drift(rel, diff))
+    return drifts
+
+
+def write_files(files: dict[str, str], repo_root: Path) -> list[str]:
+    """Write every file atomically (temp file, fsync, rename); all or nothing. Returns the changed paths."""
+    changed = [rel for rel, text in files.items()
+               if not (repo_root / rel).is_file() or (repo_root / rel).read_text(encoding="utf-8") != text]
+    staged: list[tuple[Path, Path]] = []
+    try:
+        for rel in changed:
+            target = repo_root / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+            staged.append((Path(name), target))
+            with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+                handle.write(files[rel])
+                handle.flush()
+                os.fsync(handle.fileno())
+        # Renames last: a failure above leaves every generated file as it was.
+        for temporary, target in staged:
+            os.replace(temporary, target)
+    except OSError as exc:
+        for temporary, _ in staged:
+            temporary.unlink(missing_ok=True)
+        raise OperationFailed(f"could not write {exc.filename or repo_root}: {exc.strerror}",
+                              "check permissions of the repository directory") from exc
+    return changed

@@ -1,0 +1,265 @@
+"""The CI job model: configuration in, jobs out (pure; no I/O, no YAML).
+
+Both GitHub Actions and GitLab CI are rendered from the same :class:`CiPipeline`:
+every job runs one nox session (so CI does what a developer runs locally),
+on a CPU or GPU runner, maybe over a matrix, after the jobs it ``needs``.
+Platform details (expressions, ``rules:``, permissions) are added by
+``pipeline.ci.render``; the templates only lay the result out.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from pipeline.ci.settings import CHECK_STAGES, DEFAULT_TIMEOUTS, RELEASE_JOB, CiSettings
+
+
+class Runner(StrEnum):
+    CPU = "cpu"
+    GPU = "gpu"
+
+
+class Workflow(StrEnum):
+    CI = "ci"  # pushes to the default branch, pull/merge requests
+    RELEASE = "release"  # version tags
+
+
+@dataclass(frozen=True)
+class Trigger:
+    """What starts a workflow: ``push``/``pull_request`` to a branch, or a ``tag`` starting with a prefix."""
+
+    event: str
+    pattern: str
+
+
+@dataclass(frozen=True)
+class MatrixAxis:
+    """One matrix dimension; each entry sets one or more environment variables (``(name, value)`` pairs)."""
+
+    name: str  # stages | archs | features
+    entries: tuple[tuple[tuple[str, str], ...], ...]
+
+
+@dataclass(frozen=True)
+class Artifact:
+    name: str
+    path: str  # relative to the repository root
+
+
+@dataclass(frozen=True)
+class Job:
+    id: str
+    title: str
+    stage: str  # GitLab stage; also groups jobs in the docs
+    session: str  # nox session; "" when the stage matrix axis sets $SESSION; "-" for the publish job
+    args: tuple[str, ...] = ()  # after `nox -s SESSION --`
+    feature_args: bool = False  # append `-- --features "$FEATURES"` (the feature matrix)
+    matrix: tuple[MatrixAxis, ...] = ()
+    runner: Runner = Runner.CPU
+    needs: tuple[str, ...] = ()
+    timeout: int = 30
+    pull_requests: bool = True
+    cache: bool = False
+    container: str = ""
+    gpus: int = 0  # > 0: run under `pipeline gpu run --gpus N` on a GPU runner
+    uploads: tuple[Artifact, ...] = ()
+    downloads: tuple[Artifact, ...] = ()
+    publish: bool = False  # creates the release: the only job with write access
+    full_history: bool = False  # needs tags and history (changelog, release)
+    rust: bool = True  # needs the Rust toolchain
+
+    @property
+    def sessions(self) -> tuple[str, ...]:
+        """The nox sessions this job runs (several for the stage matrix)."""
+        if self.session == "":
+            return tuple(v for entry in self.matrix_entries for k, v in entry if k == "SESSION")
+        return () if self.session == "-" else (self.session,)
+
+    @property
+    def matrix_entries(self) -> tuple[tuple[tuple[str, str], ...], ...]:
+        """The cross product of the axes, each entry the variables it sets."""
+        if not self.matrix:
+            return ()
+        return tuple(
+            tuple(var for entry in combo for var in entry)
+            for combo in itertools.product(*(axis.entries for axis in self.matrix))
+        )
+
+
+@dataclass(frozen=True)
+class Context:
+    """Facts about the repository the model needs (gathered by the caller)."""
+
+    workspace: str  # workspace directory relative to the repository root ("." at the root)
+    lockfile: str  # Cargo.lock relative to the repository root
+    dist_dir: str  # release artifacts, relative to the repository root
+    cuda_cache_dir: str  # relative to the repository root
+    tool_version: str
+    config_file: str  # where the configuration lives, relative to the repository root
+    release_tag_prefix: str = "v"  # what the release section's tags start with before the version
+
+
+@dataclass(frozen=True)
+class CiPipeline:
+    settings: CiSettings
+    context: Context
+    ci_jobs: tuple[Job, ...]
+    release_jobs: tuple[Job, ...]
+    cache_paths: tuple[str, ...] = field(default=())  # relative to the repository root
+    ci_triggers: tuple[Trigger, ...] = field(default=())
+    release_triggers: tuple[Trigger, ...] = field(default=())
+
+    def jobs(self, workflow: Workflow) -> tuple[Job, ...]:
+        return self.ci_jobs if workflow is Workflow.CI else self.release_jobs
+
+    def triggers(self, workflow: Workflow) -> tuple[Trigger, ...]:
+        return self.ci_triggers if workflow is Workflow.CI else self.release_triggers
+
+    def job(self, workflow: Workflow, job_id: str) -> Job:
+        for job in self.jobs(workflow):
+            if job.id == job_id:
+                return job
+        raise KeyError(job_id)
+
+
+def _join(base: str, path: str) -> str:
+    return path if base in ("", ".") else f"{base}/{path}"
+
+
+def _timeout(settings: CiSettings, stage: str) -> int:
+    return settings.timeouts.get(stage, DEFAULT_TIMEOUTS.get(stage, 30))
+
+
+def _feature_axis(settings: CiSettings) -> tuple[MatrixAxis, ...]:
+    if not settings.feature_sets:
+        return ()
+    entries = tuple(
+        (("FEATURE_SET", name), ("FEATURES", ",".join(features))) for name, features in settings.feature_sets.items()
+    )
+    return (MatrixAxis("features", entries),)
+
+
+def _arch_axis(settings: CiSettings) -> tuple[MatrixAxis, ...]:
+    return (MatrixAxis("archs", tuple((("ARCH", arch),) for arch in settings.cuda_archs)),)
+
+
+def _stage_jobs(settings: CiSettings, *, release: bool) -> list[Job]:
+    """The stage jobs of the CI workflow, or the release gates (no caches, no PR filter)."""
+    wanted = [s for s in settings.stages if not release or s in settings.release.gates]
+    enabled = set(wanted)
+    on_pr = set(settings.pr_stages)
+    cache = not release  # caches restored in release workflows can be poisoned
+    jobs: list[Job] = []
+
+    def pr(stage: str) -> bool:
+        return release or stage in on_pr
+
+    if "generate" in enabled:
+        jobs.append(Job("generate", "generated CI files are current", "check", "generate", ("--check",),
+                        timeout=_timeout(settings, "generate"), pull_requests=pr("generate"), rust=False))
+    checks = [s for s in CHECK_STAGES if s in enabled]
+    # One matrix job per trigger set: a matrix entry cannot be switched off on its own.
+    for job_id, group in (("checks", [s for s in checks if pr(s)]), ("checks-main", [s for s in checks if not pr(s)])):
+        if group:
+            axis = MatrixAxis("stages", tuple((("SESSION", s),) for s in group))
+            jobs.append(Job(job_id, "cheap checks", "check", "", matrix=(axis,),
+                            timeout=max(_timeout(settings, s) for s in group), pull_requests=pr(group[0]),
+                            cache=cache))
+    if "clippy" in enabled:
+        jobs.append(Job("clippy", "clippy", "check", "clippy", feature_args=bool(settings.feature_sets),
+                        matrix=_feature_axis(settings), timeout=_timeout(settings, "clippy"),
+                        pull_requests=pr("clippy"), cache=cache))
+    if "test" in enabled:
+        jobs.append(Job("test", "tests", "test", "test", feature_args=bool(settings.feature_sets),
+                        matrix=_feature_axis(settings), timeout=_timeout(settings, "test"),
+                        pull_requests=pr("test"), cache=cache))
+    if "cuda" in enabled:
+        jobs.append(Job("cuda", "CUDA kernels", "build", "cuda", ("--arch", "$ARCH"), matrix=_arch_axis(settings),
+                        timeout=_timeout(settings, "cuda"), pull_requests=pr("cuda"), cache=cache,
+                        container=settings.cuda_image, rust=False))
+    if "gpu_smoke" in enabled:
+        # `--require-gpu`: a session that skips is a success to nox, and a GPU job must fail without a GPU.
+        jobs.append(Job("gpu-smoke", "kernel load test on a GPU", "gpu", "gpu_smoke", ("--require-gpu",),
+                        runner=Runner.GPU,
+                        needs=("cuda",) if "cuda" in enabled else (), timeout=_timeout(settings, "gpu_smoke"),
+                        pull_requests=pr("gpu_smoke"), cache=cache, gpus=settings.gpus))
+    if "gpu_test" in enabled:
+        needs = tuple(n for n, stage in (("gpu-smoke", "gpu_smoke"), ("test", "test")) if stage in enabled)
+        if "gpu_smoke" not in enabled and "cuda" in enabled:
+            needs = ("cuda", *needs)
+        jobs.append(Job("gpu-test", "GPU tests", "gpu", "gpu_test", ("--require-gpu",), runner=Runner.GPU, needs=needs,
+                        timeout=_timeout(settings, "gpu_test"), pull_requests=pr("gpu_test"), cache=cache,
+                        gpus=settings.gpus))
+    for extra in settings.extra_sessions:
+        if release and not extra.release_gate:
+            continue
+        gpu = extra.runner == "gpu"
+        jobs.append(Job(extra.name, f"nox session {extra.nox_session}", "test", extra.nox_session, extra.args,
+                        runner=Runner.GPU if gpu else Runner.CPU, needs=extra.needs,
+                        timeout=settings.timeouts.get(extra.name, extra.timeout),
+                        pull_requests=release or extra.pull_requests, cache=cache,
+                        gpus=settings.gpus if gpu else 0))
+    known = {job.id for job in jobs}
+    # `needs` naming a job that is switched off (or not a gate) would make the file invalid.
+    return [_replace_needs(job, tuple(n for n in job.needs if n in known)) for job in jobs]
+
+
+def _replace_needs(job: Job, needs: tuple[str, ...]) -> Job:
+    from dataclasses import replace
+
+    return replace(job, needs=needs) if needs != job.needs else job
+
+
+def _release_jobs(settings: CiSettings, context: Context) -> list[Job]:
+    if not settings.release.enabled:
+        return []
+    gates = _stage_jobs(settings, release=True)
+    dist = Artifact("dist", context.dist_dir)
+    timeout = settings.timeouts.get(RELEASE_JOB, settings.release.timeout)
+    build = Job(RELEASE_JOB, "release artifacts and SHA256SUMS", "release", "release", settings.release.args,
+                needs=tuple(job.id for job in gates), timeout=timeout, uploads=(dist,), full_history=True)
+    publish = Job("publish", "publish the release", "release", "-", needs=(RELEASE_JOB,), timeout=15,
+                  downloads=(dist,), publish=True, rust=False)
+    return [*gates, build, publish]
+
+
+def build_pipeline(settings: CiSettings, context: Context) -> CiPipeline:
+    """The whole pipeline for ``settings``: CI jobs and release jobs."""
+    paths = list(dict.fromkeys((*(_join(context.workspace, d) for d in settings.cache_dirs), context.cuda_cache_dir)))
+    # A directory inside another cached one is cached already.
+    cache_paths = tuple(p for p in paths if not any(p.startswith(f"{other}/") for other in paths))
+    return CiPipeline(
+        settings=settings,
+        context=context,
+        ci_jobs=tuple(_stage_jobs(settings, release=False)),
+        release_jobs=tuple(_release_jobs(settings, context)),
+        cache_paths=cache_paths,
+        ci_triggers=(Trigger("push", settings.default_branch), Trigger("pull_request", settings.default_branch)),
+        release_triggers=(
+            (Trigger("tag", settings.release.tag_prefix or context.release_tag_prefix),)
+            if settings.release.enabled
+            else ()
+        ),
+    )
+
+
+def critical_path(jobs: tuple[Job, ...], weights: Mapping[str, int] | None = None) -> tuple[list[str], int]:
+    """The longest chain of dependent jobs (by timeout minutes unless ``weights`` says otherwise)."""
+    by_id = {job.id: job for job in jobs}
+    best: dict[str, tuple[int, list[str]]] = {}
+
+    def visit(job_id: str) -> tuple[int, list[str]]:
+        if job_id not in best:
+            job = by_id[job_id]
+            cost = weights.get(job_id, job.timeout) if weights else job.timeout
+            prior = max((visit(n) for n in job.needs if n in by_id), default=(0, []), key=lambda x: x[0])
+            best[job_id] = (prior[0] + cost, [*prior[1], job_id])
+        return best[job_id]
+
+    if not jobs:
+        return [], 0
+    total, chain = max((visit(job.id) for job in jobs), key=lambda x: (x[0], len(x[1])))
+    return chain, total

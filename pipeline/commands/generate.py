@@ -1,0 +1,46 @@
+"""``pipeline generate [--check]``: render the CI files, or fail when the committed ones drift."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from pipeline.errors import CheckFailed
+from pipeline.output import emit_json, log
+
+
+def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
+    parser.add_argument("--check", action="store_true",
+                        help="only compare: exit 1 with a unified diff when a file is stale or missing")
+    parser.add_argument("--json", action="store_true", help="print the files and their state as JSON")
+
+
+def run(args: argparse.Namespace) -> int:
+    from pipeline.ci.generate import compare, load_target, pipeline_for, write_files
+    from pipeline.ci.render import render_all
+
+    pipeline, repo = pipeline_for(load_target(args.workspace))
+    files = render_all(pipeline)
+    if args.check:
+        drifts = compare(files, repo)
+        if args.json:
+            emit_json({"repository": str(repo), "files": sorted(files),
+                       "stale": [{"path": d.path, "diff": d.diff} for d in drifts]})
+        else:
+            for drift in drifts:
+                sys.stdout.write(drift.diff)
+        if drifts:
+            raise CheckFailed(
+                "generated CI files are stale: " + ", ".join(d.path for d in drifts) + f" (in {repo})",
+                "run `pipeline generate` and commit the result",
+            )
+        if not args.json:
+            log(f"pipeline generate: {len(files)} files up to date in {repo}")
+        return 0
+    changed = write_files(files, repo)
+    if args.json:
+        emit_json({"repository": str(repo), "files": sorted(files), "written": changed})
+    else:
+        for rel in files:
+            log(f"{'wrote' if rel in changed else 'unchanged'} {rel}")
+    return 0

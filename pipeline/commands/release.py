@@ -1,0 +1,61 @@
+"""``pipeline bump`` / ``pipeline release`` / ``pipeline changelog``: the release flow."""
+
+from __future__ import annotations
+
+import argparse
+
+from pipeline.errors import UsageError
+from pipeline.project import load_project
+from pipeline.release import flow
+
+
+def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
+    if name == "changelog":
+        parser.add_argument("--json", action="store_true", help="machine-readable output (documented in the README)")
+        return
+    if name == "bump":
+        parser.add_argument("target", metavar="LEVEL|VERSION",
+                            help="major, minor, patch, release, alpha, beta, rc, or an explicit version")
+    else:
+        parser.add_argument("target", metavar="LEVEL|auto|VERSION", nargs="?", default="auto",
+                            help="major, minor, patch, release, alpha, beta, rc, auto (default: from commits), "
+                            "or an explicit version")
+    parser.add_argument("--crate", dest="crates", action="append", default=[], metavar="NAME",
+                        help="move only this crate (repeatable; its dependents follow when they must)")
+    parser.add_argument("--changed", action="store_true",
+                        help="only crates with commits touching their directory since their last tag")
+    parser.add_argument("--execute", action="store_true", help="apply the plan (default: dry run)")
+    parser.add_argument("--json", action="store_true", help="print the plan as JSON (documented in the README)")
+    if name == "release":
+        parser.add_argument("--push", action="store_true", help="push the commit and tags atomically (with --execute)")
+        parser.add_argument("--no-verify", action="store_true", help="skip the gate stages (`gates`)")
+        parser.add_argument("--allow-dirty", action="store_true", help="release from a work tree with changes")
+        parser.add_argument("--artifacts-only", action="store_true",
+                            help="only build dist/ for the release HEAD already is (CI on a release tag): "
+                            "no bump, commit or tag")
+
+
+def run(args: argparse.Namespace) -> int:
+    project = load_project(args.workspace)
+    if args.command == "changelog":
+        return flow.changelog_preview(project, args.json)
+    full = args.command == "release"
+    if full and args.artifacts_only:
+        if args.target != "auto" or args.crates or args.changed or args.push:
+            raise UsageError(
+                "--artifacts-only builds the release HEAD already is: it takes no level, --crate, --changed or --push",
+                "run `pipeline release --artifacts-only` on the tagged commit",
+            )
+        return flow.artifacts_only(project, args.json)
+    request = flow.Request(
+        target=args.target,
+        crates=tuple(args.crates),
+        changed=args.changed,
+        execute=args.execute,
+        full=full,
+        push=getattr(args, "push", False),
+        verify=not getattr(args, "no_verify", False),
+        allow_dirty=getattr(args, "allow_dirty", False),
+        json=args.json,
+    )
+    return flow.run(project, request)

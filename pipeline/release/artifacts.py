@@ -1,0 +1,182 @@
+"""Release artifacts: binaries built with cargo, CUDA outputs, checksums and a manifest.
+
+``dist/<crate>-<version>-<shortcommit>-<target-triple>.tar.gz`` per binary crate,
+``<project>-cuda-<version>-<shortcommit>.tar.gz`` when the CUDA stage left
+``target/cuda/manifest.json``, a ``SHA256SUMS`` that ``sha256sum -c`` accepts and
+``manifest.json`` (versions, tag, commit, rustc/nvcc versions, GPU architectures,
+each file's size and sha256). Tarballs are reproducible: sorted entries, fixed
+owners, the commit's time as mtime.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import json
+import tarfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pipeline import proc
+from pipeline.errors import PipelineError
+from pipeline.output import log
+from pipeline.release.transaction import apply_files
+from pipeline.workspace.model import Workspace
+
+
+@dataclass(frozen=True)
+class Toolchain:
+    triple: str
+    rustc: str
+    nvcc: str | None
+
+
+def toolchain() -> Toolchain:
+    verbose = proc.run(["rustc", "-vV"]).stdout
+    host = next((line.split(":", 1)[1].strip() for line in verbose.splitlines() if line.startswith("host:")), "unknown")
+    rustc = verbose.splitlines()[0].strip() if verbose else "rustc (unknown)"
+    nvcc: str | None
+    try:
+        from pipeline.cuda.toolkit import find_cuda_tool, nvcc_version
+
+        nvcc = nvcc_version(find_cuda_tool("nvcc"))
+    except PipelineError:
+        nvcc = None
+    return Toolchain(host, rustc, nvcc)
+
+
+def binary_crates(ws: Workspace, names: Sequence[str]) -> tuple[str, ...]:
+    return tuple(n for n in names if ws.package(n).has_binary)
+
+
+def artifact_name(crate: str, version: str, short: str, triple: str) -> str:
+    return f"{crate}-{version}-{short}-{triple}.tar.gz"
+
+
+def cuda_manifest(ws: Workspace, target_dir: Path | None) -> Path | None:
+    for base in (ws.root / "target", target_dir):
+        if base is not None and (base / "cuda" / "manifest.json").is_file():
+            return base / "cuda" / "manifest.json"
+    return None
+
+
+def _tar_gz(entries: Sequence[tuple[str, bytes, int]], mtime: int) -> bytes:
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        directories: set[str] = set()
+        for name, data, mode in sorted(entries):
+            parts = name.split("/")
+            for depth in range(1, len(parts)):
+                directory = "/".join(parts[:depth])
+                if directory not in directories:
+                    directories.add(directory)
+                    info = tarfile.TarInfo(directory)
+                    info.type, info.mode, info.mtime = tarfile.DIRTYPE, 0o755, mtime
+                    tar.addfile(info)
+            info = tarfile.TarInfo(name)
+            info.size, info.mode, info.mtime = len(data), mode, mtime
+            info.uname = info.gname = ""
+            tar.addfile(info, io.BytesIO(data))
+    compressed = io.BytesIO()
+    with gzip.GzipFile(fileobj=compressed, mode="wb", mtime=mtime, filename="") as gz:
+        gz.write(raw.getvalue())
+    return compressed.getvalue()
+
+
+def _cargo_build(ws: Workspace, crates: Sequence[str]) -> tuple[dict[str, list[Path]], Path]:
+    """Executables per crate, and the target directory."""
+    argv = ["cargo", "build", "--release", "--locked", "--message-format=json-render-diagnostics"]
+    for name in crates:
+        argv += ["-p", name]
+    log(f"release: {' '.join(argv)}  (in {ws.root})")
+    result = proc.run(argv, cwd=ws.root, hint="fix the build error above; `--no-verify` does not skip artifact builds")
+    by_manifest = {p.manifest_path.resolve(): p.name for p in ws.members}
+    executables: dict[str, list[Path]] = {name: [] for name in crates}
+    for line in result.stdout.splitlines():
+        if not line.startswith("{"):
+            continue
+        message = json.loads(line)
+        if message.get("reason") != "compiler-artifact" or not message.get("executable"):
+            continue
+        crate = by_manifest.get(Path(message.get("manifest_path", "")).resolve())
+        if crate in executables and "bin" in message.get("target", {}).get("kind", []):
+            executables[crate].append(Path(message["executable"]))
+    return executables, _target_dir(ws)
+
+
+def _target_dir(ws: Workspace) -> Path:
+    out = proc.run(["cargo", "metadata", "--no-deps", "--offline", "--format-version", "1"], cwd=ws.root).stdout
+    return Path(json.loads(out)["target_directory"])
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def build(
+    ws: Workspace,
+    *,
+    dist: Path,
+    project: str,
+    versions: Mapping[str, str],
+    workspace_version: str | None,
+    tags: Sequence[str],
+    commit: str,
+    commit_time: int,
+    crates: Sequence[str],
+) -> list[Path]:
+    """Build and write the artifacts of a release; returns the files written."""
+    short = commit[:7]
+    tools = toolchain()
+    binaries = binary_crates(ws, crates)
+    files: dict[str, bytes] = {}
+    target_dir: Path | None = None
+    if binaries:
+        executables, target_dir = _cargo_build(ws, binaries)
+        for crate in binaries:
+            stem = artifact_name(crate, versions[crate], short, tools.triple).removesuffix(".tar.gz")
+            entries = [(f"{stem}/{exe.name}", exe.read_bytes(), 0o755) for exe in executables[crate]]
+            directory = ws.package(crate).directory
+            for extra in sorted(directory.glob("README*")) + sorted(directory.glob("LICENSE*")):
+                if extra.is_file():
+                    entries.append((f"{stem}/{extra.name}", extra.read_bytes(), 0o644))
+            files[f"{stem}.tar.gz"] = _tar_gz(entries, commit_time)
+    else:
+        target_dir = None
+    cuda = cuda_manifest(ws, target_dir or _target_dir(ws))
+    architectures: list[str] = []
+    if cuda is not None:
+        cuda_dir = cuda.parent
+        try:
+            architectures = [str(a) for a in json.loads(cuda.read_text(encoding="utf-8")).get("architectures", [])]
+        except (ValueError, AttributeError):
+            architectures = []
+        version = workspace_version or next(iter(versions.values()), "0.0.0")
+        stem = f"{project}-cuda-{version}-{short}"
+        entries = [
+            (f"{stem}/{p.relative_to(cuda_dir).as_posix()}", p.read_bytes(), 0o644)
+            for p in sorted(cuda_dir.rglob("*"))
+            if p.is_file()
+        ]
+        files[f"{stem}.tar.gz"] = _tar_gz(entries, commit_time)
+    manifest: dict[str, Any] = {
+        "schema": 1,
+        "project": project,
+        "workspace_version": workspace_version,
+        "crates": dict(versions),
+        "tags": list(tags),
+        "commit": commit,
+        "target": tools.triple,
+        "rustc": tools.rustc,
+        "nvcc": tools.nvcc,
+        "gpu_architectures": architectures,
+        "files": [{"name": name, "size": len(data), "sha256": _sha256(data)} for name, data in sorted(files.items())],
+    }
+    files["manifest.json"] = (json.dumps(manifest, indent=2) + "\n").encode()
+    sums = "".join(f"{_sha256(data)}  {name}\n" for name, data in sorted(files.items()))
+    files["SHA256SUMS"] = sums.encode()
+    apply_files({dist / name: data for name, data in files.items()})
+    return [dist / name for name in sorted(files)]

@@ -1,0 +1,311 @@
+"""Byte-preserving edits of TOML files: manifests and Cargo.lock.
+
+A release changes a few version strings and must keep every other byte of a
+manifest (comments, key order, spacing, CRLF). The fast path scans the text
+once, records where each string value sits, and replaces exactly those
+characters; the result is then parsed with tomllib and compared with the
+expected data, so a scanner mistake can never write a wrong file. Anything the
+scanner does not handle falls back to tomlkit, which round-trips the file too
+(just more slowly, which matters on workspaces of hundreds of crates).
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+import tomllib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pipeline.errors import ManifestError
+
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+_SPACE = re.compile(r"[ \t]*(?:#[^\r\n]*)?")
+_SPACE_NL = re.compile(r"(?:[ \t\r\n]+|#[^\r\n]*)*")
+_BASIC = re.compile(r'"(?:[^"\\\r\n]|\\.)*"')
+_LITERAL = re.compile(r"'[^'\r\n]*'")
+_SCALAR = re.compile(r"[^,\]}#\r\n]+")
+_ARRAY = "[]"  # a path element standing for "inside an array": never an edit target
+
+
+@dataclass(frozen=True)
+class Edit:
+    path: tuple[str, ...]
+    old: str
+    new: str
+
+
+class _Unsupported(Exception):
+    """The fast scanner met TOML it does not handle: use tomlkit instead."""
+
+
+class _Scanner:
+    """Records the span of every single-line string value by its key path."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.pos = 0
+        self.spans: dict[tuple[str, ...], tuple[int, int]] = {}
+
+    def scan(self) -> dict[tuple[str, ...], tuple[int, int]]:
+        text = self.text
+        table: tuple[str, ...] = ()
+        while True:
+            self._skip(newlines=True)
+            if self.pos >= len(text):
+                return self.spans
+            if text[self.pos] == "[":
+                if text.startswith("[[", self.pos):
+                    self.pos += 2
+                    key = self._key()
+                    self._expect("]]")
+                    table = (*key, _ARRAY)
+                else:
+                    self.pos += 1
+                    table = self._key()
+                    self._expect("]")
+            else:
+                key = self._key()
+                self._expect("=")
+                self._value((*table, *key))
+            self._skip(newlines=False)
+            if self.pos < len(text) and text[self.pos] not in "\r\n":
+                raise _Unsupported(f"unexpected text at offset {self.pos}")
+
+    def _skip(self, *, newlines: bool) -> None:
+        match = (_SPACE_NL if newlines else _SPACE).match(self.text, self.pos)
+        assert match is not None  # both patterns match the empty string
+        self.pos = match.end()
+
+    def _expect(self, token: str) -> None:
+        self._skip(newlines=False)
+        if not self.text.startswith(token, self.pos):
+            raise _Unsupported(f"expected {token!r} at offset {self.pos}")
+        self.pos += len(token)
+
+    def _key(self) -> tuple[str, ...]:
+        parts: list[str] = []
+        text = self.text
+        while True:
+            self._skip(newlines=False)
+            bare = _BARE_KEY.match(text, self.pos)
+            if bare is not None:
+                parts.append(bare.group())
+                self.pos = bare.end()
+            elif text.startswith(("\"", "'"), self.pos):
+                begin, end = self._string()
+                parts.append(tomllib.loads(f"k = {text[begin:end]}")["k"])  # rare: quoted keys
+            else:
+                raise _Unsupported(f"no key at offset {self.pos}")
+            self._skip(newlines=False)
+            if text.startswith(".", self.pos):
+                self.pos += 1
+                continue
+            return tuple(parts)
+
+    def _string(self) -> tuple[int, int]:
+        text, start = self.text, self.pos
+        if text.startswith(('"""', "'''"), start):
+            raise _Unsupported("multi-line string")
+        match = (_BASIC if text[start] == '"' else _LITERAL).match(text, start)
+        if match is None:
+            raise _Unsupported(f"unterminated string at offset {start}")
+        self.pos = match.end()
+        return start, match.end()
+
+    def _value(self, path: tuple[str, ...]) -> None:
+        self._skip(newlines=False)
+        text = self.text
+        if self.pos >= len(text):
+            raise _Unsupported("value at end of file")
+        c = text[self.pos]
+        if c in "\"'":
+            self.spans[path] = self._string()
+        elif c == "{":
+            self.pos += 1
+            self._skip(newlines=False)
+            if text.startswith("}", self.pos):
+                self.pos += 1
+                return
+            while True:
+                key = self._key()
+                self._expect("=")
+                self._value((*path, *key))
+                self._skip(newlines=False)
+                if text.startswith(",", self.pos):
+                    self.pos += 1
+                    continue
+                self._expect("}")
+                return
+        elif c == "[":
+            self.pos += 1
+            while True:
+                self._skip(newlines=True)
+                if text.startswith("]", self.pos):
+                    self.pos += 1
+                    return
+                self._value((*path, _ARRAY))
+                self._skip(newlines=True)
+                if text.startswith(",", self.pos):
+                    self.pos += 1
+                elif not text.startswith("]", self.pos):
+                    raise _Unsupported(f"bad array at offset {self.pos}")
+        else:
+            scalar = _SCALAR.match(text, self.pos)
+            if scalar is None:
+                raise _Unsupported(f"no value at offset {self.pos}")
+            self.pos = scalar.end()
+
+
+def _get(data: Any, path: Sequence[str]) -> Any:
+    for part in path:
+        if not isinstance(data, dict) or part not in data:
+            return None
+        data = data[part]
+    return data
+
+
+def _set(data: dict[str, Any], path: Sequence[str], value: str) -> None:
+    for part in path[:-1]:
+        data = data[part]
+    data[path[-1]] = value
+
+
+def _check_olds(parsed: Mapping[str, Any], edits: Iterable[Edit], file: Path) -> None:
+    for edit in edits:
+        current = _get(parsed, edit.path)
+        if current != edit.old:
+            raise ManifestError(
+                f"{file}: expected `{'.'.join(edit.path)}` to be {edit.old!r}, found {current!r}",
+                "the file changed while the release was planned; run the command again",
+            )
+
+
+def edit_toml(text: str, edits: Sequence[Edit], file: Path) -> str:
+    """``text`` with each edit's string value replaced; every other byte kept."""
+    if not edits:
+        return text
+    try:
+        result = _fast_edit(text, edits)
+        # Only the recorded spans were replaced, so every other byte is the original;
+        # parsing the result proves each span really was the value at its key path.
+        parsed = tomllib.loads(result)
+        if all(_get(parsed, e.path) == e.new for e in edits):
+            return result
+    except (_Unsupported, tomllib.TOMLDecodeError):
+        pass
+    parsed = tomllib.loads(text)
+    _check_olds(parsed, edits, file)
+    expected = copy.deepcopy(parsed)
+    for edit in edits:
+        _set(expected, edit.path, edit.new)
+    result = _tomlkit_edit(text, edits)
+    if tomllib.loads(result) != expected:  # pragma: no cover - tomlkit is the reference
+        raise ManifestError(f"{file}: could not edit the manifest safely", "edit the versions by hand")
+    return result
+
+
+def _fast_edit(text: str, edits: Sequence[Edit]) -> str:
+    spans = _Scanner(text).scan()
+    replacements = []
+    for edit in edits:
+        span = spans.get(edit.path)
+        if span is None:
+            raise _Unsupported(f"no single-line string at {edit.path}")
+        start, end = span
+        quote = text[start]
+        if text[start + 1 : end - 1] != edit.old:
+            raise _Unsupported(f"{edit.path} is not {edit.old!r} (the slow path reports it)")
+        if (quote == "'" and "'" in edit.new) or (quote == '"' and ('"' in edit.new or "\\" in edit.new)):
+            raise _Unsupported("value needs escaping")
+        replacements.append((start, end, f"{quote}{edit.new}{quote}"))
+    out = []
+    last = 0
+    for start, end, new in sorted(replacements):
+        out.append(text[last:start])
+        out.append(new)
+        last = end
+    out.append(text[last:])
+    return "".join(out)
+
+
+def _tomlkit_edit(text: str, edits: Sequence[Edit]) -> str:
+    import tomlkit
+    from tomlkit.items import String
+
+    doc = tomlkit.parse(text)
+    for edit in edits:
+        container: Any = doc
+        for part in edit.path[:-1]:
+            container = container[part]
+        old_item = container[edit.path[-1]]
+        literal = isinstance(old_item, String) and old_item.type.is_literal()
+        new_item = tomlkit.string(edit.new, literal=literal)
+        if hasattr(old_item, "trivia"):
+            new_item._trivia = copy.copy(old_item.trivia)  # keeps the `# comment` and spacing
+        container[edit.path[-1]] = new_item
+    return doc.as_string()
+
+
+# ---------------------------------------------------------------------------
+# Cargo.lock
+
+
+def update_lockfile(text: str, changes: Mapping[str, tuple[str, str]], file: Path) -> str:
+    """Move workspace members' ``[[package]]`` versions (name -> (old, new)) without cargo.
+
+    Only entries without a ``source`` are members (or other path crates); entries of
+    ``dependencies = [...]`` that carry a version (``"name 1.2.3"``, written when two
+    versions of a name are locked) move too. Registry packages are never touched.
+    """
+    lines = text.splitlines(keepends=True)
+    blocks: list[list[int]] = []
+    for index, line in enumerate(lines):
+        if line.strip() == "[[package]]" or line.startswith("["):
+            blocks.append([])
+        if blocks:
+            blocks[-1].append(index)
+    for block in blocks:
+        fields: dict[str, int] = {}
+        for index in block:
+            key = lines[index].split("=", 1)[0].strip()
+            if "=" in lines[index] and key in ("name", "version", "source"):
+                fields[key] = index
+        if "name" not in fields or "version" not in fields or "source" in fields:
+            continue
+        name = _lock_string(lines[fields["name"]])
+        version = _lock_string(lines[fields["version"]])
+        if name in changes and changes[name][0] == version:
+            lines[fields["version"]] = lines[fields["version"]].replace(f'"{version}"', f'"{changes[name][1]}"', 1)
+    for index, line in enumerate(lines):
+        stripped = line.strip()
+        if stripped.startswith('"') and " " in stripped and "(" not in stripped:
+            entry = stripped.rstrip(",").strip('"')
+            name, _, version = entry.partition(" ")
+            if name in changes and changes[name][0] == version:
+                lines[index] = line.replace(f'"{entry}"', f'"{name} {changes[name][1]}"', 1)
+    result = "".join(lines)
+    try:
+        data = tomllib.loads(result)
+    except tomllib.TOMLDecodeError as exc:  # pragma: no cover - only versions changed
+        raise ManifestError(f"{file}: lockfile edit produced invalid TOML ({exc})", "run `cargo update -w`") from exc
+    locked = {(p.get("name"), p.get("version")) for p in data.get("package", []) if "source" not in p}
+    before = set(_members(text))
+    for name, (old, new) in changes.items():
+        if (name, old) in before and (name, new) not in locked:
+            raise ManifestError(f"{file}: could not move `{name}` to {new}", "run `cargo update -w --offline`")
+    return result
+
+
+def _lock_string(line: str) -> str:
+    value = line.split("=", 1)[1].strip()
+    return value.strip('"')
+
+
+def _members(text: str) -> Iterable[tuple[str, str]]:
+    data = tomllib.loads(text)
+    for package in data.get("package", []):
+        if "source" not in package:
+            yield package.get("name"), package.get("version")
