@@ -258,3 +258,19 @@ def test_optional_gate_is_skipped_where_not_installed(
     monkeypatch.delitem(pipeline_cli.COMMANDS, "cuda", raising=False)  # an installation without the CUDA stage
     run_gates(ws, ["cuda", "fmt"])
     assert "gate `cuda` skipped: this installation has no `pipeline cuda`" in capsys.readouterr().err
+
+
+def test_merge_commits_are_not_changelog_entries(ws: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    git(ws, "checkout", "-qb", "topic")
+    (ws / "crates" / "own" / "src" / "lib.rs").write_text("pub fn merged() {}\n")
+    git(ws, "commit", "-qam", "fix(own): merged fix")
+    git(ws, "checkout", "-q", "main")
+    (ws / "crates" / "app" / "src" / "lib.rs").write_text("pub fn mainline() {}\n")
+    git(ws, "commit", "-qam", "feat(app): mainline")
+    # The merge differs from both parents, so path-limited `git log` would list it.
+    git(ws, "merge", "--no-ff", "-q", "-m", "Merge branch 'topic'", "topic")
+    assert run(ws, "changelog", "--json") == 0
+    data = json.loads(capsys.readouterr().out)
+    subjects = [entry["summary"] for entries in data["sections"].values() for entry in entries]
+    assert any("merged fix" in s for s in subjects)
+    assert not any("Merge branch" in s for s in subjects)

@@ -103,8 +103,9 @@ class GitRepo:
             return []
         revision = f"{since}..HEAD" if since else "HEAD"
         specs = [self.prefix + p for p in paths] if paths else [self.prefix or "."]
+        # Merge commits are left out: the commits they bring in are listed themselves.
         out = self._git(
-            "log", f"--format={_RECORD}%H{_FIELD}%s{_FIELD}%b{_FIELD}", "--name-only", "--no-renames",
+            "log", "--no-merges", f"--format={_RECORD}%H{_FIELD}%s{_FIELD}%b{_FIELD}", "--name-only", "--no-renames",
             revision, "--", *specs,
         )
         result = []
