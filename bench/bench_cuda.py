@@ -182,7 +182,7 @@ def main() -> int:
         recompiled = sorted({label.split()[0] for label in touched.compiled})
         dependents = sorted(k for k, h in includes.items() if h == 1)
         rows.append(("pipeline cuda, after touching common_1.cuh", touched.seconds,
-                     f"{len(touched.compiled)} jobs, {len(recompiled)} kernels"))
+                     f"{len(touched.compiled)} files, {len(recompiled)} kernels"))
 
         width = max(len(r[0]) for r in rows)
         print(f"\n{'run':<{width}}  {'seconds':>8}  {'vs serial':>9}  note")
