@@ -35,6 +35,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "hooks": ("pipeline.commands.hooks", "install (or run) the pre-push hook that checks affected crates"),
     "config": ("pipeline.commands.config", "the effective configuration, or the reference of every key"),
     "generate": ("pipeline.commands.generate", "render CI files (GitHub Actions, GitLab CI); --check fails on drift"),
+    "cuda": ("pipeline.commands.cuda", "stage: compile CUDA kernels for every target architecture (cached)"),
+    "gpu": ("pipeline.commands.gpu", "GPUs: `info` (NVML inventory), `run` (under GPU leases), `smoke` (load test)"),
 }
 
 

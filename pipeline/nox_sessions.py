@@ -80,3 +80,21 @@ def audit(session: nox.Session) -> None:
 def generate(session: nox.Session) -> None:
     """Render the CI files (`-- --check` fails when the committed ones are stale)."""
     run_pipeline(session, "generate")
+
+
+@nox.session(venv_backend="none")
+def cuda(session: nox.Session) -> None:
+    """Compile every CUDA kernel for every target architecture (parallel, cached) into target/cuda/."""
+    run_pipeline(session, "cuda")
+
+
+@nox.session(venv_backend="none")
+def gpu_smoke(session: nox.Session) -> None:
+    """Load every fatbin on every GPU and launch the smoke cases; fails without a GPU."""
+    run_pipeline(session, "gpu", "smoke", "--require-gpu")
+
+
+@nox.session(venv_backend="none")
+def gpu_test(session: nox.Session) -> None:
+    """The GPU tests under GPU leases, sharded across the GPUs."""
+    run_pipeline(session, "test", "--gpu")

@@ -1,12 +1,12 @@
-"""``pipeline doctor [--json]``: tools and versions, with a hint for each problem."""
+"""``pipeline doctor [--json]``: tools and versions, driver/toolkit match and GPUs, with a hint for each problem."""
 
 from __future__ import annotations
 
 import argparse
 from dataclasses import asdict
 
-from pipeline.doctor import probe_tools
-from pipeline.errors import CheckFailed
+from pipeline.doctor import Finding, gpu_findings, probe_tools
+from pipeline.errors import CheckFailed, PipelineError
 from pipeline.output import emit_json
 
 
@@ -14,11 +14,59 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
     parser.add_argument("--json", action="store_true", help="the report as JSON")
 
 
+def _targets(workspace_arg: str | None, inventory, supported):  # type: ignore[no-untyped-def]
+    """(target archs, where they come from, PTX arch, config finding or None), never raising."""
+    from pipeline.cuda import nvcc as nv
+    from pipeline.cuda.settings import FALLBACK_ARCHITECTURES
+    from pipeline.gpu.nvml import visible
+    from pipeline.project import load_project
+
+    try:
+        settings = load_project(workspace_arg).config.cuda
+    except PipelineError as exc:
+        finding = Finding("warning", "config", f"workspace configuration not read: {exc.message}", exc.hint)
+        return list(FALLBACK_ARCHITECTURES), "fallback list", None, finding
+    if settings.architectures != "auto":
+        targets, origin = list(settings.architectures), "configuration"
+    else:
+        present = [g.arch for g in visible(inventory)] if inventory.available else []
+        if present:
+            targets, origin = nv.sort_archs(present), "auto: GPUs present"
+        else:
+            targets = [a for a in FALLBACK_ARCHITECTURES if supported is None or not nv.unsupported([a], supported)]
+            origin = "auto: fallback list"
+    ptx = nv.ptx_arch(targets) if settings.ptx and targets else None
+    return targets, origin, ptx, None
+
+
 def run(args: argparse.Namespace) -> int:
+    from pipeline.cuda import nvcc as nv
+    from pipeline.cuda.toolkit import find_cuda_tool
+    from pipeline.gpu.nvml import read_inventory
+
     tools = probe_tools()
     missing_required = [t for t in tools if t.required and not t.ok]
+    nvcc_report = next(t for t in tools if t.name == "nvcc")
+    supported = None
+    if nvcc_report.ok:
+        try:
+            supported = list(nv.list_supported(find_cuda_tool("nvcc")))
+        except PipelineError:
+            supported = None
+    inventory = read_inventory()
+    targets, origin, ptx, config_finding = _targets(args.workspace, inventory, supported)
+    findings = gpu_findings(inventory, nvcc_report.version, targets, origin, supported, ptx)
+    if config_finding is not None:
+        findings.insert(0, config_finding)
+    errors = [f for f in findings if f.level == "error"]
     if args.json:
-        emit_json({"tools": [asdict(t) for t in tools], "ok": not missing_required})
+        emit_json({
+            "tools": [asdict(t) for t in tools],
+            "gpu": inventory.to_json(),
+            "cuda": {"nvcc_supports": supported, "targets": targets, "targets_from": origin, "ptx": ptx},
+            "findings": [asdict(f) for f in findings],
+            "ok": not missing_required and not errors,
+        })
     else:
         for tool in tools:
             if tool.ok:
@@ -26,9 +74,20 @@ def run(args: argparse.Namespace) -> int:
             else:
                 level = "MISSING" if tool.required else "missing"
                 print(f"  {level:<8} {tool.name:<8} hint: {tool.hint}")
+        print("GPUs and CUDA:")
+        for gpu in inventory.gpus:
+            print(f"  gpu      {gpu.index}: {gpu.name}  {gpu.arch}  {gpu.memory_total_mib} MiB  {gpu.uuid}")
+        print(f"  targets  {', '.join(targets)}{' + PTX ' + ptx if ptx else ''} ({origin})")
+        for finding in findings:
+            print(f"  {finding.level:<8} {finding.check}: {finding.message}")
+            if finding.hint and finding.level != "ok":
+                print(f"           hint: {finding.hint}")
     if missing_required:
         raise CheckFailed(
             "doctor: required tool(s) missing: " + ", ".join(t.name for t in missing_required),
             missing_required[0].hint,
         )
+    if errors:
+        raise CheckFailed(f"doctor: {len(errors)} GPU/CUDA problem(s): " + "; ".join(e.message for e in errors),
+                          errors[0].hint)
     return 0

@@ -17,6 +17,12 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
                         help="only this member crate (repeatable)")
     parser.add_argument("--changed-since", metavar="REF", default=None,
                         help="only the crates a change since REF affects (see `pipeline affected`)")
+    if name == "test":
+        parser.add_argument("--gpu", action="store_true",
+                            help="run the GPU tests ([workspace.metadata.pipeline.gpu]) under GPU leases, "
+                            "sharded across the GPUs")
+        parser.add_argument("--require-gpu", action="store_true",
+                            help="with --gpu: fail instead of skipping without a GPU")
     if name != "fmt":
         matrix = parser.add_mutually_exclusive_group()
         matrix.add_argument("--each-feature", action="store_true",
@@ -57,6 +63,12 @@ def run(args: argparse.Namespace) -> int:
     packages = _changed_packages(project, args)
     if packages is None:
         return 0
+    if args.command == "test" and args.gpu:
+        from pipeline.gpu.nvml import read_inventory
+        from pipeline.gpu.testing import run_gpu_tests
+
+        return run_gpu_tests(project.workspace, project.config, read_inventory(), packages=packages,
+                             extra=args.cargo_args, require_gpu=args.require_gpu)
     if args.command != "fmt" and (args.each_feature or args.feature_powerset):
         return _run_matrix(project, args, packages)
     if args.command != "fmt" and args.depth is not None:

@@ -1,0 +1,45 @@
+"""``pipeline cuda [--arch sm_XX]... [--jobs N] [--no-cache] [--json] [--werror]``: compile the kernels."""
+
+from __future__ import annotations
+
+import argparse
+
+from pipeline.cuda.build import BuildOptions, build
+from pipeline.errors import UsageError
+from pipeline.output import emit_json, log
+from pipeline.project import load_project
+
+
+def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
+    parser.add_argument("--arch", action="append", default=[], metavar="sm_XX",
+                        help="build for this architecture (repeatable; default: configuration, else auto)")
+    parser.add_argument("--jobs", "-j", type=int, default=None, metavar="N",
+                        help="parallel nvcc jobs (default: configuration, else the CPU count)")
+    parser.add_argument("--no-cache", action="store_true", help="compile everything (results still fill the cache)")
+    parser.add_argument("--werror", action="store_true", help="treat nvcc warnings as errors")
+    parser.add_argument("--json", action="store_true", help="the build result and manifest as JSON")
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.jobs is not None and args.jobs < 1:
+        raise UsageError(f"--jobs {args.jobs}: must be at least 1", "pass --jobs N with N >= 1, or leave it out")
+    project = load_project(args.workspace)
+    options = BuildOptions(archs=tuple(args.arch), jobs=args.jobs, use_cache=not args.no_cache, werror=args.werror)
+    result = build(project.workspace, project.config.cuda, options)
+    for warning in result.warnings:
+        log(warning.render())
+    kernels = len(result.manifest["kernels"])
+    summary = (
+        f"cuda: {kernels} kernel(s) x {', '.join(result.architectures.archs)}"
+        f"{' + PTX ' + result.manifest['ptx'] if result.manifest['ptx'] else ''}"
+        f" ({result.architectures.origin}): {len(result.compiled)} compiled, {len(result.cached)} cached"
+        f" in {result.seconds:.2f} s with {result.jobs} job(s) -> {result.manifest_path}"
+    )
+    if kernels == 0:
+        summary = f"cuda: no .cu kernel files found in {project.root} (configure kernel-sets to add some)"
+    if args.json:
+        log(summary)
+        emit_json(result.to_json())
+    else:
+        print(summary)
+    return 0
