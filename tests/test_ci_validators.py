@@ -150,7 +150,8 @@ def test_gitlab_ci_local_lists_the_jobs(gitlab_repo):
     protected = _listed(gitlab_repo, "--variable", "CI_COMMIT_REF_PROTECTED=true",
                         "--ignore-predefined-vars", "CI_COMMIT_REF_PROTECTED")
     assert set(protected) - set(branch) == {"gpu-smoke", "gpu-test"}
-    tagged = _listed(gitlab_repo, "--variable", "CI_COMMIT_TAG=prism4d-v0.4.2", "--ignore-predefined-vars", "CI_COMMIT_TAG")
+    tagged = _listed(gitlab_repo, "--variable", "CI_COMMIT_TAG=prism4d-v0.4.2",
+                     "--ignore-predefined-vars", "CI_COMMIT_TAG")
     assert set(tagged) - set(branch) == {"release", "publish"}
 
 

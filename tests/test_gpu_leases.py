@@ -135,3 +135,25 @@ def test_two_gpus_run_two_commands_at_once(tmp_path: Path) -> None:
     records = [json.loads(line) for line in log.read_text().splitlines()]
     assert sorted(r[2] for r in records) == ["GPU-fake0000-0000-0000-0000-000000000000",
                                              "GPU-fake0001-0000-0000-0000-000000000000"]
+
+
+def test_nested_run_takes_the_gpu_its_parent_holds(one_gpu: dict[str, str], tmp_path: Path) -> None:
+    """CI runs `gpu run --gpus 1 -- nox -s gpu_test`: the inner lease must not wait for the outer one."""
+    inner = [sys.executable, "-m", "pipeline", "gpu", "run", "--gpus", "1", "--timeout", "20", "--",
+             sys.executable, "-c", "import os; print('inner sees', os.environ['CUDA_VISIBLE_DEVICES'])"]
+    result = run_pipeline(["gpu", "run", "--gpus", "1", "--timeout", "20", "--", *inner], env=one_gpu)
+    assert result.returncode == 0, result.stderr
+    assert "inner sees GPU-fake0000" in result.stdout
+    assert "waiting" not in result.stderr
+
+
+def test_inherited_gpu_is_shared_one_holder_at_a_time(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    uuid = "GPU-fake0000-0000-0000-0000-000000000000"
+    monkeypatch.setenv("PIPELINE_GPU_LEASE", uuid)
+    first = try_acquire(tmp_path, [uuid], 1, "first")
+    assert first is not None and first.uuids == (uuid,)
+    assert try_acquire(tmp_path, [uuid], 1, "second") is None
+    first.release()
+    second = try_acquire(tmp_path, [uuid], 1, "second")
+    assert second is not None
+    second.release()

@@ -98,7 +98,8 @@ def context_for(project: Target | Any, repo_root: Path) -> Context:
     if TAG_PREFIX.fullmatch(tag_prefix) is None:
         raise ConfigError(
             f"{root / 'Cargo.toml'}: release tags start with {tag_prefix!r}, which cannot be written into CI files",
-            "use letters, digits and `. _ -` in `release.tag-prefix`/`release.shared-tag`, or set `ci.release.tag-prefix`",
+            "use letters, digits and `. _ -` in `release.tag-prefix`/`release.shared-tag`, "
+            "or set `ci.release.tag-prefix`",
         )
     return Context(
         workspace=workspace,

@@ -18,6 +18,7 @@ import fcntl
 import json
 import os
 import socket
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -27,6 +28,17 @@ from types import TracebackType
 from pipeline.errors import OperationFailed
 
 LEASE_DIR_ENV = "PIPELINE_GPU_LEASE_DIR"
+# Set by `gpu run` (and the GPU test workers) for the command it starts: the GPUs an
+# ancestor process already holds. A nested lease on them (`gpu run -- nox -s gpu_test`)
+# must not wait for itself; it takes them from the ancestor instead, one holder at a time
+# within this process.
+INHERITED_ENV = "PIPELINE_GPU_LEASE"
+_inherited_lock = threading.Lock()
+_inherited_in_use: set[str] = set()
+
+
+def inherited_gpus() -> frozenset[str]:
+    return frozenset(u for u in os.environ.get(INHERITED_ENV, "").split(",") if u)
 POLL_SECONDS = 0.1
 PROGRESS_SECONDS = 10.0
 
@@ -72,15 +84,19 @@ def read_holder(path: Path) -> Holder | None:
 class Lease:
     """Held GPUs; released by :meth:`release`, the ``with`` block, or the end of the process."""
 
-    def __init__(self, uuids: tuple[str, ...], fds: list[int]) -> None:
+    def __init__(self, uuids: tuple[str, ...], fds: list[int], inherited: tuple[str, ...] = ()) -> None:
         self.uuids = uuids
         self._fds = fds
+        self._inherited = inherited
 
     @property
     def cuda_visible_devices(self) -> str:
         return ",".join(self.uuids)
 
     def release(self) -> None:
+        inherited, self._inherited = self._inherited, ()
+        with _inherited_lock:
+            _inherited_in_use.difference_update(inherited)
         fds, self._fds = self._fds, []
         for fd in fds:
             try:
@@ -122,19 +138,32 @@ def _write_holder(fd: int, command: str) -> None:
 def try_acquire(directory: Path, uuids: Sequence[str], count: int, command: str) -> Lease | None:
     """``count`` of ``uuids`` at once, or None (and nothing held) if fewer are free."""
     _ensure_dir(directory)
-    taken: list[tuple[str, int]] = []
-    for uuid in uuids:
-        fd = _try_lock(lock_path(directory, uuid))
-        if fd is None:
-            continue
-        taken.append((uuid, fd))
-        if len(taken) == count:
-            for _, held in taken:
-                _write_holder(held, command)
-            return Lease(tuple(u for u, _ in taken), [f for _, f in taken])
-    for _, fd in taken:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        os.close(fd)
+    inherited = inherited_gpus()
+    taken: list[tuple[str, int | None]] = []
+    with _inherited_lock:
+        for uuid in uuids:
+            if uuid in inherited:
+                # An ancestor holds its flock; threads of this process share it one at a time.
+                if uuid in _inherited_in_use:
+                    continue
+                _inherited_in_use.add(uuid)
+                taken.append((uuid, None))
+            else:
+                fd = _try_lock(lock_path(directory, uuid))
+                if fd is None:
+                    continue
+                taken.append((uuid, fd))
+            if len(taken) == count:
+                fds = [fd for _, fd in taken if fd is not None]
+                for held in fds:
+                    _write_holder(held, command)
+                return Lease(tuple(u for u, _ in taken), fds, tuple(u for u, fd in taken if fd is None))
+        for uuid, fd in taken:
+            if fd is None:
+                _inherited_in_use.discard(uuid)
+            else:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+                os.close(fd)
     return None
 
 
