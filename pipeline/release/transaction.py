@@ -1,11 +1,12 @@
 """All-or-nothing writes of several files.
 
-Every new content is first written to a temporary file beside its target and
-made durable (one syncfs per filesystem on Linux, else an fsync per file); only then are the targets replaced one by one with ``os.replace``
-(atomic per file: a reader, or a crash, sees the old bytes or the new ones, never
-a mix). The directories are not fsynced after the renames: that would only make
-the new names durable sooner (a crash could show the old, complete file), and on
-a 500-crate workspace it costs a third of the bump. If anything fails on the way — a write, a rename, or the
+Every new content is first written to a temporary file beside its target and made
+durable (one syncfs per filesystem on Linux, else an fsync per file); only then are
+the targets replaced one by one with ``os.replace`` (atomic per file: a reader, or a
+crash, sees the old bytes or the new ones, never a mix). The directories are not
+fsynced after the renames: that would only make the new names durable sooner (a
+crash could show the old, complete file), and on a 500-crate workspace it costs a
+third of the bump. If anything fails on the way — a write, a rename, or the
 ``verify`` step that runs once every file is in place — every target that was
 already replaced gets its original bytes back and files that did not exist are
 removed, so the tree is as it was before.
