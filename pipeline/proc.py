@@ -95,6 +95,9 @@ def run(
             env=full_env,
             input=stdin_text,
             text=True,
+            # Tools print what they find: a file name or source line that is not UTF-8
+            # must not turn into a traceback (git diff -z, nvcc diagnostics...).
+            errors="replace",
             stdout=subprocess.PIPE if capture else None,
             stderr=subprocess.PIPE if capture else None,
             stdin=None if stdin_text is not None else subprocess.DEVNULL,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -179,3 +180,13 @@ def test_changed_since_with_nothing_affected_succeeds_and_says_so(repo: Path) ->
 def test_changed_since_bad_ref_is_usage_error(repo: Path) -> None:
     result = pipeline(repo, "--workspace", str(repo), "clippy", "--changed-since", "nope")
     assert result.returncode == 2 and "base `nope`" in result.stderr
+
+
+def test_file_name_that_is_not_utf8_is_attributed_not_a_traceback(repo: Path) -> None:
+    # git prints paths byte for byte with -z: an invalid UTF-8 name used to crash the decoder (exit 3).
+    name = os.fsdecode(b"bad\xff.rs")
+    edit(repo / "crates" / LEAF / "src" / name)
+    commit_all(repo, "odd name")
+    data = affected_json(repo, "base")
+    assert data["changed_crates"] == [LEAF]
+    assert data["crates"] == [LEAF]

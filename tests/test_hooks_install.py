@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import stat
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -102,3 +103,21 @@ def test_workspace_in_a_subdirectory_is_recorded_relative_to_the_top(tmp_path: P
     result = pipeline(top, "--workspace", str(top / "rust" / "ws"), "hooks", "install")
     assert result.returncode == 0, result.stderr
     assert "WORKSPACE=rust/ws\n" in (top / ".git" / "hooks" / "pre-push").read_text()
+
+
+def test_install_outside_any_workspace_does_not_fall_back_to_the_bundled_example(tmp_path: Path) -> None:
+    # A fresh clone with nothing checked out (or any directory without a workspace) used to get the
+    # bundled example as its target: the hook went into this tool's own repository, not the clone.
+    clone = tmp_path / "clone"
+    clone.mkdir()
+    git(clone, "init", "-q")
+    # Wherever a hook would be written (this checkout's repository included), it lands here instead.
+    trap = tmp_path / "trap-hooks"
+    extra = {"GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": "core.hooksPath", "GIT_CONFIG_VALUE_0": str(trap)}
+    for action in ("install", "uninstall"):
+        result = subprocess.run([sys.executable, "-m", "pipeline", "hooks", action], cwd=clone,
+                                capture_output=True, text=True, env={**env(), **extra})
+        assert result.returncode == 2, result.stdout + result.stderr
+        assert "no Cargo workspace at or above" in result.stderr and "hint:" in result.stderr
+    assert not (trap / "pre-push").exists()
+    assert not (clone / ".git" / "hooks" / "pre-push").exists()

@@ -274,3 +274,42 @@ def test_merge_commits_are_not_changelog_entries(ws: Path, capsys: pytest.Captur
     subjects = [entry["summary"] for entries in data["sections"].values() for entry in entries]
     assert any("merged fix" in s for s in subjects)
     assert not any("Merge branch" in s for s in subjects)
+
+
+@pytest.mark.parametrize(
+    ("file", "damage", "message"),
+    [
+        # Each used to end in a traceback (exit 3) or a misleading "lockfile edit produced invalid TOML".
+        ("Cargo.lock", b"\xff\xfe\n", "Cargo.lock: lockfile is not valid UTF-8"),
+        ("CHANGELOG.md", b"caf\xe9\n", "CHANGELOG.md: changelog is not valid UTF-8"),
+        ("Cargo.lock", b"garbage [[[\n", "Cargo.lock:"),
+    ],
+)
+def test_unreadable_file_to_rewrite_is_named_and_nothing_written(
+    ws: Path, capsys: pytest.CaptureFixture[str], file: str, damage: bytes, message: str
+) -> None:
+    path = ws / file
+    path.write_bytes((path.read_bytes() if path.exists() else b"# Changelog\n") + damage)
+    git(ws, "add", "-A")
+    git(ws, "commit", "-qm", "chore: damage")
+    before = snapshot(ws)
+    assert run(ws, "release", "minor", "--execute", "--no-verify") == 2
+    err = capsys.readouterr().err
+    assert message in err and "hint:" in err and "Traceback" not in err
+    if file == "Cargo.lock" and b"[[[" in damage:
+        assert "malformed TOML in lockfile" in err
+    assert snapshot(ws) == before
+    assert git(ws, "tag").strip() == ""
+
+
+@pytest.mark.parametrize("command", [["bump", "minor"], ["release", "patch"], ["changelog"]])
+def test_member_version_that_is_not_semver_is_a_manifest_error(
+    ws: Path, capsys: pytest.CaptureFixture[str], command: list[str]
+) -> None:
+    manifest = ws / "crates" / "own" / "Cargo.toml"
+    manifest.write_text(manifest.read_text().replace('version = "1.2.0"', 'version = "1.2"'))
+    git(ws, "commit", "-qam", "chore: short version")
+    assert run(ws, *command) == 2  # used to be a SemverError traceback (exit 3)
+    err = capsys.readouterr().err
+    assert f"{manifest}:3:1: crate `own` version: `1.2` is not a semantic version" in err
+    assert "hint:" in err

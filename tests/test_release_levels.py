@@ -33,7 +33,7 @@ V = Version.parse
         ("1.2.4-alpha.3", "rc", "1.2.4-rc.1"),
         ("1.2.4-beta.2", "rc", "1.2.4-rc.1"),
         ("1.2.4-rc", "rc", "1.2.4-rc.1"),
-        ("1.2.4-dev.1", "alpha", "1.2.4-alpha.1"),  # unknown kind: a known kind starts fresh
+        ("1.2.4-dev.1", "rc", "1.2.4-rc.1"),  # unknown kind: a known kind above it starts fresh
     ],
 )
 def test_bump_levels(current: str, level: str, expected: str) -> None:
@@ -49,6 +49,26 @@ def test_backwards_prerelease_is_an_error(current: str, level: str) -> None:
         bump(V(current), level, crate="crate `x`")
     assert "crate `x`" in info.value.message and "back" in info.value.message
     assert info.value.exit_code == 2 and info.value.hint
+
+
+@pytest.mark.parametrize(
+    ("current", "level"),
+    [("1.0.0-pre.1", "alpha"), ("1.0.0-pre.1", "beta"), ("1.0.0-rc.x", "rc"), ("1.0.0-zeta", "rc"),
+     ("1.2.4-dev.1", "alpha")],
+)
+def test_prerelease_level_never_yields_a_lower_version(current: str, level: str) -> None:
+    # Another pre-release scheme can sort above `alpha.1` / `rc.1`: that used to plan a downgrade.
+    with pytest.raises(UsageError) as info:
+        bump(V(current), level, crate="crate `x`")
+    assert "would be a lower version" in info.value.message and "crate `x`" in info.value.message
+    assert info.value.hint
+
+
+@pytest.mark.parametrize(("current", "level", "expected"), [("1.0.0-pre.1", "rc", "1.0.0-rc.1"),
+                                                            ("1.0.0-beta", "rc", "1.0.0-rc.1"),
+                                                            ("1.0.0-rc", "rc", "1.0.0-rc.1")])
+def test_prerelease_from_another_scheme_moves_up(current: str, level: str, expected: str) -> None:
+    assert str(bump(V(current), level)) == expected
 
 
 def test_release_on_stable_is_an_error() -> None:

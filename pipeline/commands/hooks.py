@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from pathlib import Path
 
 from pipeline.errors import UsageError
 from pipeline.output import log
@@ -26,6 +27,8 @@ def run(args: argparse.Namespace) -> int:
     from pipeline.project import load_project
 
     project = load_project(args.workspace)
+    if args.action in ("install", "uninstall"):
+        _refuse_bundled_fallback(args, project.root)
     if args.action == "install":
         from pipeline.hooks.install import install
 
@@ -51,3 +54,30 @@ def run(args: argparse.Namespace) -> int:
     remote = args.git_args[0] if args.git_args else os.environ.get("PRE_COMMIT_REMOTE_NAME", "origin")
     stdin_text = "" if sys.stdin is None or sys.stdin.isatty() else sys.stdin.read()
     return run_pre_push(project, remote, stdin_text)
+
+
+def _refuse_bundled_fallback(args: argparse.Namespace, root: Path) -> None:
+    """Refuse to write into the bundled example's repository by accident.
+
+    With no workspace at or above the current directory, the target falls back to the
+    bundled example, whose repository is this tool's own checkout: run in a fresh clone
+    or a stray directory, `hooks install` would put the hook there instead of here.
+    """
+    from pipeline import gitread
+    from pipeline.project import WORKSPACE_ENV, bundled_example
+    from pipeline.workspace.model import find_workspace_root
+
+    if args.workspace or os.environ.get(WORKSPACE_ENV) or root != bundled_example().resolve():
+        return
+    cwd = Path.cwd()
+    if find_workspace_root(cwd) is not None:
+        return
+    here = gitread.run_git(cwd, "rev-parse", "--show-toplevel", check=False)
+    there = gitread.toplevel(root)
+    if here.returncode == 0 and Path(os.path.realpath(here.stdout.strip())) == there:
+        return  # inside this tool's own checkout: the example is the intended target
+    raise UsageError(
+        f"no Cargo workspace at or above {cwd}: `pipeline hooks {args.action}` would act on the bundled "
+        f"example and the git repository at {there}",
+        "run it inside your workspace, or pass --workspace PATH",
+    )

@@ -21,17 +21,18 @@ from pathlib import Path
 from typing import Any
 
 from pipeline import proc
-from pipeline.errors import CheckFailed, OperationFailed, PipelineError, UsageError
+from pipeline.errors import CheckFailed, ManifestError, OperationFailed, PipelineError, UsageError
 from pipeline.output import emit_json, log
 from pipeline.project import Project
 from pipeline.release import changelog as cl
 from pipeline.release.edit import Edit, edit_toml, update_lockfile
 from pipeline.release.git import GitRepo, open_repo, render_tag, tag_pattern
 from pipeline.release.levels import Target, auto_level, parse_target
-from pipeline.release.plan import Plan, make_plan
+from pipeline.release.plan import Plan, check_versions, make_plan
 from pipeline.release.settings import OPTIONAL_GATES, ReleaseSettings
 from pipeline.release.transaction import FaultHook, apply_files
 from pipeline.workspace.cargo_semver import SemverError, Version
+from pipeline.workspace.manifest import parse_toml
 from pipeline.workspace.model import Workspace
 
 LOCK_NAME = ".pipeline-release.lock"
@@ -178,6 +179,7 @@ def prepare(project: Project, req: Request) -> Prepared:
     # `bump LEVEL` needs no git at all (and skips importing GitPython).
     repo = open_repo(ws.root) if req.full or req.changed or target_is_auto else None
     crates = _selected_crates(ws, settings, repo, req)
+    check_versions(ws)  # before `auto` reads the base version
     # The history is read only when something needs it (a changelog, or `auto`).
     has_history = repo is not None and repo.head() is not None
     changes = unreleased_changes(repo, ws, settings) if repo and has_history and (req.full or target_is_auto) else None
@@ -230,15 +232,27 @@ def _manifest_and_lock_changes(ws: Workspace, plan: Plan) -> dict[Path, tuple[by
         by_file.setdefault(edit.file, []).append(Edit(edit.path, edit.old, edit.new))
     for path, edits in by_file.items():
         old = path.read_bytes()
-        files[path] = (old, edit_toml(old.decode("utf-8"), edits, path).encode("utf-8"))
+        files[path] = (old, edit_toml(_utf8(old, path, "manifest"), edits, path).encode("utf-8"))
     lock = ws.root / "Cargo.lock"
     if lock.is_file() and plan.changes:
         old = lock.read_bytes()
+        text = _utf8(old, lock, "lockfile")
+        parse_toml(text, lock, "lockfile")  # a malformed lockfile is reported at its path:line:column
         moved = {c.crate: (str(c.old), str(c.new)) for c in plan.changes}
-        new = update_lockfile(old.decode("utf-8"), moved, lock).encode("utf-8")
+        new = update_lockfile(text, moved, lock).encode("utf-8")
         if new != old:
             files[lock] = (old, new)
     return files
+
+
+def _utf8(data: bytes, path: Path, what: str) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ManifestError(
+            f"{path}: {what} is not valid UTF-8 ({exc.reason} at byte {exc.start}); nothing was written",
+            "save the file as UTF-8 and run the command again",
+        ) from None
 
 
 def _changelog_change(
@@ -256,7 +270,7 @@ def _changelog_change(
             title: f"{url}/compare/{previous}...{tags[0]}" if previous else f"{url}/releases/tag/{tags[0]}",
         }
     date = cl.release_date()
-    new = cl.insert_release((old or b"").decode("utf-8"), title, date, scoped, links)
+    new = cl.insert_release(_utf8(old or b"", path, "changelog"), title, date, scoped, links)
     return (old, new.encode("utf-8")), cl.render_section(title, date, scoped)
 
 
@@ -625,6 +639,7 @@ def changelog_preview(project: Project, as_json: bool) -> int:
     if repo is None or repo.head() is None:
         raise OperationFailed(f"{ws.root} is not in a git repository with commits", "run `git init` and commit")
     changes = unreleased_changes(repo, ws, settings)
+    check_versions(ws)
     base = Version.parse(ws.version or ws.members[0].version)
     level = auto_level(base, breaking=changes.breaking, feature=changes.feature, other=bool(changes.entries))
     if as_json:

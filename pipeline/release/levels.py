@@ -88,13 +88,21 @@ def bump(version: Version, level: str, *, crate: str = "the workspace") -> Versi
             return Version(v.major, v.minor, v.patch + 1, (level, "1"))
         kind, number = _pre_parts(v)
         if kind == level:
-            return Version(v.major, v.minor, v.patch, (level, str((number or 0) + 1)))
-        if kind in PRE_KINDS and PRE_KINDS.index(level) < PRE_KINDS.index(kind):
+            new = Version(v.major, v.minor, v.patch, (level, str((number or 0) + 1)))
+        elif kind in PRE_KINDS and PRE_KINDS.index(level) < PRE_KINDS.index(kind):
             raise UsageError(
                 f"`{level}` level: {crate} is at {v}; going from {kind} back to {level} is not allowed",
                 f"use `{kind}` for the next {kind}, a later pre-release kind, or `release`",
             )
-        return Version(v.major, v.minor, v.patch, (level, "1"))
+        else:
+            new = Version(v.major, v.minor, v.patch, (level, "1"))
+        if not new > v:
+            # A pre-release of another scheme (`pre.1`, `dev`, `rc.x`) can sort above the result.
+            raise UsageError(
+                f"`{level}` level: {crate} is at {v}, and {new} would be a lower version",
+                "give an explicit version above the current one (e.g. `release 1.2.3-rc.1`), or use `release`",
+            )
+        return new
     raise UsageError(
         f"unknown level `{level}`",
         "use one of " + ", ".join(LEVELS) + ", auto, or an explicit version such as 1.4.0",

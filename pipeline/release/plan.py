@@ -25,9 +25,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pipeline.errors import UsageError
+from pipeline.errors import ManifestError, UsageError
 from pipeline.release.levels import PRE_KINDS, Target, apply
 from pipeline.workspace.cargo_semver import Comparator, Op, SemverError, Version, VersionReq
+from pipeline.workspace.manifest import locate_key
 from pipeline.workspace.model import DepKind, Package, Workspace
 
 _REWRITABLE = frozenset({Op.CARET, Op.TILDE, Op.EXACT})
@@ -204,6 +205,20 @@ def select_default(ws: Workspace, target: Target) -> tuple[str, ...]:
     return ws.names
 
 
+def check_versions(ws: Workspace) -> None:
+    """Every version the plan reads is a semantic version, else a ManifestError naming the manifest."""
+    found = [(ws.manifest_path, "[workspace.package] version", ws.version)] if ws.version is not None else []
+    found += [(p.manifest_path, f"crate `{p.name}` version", p.version) for p in ws.members if not p.version_inherited]
+    for file, what, text in found:
+        try:
+            Version.parse(text)
+        except SemverError as exc:
+            raise ManifestError(
+                f"{locate_key(file, 'version')}: {what}: {exc}",
+                "write it as MAJOR.MINOR.PATCH (e.g. 1.2.0), as Cargo requires, then run the command again",
+            ) from None
+
+
 def make_plan(ws: Workspace, target: Target, crates: Iterable[str] | None = None) -> Plan:
     """The plan for moving ``crates`` (default: :func:`select_default`) to ``target``.
 
@@ -214,6 +229,7 @@ def make_plan(ws: Workspace, target: Target, crates: Iterable[str] | None = None
     selected = tuple(dict.fromkeys(crates)) if crates is not None else select_default(ws, target)
     for name in selected:
         ws.package(name)  # unknown crate -> ManifestError naming the members
+    check_versions(ws)
     shared_old = Version.parse(ws.version) if ws.version is not None else None
     def follow(package: Package) -> Target:
         # A dependent forced to move only needs a new version, not a new feature level:
