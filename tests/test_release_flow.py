@@ -195,6 +195,14 @@ def test_auto_level_and_changed_crates(ws: Path, capsys: pytest.CaptureFixture[s
     assert plan["tags"] == ["v0.4.4", "own-v2.0.0"] and plan["executed"] is False
     assert run(ws, "bump", "patch", "--changed", "--json") == 0
     assert [c["name"] for c in json.loads(capsys.readouterr().out)["crates"]] == ["own"]
+    # Every crate: the shared 0.x line takes minor for the breaking change, but `own` is 1.x and
+    # needs major (it used to get the shared line's minor: a breaking change released as 1.3.0).
+    assert run(ws, "release", "--json", "--no-verify") == 0
+    captured = capsys.readouterr()
+    moved = {c["name"]: c["new"] for c in json.loads(captured.out)["crates"]}
+    assert moved["core"] == "0.5.0" and moved["own"] == "2.0.0"
+    assert moved["ranged"] == "3.1.0"  # no commit of its own: the plan's level
+    assert "`auto` chose `major` for own 1.2.1" in captured.err
 
 
 def test_not_a_git_repository(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -146,10 +146,13 @@ def changed_crates(repo: GitRepo, ws: Workspace, settings: ReleaseSettings) -> t
 # Preparing
 
 
-def _resolve_target(req: Request, ws: Workspace, changes: cl.Changes | None, crates: Sequence[str]) -> Target:
+def _resolve_target(
+    req: Request, ws: Workspace, changes: cl.Changes | None, crates: Sequence[str]
+) -> tuple[Target, dict[str, Target]]:
+    """The level for the plan, and the levels of crates with their own version line (for `auto`)."""
     target = parse_target(req.target if req.target is not None else "auto")
     if not target.auto:
-        return target
+        return target, {}
     if changes is None:
         raise UsageError(
             f"`auto` needs the git history, but {ws.root} is not in a git repository",
@@ -157,7 +160,8 @@ def _resolve_target(req: Request, ws: Workspace, changes: cl.Changes | None, cra
         )
     scoped = changes.for_crates(crates) if crates else changes
     # The version line the level is judged against (0.x or not, pre-release or not).
-    base = ws.package(crates[0]).version if crates else (ws.version or ws.members[0].version)
+    shared = ws.version is not None and (not crates or any(ws.package(c).version_inherited for c in crates))
+    base = ws.version if shared and ws.version else ws.package(crates[0]).version if crates else ws.members[0].version
     level = auto_level(
         Version.parse(base), breaking=scoped.breaking, feature=scoped.feature, other=bool(scoped.entries)
     )
@@ -169,7 +173,20 @@ def _resolve_target(req: Request, ws: Workspace, changes: cl.Changes | None, cra
         )
     log(f"release: `auto` chose `{level}` from {len(scoped.entries)} commit(s)"
         + (f" since {changes.since}" if changes.since else ""))
-    return Target(level=level)
+    # A crate with its own version line is judged on its own version and its own commits:
+    # a breaking change in a 1.x crate needs `major` even while the shared line is 0.x.
+    own_levels: dict[str, Target] = {}
+    for package in ws.members:
+        if (package.version_inherited and ws.version is not None) or (crates and package.name not in crates):
+            continue
+        own = changes.for_crates([package.name])
+        own_level = auto_level(
+            Version.parse(package.version), breaking=own.breaking, feature=own.feature, other=bool(own.entries)
+        )
+        if own_level is not None and own_level != level:
+            own_levels[package.name] = Target(level=own_level)
+            log(f"release: `auto` chose `{own_level}` for {package.name} {package.version} (its own version line)")
+    return Target(level=level), own_levels
 
 
 def prepare(project: Project, req: Request) -> Prepared:
@@ -183,8 +200,8 @@ def prepare(project: Project, req: Request) -> Prepared:
     # The history is read only when something needs it (a changelog, or `auto`).
     has_history = repo is not None and repo.head() is not None
     changes = unreleased_changes(repo, ws, settings) if repo and has_history and (req.full or target_is_auto) else None
-    target = _resolve_target(req, ws, changes, crates or ())
-    plan = make_plan(ws, target, crates)
+    target, own_levels = _resolve_target(req, ws, changes, crates or ())
+    plan = make_plan(ws, target, crates, own_levels)
 
     files = _manifest_and_lock_changes(ws, plan)
     tag_versions = release_tags(plan, settings) if req.full else {}

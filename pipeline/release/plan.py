@@ -219,10 +219,14 @@ def check_versions(ws: Workspace) -> None:
             ) from None
 
 
-def make_plan(ws: Workspace, target: Target, crates: Iterable[str] | None = None) -> Plan:
+def make_plan(
+    ws: Workspace, target: Target, crates: Iterable[str] | None = None, levels: Mapping[str, Target] | None = None
+) -> Plan:
     """The plan for moving ``crates`` (default: :func:`select_default`) to ``target``.
 
     ``target`` must not be ``auto`` here: the flow resolves it from commits first.
+    ``levels`` overrides the target of selected crates with their own version line
+    (what `auto` found for each of them).
     """
     if target.auto:
         raise UsageError("`auto` must be resolved to a level before planning", "give a level such as minor")
@@ -264,7 +268,7 @@ def make_plan(ws: Workspace, target: Target, crates: Iterable[str] | None = None
 
     chosen = frozenset(selected)
     for name in selected:
-        move(ws.package(name), "selected", target)
+        move(ws.package(name), "selected", (levels or {}).get(name, target))
 
     sites = _sites(ws)
     while True:
