@@ -321,3 +321,32 @@ def test_member_version_that_is_not_semver_is_a_manifest_error(
     err = capsys.readouterr().err
     assert f"{manifest}:3:1: crate `own` version: `1.2` is not a semantic version" in err
     assert "hint:" in err
+
+
+def test_ignored_lockfile_is_written_but_not_committed(ws: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # Libraries often keep Cargo.lock out of git: `git add` refused it and the whole release failed.
+    (ws / ".gitignore").write_text("/target\n/dist\nCargo.lock\n")
+    git(ws, "rm", "-q", "--cached", "Cargo.lock")
+    git(ws, "commit", "-qam", "chore: untrack the lockfile")
+    assert run(ws, "release", "minor", "--execute", "--no-verify") == 0, capsys.readouterr().err
+    assert 'name = "core"\nversion = "0.5.0"' in (ws / "Cargo.lock").read_text()  # still kept in sync
+    committed = git(ws, "show", "--name-only", "--format=", "HEAD").split()
+    assert "Cargo.lock" not in committed and "Cargo.toml" in committed and "CHANGELOG.md" in committed
+    assert git(ws, "tag", "-l", "v*").split() == ["v0.5.0"]
+    assert git(ws, "status", "--porcelain").strip() == ""
+
+
+def test_rejected_commit_with_an_ignored_lockfile_leaves_nothing_staged(
+    ws: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (ws / ".gitignore").write_text("/target\n/dist\nCargo.lock\n")
+    git(ws, "rm", "-q", "--cached", "Cargo.lock")
+    git(ws, "commit", "-qam", "chore: untrack the lockfile")
+    hook = ws / ".git" / "hooks" / "pre-commit"
+    hook.write_text("#!/bin/sh\necho 'hook says no' >&2\nexit 1\n")
+    hook.chmod(0o755)
+    before = snapshot(ws)
+    assert run(ws, "release", "minor", "--execute", "--no-verify") == 1
+    assert "hook says no" in capsys.readouterr().err
+    assert snapshot(ws) == before
+    assert git(ws, "status", "--porcelain").strip() == ""  # the index was reset too

@@ -121,8 +121,28 @@ class GitRepo:
         return os.path.relpath(path.resolve(), self.top).replace(os.sep, "/")
 
     # -- writes (git CLI: hooks and signing apply) -----------------------------
+    def ignored(self, rel: Sequence[str]) -> set[str]:
+        """Of ``rel`` (repository-relative), the untracked paths that .gitignore excludes."""
+        from git.exc import GitCommandError
+
+        if not rel:
+            return set()
+        try:
+            out = self.repo.git.execute(["git", "check-ignore", "--", *rel], with_extended_output=False)
+        except GitCommandError as exc:
+            if exc.status == 1:  # none of them is ignored
+                return set()
+            raise OperationFailed(
+                f"`git check-ignore` failed in {self.top} (exit {exc.status}): {(exc.stderr or '').strip()}",
+                "fix the git problem above and run the release again",
+            ) from None
+        return {line for line in str(out).splitlines() if line}
+
     def commit(self, paths: Iterable[Path], message: str) -> str:
         rel = [self.relative(p) for p in paths]
+        # An ignored, untracked file (a library's Cargo.lock) is written but not committed, as cargo-release does.
+        skipped = self.ignored(rel)
+        rel = [r for r in rel if r not in skipped]
         self._git("add", "--", *rel)
         # `--only` semantics: exactly these paths, whatever else is staged (--allow-dirty).
         self._git("commit", "-m", message, "--", *rel)
