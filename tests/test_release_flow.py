@@ -350,3 +350,24 @@ def test_rejected_commit_with_an_ignored_lockfile_leaves_nothing_staged(
     assert "hook says no" in capsys.readouterr().err
     assert snapshot(ws) == before
     assert git(ws, "status", "--porcelain").strip() == ""  # the index was reset too
+
+
+@pytest.mark.parametrize("command", [["release", "patch"], ["changelog"], ["bump", "patch", "--changed"]])
+def test_missing_git_is_reported_as_git(ws: Path, tmp_path: Path, command: list[str]) -> None:
+    # GitPython's import fails without a git executable: that used to read "install GitPython".
+    empty = tmp_path / "bin"
+    empty.mkdir()
+    result = cli(*command, "--workspace", str(ws), env={"PATH": str(empty)})
+    assert result.returncode == 1, result.stderr
+    assert "`git` was not found on PATH" in result.stderr and "install git" in result.stderr
+    assert "GitPython" not in result.stderr
+
+
+@pytest.mark.parametrize("key", ['tag-prefix = "-v"', 'shared-tag = "-{version}"', 'crate-tag = "-{crate}@{version}"'])
+def test_tag_starting_with_a_dash_is_a_configuration_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], key: str
+) -> None:
+    # `git tag -a -v0.4.3` reads the tag name as an option: refuse it in the configuration.
+    root = make_shapes(tmp_path / "ws", git_repo=True, extra_root=f"\n[workspace.metadata.pipeline.release]\n{key}\n")
+    assert run(root, "release", "patch") == 2
+    assert "tags cannot start with `-`" in capsys.readouterr().err

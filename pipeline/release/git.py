@@ -164,7 +164,12 @@ def open_repo(root: Path) -> GitRepo | None:
     logging.getLogger("git").setLevel(logging.WARNING)
     try:
         import git
-    except ImportError as exc:  # pragma: no cover - a declared dependency
+    except ImportError as exc:
+        import importlib.util
+
+        if importlib.util.find_spec("git") is not None:
+            # GitPython is installed; its import fails when it cannot find the git executable.
+            raise ToolMissing("git", "install git (e.g. `apt-get install git`) and put it on PATH") from exc
         raise ToolMissing("GitPython", "install the package's dependencies: `pip install GitPython`") from exc
     try:
         repo = git.Repo(root, search_parent_directories=True)

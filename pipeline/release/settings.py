@@ -65,6 +65,9 @@ class ReleaseSettings:
                 raise ValueError(f"`{key}` = {template!r} cannot make a valid git tag name")
         if any(c in self.tag_prefix for c in " ~^:?*[\\"):
             raise ValueError(f"`tag-prefix` = {self.tag_prefix!r} cannot start a valid git tag name")
+        # A tag starting with `-` reaches git as an option (`git tag -a -v1.0.0` verifies a tag).
+        if (self.tag_prefix or self.shared_tag).startswith("-") or (self.tag_prefix or self.crate_tag).startswith("-"):
+            raise ValueError("tags cannot start with `-`: change `tag-prefix`, `shared-tag` or `crate-tag`")
         # Imported here: cli knows every command, and importing it is cheap (no command modules).
         from pipeline.cli import COMMANDS
 
