@@ -259,3 +259,30 @@ def test_json_output_is_only_json(example: tuple[Path, dict]) -> None:
     assert data["compiled"] == [] and len(data["cached"]) == 9
     assert data["architectures"] == ["sm_80", "sm_90"]
     assert "cuda: 3 kernel(s)" in result.stderr
+
+
+@pytest.mark.parametrize("pattern", ["", ".", "crates/**k0.cu"])
+def test_a_glob_pathlib_refuses_is_a_config_error_naming_it(tmp_path: Path, pattern: str) -> None:
+    config = f'\n[[workspace.metadata.pipeline.cuda.kernel-sets]]\nname = "odd"\nsources = ["{pattern}"]\n'
+    root = kernel_workspace(tmp_path / "ws", kernels=1, headers=1, config=config)
+    result = run_pipeline(["--workspace", str(root), "cuda", "--arch", "sm_90"], env=pipeline_env(None, None))
+    assert result.returncode == 2, result.stderr
+    assert f"kernel set 'odd': source glob {pattern!r} is not a valid glob" in result.stderr
+    assert "hint:" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_unwritable_output_or_cache_directory_is_an_error_naming_the_path(tmp_path: Path) -> None:
+    root = kernel_workspace(tmp_path / "ws", kernels=1, headers=1)
+    (root / "target").write_text("a file where cargo's target directory belongs\n")
+    result = run_pipeline(["--workspace", str(root), "cuda", "--arch", "sm_90"], env=pipeline_env(None, None))
+    assert result.returncode == 1, result.stderr
+    assert f"cuda: cannot write {root / 'target'}" in result.stderr
+    assert "hint:" in result.stderr and "Traceback" not in result.stderr
+    (root / "target").unlink()
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("")
+    env = pipeline_env(None, None, PIPELINE_CUDA_CACHE=str(blocker / "cache"))
+    result = run_pipeline(["--workspace", str(root), "cuda", "--arch", "sm_90"], env=env)
+    assert result.returncode == 1, result.stderr
+    assert f"cuda: cannot write {blocker / 'cache'}" in result.stderr and "PIPELINE_CUDA_CACHE" in result.stderr
+    assert "Traceback" not in result.stderr
