@@ -127,3 +127,19 @@ def test_model_is_immutable():
     pipeline = build_pipeline(CiSettings(), CONTEXT)
     with pytest.raises(dataclasses.FrozenInstanceError):
         pipeline.ci_jobs[0].timeout = 1  # type: ignore[misc]
+
+
+def test_a_job_waiting_for_one_kept_off_pull_requests_stays_off_them_too():
+    # cuda only on the default branch: the GPU jobs after it cannot run on pull requests either
+    # (GitLab refuses a merge-request pipeline whose job needs a job the rules left out).
+    settings = CiSettings(pr_stages=("generate", "fmt", "lint", "test", "gpu_smoke", "gpu_test"))
+    pipeline = build_pipeline(settings, CONTEXT)
+    assert not pipeline.job(Workflow.CI, "cuda").pull_requests
+    assert not pipeline.job(Workflow.CI, "gpu-smoke").pull_requests
+    assert not pipeline.job(Workflow.CI, "gpu-test").pull_requests
+    assert pipeline.job(Workflow.CI, "test").pull_requests
+    from pipeline.ci.render import gitlab_view
+
+    jobs = {job["id"]: job for job in gitlab_view(pipeline)["jobs"]}
+    for job_id in ("gpu-smoke", "gpu-test"):
+        assert all('== "merge_request_event"' not in rule["if"] for rule in jobs[job_id]["rules"]), job_id

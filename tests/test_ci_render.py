@@ -274,3 +274,39 @@ def test_cli_refuses_a_workspace_directory_that_cannot_be_written_safely(tmp_pat
     result = pipeline_cli("--workspace", str(root), "generate")
     assert result.returncode == 2, result.stderr
     assert "workspace directory" in result.stderr
+
+
+def _setup_run(doc, job_id):
+    return next(step["run"] for step in doc["jobs"][job_id]["steps"] if step["name"].startswith("Set up"))
+
+
+def test_sessions_get_what_they_need_on_a_fresh_runner(rendered):
+    # Without pycuda the load test says "skipped", a failure under --require-gpu; without pip-audit
+    # and the RustSec database `pipeline audit` stops: both jobs would fail on every run.
+    example = load_yaml(rendered["example"][".github/workflows/ci.yml"])
+    assert "pip install --disable-pip-version-check '.[gpu]'\n" in _setup_run(example, "gpu-smoke")
+    checks = _setup_run(example, "checks")
+    assert "pip install --disable-pip-version-check '.[audit]'\n" in checks
+    assert ('if [ "$SESSION" = audit ]; then if [ -d "$HOME/.cargo/advisory-db"/.git ]; then '
+            'git -C "$HOME/.cargo/advisory-db" pull --quiet --ff-only; else git clone --quiet --depth 1 '
+            'https://github.com/rustsec/advisory-db.git "$HOME/.cargo/advisory-db"; fi; fi') in checks
+    assert "[gpu" not in _setup_run(example, "test") and "advisory-db" not in _setup_run(example, "test")
+    release = load_yaml(rendered["example"][".github/workflows/release.yml"])
+    assert "advisory-db" in _setup_run(release, "checks")
+    matrix = load_yaml(rendered["matrix"][".gitlab-ci.yml"])
+    assert "'cargo-gpu-pipeline[gpu,audit]>=0.1'" in matrix["checks-main"]["before_script"][3]
+
+
+@pytest.mark.parametrize(("audit", "expected"), [
+    ('db = "vendor/advisory-db"', "git clone --quiet --depth 1 https://github.com/rustsec/advisory-db.git "
+                                  "vendor/advisory-db"),
+    ('engine = "cargo-deny"', None),
+])
+def test_the_advisory_database_goes_where_audit_reads_it(tmp_path, audit, expected):
+    root = write_config_workspace(tmp_path / "ws", f"\n[workspace.metadata.pipeline.audit]\n{audit}\n", git=False)
+    doc = load_yaml(render_workspace(root)[".github/workflows/ci.yml"])
+    setup = _setup_run(doc, "checks")
+    if expected is None:
+        assert "advisory-db" not in setup
+    else:
+        assert expected in setup

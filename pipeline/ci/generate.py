@@ -101,6 +101,14 @@ def context_for(project: Target | Any, repo_root: Path) -> Context:
             "use letters, digits and `. _ -` in `release.tag-prefix`/`release.shared-tag`, "
             "or set `ci.release.tag-prefix`",
         )
+    # The audit job clones the advisory database where `pipeline audit` will look for it.
+    audit = project.config.audit
+    advisory_db: str | None = "~/.cargo/advisory-db"
+    if audit.engine == "cargo-deny":
+        advisory_db = None  # cargo-deny fetches its own database (`db-path` in deny.toml)
+    elif audit.db:
+        relative = RELATIVE_PATH.fullmatch(audit.db) is not None and ".." not in audit.db.split("/")
+        advisory_db = inside(audit.db) if relative else None  # elsewhere: the runner provides it
     return Context(
         workspace=workspace,
         lockfile=inside("Cargo.lock"),
@@ -109,6 +117,7 @@ def context_for(project: Target | Any, repo_root: Path) -> Context:
         tool_version=__version__,
         config_file=inside("Cargo.toml"),
         release_tag_prefix=tag_prefix,
+        advisory_db=advisory_db,
     )
 
 

@@ -100,6 +100,9 @@ class Context:
     tool_version: str
     config_file: str  # where the configuration lives, relative to the repository root
     release_tag_prefix: str = "v"  # what the release section's tags start with before the version
+    # Where `pipeline audit` reads the RustSec advisory-db, so the audit job can clone it there: relative to
+    # the repository root, or `~/...`; None when the runner provides it (cargo-deny, an absolute `db`).
+    advisory_db: str | None = "~/.cargo/advisory-db"
 
 
 @dataclass(frozen=True)
@@ -204,7 +207,27 @@ def _stage_jobs(settings: CiSettings, *, release: bool) -> list[Job]:
                         gpus=settings.gpus if gpu else 0))
     known = {job.id for job in jobs}
     # `needs` naming a job that is switched off (or not a gate) would make the file invalid.
-    return [_replace_needs(job, tuple(n for n in job.needs if n in known)) for job in jobs]
+    jobs = [_replace_needs(job, tuple(n for n in job.needs if n in known)) for job in jobs]
+    return _off_pull_requests_with_their_needs(jobs)
+
+
+def _off_pull_requests_with_their_needs(jobs: list[Job]) -> list[Job]:
+    """A job waiting for one that does not run on pull requests does not run there either.
+
+    GitLab refuses to create a merge-request pipeline whose job `needs` a job the rules left
+    out, and GitHub skips such a job anyway; saying so in the model keeps both files honest.
+    """
+    from dataclasses import replace
+
+    off = {job.id for job in jobs if not job.pull_requests}
+    changed = True
+    while changed:
+        changed = False
+        for job in jobs:
+            if job.id not in off and off.intersection(job.needs):
+                off.add(job.id)
+                changed = True
+    return [replace(job, pull_requests=False) if job.id in off and job.pull_requests else job for job in jobs]
 
 
 def _replace_needs(job: Job, needs: tuple[str, ...]) -> Job:

@@ -58,6 +58,40 @@ def _nox_words(pipeline: CiPipeline, job: Job) -> list[str]:
     return words
 
 
+# Optional extras of this tool that a session needs in the job's venv: without pycuda the load test
+# reports "skipped" (a failure under --require-gpu), without pip-audit `pipeline audit` stops.
+SESSION_EXTRAS = {"gpu_smoke": "gpu", "audit": "audit"}
+_TOOL_NAME = re.compile(r"cargo[-_.]gpu[-_.]pipeline", re.IGNORECASE)
+_REQUIREMENT = re.compile(r"(?P<name>[^\[<>=!~]+)(?:\[(?P<extras>[^\]]*)\])?(?P<rest>.*)")
+ADVISORY_DB_URL = "https://github.com/rustsec/advisory-db.git"
+
+
+def with_extras(requirement: str, extras: list[str]) -> str:
+    """``.`` -> ``.[gpu]``, ``cargo-gpu-pipeline==0.1.0`` -> ``cargo-gpu-pipeline[gpu]==0.1.0``; others unchanged."""
+    match = _REQUIREMENT.fullmatch(requirement)
+    if not extras or match is None:
+        return requirement
+    name = match.group("name")
+    local = name.startswith(".") or "/" in name  # this checkout (`.`) or another path to the tool
+    if not local and _TOOL_NAME.fullmatch(name) is None:
+        return requirement
+    have = [e for e in (match.group("extras") or "").split(",") if e]
+    wanted = have + [e for e in extras if e not in have]
+    return f"{name}[{','.join(wanted)}]{match.group('rest')}"
+
+
+def _advisory_db_line(pipeline: CiPipeline, job: Job) -> str | None:
+    """Clone (or update) the RustSec advisory-db where `pipeline audit` reads it: runners start without it."""
+    db = pipeline.context.advisory_db
+    if db is None or "audit" not in job.sessions:
+        return None
+    shown = f'"$HOME/{db[2:]}"' if db.startswith("~/") else shlex.quote(db)
+    line = (f"if [ -d {shown}/.git ]; then git -C {shown} pull --quiet --ff-only; "
+            f"else git clone --quiet --depth 1 {ADVISORY_DB_URL} {shown}; fi")
+    # In the matrix over check stages only the audit entry needs it.
+    return f'if [ "$SESSION" = audit ]; then {line}; fi' if job.session == "" else line
+
+
 def setup_lines(pipeline: CiPipeline, job: Job) -> list[str]:
     """Provisioning of one job: Python in bare containers, the Rust toolchain, the tool in a venv."""
     settings = pipeline.settings
@@ -75,8 +109,12 @@ def setup_lines(pipeline: CiPipeline, job: Job) -> list[str]:
         lines.append(f"rustup default {toolchain}")
     if settings.pip_install and job.session != "-":
         lines.append('python3 -m venv "$PIPELINE_VENV"')
-        requirements = " ".join(shlex.quote(r) for r in settings.pip_install)
+        extras = sorted({SESSION_EXTRAS[s] for s in job.sessions if s in SESSION_EXTRAS})
+        requirements = " ".join(shlex.quote(with_extras(r, extras)) for r in settings.pip_install)
         lines.append(f'"$PIPELINE_VENV/bin/python" -m pip install --disable-pip-version-check {requirements}')
+    advisory_db = _advisory_db_line(pipeline, job)
+    if advisory_db:
+        lines.append(advisory_db)
     return lines
 
 
