@@ -310,3 +310,11 @@ def test_the_advisory_database_goes_where_audit_reads_it(tmp_path, audit, expect
         assert "advisory-db" not in setup
     else:
         assert expected in setup
+
+
+@pytest.mark.parametrize("arch", ["compute_90", "sm90", "sm_9"])
+def test_cuda_archs_the_cuda_stage_would_refuse_are_refused_here(arch):
+    # The job runs `nox -s cuda -- --arch $ARCH`; `pipeline cuda --arch compute_90` is a usage error,
+    # so accepting it here would render a job that fails on every run.
+    with pytest.raises(ConfigError, match="`cuda-archs`"):
+        load_config({"pipeline": {"ci": {"cuda-archs": ["sm_90", arch]}}}, Path("Cargo.toml"))

@@ -27,7 +27,8 @@ NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 SESSION = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,63}")
 LABEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:/-]{0,99}")
 FEATURE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_+.-]{0,63}(/[A-Za-z0-9_][A-Za-z0-9_+.-]{0,63})?")
-ARCH = re.compile(r"(sm|compute)_[0-9]{2,3}[af]?")
+# What `pipeline cuda --arch` accepts (a real architecture; the PTX is added by the cuda section).
+ARCH = re.compile(r"sm_[0-9]{2,3}[af]?")
 TOOLCHAIN = re.compile(r"(stable|beta|nightly|[0-9]+\.[0-9]+(\.[0-9]+)?)(-[0-9]{4}-[0-9]{2}-[0-9]{2})?")
 IMAGE = re.compile(
     r"[a-z0-9][a-z0-9._-]*(:[0-9]+)?(/[a-z0-9][a-z0-9._-]*)*"
