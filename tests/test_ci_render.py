@@ -318,3 +318,20 @@ def test_cuda_archs_the_cuda_stage_would_refuse_are_refused_here(arch):
     # so accepting it here would render a job that fails on every run.
     with pytest.raises(ConfigError, match="`cuda-archs`"):
         load_config({"pipeline": {"ci": {"cuda-archs": ["sm_90", arch]}}}, Path("Cargo.toml"))
+
+
+@pytest.mark.parametrize("name", ["gpu-smoke", "release", "checks-main", "variables", "pages", "On", "bench.gpu",
+                                  "1st"])
+def test_extra_session_names_that_would_break_a_file_are_refused(name):
+    # A duplicate job id, a GitLab keyword, a YAML 1.1 boolean, or an id GitHub's schema refuses.
+    raw = {"pipeline": {"ci": {"extra-sessions": [{"name": name, "session": "bench"}]}}}
+    with pytest.raises(ConfigError, match="`extra-sessions"):
+        load_config(raw, Path("Cargo.toml"))
+
+
+def test_extra_session_names_that_work_on_both_platforms_are_kept(tmp_path):
+    config = ('\n[[workspace.metadata.pipeline.ci.extra-sessions]]\nname = "bench_gpu-2"\nsession = "bench"\n'
+              'needs = ["gpu-smoke"]\nrunner = "gpu"\n')
+    root = write_config_workspace(tmp_path / "ws", config, crates=1, git=False)
+    doc = load_yaml(render_workspace(root)[".github/workflows/ci.yml"])
+    assert doc["jobs"]["bench_gpu-2"]["needs"] == ["gpu-smoke"]
