@@ -335,3 +335,14 @@ def test_extra_session_names_that_work_on_both_platforms_are_kept(tmp_path):
     root = write_config_workspace(tmp_path / "ws", config, crates=1, git=False)
     doc = load_yaml(render_workspace(root)[".github/workflows/ci.yml"])
     assert doc["jobs"]["bench_gpu-2"]["needs"] == ["gpu-smoke"]
+
+
+@pytest.mark.parametrize(("requirement", "expected"), [
+    (".", ".[gpu]"), ("-e", "-e"), ("cargo-gpu-pipeline==0.1.0", "cargo-gpu-pipeline[gpu]==0.1.0"),
+    ("cargo_gpu_pipeline[audit]>=0.1", "cargo_gpu_pipeline[audit,gpu]>=0.1"), ("tools/pipeline", "tools/pipeline[gpu]"),
+    ("cargo-gpu-pipeline[gpu]", "cargo-gpu-pipeline[gpu]"), ("numpy>=1.26", "numpy>=1.26"),
+])
+def test_the_tool_requirement_gets_the_extra_a_session_needs(requirement, expected):
+    from pipeline.ci.render import with_extras
+
+    assert with_extras(requirement, ["gpu"]) == expected
