@@ -117,6 +117,16 @@ def test_unusable_lease_directory_is_an_error_naming_it(one_gpu: dict[str, str],
     assert "hint:" in result.stderr and "lease-dir" in result.stderr and "Traceback" not in result.stderr
 
 
+def test_a_command_that_cannot_be_started_is_an_error_naming_it(one_gpu: dict[str, str], tmp_path: Path) -> None:
+    script = tmp_path / "not-executable.sh"
+    script.write_text("echo hi\n")
+    script.chmod(0o644)
+    result = run_pipeline(["gpu", "run", "--", str(script)], env=one_gpu)
+    assert result.returncode == 1, result.stderr
+    assert f"`{script}` could not be started: Permission denied" in result.stderr
+    assert "hint:" in result.stderr and "Traceback" not in result.stderr
+
+
 def test_several_gpus_are_taken_all_or_nothing(tmp_path: Path) -> None:
     uuids = ["GPU-a", "GPU-b"]
     first = try_acquire(tmp_path, uuids, 1, "first")
