@@ -119,6 +119,10 @@ def test_settings_validation_names_the_problem() -> None:
                                        "gpu": {"lease-dir": "/var/lock/gpus", "test-crates": ["a"]}}}, source)
     assert config.cuda.architectures == ("sm_90a",) and config.cuda.jobs == 4
     assert config.gpu.lease_dir == "/var/lock/gpus" and config.gpu.test_crates == ("a",)
+    # Relative to each job's working directory, two jobs would lock different files for one GPU.
+    with pytest.raises(ConfigError, match="`lease-dir` = 'leases' must be absolute"):
+        load_config({"pipeline": {"gpu": {"lease-dir": "leases"}}}, source)
+    assert load_config({"pipeline": {"gpu": {"lease-dir": "~/leases"}}}, source).gpu.lease_dir == "~/leases"
 
 
 def test_linear_expressions() -> None:
