@@ -86,10 +86,16 @@ def test_feature_sets_become_a_matrix_passed_to_cargo():
 def test_release_workflow_gates_then_builds_then_publishes_without_caches():
     pipeline = build_pipeline(CiSettings(), CONTEXT)
     jobs = pipeline.release_jobs
-    assert _ids(jobs) == ["checks", "clippy", "test", "cuda", "release", "publish"]
+    assert _ids(jobs) == ["checks", "clippy", "test", "release-kernels", "release", "publish"]
     assert not any(job.cache for job in jobs)
     build = pipeline.job(Workflow.RELEASE, "release")
-    assert build.needs == ("checks", "clippy", "test", "cuda")
+    assert build.needs == ("checks", "clippy", "test", "release-kernels")
+    # The CUDA gate builds every architecture once and hands target/cuda to the release build,
+    # which packages it (on its own runner, without nvcc, it would ship no kernels).
+    kernels = pipeline.job(Workflow.RELEASE, "release-kernels")
+    assert kernels.session == "cuda" and kernels.args == ("--arch", "sm_80", "--arch", "sm_90")
+    assert not kernels.matrix and kernels.container.startswith("nvidia/cuda:")
+    assert kernels.uploads[0].path == "target/cuda" and build.downloads == kernels.uploads
     assert build.args == ("--artifacts-only",) and build.uploads[0].path == "dist"
     publish = pipeline.job(Workflow.RELEASE, "publish")
     assert publish.publish and publish.needs == ("release",) and publish.downloads == build.uploads

@@ -92,8 +92,18 @@ def test_release_workflow_uses_no_caches_and_only_publish_writes(rendered):
     assert "sha256sum -c SHA256SUMS" in run and 'gh release create "$TAG"' in run
     assert publish["env"]["TAG"] == "${{ github.ref_name }}"
     build = doc["jobs"]["release"]
-    assert build["needs"] == ["checks", "clippy", "test", "cuda", "tests"]
+    assert build["needs"] == ["checks", "clippy", "test", "tests", "release-kernels"]
     assert "-s release -- --artifacts-only" in build["steps"][-2]["run"]
+    # The kernels the release packages come from the release's own CUDA job, where they were built.
+    download = next(step for step in build["steps"] if step["name"] == "Download cuda-kernels")
+    assert download["with"] == {"name": "cuda-kernels", "path": "examples/prism4d/target/cuda"}
+    kernels = doc["jobs"]["release-kernels"]
+    assert kernels["steps"][-2]["run"].endswith("-s cuda -- --arch sm_80 --arch sm_90 --arch sm_120\n")
+    assert kernels["steps"][-1]["with"]["path"] == "examples/prism4d/target/cuda"
+    assert "DIST_DIR" not in kernels.get("env", {}) and "SHA256SUMS" not in kernels["steps"][-2]["run"]
+    gitlab = load_yaml(rendered["example"][".gitlab-ci.yml"])
+    assert {"job": "release-kernels", "artifacts": True} in gitlab["release"]["needs"]
+    assert gitlab["release-kernels"]["artifacts"]["paths"] == ["examples/prism4d/target/cuda"]
     # The example's release section prefixes its tags (`prism4d-v0.5.0`): the trigger follows it.
     assert doc["on"] == {"push": {"tags": ["prism4d-v[0-9]*"]}}
 
@@ -146,7 +156,8 @@ def test_gitlab_pipeline_is_hardened(rendered):
 def test_gitlab_release_waits_for_gate_jobs_gpu_ones_optional(rendered):
     doc = load_yaml(rendered["matrix"][".gitlab-ci.yml"])
     needs = {n["job"]: n.get("optional", False) for n in doc["release"]["needs"]}
-    assert needs == {"checks": False, "clippy": False, "test": False, "cuda": False, "gpu-test": True}
+    assert needs == {"checks": False, "clippy": False, "test": False, "cuda": False, "gpu-test": True,
+                     "release-kernels": False}
     assert doc["release"]["rules"] == [{"if": "$CI_COMMIT_TAG =~ /^release\\-v[0-9]/"}]
     assert doc["gpu-test"]["resource_group"] == "gpu-h100"
     assert doc["gpu-test"]["timeout"] == "120 minutes"

@@ -118,6 +118,7 @@ def context_for(project: Target | Any, repo_root: Path) -> Context:
         config_file=inside("Cargo.toml"),
         release_tag_prefix=tag_prefix,
         advisory_db=advisory_db,
+        cuda_output_dir=inside("target/cuda"),
     )
 
 

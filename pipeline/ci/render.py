@@ -17,7 +17,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from pipeline.ci.model import CiPipeline, Job, Runner, Workflow
+from pipeline.ci.model import DIST_ARTIFACT, Artifact, CiPipeline, Job, Runner, Workflow
 from pipeline.ci.pins import Pin, resolve_pins
 
 GITHUB_CI = ".github/workflows/ci.yml"
@@ -118,9 +118,13 @@ def setup_lines(pipeline: CiPipeline, job: Job) -> list[str]:
     return lines
 
 
+def _dist(artifacts: tuple[Artifact, ...]) -> Artifact | None:
+    return next((a for a in artifacts if a.name == DIST_ARTIFACT), None)
+
+
 def run_lines(pipeline: CiPipeline, job: Job) -> list[str]:
     lines = [" ".join(_nox_words(pipeline, job))]
-    if job.uploads:
+    if _dist(job.uploads):
         # The release session writes SHA256SUMS; make sure it is there and matches before upload.
         lines.append(
             '(cd "$DIST_DIR" && if [ ! -f SHA256SUMS ]; then sha256sum -- * > SHA256SUMS; fi'
@@ -192,8 +196,9 @@ def _github_job(pipeline: CiPipeline, job: Job, pins: dict[str, Pin]) -> dict[st
             env.append((var, _matrix_ref(var)))
     # The runner context exists for steps only, not in a job's `env`.
     step_env = [("PIPELINE_VENV", "${{ runner.temp }}/pipeline-venv")] if settings.pip_install else []
-    if job.uploads:
-        env.append(("DIST_DIR", job.uploads[0].path))
+    dist = _dist(job.uploads)
+    if dist:
+        env.append(("DIST_DIR", dist.path))
     steps: list[dict[str, Any]] = []
     if job.publish:
         env += [("GH_TOKEN", "${{ github.token }}"), ("TAG", "${{ github.ref_name }}")]
@@ -210,6 +215,9 @@ def _github_job(pipeline: CiPipeline, job: Job, pins: dict[str, Pin]) -> dict[st
         if job.full_history:
             checkout.append(("fetch-depth", "raw", "0"))
         steps.append(_step("Check out", pin=pins["actions/checkout"], with_=checkout))
+        for artifact in job.downloads:  # outputs of an earlier job, back where it wrote them
+            steps.append(_step(f"Download {artifact.name}", pin=pins["actions/download-artifact"],
+                               with_=[("name", "str", artifact.name), ("path", "str", artifact.path)]))
         if job.cache:
             prefix = "cargo-${{ runner.os }}-" + job.id + "-"
             key = prefix + "${{ hashFiles('" + pipeline.context.lockfile + "') }}"
@@ -221,7 +229,8 @@ def _github_job(pipeline: CiPipeline, job: Job, pins: dict[str, Pin]) -> dict[st
             steps.append(_step("Set up the toolchain and the pipeline", run=setup, env=step_env))
         steps.append(_step(f"nox -s {job.session or '$SESSION'}", run=run_lines(pipeline, job), env=step_env))
         for artifact in job.uploads:
-            steps.append(_step("Upload the release artifacts", pin=pins["actions/upload-artifact"], with_=[
+            title = "Upload the release artifacts" if artifact.name == DIST_ARTIFACT else f"Upload {artifact.name}"
+            steps.append(_step(title, pin=pins["actions/upload-artifact"], with_=[
                 ("name", "str", artifact.name), ("path", "str", artifact.path), ("if-no-files-found", "str", "error"),
                 ("retention-days", "raw", str(settings.release.retention_days))]))
     permissions = (
@@ -310,14 +319,18 @@ def _gitlab_gate_needs(pipeline: CiPipeline) -> list[dict[str, Any]]:
 def _gitlab_job(pipeline: CiPipeline, job: Job) -> dict[str, Any]:
     settings = pipeline.settings
     variables: list[tuple[str, str]] = []
-    if job.uploads:
-        variables.append(("DIST_DIR", job.uploads[0].path))
+    dist = _dist(job.uploads)
+    if dist:
+        variables.append(("DIST_DIR", dist.path))
     if job.full_history:
         variables.append(("GIT_DEPTH", "0"))
     if job.session == "-":
         needs: list[dict[str, Any]] = [{"job": job.needs[0], "optional": False, "artifacts": True}]
     elif job.id == "release":
-        needs = _gitlab_gate_needs(pipeline)
+        # The CI jobs of the tag pipeline gate it; release-only jobs before it hand over their outputs.
+        release_only = {j.id for j in pipeline.release_jobs if j.stage == "release"}
+        needs = [*_gitlab_gate_needs(pipeline),
+                 *({"job": n, "optional": False, "artifacts": True} for n in job.needs if n in release_only)]
     else:
         needs = [{"job": n, "optional": False, "artifacts": False} for n in job.needs]
     script = run_lines(pipeline, job) if job.session != "-" else [

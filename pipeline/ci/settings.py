@@ -30,6 +30,7 @@ JOB_ID = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,63}")
 # replace them) and words YAML 1.1 reads as booleans or null (GitLab parses YAML 1.1).
 RESERVED_JOB_IDS = frozenset({
     "generate", "checks", "checks-main", "clippy", "test", "cuda", "gpu-smoke", "gpu-test", "release", "publish",
+    "release-kernels",
     "default", "include", "stages", "variables", "workflow", "image", "services", "cache", "before_script",
     "after_script", "types", "pages", "spec",
     "y", "n", "yes", "no", "on", "off", "true", "false", "null",
