@@ -286,3 +286,15 @@ def test_unwritable_output_or_cache_directory_is_an_error_naming_the_path(tmp_pa
     assert result.returncode == 1, result.stderr
     assert f"cuda: cannot write {blocker / 'cache'}" in result.stderr and "PIPELINE_CUDA_CACHE" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_outputs_and_cache_entries_are_not_private_files(example: tuple[Path, dict]) -> None:
+    # atomic writes go through mkstemp (0600); target/cuda and a cache shared on a CI host must
+    # stay readable with the usual umask (this process runs with umask 022 or stricter, never looser).
+    root, _ = example
+    from pipeline.cuda.cache import _UMASK
+
+    expected = 0o666 & ~_UMASK
+    assert (root / "target" / "cuda" / "manifest.json").stat().st_mode & 0o777 == expected
+    metas = list((root / "target" / "cuda-cache" / "objects").rglob("meta.json"))
+    assert metas and all(m.stat().st_mode & 0o777 == expected for m in metas)

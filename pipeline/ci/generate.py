@@ -151,6 +151,15 @@ def compare(files: dict[str, str], repo_root: Path) -> list[Drift]:
     return drifts
 
 
+def _mode_for(target: Path) -> int:
+    try:
+        return target.stat().st_mode & 0o777
+    except FileNotFoundError:
+        umask = os.umask(0o022)
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
 def write_files(files: dict[str, str], repo_root: Path) -> list[str]:
     """Write every file atomically (temp file, fsync, rename); all or nothing. Returns the changed paths."""
     changed = [rel for rel, text in files.items()
@@ -162,6 +171,8 @@ def write_files(files: dict[str, str], repo_root: Path) -> list[str]:
             target.parent.mkdir(parents=True, exist_ok=True)
             fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
             staged.append((Path(name), target))
+            # mkstemp makes 0600 files: keep the mode of the file being replaced, else what umask gives.
+            os.fchmod(fd, _mode_for(target))
             with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
                 handle.write(files[rel])
                 handle.flush()
