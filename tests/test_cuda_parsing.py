@@ -133,3 +133,17 @@ def test_linear_expressions() -> None:
     for bad in ("i*i", "x", "2**i", "__import__('os')"):
         with pytest.raises(ValueError):
             parse_linear(bad)
+
+
+def test_missing_nvcc_says_where_it_looked(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from pipeline.cuda import toolkit
+    from pipeline.errors import ToolMissing
+
+    monkeypatch.setattr(toolkit, "DEFAULT_CUDA_BIN", tmp_path / "no-cuda" / "bin")
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setenv("CUDA_HOME", str(tmp_path / "nowhere"))
+    monkeypatch.delenv("CUDA_PATH", raising=False)
+    with pytest.raises(ToolMissing) as missing:
+        toolkit.find_cuda_tool("nvcc")
+    assert f"$CUDA_HOME ({tmp_path / 'nowhere'}) has no bin/nvcc" in missing.value.hint
+    assert f"nor in {tmp_path / 'no-cuda' / 'bin'}" in missing.value.hint
