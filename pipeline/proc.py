@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.errors import CommandFailed, ToolMissing
+from pipeline.errors import CommandFailed, OperationFailed, ToolMissing
 
 STDERR_TAIL_LINES = 20
 
@@ -106,6 +106,11 @@ def run(
         )
     except FileNotFoundError as exc:
         raise ToolMissing(program, hint or INSTALL_HINTS.get(program, f"install `{program}`")) from exc
+    except OSError as exc:  # not executable, not a program (ENOEXEC), cwd unusable: say which, no traceback
+        raise OperationFailed(
+            f"`{program}` could not be started: {exc.strerror or exc}",
+            hint or "check that it is an executable file (`chmod +x`, a `#!` line) and that the directory exists",
+        ) from exc
     except subprocess.TimeoutExpired as exc:
         raise CommandFailed([program, *args[1:]], -1, f"timed out after {timeout} s", hint) from exc
     result = Result(

@@ -119,3 +119,18 @@ def test_a_failed_write_leaves_every_file_untouched(repo):
     assert "could not write" in result.stderr and "hint:" in result.stderr
     assert not (repo / ".gitlab-ci.yml").exists()  # rendered fine, but not written: all or nothing
     assert [p.name for p in repo.iterdir() if p.name.endswith(".tmp")] == []
+
+
+def test_written_files_get_umask_modes_or_keep_their_own(tmp_path):
+    # mkstemp creates 0600 files: generated CI files must not end up unreadable to others.
+    from pipeline.ci.generate import write_files
+
+    (tmp_path / "kept.yml").write_text("old\n")
+    (tmp_path / "kept.yml").chmod(0o664)
+    previous = subprocess.os.umask(0o022)
+    try:
+        write_files({"new/ci.yml": "a: 1\n", "kept.yml": "new\n"}, tmp_path)
+    finally:
+        subprocess.os.umask(previous)
+    assert (tmp_path / "new" / "ci.yml").stat().st_mode & 0o777 == 0o644
+    assert (tmp_path / "kept.yml").stat().st_mode & 0o777 == 0o664

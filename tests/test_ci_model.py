@@ -86,10 +86,16 @@ def test_feature_sets_become_a_matrix_passed_to_cargo():
 def test_release_workflow_gates_then_builds_then_publishes_without_caches():
     pipeline = build_pipeline(CiSettings(), CONTEXT)
     jobs = pipeline.release_jobs
-    assert _ids(jobs) == ["checks", "clippy", "test", "cuda", "release", "publish"]
+    assert _ids(jobs) == ["checks", "clippy", "test", "release-kernels", "release", "publish"]
     assert not any(job.cache for job in jobs)
     build = pipeline.job(Workflow.RELEASE, "release")
-    assert build.needs == ("checks", "clippy", "test", "cuda")
+    assert build.needs == ("checks", "clippy", "test", "release-kernels")
+    # The CUDA gate builds every architecture once and hands target/cuda to the release build,
+    # which packages it (on its own runner, without nvcc, it would ship no kernels).
+    kernels = pipeline.job(Workflow.RELEASE, "release-kernels")
+    assert kernels.session == "cuda" and kernels.args == ("--arch", "sm_80", "--arch", "sm_90")
+    assert not kernels.matrix and kernels.container.startswith("nvidia/cuda:")
+    assert kernels.uploads[0].path == "target/cuda" and build.downloads == kernels.uploads
     assert build.args == ("--artifacts-only",) and build.uploads[0].path == "dist"
     publish = pipeline.job(Workflow.RELEASE, "publish")
     assert publish.publish and publish.needs == ("release",) and publish.downloads == build.uploads
@@ -127,3 +133,19 @@ def test_model_is_immutable():
     pipeline = build_pipeline(CiSettings(), CONTEXT)
     with pytest.raises(dataclasses.FrozenInstanceError):
         pipeline.ci_jobs[0].timeout = 1  # type: ignore[misc]
+
+
+def test_a_job_waiting_for_one_kept_off_pull_requests_stays_off_them_too():
+    # cuda only on the default branch: the GPU jobs after it cannot run on pull requests either
+    # (GitLab refuses a merge-request pipeline whose job needs a job the rules left out).
+    settings = CiSettings(pr_stages=("generate", "fmt", "lint", "test", "gpu_smoke", "gpu_test"))
+    pipeline = build_pipeline(settings, CONTEXT)
+    assert not pipeline.job(Workflow.CI, "cuda").pull_requests
+    assert not pipeline.job(Workflow.CI, "gpu-smoke").pull_requests
+    assert not pipeline.job(Workflow.CI, "gpu-test").pull_requests
+    assert pipeline.job(Workflow.CI, "test").pull_requests
+    from pipeline.ci.render import gitlab_view
+
+    jobs = {job["id"]: job for job in gitlab_view(pipeline)["jobs"]}
+    for job_id in ("gpu-smoke", "gpu-test"):
+        assert all('== "merge_request_event"' not in rule["if"] for rule in jobs[job_id]["rules"]), job_id

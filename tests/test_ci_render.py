@@ -92,8 +92,18 @@ def test_release_workflow_uses_no_caches_and_only_publish_writes(rendered):
     assert "sha256sum -c SHA256SUMS" in run and 'gh release create "$TAG"' in run
     assert publish["env"]["TAG"] == "${{ github.ref_name }}"
     build = doc["jobs"]["release"]
-    assert build["needs"] == ["checks", "clippy", "test", "cuda", "tests"]
+    assert build["needs"] == ["checks", "clippy", "test", "tests", "release-kernels"]
     assert "-s release -- --artifacts-only" in build["steps"][-2]["run"]
+    # The kernels the release packages come from the release's own CUDA job, where they were built.
+    download = next(step for step in build["steps"] if step["name"] == "Download cuda-kernels")
+    assert download["with"] == {"name": "cuda-kernels", "path": "examples/prism4d/target/cuda"}
+    kernels = doc["jobs"]["release-kernels"]
+    assert kernels["steps"][-2]["run"].endswith("-s cuda -- --arch sm_80 --arch sm_90 --arch sm_120\n")
+    assert kernels["steps"][-1]["with"]["path"] == "examples/prism4d/target/cuda"
+    assert "DIST_DIR" not in kernels.get("env", {}) and "SHA256SUMS" not in kernels["steps"][-2]["run"]
+    gitlab = load_yaml(rendered["example"][".gitlab-ci.yml"])
+    assert {"job": "release-kernels", "artifacts": True} in gitlab["release"]["needs"]
+    assert gitlab["release-kernels"]["artifacts"]["paths"] == ["examples/prism4d/target/cuda"]
     # The example's release section prefixes its tags (`prism4d-v0.5.0`): the trigger follows it.
     assert doc["on"] == {"push": {"tags": ["prism4d-v[0-9]*"]}}
 
@@ -146,7 +156,8 @@ def test_gitlab_pipeline_is_hardened(rendered):
 def test_gitlab_release_waits_for_gate_jobs_gpu_ones_optional(rendered):
     doc = load_yaml(rendered["matrix"][".gitlab-ci.yml"])
     needs = {n["job"]: n.get("optional", False) for n in doc["release"]["needs"]}
-    assert needs == {"checks": False, "clippy": False, "test": False, "cuda": False, "gpu-test": True}
+    assert needs == {"checks": False, "clippy": False, "test": False, "cuda": False, "gpu-test": True,
+                     "release-kernels": False}
     assert doc["release"]["rules"] == [{"if": "$CI_COMMIT_TAG =~ /^release\\-v[0-9]/"}]
     assert doc["gpu-test"]["resource_group"] == "gpu-h100"
     assert doc["gpu-test"]["timeout"] == "120 minutes"
@@ -274,3 +285,75 @@ def test_cli_refuses_a_workspace_directory_that_cannot_be_written_safely(tmp_pat
     result = pipeline_cli("--workspace", str(root), "generate")
     assert result.returncode == 2, result.stderr
     assert "workspace directory" in result.stderr
+
+
+def _setup_run(doc, job_id):
+    return next(step["run"] for step in doc["jobs"][job_id]["steps"] if step["name"].startswith("Set up"))
+
+
+def test_sessions_get_what_they_need_on_a_fresh_runner(rendered):
+    # Without pycuda the load test says "skipped", a failure under --require-gpu; without pip-audit
+    # and the RustSec database `pipeline audit` stops: both jobs would fail on every run.
+    example = load_yaml(rendered["example"][".github/workflows/ci.yml"])
+    assert "pip install --disable-pip-version-check '.[gpu]'\n" in _setup_run(example, "gpu-smoke")
+    checks = _setup_run(example, "checks")
+    assert "pip install --disable-pip-version-check '.[audit]'\n" in checks
+    assert ('if [ "$SESSION" = audit ]; then if [ -d "$HOME/.cargo/advisory-db"/.git ]; then '
+            'git -C "$HOME/.cargo/advisory-db" pull --quiet --ff-only; else git clone --quiet --depth 1 '
+            'https://github.com/rustsec/advisory-db.git "$HOME/.cargo/advisory-db"; fi; fi') in checks
+    assert "[gpu" not in _setup_run(example, "test") and "advisory-db" not in _setup_run(example, "test")
+    release = load_yaml(rendered["example"][".github/workflows/release.yml"])
+    assert "advisory-db" in _setup_run(release, "checks")
+    matrix = load_yaml(rendered["matrix"][".gitlab-ci.yml"])
+    assert "'cargo-gpu-pipeline[gpu,audit]>=0.1'" in matrix["checks-main"]["before_script"][3]
+
+
+@pytest.mark.parametrize(("audit", "expected"), [
+    ('db = "vendor/advisory-db"', "git clone --quiet --depth 1 https://github.com/rustsec/advisory-db.git "
+                                  "vendor/advisory-db"),
+    ('engine = "cargo-deny"', None),
+])
+def test_the_advisory_database_goes_where_audit_reads_it(tmp_path, audit, expected):
+    root = write_config_workspace(tmp_path / "ws", f"\n[workspace.metadata.pipeline.audit]\n{audit}\n", git=False)
+    doc = load_yaml(render_workspace(root)[".github/workflows/ci.yml"])
+    setup = _setup_run(doc, "checks")
+    if expected is None:
+        assert "advisory-db" not in setup
+    else:
+        assert expected in setup
+
+
+@pytest.mark.parametrize("arch", ["compute_90", "sm90", "sm_9"])
+def test_cuda_archs_the_cuda_stage_would_refuse_are_refused_here(arch):
+    # The job runs `nox -s cuda -- --arch $ARCH`; `pipeline cuda --arch compute_90` is a usage error,
+    # so accepting it here would render a job that fails on every run.
+    with pytest.raises(ConfigError, match="`cuda-archs`"):
+        load_config({"pipeline": {"ci": {"cuda-archs": ["sm_90", arch]}}}, Path("Cargo.toml"))
+
+
+@pytest.mark.parametrize("name", ["gpu-smoke", "release", "checks-main", "variables", "pages", "On", "bench.gpu",
+                                  "1st"])
+def test_extra_session_names_that_would_break_a_file_are_refused(name):
+    # A duplicate job id, a GitLab keyword, a YAML 1.1 boolean, or an id GitHub's schema refuses.
+    raw = {"pipeline": {"ci": {"extra-sessions": [{"name": name, "session": "bench"}]}}}
+    with pytest.raises(ConfigError, match="`extra-sessions"):
+        load_config(raw, Path("Cargo.toml"))
+
+
+def test_extra_session_names_that_work_on_both_platforms_are_kept(tmp_path):
+    config = ('\n[[workspace.metadata.pipeline.ci.extra-sessions]]\nname = "bench_gpu-2"\nsession = "bench"\n'
+              'needs = ["gpu-smoke"]\nrunner = "gpu"\n')
+    root = write_config_workspace(tmp_path / "ws", config, crates=1, git=False)
+    doc = load_yaml(render_workspace(root)[".github/workflows/ci.yml"])
+    assert doc["jobs"]["bench_gpu-2"]["needs"] == ["gpu-smoke"]
+
+
+@pytest.mark.parametrize(("requirement", "expected"), [
+    (".", ".[gpu]"), ("-e", "-e"), ("cargo-gpu-pipeline==0.1.0", "cargo-gpu-pipeline[gpu]==0.1.0"),
+    ("cargo_gpu_pipeline[audit]>=0.1", "cargo_gpu_pipeline[audit,gpu]>=0.1"), ("tools/pipeline", "tools/pipeline[gpu]"),
+    ("cargo-gpu-pipeline[gpu]", "cargo-gpu-pipeline[gpu]"), ("numpy>=1.26", "numpy>=1.26"),
+])
+def test_the_tool_requirement_gets_the_extra_a_session_needs(requirement, expected):
+    from pipeline.ci.render import with_extras
+
+    assert with_extras(requirement, ["gpu"]) == expected

@@ -259,3 +259,42 @@ def test_json_output_is_only_json(example: tuple[Path, dict]) -> None:
     assert data["compiled"] == [] and len(data["cached"]) == 9
     assert data["architectures"] == ["sm_80", "sm_90"]
     assert "cuda: 3 kernel(s)" in result.stderr
+
+
+@pytest.mark.parametrize("pattern", ["", ".", "crates/**k0.cu"])
+def test_a_glob_pathlib_refuses_is_a_config_error_naming_it(tmp_path: Path, pattern: str) -> None:
+    config = f'\n[[workspace.metadata.pipeline.cuda.kernel-sets]]\nname = "odd"\nsources = ["{pattern}"]\n'
+    root = kernel_workspace(tmp_path / "ws", kernels=1, headers=1, config=config)
+    result = run_pipeline(["--workspace", str(root), "cuda", "--arch", "sm_90"], env=pipeline_env(None, None))
+    assert result.returncode == 2, result.stderr
+    assert f"kernel set 'odd': source glob {pattern!r} is not a valid glob" in result.stderr
+    assert "hint:" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_unwritable_output_or_cache_directory_is_an_error_naming_the_path(tmp_path: Path) -> None:
+    root = kernel_workspace(tmp_path / "ws", kernels=1, headers=1)
+    (root / "target").write_text("a file where cargo's target directory belongs\n")
+    result = run_pipeline(["--workspace", str(root), "cuda", "--arch", "sm_90"], env=pipeline_env(None, None))
+    assert result.returncode == 1, result.stderr
+    assert f"cuda: cannot write {root / 'target'}" in result.stderr
+    assert "hint:" in result.stderr and "Traceback" not in result.stderr
+    (root / "target").unlink()
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("")
+    env = pipeline_env(None, None, PIPELINE_CUDA_CACHE=str(blocker / "cache"))
+    result = run_pipeline(["--workspace", str(root), "cuda", "--arch", "sm_90"], env=env)
+    assert result.returncode == 1, result.stderr
+    assert f"cuda: cannot write {blocker / 'cache'}" in result.stderr and "PIPELINE_CUDA_CACHE" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_outputs_and_cache_entries_are_not_private_files(example: tuple[Path, dict]) -> None:
+    # atomic writes go through mkstemp (0600); target/cuda and a cache shared on a CI host must
+    # stay readable with the usual umask (this process runs with umask 022 or stricter, never looser).
+    root, _ = example
+    from pipeline.cuda.cache import _UMASK
+
+    expected = 0o666 & ~_UMASK
+    assert (root / "target" / "cuda" / "manifest.json").stat().st_mode & 0o777 == expected
+    metas = list((root / "target" / "cuda-cache" / "objects").rglob("meta.json"))
+    assert metas and all(m.stat().st_mode & 0o777 == expected for m in metas)

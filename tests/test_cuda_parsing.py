@@ -119,6 +119,10 @@ def test_settings_validation_names_the_problem() -> None:
                                        "gpu": {"lease-dir": "/var/lock/gpus", "test-crates": ["a"]}}}, source)
     assert config.cuda.architectures == ("sm_90a",) and config.cuda.jobs == 4
     assert config.gpu.lease_dir == "/var/lock/gpus" and config.gpu.test_crates == ("a",)
+    # Relative to each job's working directory, two jobs would lock different files for one GPU.
+    with pytest.raises(ConfigError, match="`lease-dir` = 'leases' must be absolute"):
+        load_config({"pipeline": {"gpu": {"lease-dir": "leases"}}}, source)
+    assert load_config({"pipeline": {"gpu": {"lease-dir": "~/leases"}}}, source).gpu.lease_dir == "~/leases"
 
 
 def test_linear_expressions() -> None:
@@ -129,3 +133,17 @@ def test_linear_expressions() -> None:
     for bad in ("i*i", "x", "2**i", "__import__('os')"):
         with pytest.raises(ValueError):
             parse_linear(bad)
+
+
+def test_missing_nvcc_says_where_it_looked(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from pipeline.cuda import toolkit
+    from pipeline.errors import ToolMissing
+
+    monkeypatch.setattr(toolkit, "DEFAULT_CUDA_BIN", tmp_path / "no-cuda" / "bin")
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setenv("CUDA_HOME", str(tmp_path / "nowhere"))
+    monkeypatch.delenv("CUDA_PATH", raising=False)
+    with pytest.raises(ToolMissing) as missing:
+        toolkit.find_cuda_tool("nvcc")
+    assert f"$CUDA_HOME ({tmp_path / 'nowhere'}) has no bin/nvcc" in missing.value.hint
+    assert f"nor in {tmp_path / 'no-cuda' / 'bin'}" in missing.value.hint

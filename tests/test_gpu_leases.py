@@ -108,6 +108,25 @@ def test_exit_code_environment_and_usage_errors(one_gpu: dict[str, str], tmp_pat
     assert no_gpu.returncode == 1 and "no NVIDIA driver/GPU" in no_gpu.stderr
 
 
+def test_unusable_lease_directory_is_an_error_naming_it(one_gpu: dict[str, str], tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    result = run_pipeline(["gpu", "run", "--", "true"], env={**one_gpu, "PIPELINE_GPU_LEASE_DIR": str(blocker / "x")})
+    assert result.returncode == 1, result.stderr
+    assert f"gpu lease: cannot lock in {blocker / 'x'}" in result.stderr
+    assert "hint:" in result.stderr and "lease-dir" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_command_that_cannot_be_started_is_an_error_naming_it(one_gpu: dict[str, str], tmp_path: Path) -> None:
+    script = tmp_path / "not-executable.sh"
+    script.write_text("echo hi\n")
+    script.chmod(0o644)
+    result = run_pipeline(["gpu", "run", "--", str(script)], env=one_gpu)
+    assert result.returncode == 1, result.stderr
+    assert f"`{script}` could not be started: Permission denied" in result.stderr
+    assert "hint:" in result.stderr and "Traceback" not in result.stderr
+
+
 def test_several_gpus_are_taken_all_or_nothing(tmp_path: Path) -> None:
     uuids = ["GPU-a", "GPU-b"]
     first = try_acquire(tmp_path, uuids, 1, "first")

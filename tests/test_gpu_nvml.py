@@ -137,3 +137,18 @@ def test_doctor_cli_reports_mismatch_with_exit_1(tmp_path: Path) -> None:
     no_gpu = run_pipeline(["doctor"], env=pipeline_env(fake, '{"fail": "Driver Not Loaded"}'))
     assert "warning  nvml: no NVIDIA driver/GPU" in no_gpu.stdout
     assert no_gpu.returncode == 0 or "required tool(s) missing" in no_gpu.stderr  # no GPU alone is no failure
+
+
+def test_doctor_fails_on_invalid_configuration(tmp_path: Path) -> None:
+    # Every stage stops on it with exit 2: doctor must not call the setup healthy (exit 0).
+    root = tmp_path / "ws"
+    (root / "crates" / "a" / "src").mkdir(parents=True)
+    (root / "crates" / "a" / "src" / "lib.rs").write_text("")
+    (root / "crates" / "a" / "Cargo.toml").write_text('[package]\nname = "a"\nversion = "0.1.0"\nedition = "2021"\n')
+    (root / "Cargo.toml").write_text('[workspace]\nmembers = ["crates/a"]\n\n'
+                                     '[workspace.metadata.pipeline.cuda]\narchitectures = ["sm90"]\n')
+    fake = write_fake_pynvml(tmp_path / "fake")
+    result = run_pipeline(["--workspace", str(root), "doctor", "--json"], env=pipeline_env(fake, fake_gpus(1)))
+    config = [f for f in json.loads(result.stdout)["findings"] if f["check"] == "config"]
+    assert [f["level"] for f in config] == ["error"] and "'sm90' is not of the form sm_XY" in config[0]["message"]
+    assert result.returncode == 1 and "hint:" in result.stderr

@@ -157,3 +157,38 @@ def test_example_smoke_case_is_configured() -> None:
     cases = load_project(REPO / "examples" / "prism4d").config.cuda.smoke
     assert [(c.kernel, c.module_name, tuple(c.args)) for c in cases] == [
         ("saxpy", "saxpy", ("n", "f32:2.0", "@x", "@y"))]
+
+
+class _BusyDevice:
+    """pycuda.driver.Device of a GPU the driver cannot open (exclusive-process mode, already taken)."""
+
+    def __init__(self, ordinal: int) -> None:
+        self.ordinal = ordinal
+
+    def compute_capability(self) -> tuple[int, int]:
+        return (9, 0)
+
+    def name(self) -> str:
+        return "NVIDIA H200"
+
+    def pci_bus_id(self) -> str:
+        return "0000:00:06.0"
+
+    def make_context(self) -> None:
+        raise RuntimeError("cuCtxCreate failed: CUDA-capable device(s) is/are busy or unavailable")
+
+
+def test_smoke_reports_a_gpu_it_cannot_open_as_a_failure(monkeypatch, tmp_path: Path) -> None:
+    # pycuda is the driver boundary here, faked like NVML: a busy GPU is a failed check, not a traceback.
+    import types
+
+    from pipeline.gpu import smoke
+    from pipeline.gpu.nvml import Gpu, Inventory
+
+    fake = types.SimpleNamespace(init=lambda: None, Device=_BusyDevice)
+    fake.Device.count = staticmethod(lambda: 1)  # type: ignore[attr-defined]
+    monkeypatch.setattr(smoke, "_import_pycuda", lambda: fake)
+    inventory = Inventory(True, gpus=(Gpu(0, "GPU-x", "NVIDIA H200", "9.0", 1, 0, True),))
+    report = smoke.run_smoke({"kernels": []}, tmp_path, (), inventory)
+    assert report.status == "failed"
+    assert "busy or unavailable" in (report.devices[0].modules[0].error or "")

@@ -76,6 +76,8 @@ def test_nox_lists_the_stage_sessions() -> None:
     assert result.returncode == 0
     for session in ("fmt", "clippy", "lint", "test", "tests", "bench"):
         assert f"{session} ->" in result.stdout, result.stdout
+    # README's main job: a bare `nox` runs the release plan.
+    assert "* release ->" in result.stdout
 
 
 def test_nox_session_fails_on_broken_workspace_and_passes_args(example_copy: Path, stage_env) -> None:

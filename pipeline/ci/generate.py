@@ -101,6 +101,14 @@ def context_for(project: Target | Any, repo_root: Path) -> Context:
             "use letters, digits and `. _ -` in `release.tag-prefix`/`release.shared-tag`, "
             "or set `ci.release.tag-prefix`",
         )
+    # The audit job clones the advisory database where `pipeline audit` will look for it.
+    audit = project.config.audit
+    advisory_db: str | None = "~/.cargo/advisory-db"
+    if audit.engine == "cargo-deny":
+        advisory_db = None  # cargo-deny fetches its own database (`db-path` in deny.toml)
+    elif audit.db:
+        relative = RELATIVE_PATH.fullmatch(audit.db) is not None and ".." not in audit.db.split("/")
+        advisory_db = inside(audit.db) if relative else None  # elsewhere: the runner provides it
     return Context(
         workspace=workspace,
         lockfile=inside("Cargo.lock"),
@@ -109,6 +117,8 @@ def context_for(project: Target | Any, repo_root: Path) -> Context:
         tool_version=__version__,
         config_file=inside("Cargo.toml"),
         release_tag_prefix=tag_prefix,
+        advisory_db=advisory_db,
+        cuda_output_dir=inside("target/cuda"),
     )
 
 
@@ -141,6 +151,15 @@ def compare(files: dict[str, str], repo_root: Path) -> list[Drift]:
     return drifts
 
 
+def _mode_for(target: Path) -> int:
+    try:
+        return target.stat().st_mode & 0o777
+    except FileNotFoundError:
+        umask = os.umask(0o022)
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
 def write_files(files: dict[str, str], repo_root: Path) -> list[str]:
     """Write every file atomically (temp file, fsync, rename); all or nothing. Returns the changed paths."""
     changed = [rel for rel, text in files.items()
@@ -152,6 +171,8 @@ def write_files(files: dict[str, str], repo_root: Path) -> list[str]:
             target.parent.mkdir(parents=True, exist_ok=True)
             fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
             staged.append((Path(name), target))
+            # mkstemp makes 0600 files: keep the mode of the file being replaced, else what umask gives.
+            os.fchmod(fd, _mode_for(target))
             with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
                 handle.write(files[rel])
                 handle.flush()

@@ -43,6 +43,10 @@ class MatrixAxis:
     entries: tuple[tuple[tuple[str, str], ...], ...]
 
 
+DIST_ARTIFACT = "dist"  # the release's files: SHA256SUMS, published by the last job
+KERNELS_ARTIFACT = "cuda-kernels"  # target/cuda of the release's CUDA job, packaged by the release build
+
+
 @dataclass(frozen=True)
 class Artifact:
     name: str
@@ -100,6 +104,10 @@ class Context:
     tool_version: str
     config_file: str  # where the configuration lives, relative to the repository root
     release_tag_prefix: str = "v"  # what the release section's tags start with before the version
+    # Where `pipeline audit` reads the RustSec advisory-db, so the audit job can clone it there: relative to
+    # the repository root, or `~/...`; None when the runner provides it (cargo-deny, an absolute `db`).
+    advisory_db: str | None = "~/.cargo/advisory-db"
+    cuda_output_dir: str = "target/cuda"  # what `pipeline cuda` writes and the release packages
 
 
 @dataclass(frozen=True)
@@ -204,7 +212,27 @@ def _stage_jobs(settings: CiSettings, *, release: bool) -> list[Job]:
                         gpus=settings.gpus if gpu else 0))
     known = {job.id for job in jobs}
     # `needs` naming a job that is switched off (or not a gate) would make the file invalid.
-    return [_replace_needs(job, tuple(n for n in job.needs if n in known)) for job in jobs]
+    jobs = [_replace_needs(job, tuple(n for n in job.needs if n in known)) for job in jobs]
+    return _off_pull_requests_with_their_needs(jobs)
+
+
+def _off_pull_requests_with_their_needs(jobs: list[Job]) -> list[Job]:
+    """A job waiting for one that does not run on pull requests does not run there either.
+
+    GitLab refuses to create a merge-request pipeline whose job `needs` a job the rules left
+    out, and GitHub skips such a job anyway; saying so in the model keeps both files honest.
+    """
+    from dataclasses import replace
+
+    off = {job.id for job in jobs if not job.pull_requests}
+    changed = True
+    while changed:
+        changed = False
+        for job in jobs:
+            if job.id not in off and off.intersection(job.needs):
+                off.add(job.id)
+                changed = True
+    return [replace(job, pull_requests=False) if job.id in off and job.pull_requests else job for job in jobs]
 
 
 def _replace_needs(job: Job, needs: tuple[str, ...]) -> Job:
@@ -213,17 +241,39 @@ def _replace_needs(job: Job, needs: tuple[str, ...]) -> Job:
     return replace(job, needs=needs) if needs != job.needs else job
 
 
+RELEASE_KERNELS_JOB = "release-kernels"
+
+
+def _release_kernels(settings: CiSettings, context: Context, gates: list[Job]) -> tuple[list[Job], Job | None]:
+    """The CUDA gate of a release, as one job building every architecture and handing `target/cuda` on.
+
+    The release build packages `target/cuda` when it finds it there; on its own fresh runner
+    (no nvcc) it would find nothing, and the release would ship without its kernels.
+    """
+    if not any(job.id == "cuda" for job in gates):
+        return gates, None
+    args = tuple(word for arch in settings.cuda_archs for word in ("--arch", arch))
+    kernels = Job(RELEASE_KERNELS_JOB, "CUDA kernels for the release", "release", "cuda", args,
+                  timeout=_timeout(settings, "cuda"), container=settings.cuda_image, rust=False,
+                  uploads=(Artifact(KERNELS_ARTIFACT, context.cuda_output_dir),))
+    renamed = [_replace_needs(job, tuple(RELEASE_KERNELS_JOB if n == "cuda" else n for n in job.needs))
+               for job in gates if job.id != "cuda"]
+    return renamed, kernels
+
+
 def _release_jobs(settings: CiSettings, context: Context) -> list[Job]:
     if not settings.release.enabled:
         return []
-    gates = _stage_jobs(settings, release=True)
-    dist = Artifact("dist", context.dist_dir)
+    gates, kernels = _release_kernels(settings, context, _stage_jobs(settings, release=True))
+    dist = Artifact(DIST_ARTIFACT, context.dist_dir)
     timeout = settings.timeouts.get(RELEASE_JOB, settings.release.timeout)
+    before = [*gates, *([kernels] if kernels else [])]
     build = Job(RELEASE_JOB, "release artifacts and SHA256SUMS", "release", "release", settings.release.args,
-                needs=tuple(job.id for job in gates), timeout=timeout, uploads=(dist,), full_history=True)
+                needs=tuple(job.id for job in before), timeout=timeout, uploads=(dist,),
+                downloads=kernels.uploads if kernels else (), full_history=True)
     publish = Job("publish", "publish the release", "release", "-", needs=(RELEASE_JOB,), timeout=15,
                   downloads=(dist,), publish=True, rust=False)
-    return [*gates, build, publish]
+    return [*before, build, publish]
 
 
 def build_pipeline(settings: CiSettings, context: Context) -> CiPipeline:

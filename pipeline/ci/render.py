@@ -17,7 +17,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from pipeline.ci.model import CiPipeline, Job, Runner, Workflow
+from pipeline.ci.model import DIST_ARTIFACT, Artifact, CiPipeline, Job, Runner, Workflow
 from pipeline.ci.pins import Pin, resolve_pins
 
 GITHUB_CI = ".github/workflows/ci.yml"
@@ -58,6 +58,40 @@ def _nox_words(pipeline: CiPipeline, job: Job) -> list[str]:
     return words
 
 
+# Optional extras of this tool that a session needs in the job's venv: without pycuda the load test
+# reports "skipped" (a failure under --require-gpu), without pip-audit `pipeline audit` stops.
+SESSION_EXTRAS = {"gpu_smoke": "gpu", "audit": "audit"}
+_TOOL_NAME = re.compile(r"cargo[-_.]gpu[-_.]pipeline", re.IGNORECASE)
+_REQUIREMENT = re.compile(r"(?P<name>[^\[<>=!~]+)(?:\[(?P<extras>[^\]]*)\])?(?P<rest>.*)")
+ADVISORY_DB_URL = "https://github.com/rustsec/advisory-db.git"
+
+
+def with_extras(requirement: str, extras: list[str]) -> str:
+    """``.`` -> ``.[gpu]``, ``cargo-gpu-pipeline==0.1.0`` -> ``cargo-gpu-pipeline[gpu]==0.1.0``; others unchanged."""
+    match = _REQUIREMENT.fullmatch(requirement)
+    if not extras or match is None:
+        return requirement
+    name = match.group("name")
+    local = name.startswith(".") or "/" in name  # this checkout (`.`) or another path to the tool
+    if not local and _TOOL_NAME.fullmatch(name) is None:
+        return requirement
+    have = [e for e in (match.group("extras") or "").split(",") if e]
+    wanted = have + [e for e in extras if e not in have]
+    return f"{name}[{','.join(wanted)}]{match.group('rest')}"
+
+
+def _advisory_db_line(pipeline: CiPipeline, job: Job) -> str | None:
+    """Clone (or update) the RustSec advisory-db where `pipeline audit` reads it: runners start without it."""
+    db = pipeline.context.advisory_db
+    if db is None or "audit" not in job.sessions:
+        return None
+    shown = f'"$HOME/{db[2:]}"' if db.startswith("~/") else shlex.quote(db)
+    line = (f"if [ -d {shown}/.git ]; then git -C {shown} pull --quiet --ff-only; "
+            f"else git clone --quiet --depth 1 {ADVISORY_DB_URL} {shown}; fi")
+    # In the matrix over check stages only the audit entry needs it.
+    return f'if [ "$SESSION" = audit ]; then {line}; fi' if job.session == "" else line
+
+
 def setup_lines(pipeline: CiPipeline, job: Job) -> list[str]:
     """Provisioning of one job: Python in bare containers, the Rust toolchain, the tool in a venv."""
     settings = pipeline.settings
@@ -75,14 +109,22 @@ def setup_lines(pipeline: CiPipeline, job: Job) -> list[str]:
         lines.append(f"rustup default {toolchain}")
     if settings.pip_install and job.session != "-":
         lines.append('python3 -m venv "$PIPELINE_VENV"')
-        requirements = " ".join(shlex.quote(r) for r in settings.pip_install)
+        extras = sorted({SESSION_EXTRAS[s] for s in job.sessions if s in SESSION_EXTRAS})
+        requirements = " ".join(shlex.quote(with_extras(r, extras)) for r in settings.pip_install)
         lines.append(f'"$PIPELINE_VENV/bin/python" -m pip install --disable-pip-version-check {requirements}')
+    advisory_db = _advisory_db_line(pipeline, job)
+    if advisory_db:
+        lines.append(advisory_db)
     return lines
+
+
+def _dist(artifacts: tuple[Artifact, ...]) -> Artifact | None:
+    return next((a for a in artifacts if a.name == DIST_ARTIFACT), None)
 
 
 def run_lines(pipeline: CiPipeline, job: Job) -> list[str]:
     lines = [" ".join(_nox_words(pipeline, job))]
-    if job.uploads:
+    if _dist(job.uploads):
         # The release session writes SHA256SUMS; make sure it is there and matches before upload.
         lines.append(
             '(cd "$DIST_DIR" && if [ ! -f SHA256SUMS ]; then sha256sum -- * > SHA256SUMS; fi'
@@ -154,8 +196,9 @@ def _github_job(pipeline: CiPipeline, job: Job, pins: dict[str, Pin]) -> dict[st
             env.append((var, _matrix_ref(var)))
     # The runner context exists for steps only, not in a job's `env`.
     step_env = [("PIPELINE_VENV", "${{ runner.temp }}/pipeline-venv")] if settings.pip_install else []
-    if job.uploads:
-        env.append(("DIST_DIR", job.uploads[0].path))
+    dist = _dist(job.uploads)
+    if dist:
+        env.append(("DIST_DIR", dist.path))
     steps: list[dict[str, Any]] = []
     if job.publish:
         env += [("GH_TOKEN", "${{ github.token }}"), ("TAG", "${{ github.ref_name }}")]
@@ -172,6 +215,9 @@ def _github_job(pipeline: CiPipeline, job: Job, pins: dict[str, Pin]) -> dict[st
         if job.full_history:
             checkout.append(("fetch-depth", "raw", "0"))
         steps.append(_step("Check out", pin=pins["actions/checkout"], with_=checkout))
+        for artifact in job.downloads:  # outputs of an earlier job, back where it wrote them
+            steps.append(_step(f"Download {artifact.name}", pin=pins["actions/download-artifact"],
+                               with_=[("name", "str", artifact.name), ("path", "str", artifact.path)]))
         if job.cache:
             prefix = "cargo-${{ runner.os }}-" + job.id + "-"
             key = prefix + "${{ hashFiles('" + pipeline.context.lockfile + "') }}"
@@ -183,7 +229,8 @@ def _github_job(pipeline: CiPipeline, job: Job, pins: dict[str, Pin]) -> dict[st
             steps.append(_step("Set up the toolchain and the pipeline", run=setup, env=step_env))
         steps.append(_step(f"nox -s {job.session or '$SESSION'}", run=run_lines(pipeline, job), env=step_env))
         for artifact in job.uploads:
-            steps.append(_step("Upload the release artifacts", pin=pins["actions/upload-artifact"], with_=[
+            title = "Upload the release artifacts" if artifact.name == DIST_ARTIFACT else f"Upload {artifact.name}"
+            steps.append(_step(title, pin=pins["actions/upload-artifact"], with_=[
                 ("name", "str", artifact.name), ("path", "str", artifact.path), ("if-no-files-found", "str", "error"),
                 ("retention-days", "raw", str(settings.release.retention_days))]))
     permissions = (
@@ -272,14 +319,18 @@ def _gitlab_gate_needs(pipeline: CiPipeline) -> list[dict[str, Any]]:
 def _gitlab_job(pipeline: CiPipeline, job: Job) -> dict[str, Any]:
     settings = pipeline.settings
     variables: list[tuple[str, str]] = []
-    if job.uploads:
-        variables.append(("DIST_DIR", job.uploads[0].path))
+    dist = _dist(job.uploads)
+    if dist:
+        variables.append(("DIST_DIR", dist.path))
     if job.full_history:
         variables.append(("GIT_DEPTH", "0"))
     if job.session == "-":
         needs: list[dict[str, Any]] = [{"job": job.needs[0], "optional": False, "artifacts": True}]
     elif job.id == "release":
-        needs = _gitlab_gate_needs(pipeline)
+        # The CI jobs of the tag pipeline gate it; release-only jobs before it hand over their outputs.
+        release_only = {j.id for j in pipeline.release_jobs if j.stage == "release"}
+        needs = [*_gitlab_gate_needs(pipeline),
+                 *({"job": n, "optional": False, "artifacts": True} for n in job.needs if n in release_only)]
     else:
         needs = [{"job": n, "optional": False, "artifacts": False} for n in job.needs]
     script = run_lines(pipeline, job) if job.session != "-" else [

@@ -24,10 +24,22 @@ RELEASE_JOB = "release"
 
 # Strict patterns: what a value may look like to be written into YAML.
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+# A job id both platforms accept: GitHub wants a letter or `_` first, then letters, digits, `_` and `-`.
+JOB_ID = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,63}")
+# Job ids the generator uses itself, GitLab's top-level keywords (a job named `variables` would
+# replace them) and words YAML 1.1 reads as booleans or null (GitLab parses YAML 1.1).
+RESERVED_JOB_IDS = frozenset({
+    "generate", "checks", "checks-main", "clippy", "test", "cuda", "gpu-smoke", "gpu-test", "release", "publish",
+    "release-kernels",
+    "default", "include", "stages", "variables", "workflow", "image", "services", "cache", "before_script",
+    "after_script", "types", "pages", "spec",
+    "y", "n", "yes", "no", "on", "off", "true", "false", "null",
+})
 SESSION = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,63}")
 LABEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:/-]{0,99}")
 FEATURE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_+.-]{0,63}(/[A-Za-z0-9_][A-Za-z0-9_+.-]{0,63})?")
-ARCH = re.compile(r"(sm|compute)_[0-9]{2,3}[af]?")
+# What `pipeline cuda --arch` accepts (a real architecture; the PTX is added by the cuda section).
+ARCH = re.compile(r"sm_[0-9]{2,3}[af]?")
 TOOLCHAIN = re.compile(r"(stable|beta|nightly|[0-9]+\.[0-9]+(\.[0-9]+)?)(-[0-9]{4}-[0-9]{2}-[0-9]{2})?")
 IMAGE = re.compile(
     r"[a-z0-9][a-z0-9._-]*(:[0-9]+)?(/[a-z0-9][a-z0-9._-]*)*"
@@ -95,7 +107,7 @@ class ActionPin:
 class ExtraSession:
     """A workspace's own nox session run as one more CI job."""
 
-    name: str = setting("", doc="job name (letters, digits, `_ . -`)")
+    name: str = setting("", doc="job name (a letter or `_`, then letters, digits, `_ -`; not a generated job's)")
     session: str = setting("", doc="nox session to run (default: the job name)")
     args: tuple[str, ...] = setting(factory=tuple, doc="arguments after `--` (plain flags and words only)")
     runner: Literal["cpu", "gpu"] = setting("cpu", doc="runner kind: `gpu` jobs run under a GPU lease")
@@ -105,11 +117,14 @@ class ExtraSession:
     release_gate: bool = setting(False, doc="also gate the release workflow on this session")
 
     def __post_init__(self) -> None:
-        check("extra-sessions.name", self.name, NAME, "a job name (letters, digits, `_ . -`)")
+        check("extra-sessions.name", self.name, JOB_ID, "a job name (a letter or `_`, then letters, digits, `_ -`)")
+        if self.name.lower() in RESERVED_JOB_IDS or self.name in KNOWN_STAGES:
+            raise ValueError(f"`extra-sessions.name` = {self.name!r} is taken (a generated job, a GitLab keyword "
+                             "or a YAML boolean): choose another job name")
         if self.session:
             check("extra-sessions.session", self.session, SESSION, "a nox session name")
         check_all("extra-sessions.args", self.args, ARGUMENT, "a plain argument (no spaces, quotes, `$` or braces)")
-        check_all("extra-sessions.needs", self.needs, NAME, "a job name")
+        check_all("extra-sessions.needs", self.needs, JOB_ID, "a job name")
         _check_timeout("extra-sessions.timeout", self.timeout)
 
     @property

@@ -6,7 +6,7 @@ import argparse
 from dataclasses import asdict
 
 from pipeline.doctor import Finding, gpu_findings, probe_tools
-from pipeline.errors import CheckFailed, PipelineError
+from pipeline.errors import CheckFailed, ConfigError, PipelineError
 from pipeline.output import emit_json
 
 
@@ -24,7 +24,10 @@ def _targets(workspace_arg: str | None, inventory, supported):  # type: ignore[n
     try:
         settings = load_project(workspace_arg).config.cuda
     except PipelineError as exc:
-        finding = Finding("warning", "config", f"workspace configuration not read: {exc.message}", exc.hint)
+        # Invalid configuration is a problem doctor found (every stage would stop on it); a workspace
+        # that cannot be located or read only limits what doctor can say.
+        level = "error" if isinstance(exc, ConfigError) else "warning"
+        finding = Finding(level, "config", f"workspace configuration not read: {exc.message}", exc.hint)
         return list(FALLBACK_ARCHITECTURES), "fallback list", None, finding
     if settings.architectures != "auto":
         targets, origin = list(settings.architectures), "configuration"

@@ -34,7 +34,7 @@ from pipeline.cuda.cache import Cache, FileDigests, atomic_write_json, digest_js
 from pipeline.cuda.kernels import Kernel, discover
 from pipeline.cuda.settings import FALLBACK_ARCHITECTURES, CudaSettings, check_arch
 from pipeline.cuda.toolkit import find_cuda_tool
-from pipeline.errors import CheckFailed, ConfigError, UsageError
+from pipeline.errors import CheckFailed, ConfigError, OperationFailed, UsageError
 from pipeline.output import is_tty
 from pipeline.workspace.model import Workspace
 
@@ -459,6 +459,25 @@ def build(
     settings: CudaSettings,
     options: BuildOptions = BuildOptions(),
     gpu_archs: Callable[[], Sequence[str]] = gpu_archs_from_nvml,
+) -> BuildResult:
+    try:
+        return _build(workspace, settings, options, gpu_archs)
+    except OSError as exc:
+        # target/cuda or the cache directory is not a writable directory (a file in the way, a
+        # read-only mount, a bad `cache-dir`): say which path, not a traceback.
+        where = exc.filename or output_dir(workspace)
+        raise OperationFailed(
+            f"cuda: cannot write {where}: {exc.strerror or exc}",
+            f"make {output_dir(workspace)} and the compile cache ({cache_dir(workspace, settings)}; "
+            f"`cache-dir` in [workspace.metadata.pipeline.cuda] or ${CACHE_ENV}) writable directories",
+        ) from None
+
+
+def _build(
+    workspace: Workspace,
+    settings: CudaSettings,
+    options: BuildOptions,
+    gpu_archs: Callable[[], Sequence[str]],
 ) -> BuildResult:
     started = time.monotonic()
     builder = _Builder(workspace, settings, options)

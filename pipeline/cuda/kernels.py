@@ -65,7 +65,15 @@ def _configured(workspace: Workspace, settings: CudaSettings) -> list[tuple[Kern
                     "inside the workspace",
                     "write globs relative to the workspace root, e.g. `crates/*/kernels/*.cu`",
                 )
-            matches = sorted(p.resolve() for p in workspace.root.glob(pattern) if p.is_file())
+            try:
+                matches = sorted(p.resolve() for p in workspace.root.glob(pattern) if p.is_file())
+            except (ValueError, IndexError, NotImplementedError) as exc:  # pathlib refuses the pattern
+                raise ConfigError(
+                    f"{workspace.manifest_path}: kernel set {kernel_set.name!r}: source glob {pattern!r} is not "
+                    f"a valid glob ({exc or type(exc).__name__})",
+                    "write globs relative to the workspace root, e.g. `crates/*/kernels/*.cu` (`**` only as a "
+                    "whole path component)",
+                ) from None
             if not matches:
                 raise ConfigError(
                     f"{workspace.manifest_path}: kernel set {kernel_set.name!r}: source glob {pattern!r} "

@@ -137,6 +137,20 @@ def _write_holder(fd: int, command: str) -> None:
 
 def try_acquire(directory: Path, uuids: Sequence[str], count: int, command: str) -> Lease | None:
     """``count`` of ``uuids`` at once, or None (and nothing held) if fewer are free."""
+    try:
+        return _try_acquire(directory, uuids, count, command)
+    except OSError as exc:
+        # A lease directory that cannot hold lock files (a file in the way, no write permission
+        # for this CI user): an operational error naming the path, not a traceback.
+        raise OperationFailed(
+            f"gpu lease: cannot lock in {directory}: {exc.strerror or exc}"
+            + (f" ({exc.filename})" if exc.filename and str(exc.filename) != str(directory) else ""),
+            f"point `lease-dir` in [workspace.metadata.pipeline.gpu] (or ${LEASE_DIR_ENV}) at a directory every "
+            "CI user on the host can write",
+        ) from None
+
+
+def _try_acquire(directory: Path, uuids: Sequence[str], count: int, command: str) -> Lease | None:
     _ensure_dir(directory)
     inherited = inherited_gpus()
     taken: list[tuple[str, int | None]] = []

@@ -16,7 +16,8 @@ class GpuSettings:
 
     lease_dir: str = setting(
         DEFAULT_LEASE_DIR,
-        doc="directory of the per-GPU lock files shared by every job on the host ($PIPELINE_GPU_LEASE_DIR overrides)",
+        doc="absolute directory of the per-GPU lock files shared by every job on the host "
+        "($PIPELINE_GPU_LEASE_DIR overrides)",
     )
     lease_timeout: float = setting(3600.0, doc="seconds `gpu run` and GPU tests wait for free GPUs (`--timeout`)")
     test_crates: tuple[str, ...] = setting(
@@ -29,5 +30,9 @@ class GpuSettings:
     def __post_init__(self) -> None:
         if not self.lease_dir:
             raise ValueError("`lease-dir` must not be empty")
+        if not self.lease_dir.startswith(("/", "~")):
+            # Relative to each job's own working directory, jobs would lock different files.
+            raise ValueError(f"`lease-dir` = {self.lease_dir!r} must be absolute (or start with `~`): every job on "
+                             "the host has to lock the same files")
         if self.lease_timeout < 0:
             raise ValueError("`lease-timeout` must be >= 0 seconds")

@@ -104,7 +104,14 @@ def run_smoke(manifest: dict[str, Any], out_dir: Path, cases: Sequence[SmokeCase
         return SmokeReport("failed", f"CUDA driver initialisation failed: {exc}")
     if count == 0:
         return SmokeReport("skipped", "no NVIDIA driver/GPU: CUDA sees no device (check CUDA_VISIBLE_DEVICES)")
-    devices = [_check_device(cuda, ordinal, manifest, out_dir, cases) for ordinal in range(count)]
+    devices = []
+    for ordinal in range(count):
+        try:
+            devices.append(_check_device(cuda, ordinal, manifest, out_dir, cases))
+        except Exception as exc:  # noqa: BLE001 - a GPU the driver cannot open (busy in exclusive mode, ECC, OOM)
+            failed = DeviceReport(ordinal, "?", "?", "?")
+            failed.modules.append(ModuleCheck("(CUDA context)", False, error=f"GPU {ordinal} unusable: {exc}"))
+            devices.append(failed)
     return SmokeReport("passed" if all(d.ok for d in devices) else "failed", None, devices)
 
 
