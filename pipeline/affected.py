@@ -136,6 +136,19 @@ def crate_dirs(workspace: Workspace, top: Path) -> dict[str, str]:
     return result
 
 
+def external_dirs(workspace: Workspace, top: Path) -> dict[str, tuple[tuple[str, DepKind], ...]]:
+    """Repository-relative directory of each path dependency outside the members (an `exclude`d
+    or vendored crate) -> the members depending on it, with the kind of each dependency."""
+    found: dict[str, list[tuple[str, DepKind]]] = {}
+    for package in workspace.members:
+        for dep in package.dependencies:
+            if dep.external_path and dep.path is not None:
+                rel = os.path.relpath(os.path.realpath(dep.path), top).replace(os.sep, "/")
+                if not rel.startswith(".."):
+                    found.setdefault("" if rel == "." else rel, []).append((package.name, dep.kind))
+    return {d: tuple(dict.fromkeys(users)) for d, users in found.items()}
+
+
 def owner(path: str, dirs: Mapping[str, str]) -> str | None:
     """The crate whose directory is the deepest one containing ``path``."""
     directory = posixpath.dirname(path)
@@ -229,6 +242,7 @@ def compute_affected(
     base_workspace: Workspace | None = None,
     base_dirs: Mapping[str, str] | None = None,
     cuda_graph: Mapping[str, frozenset[str]] | None = None,
+    external: Mapping[str, tuple[tuple[str, DepKind], ...]] | None = None,
 ) -> Affected:
     """Classify ``changes`` and close the changed crates over their dependents.
 
@@ -236,6 +250,8 @@ def compute_affected(
     same). ``base_workspace``/``base_dirs`` describe the base commit; they are
     needed only when a crate was deleted or moved away, to find its dependents.
     ``root_manifest`` says what changed in the root Cargo.toml, when it changed.
+    ``external`` maps the directories of path dependencies outside the members to the
+    members using them (:func:`external_dirs`): a change there affects those members.
     """
     manifest_rel = f"{prefix}/Cargo.toml" if prefix else "Cargo.toml"
     impacts: list[FileImpact] = []
@@ -244,6 +260,8 @@ def compute_affected(
     whole: list[str] = []
     generate: list[str] = []
     cuda_files: set[str] = set()
+    via_path_build: set[str] = set()  # members whose (non-member) path dependency changed
+    via_path_test: set[str] = set()
 
     for change in changes:
         paths = [change.path] + ([change.old_path] if change.old_path else [])
@@ -279,6 +297,13 @@ def compute_affected(
                     effect, crate = "crate", gone
                     continue
             if name is None:
+                holder = owner(path, {d: d for d in external}) if external else None
+                users = external.get(holder) if external and holder is not None else None
+                if users and not (rules.ignore and _matches(rel, rules.ignore)):
+                    via_path_build.update(n for n, kind in users if kind in ORDERING_KINDS)
+                    via_path_test.update(n for n, _ in users)
+                    if effect == "none":
+                        effect = "path-dependency"
                 continue
             if rules.ignore and _matches(rel, rules.ignore):
                 if effect == "none":
@@ -291,8 +316,8 @@ def compute_affected(
         impacts.append(FileImpact(change, effect, crate))
 
     members = workspace.names
-    build_seeds = set(changed)
-    test_seeds = set(changed)
+    build_seeds = set(changed) | via_path_build
+    test_seeds = set(changed) | via_path_test
     if removed and base_workspace is not None:
         # Dependents of a deleted crate are known only from the base's manifests.
         build_seeds.update(n for n in base_workspace.dependents_closure(removed, ORDERING_KINDS) if workspace.has(n))
@@ -450,6 +475,7 @@ def _affected_range(
         base_workspace=base_model[0] if base_model else None,
         base_dirs=base_model[1] if base_model else None,
         cuda_graph=cuda_graph,
+        external=external_dirs(workspace, top),
     )
     if gone and base_model is None:
         # The base's manifests could not be read as a workspace: be safe, check everything.

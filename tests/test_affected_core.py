@@ -17,7 +17,7 @@ from pipeline.affected import (
 )
 from pipeline.gitread import Change, parse_name_status
 from pipeline.hooks.settings import HooksSettings
-from pipeline.workspace.model import load_workspace
+from pipeline.workspace.model import DepKind, load_workspace
 
 RULES = Rules(ignore=HooksSettings().ignore, ci_paths=HooksSettings().ci_paths)
 
@@ -211,3 +211,18 @@ def test_parse_name_status_with_renames_and_odd_names() -> None:
     assert parse_name_status(text) == [
         Change("M", "a b.rs"), Change("R", "new/x.rs", "old/x.rs"), Change("D", "gone.rs"), Change("A", "tab\there.rs"),
     ]
+
+
+def test_path_dependency_outside_the_members_affects_its_users(generated) -> None:
+    # An `exclude`d or vendored crate is built as part of the members that use it by path.
+    external = {"ws/vendor/legacy": (("gen-crate-0010", DepKind.NORMAL), ("gen-crate-0011", DepKind.DEV))}
+    result = run(generated, Change("M", "ws/vendor/legacy/src/lib.rs"), external=external)
+    assert [f.effect for f in result.files] == ["path-dependency"]
+    assert result.changed_crates == ()  # no member's own file changed: nothing to format
+    assert result.crates == ("gen-crate-0010", "gen-crate-0011")  # 11 depends on 10 normally
+    assert result.test_crates == ("gen-crate-0010", "gen-crate-0011")
+    dev_only = run(generated, Change("M", "ws/vendor/legacy/src/lib.rs"),
+                   external={"ws/vendor/legacy": (("gen-crate-0011", DepKind.DEV),)})
+    assert dev_only.crates == () and dev_only.test_crates == ("gen-crate-0011",)
+    docs = run(generated, Change("M", "ws/vendor/legacy/README.md"), external=external)
+    assert docs.nothing and docs.files[0].effect == "none"

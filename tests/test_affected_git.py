@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from factory import init_git, make_workspace
-from hooks_support import affected_json, commit_all, git, pipeline
+from hooks_support import EXAMPLE, affected_json, commit_all, git, pipeline
 
 LEAF = "gen-crate-0005"
 CORE = "gen-crate-0000"
@@ -190,3 +190,19 @@ def test_file_name_that_is_not_utf8_is_attributed_not_a_traceback(repo: Path) ->
     data = affected_json(repo, "base")
     assert data["changed_crates"] == [LEAF]
     assert data["crates"] == [LEAF]
+
+
+def test_excluded_path_dependency_affects_the_crates_using_it(tmp_path: Path) -> None:
+    # The example's prism-io depends by path on vendor/prism-legacy, which is `exclude`d from the
+    # members: a change there used to affect nothing, so the hook skipped prism-io.
+    root = tmp_path / "prism4d"
+    shutil.copytree(EXAMPLE, root, ignore=shutil.ignore_patterns("target", "dist"))
+    init_git(root)
+    git(root, "branch", "base")
+    edit(root / "vendor" / "prism-legacy" / "src" / "lib.rs")
+    commit_all(root, "legacy")
+    data = affected_json(root, "base")
+    assert data["files"][0]["effect"] == "path-dependency"
+    assert data["changed_crates"] == [] and not data["nothing"]
+    assert "prism-io" in data["crates"] and "prism-core" not in data["crates"]
+    assert data["crates"] == [c for c in data["test_crates"] if c in data["crates"]]
