@@ -382,3 +382,16 @@ def test_configured_engine_not_installed_is_tool_missing(
     assert code == 1 and out == ""
     assert f"`{engine}` was not found on PATH" in err
     assert 'set engine = "builtin"' in err
+
+
+def test_engine_cargo_deny_refuses_another_lockfile(lock_ws: Path, tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    # cargo-deny checks the workspace's own Cargo.lock: --lockfile used to be ignored silently,
+    # reporting the findings of a different file under the name of the one asked for.
+    other = tmp_path / "other.lock"
+    other.write_text((lock_ws / "Cargo.lock").read_text())
+    manifest = lock_ws / "Cargo.toml"
+    manifest.write_text(manifest.read_text() + '[workspace.metadata.pipeline.audit]\nengine = "cargo-deny"\n')
+    code, out, err = run_cli(capsys, "--workspace", str(lock_ws), "audit", "--skip-python", "--lockfile", str(other))
+    assert code == 2 and out == ""
+    assert "does not apply to engine cargo-deny" in err and "hint:" in err

@@ -18,7 +18,7 @@ from pipeline.deps.rustaudit import (
     run_cargo_audit,
     run_cargo_deny,
 )
-from pipeline.errors import CheckFailed, ConfigError, ToolMissing
+from pipeline.errors import CheckFailed, ConfigError, ToolMissing, UsageError
 from pipeline.output import emit_json, log
 from pipeline.project import Project, load_project
 
@@ -35,8 +35,16 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
 
 def _rust(args: argparse.Namespace, project: Project) -> RustAudit:
     settings = project.config.audit
-    lockfile = read_lockfile(lockfile_path(project.root, args.lockfile))
+    lock = lockfile_path(project.root, args.lockfile)
+    lockfile = read_lockfile(lock)
     if settings.engine == "cargo-deny":
+        if lock.resolve() != (project.root / "Cargo.lock").resolve():
+            # cargo-deny resolves the workspace itself: its findings would be for another lockfile.
+            raise UsageError(
+                f"--lockfile {args.lockfile} does not apply to engine cargo-deny, which checks "
+                f"{project.root / 'Cargo.lock'}",
+                'drop --lockfile, or set engine = "builtin" (or "cargo-audit") in [workspace.metadata.pipeline.audit]',
+            )
         if args.db:
             log("note: --db does not apply to engine cargo-deny: it reads `db-path` from the workspace's deny.toml")
         return run_cargo_deny(project.root, lockfile, settings)
