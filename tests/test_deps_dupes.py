@@ -279,6 +279,13 @@ def test_exclude_dev_uses_cargo_metadata_offline(vendored: Path, capsys: pytest.
     assert [v["why"] for v in report["duplicates"][0]["versions"]] == ["shared 1.0.0 <- app", "shared 2.0.0 <- app"]
 
 
+def test_unknown_target_is_a_usage_error(vendored: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # It used to fall back to the lock-only view (exit 0): every crate counted, whatever was asked.
+    code, out, err = run_cli(capsys, "--workspace", str(vendored), "dupes", "--json", "--target", "x86_64-nonsense")
+    assert code == 2 and out == ""
+    assert "--target x86_64-nonsense: cargo does not know this target" in err and "hint:" in err
+
+
 def test_lock_only_view_is_announced_when_cargo_metadata_cannot_resolve(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

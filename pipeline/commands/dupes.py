@@ -9,7 +9,7 @@ from typing import Any
 from pipeline.deps.duplicates import DupesReport, find_duplicates
 from pipeline.deps.graph import DepGraph, lock_view, metadata_view
 from pipeline.deps.lockfile import read_lockfile
-from pipeline.errors import CheckFailed, ManifestError, PipelineError
+from pipeline.errors import CheckFailed, ManifestError, PipelineError, UsageError
 from pipeline.output import emit_json, log
 from pipeline.project import load_project
 
@@ -84,6 +84,12 @@ def _graph(args: argparse.Namespace, root: Path, lock_graph: DepGraph) -> DepGra
     try:
         return metadata_view(root, exclude_dev=args.exclude_dev, target=args.target)
     except PipelineError as exc:
+        if args.target and "error loading target specification" in exc.message:
+            # A typo, not an offline problem: counting every locked crate would answer another question.
+            raise UsageError(
+                f"--target {args.target}: cargo does not know this target",
+                "run `rustc --print target-list` for the built-in target triples",
+            ) from None
         log(f"note: {wanted} not applied: {exc.message}\nnote: using the lock-only view (every locked crate counts)")
         return lock_graph
 
