@@ -100,3 +100,18 @@ def test_hooks_run_rejects_force(tmp_path: Path) -> None:
     make_workspace(root, 2, git=True)
     result = pipeline(root, "--workspace", str(root), "hooks", "run", "--force", stdin="")
     assert result.returncode == 2 and "--force applies to `hooks install`" in result.stderr
+
+
+def test_pre_commit_all_files_mode_checks_everything(tmp_path: Path) -> None:
+    # pre-commit runs pre-push hooks without a range (and without git's lines) when the push
+    # includes a root commit: that used to read as "nothing pushed" and pass unchecked.
+    root = tmp_path / "r"
+    make_workspace(root, 2, git=True)
+    lib = root / "crates" / "gen-crate-0001" / "src" / "lib.rs"
+    lib.write_text(lib.read_text() + "pub fn   bad( ) {}\n")
+    commit_all(root, "bad formatting")
+    run_env = env() | {"PRE_COMMIT_REMOTE_NAME": "origin", "PRE_COMMIT_REMOTE_URL": str(tmp_path / "remote.git")}
+    result = subprocess.run([sys.executable, "-m", "pipeline", "hooks", "run"], cwd=root, env=run_env,
+                            capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    assert result.returncode == 1, result.stderr
+    assert "pre-push checks failed: fmt (workspace)" in result.stderr

@@ -152,6 +152,14 @@ def run_pre_push(project: Project, remote: str, stdin_text: str, env: dict[str, 
     if env.get("PRE_COMMIT_FROM_REF") and env.get("PRE_COMMIT_TO_REF"):
         # Under the pre-commit framework: it already worked out the range.
         ranges = [(env["PRE_COMMIT_FROM_REF"], env["PRE_COMMIT_TO_REF"])]
+    elif env.get("PRE_COMMIT_REMOTE_NAME") and not stdin_text.strip():
+        # pre-commit's all-files mode: the push includes a root commit (a first push), so it
+        # sets no range and keeps git's lines to itself. Everything is new, not "nothing pushed".
+        head = gitread.head(top)
+        ranges = [(EMPTY_TREE, head)] if head else []
+        if not ranges:
+            log("pipeline pre-push: no commits: nothing to check")
+            return 0
     else:
         refs = parse_push_lines(stdin_text)
         ranges = push_ranges(top, remote, refs, settings.default_branch)
