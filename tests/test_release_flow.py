@@ -371,3 +371,16 @@ def test_tag_starting_with_a_dash_is_a_configuration_error(
     root = make_shapes(tmp_path / "ws", git_repo=True, extra_root=f"\n[workspace.metadata.pipeline.release]\n{key}\n")
     assert run(root, "release", "patch") == 2
     assert "tags cannot start with `-`" in capsys.readouterr().err
+
+
+def test_release_with_build_metadata_is_the_next_changelog_base(ws: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # `release 0.5.0+build.7` tags v0.5.0+build.7; the tag pattern used to reject the `+build`
+    # part, so the next changelog started from the previous release and listed old commits again.
+    (ws / "crates" / "core" / "src" / "lib.rs").write_text("pub fn a() {}\n")
+    git(ws, "commit", "-qam", "feat(core): a")
+    assert run(ws, "release", "0.5.0+build.7", "--execute", "--no-verify", "--crate", "core") == 0
+    assert "v0.5.0+build.7" in git(ws, "tag").split()
+    capsys.readouterr()
+    assert run(ws, "changelog", "--json") == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["since"] == "v0.5.0+build.7" and data["commits"] == 0

@@ -186,7 +186,7 @@ def tag_pattern(template: str, prefix: str, crate: str | None = None) -> re.Patt
     pattern = ""
     for piece in re.split(r"(\{version\}|\{crate\})", full):
         if piece == "{version}":
-            pattern += r"(?P<version>\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?)"
+            pattern += r"(?P<version>\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?)"
         elif piece == "{crate}":
             pattern += re.escape(crate) if crate is not None else r"(?P<crate>.+?)"
         else:
