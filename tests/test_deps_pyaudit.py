@@ -103,3 +103,25 @@ def test_configured_requirement_file_must_exist(py_ws: Path, capsys: pytest.Capt
     _, err = capsys.readouterr()
     assert code == 2
     assert "python-requirements names missing file(s)" in err and "missing.txt" in err
+
+
+@pytest.mark.skipif(not pyaudit.pip_audit_available(), reason="pip-audit (the `audit` extra) is not installed")
+def test_refused_connection_fails_unless_allow_offline_on_any_machine(
+    py_ws: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The test above returns early where PyPI answers; here the service is unreachable everywhere:
+    # every request goes through a proxy on a closed port.
+    for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.setenv(name, "http://127.0.0.1:9")
+    for name in ("NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    code = cli.main(["--workspace", str(py_ws), "audit", "--json"])
+    out, err = capsys.readouterr()
+    [source] = json.loads(out)["python"]["sources"]
+    assert code == 1 and source["status"] == "unreachable", err
+    assert "python/requirements.txt NOT AUDITED: vulnerability service unreachable" in err
+    assert "--allow-offline" in err
+    code = cli.main(["--workspace", str(py_ws), "audit", "--allow-offline"])
+    out, err = capsys.readouterr()
+    assert code == 0
+    assert "WARNING: python: python/requirements.txt NOT AUDITED" in err
