@@ -49,6 +49,13 @@ def tests(session: nox.Session) -> None:
 
 
 @nox.session
+def pylint(session: nox.Session) -> None:
+    """This project's Python lint: ruff over the package, tests and benchmarks."""
+    session.install("ruff>=0.6")
+    session.run("ruff", "check", "pipeline", "tests", "bench", "noxfile.py", "setup.py")
+
+
+@nox.session
 def bench(session: nox.Session) -> None:
     """Benchmarks in bench/: each prints ratios against a baseline measured in the same run."""
     _install_dev(session)

@@ -111,7 +111,8 @@ def test_release_workflow_uses_no_caches_and_only_publish_writes(rendered):
 def test_example_runs_from_the_repository_root_with_its_workspace(rendered):
     doc = load_yaml(rendered["example"][".github/workflows/ci.yml"])
     assert doc["env"]["PIPELINE_WORKSPACE"] == "examples/prism4d"
-    assert list(doc["jobs"]) == ["generate", "checks", "clippy", "test", "cuda", "gpu-smoke", "gpu-test", "tests"]
+    assert list(doc["jobs"]) == ["generate", "checks", "clippy", "test", "cuda", "gpu-smoke", "gpu-test", "tests",
+                                 "pylint"]
     tests = doc["jobs"]["tests"]
     assert 'nox" --no-dependencies -f noxfile.py -s tests' in tests["steps"][-1]["run"]
     smoke = doc["jobs"]["gpu-smoke"]

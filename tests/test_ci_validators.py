@@ -145,7 +145,7 @@ def test_gitlab_ci_local_lists_the_jobs(gitlab_repo):
         "generate", "checks: [fmt]", "checks: [lint]", "checks: [dupes]", "checks: [audit]",
         "clippy: [default,]", "clippy: [tensorcore,prism-gpu/tensorcore]",
         "test: [default,]", "test: [tensorcore,prism-gpu/tensorcore]",
-        "cuda: [sm_80]", "cuda: [sm_90]", "cuda: [sm_120]", "tests",
+        "cuda: [sm_80]", "cuda: [sm_90]", "cuda: [sm_120]", "tests", "pylint",
     ]  # no GPU job: this ref is not protected
     protected = _listed(gitlab_repo, "--variable", "CI_COMMIT_REF_PROTECTED=true",
                         "--ignore-predefined-vars", "CI_COMMIT_REF_PROTECTED")

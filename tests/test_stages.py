@@ -113,3 +113,8 @@ def test_stage_sessions_need_no_virtualenv() -> None:
 
 def test_cargo_on_path_is_required_for_fmt(tmp_path: Path) -> None:
     assert shutil.which("cargo"), "the test machine needs cargo"
+
+
+def test_require_gpu_without_gpu_is_a_usage_error(run_cli) -> None:
+    result = run_cli("test", "--require-gpu")
+    assert result.returncode == 2 and "--gpu" in result.stderr

@@ -60,6 +60,8 @@ def run(args: argparse.Namespace) -> int:
     project = load_project(args.workspace)
     for name in args.package:
         project.workspace.package(name)  # unknown crate -> clear error
+    if args.command == "test" and args.require_gpu and not args.gpu:
+        raise UsageError("--require-gpu applies to the GPU tests only", "run `pipeline test --gpu --require-gpu`")
     packages = _changed_packages(project, args)
     if packages is None:
         return 0
