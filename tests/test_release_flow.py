@@ -212,8 +212,9 @@ def test_not_a_git_repository(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert run(root, "bump", "minor") == 0  # bump needs no git
 
 
-def test_failed_push_says_what_was_done(ws: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert run(ws, "release", "patch", "--execute", "--no-verify", "--push") == 1  # no `origin` remote
+def test_failed_push_says_what_was_done(ws: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    git(ws, "remote", "add", "origin", str(tmp_path / "no-such-remote.git"))  # configured, but unreachable
+    assert run(ws, "release", "patch", "--execute", "--no-verify", "--push") == 1
     err = capsys.readouterr().err
     assert "the release was made locally, but the push failed" in err
     assert "git push --atomic origin HEAD refs/tags/v0.4.3" in err
@@ -384,3 +385,16 @@ def test_release_with_build_metadata_is_the_next_changelog_base(ws: Path, capsys
     assert run(ws, "changelog", "--json") == 0
     data = json.loads(capsys.readouterr().out)
     assert data["since"] == "v0.5.0+build.7" and data["commits"] == 0
+
+
+def test_push_to_a_missing_remote_is_refused_before_anything_is_made(
+    ws: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # It used to commit and tag, then fail at the push: a half-done release to undo by hand.
+    before = snapshot(ws)
+    head = git(ws, "rev-parse", "HEAD")
+    assert run(ws, "release", "patch", "--execute", "--no-verify", "--push") == 1
+    err = capsys.readouterr().err
+    assert "--push: remote `origin` is not configured" in err and "git remote add origin" in err
+    assert snapshot(ws) == before and git(ws, "rev-parse", "HEAD") == head
+    assert git(ws, "tag").strip() == ""

@@ -316,6 +316,13 @@ def _preflight(
                 f"tag `{tag}` already exists\nhint: that version was already released; choose another "
                 f"level or version (or delete the tag with `git tag -d {tag}` if it was a mistake)"
             )
+    if req.push and settings.push_remote not in repo._git("remote").split():
+        # Found now, not after the commit and tags are made and only the push fails.
+        problems.append(
+            f"--push: remote `{settings.push_remote}` is not configured in {repo.top}\n"
+            f"hint: add it (`git remote add {settings.push_remote} URL`) or set `push-remote` in "
+            "[workspace.metadata.pipeline.release]"
+        )
     branch = repo.branch()
     allowed = settings.allowed_branches
     if allowed and not (branch and any(fnmatch.fnmatchcase(branch, p) for p in allowed)):
