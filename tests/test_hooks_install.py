@@ -11,6 +11,7 @@ import pytest
 from factory import make_workspace
 from hooks_support import env, git, pipeline
 
+from pipeline.errors import OperationFailed
 from pipeline.hooks.install import MARKER, render_script
 
 
@@ -121,3 +122,19 @@ def test_install_outside_any_workspace_does_not_fall_back_to_the_bundled_example
         assert "no Cargo workspace at or above" in result.stderr and "hint:" in result.stderr
     assert not (trap / "pre-push").exists()
     assert not (clone / ".git" / "hooks" / "pre-push").exists()
+
+
+def test_failed_forced_install_puts_the_old_hook_back(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pipeline.hooks import install as install_module
+
+    hook = repo / ".git" / "hooks" / "pre-push"
+    hook.write_text("#!/bin/sh\necho theirs\n")
+
+    def disk_full(path: Path, text: str) -> None:
+        raise OSError(28, "No space left on device", str(path))
+
+    monkeypatch.setattr(install_module, "_write_executable", disk_full)
+    with pytest.raises(OperationFailed, match="No space left"):
+        install_module.install(repo, force=True)
+    assert hook.read_text() == "#!/bin/sh\necho theirs\n"
+    assert not list(hook.parent.glob("pre-push.pipeline-backup*"))

@@ -116,7 +116,17 @@ def install(workspace_root: Path, *, force: bool = False, python: str | None = N
         else:
             backup = _backup_path(hook)
             os.replace(hook, backup)
-    _write_executable(hook, text)
+    try:
+        _write_executable(hook, text)
+    except BaseException as exc:
+        if backup is not None:
+            os.replace(backup, hook)  # never leave the repository without the hook it had
+        if isinstance(exc, OSError):
+            raise OperationFailed(
+                f"could not write {hook}: {exc.strerror or exc}; the previous hook is unchanged",
+                "check permissions and free space in the hooks directory",
+            ) from exc
+        raise
     return InstallResult(hook, backup, replaced_own)
 
 
