@@ -99,6 +99,12 @@ def test_noxfile_imported_from_another_workspace(example_copy: Path, stage_env) 
     result = _nox("-s", "lint", cwd=example_copy, env=env)
     assert result.returncode == 0, result.stderr
     assert "lint: 9 crates, no findings" in result.stdout + result.stderr
+    # A bare `nox` there runs the cheap checks, never the sessions that write files or need a GPU.
+    listing = _nox("-l", cwd=example_copy, env=env).stdout
+    for selected in ("fmt", "clippy", "lint", "test", "dupes"):
+        assert f"* {selected} ->" in listing, listing
+    for skipped in ("hooks", "generate", "release", "audit", "cuda", "gpu_smoke", "gpu_test", "affected"):
+        assert f"- {skipped} ->" in listing, listing
 
 
 def test_stage_sessions_need_no_virtualenv() -> None:
