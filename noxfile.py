@@ -4,6 +4,7 @@
 #     "nox>=2025.2.9",
 #     "jinja2>=3.1",
 #     "tomlkit>=0.13",
+#     "tomli>=2.1",
 #     "semver>=3.0",
 #     "GitPython>=3.1.40",
 #     "nvidia-ml-py>=12.535",

@@ -17,7 +17,6 @@ import os
 import posixpath
 import re
 import tempfile
-import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -26,6 +25,7 @@ from typing import Any
 from pipeline import gitread
 from pipeline.errors import PipelineError
 from pipeline.gitread import Change
+from pipeline.workspace.manifest import TOMLDecodeError, toml_loads
 from pipeline.workspace.model import ORDERING_KINDS, DepKind, Workspace, load_workspace
 
 # Relative to the workspace root: a change rebuilds or re-checks every crate.
@@ -378,9 +378,9 @@ def merge(workspace: Workspace, results: Sequence[Affected]) -> Affected:
 def root_manifest_change(base_text: str | None, head_text: str | None) -> RootManifestChange:
     """Compare two root manifests: did anything cargo reads change? did our configuration?"""
     try:
-        base = tomllib.loads(base_text) if base_text is not None else None
-        head = tomllib.loads(head_text) if head_text is not None else None
-    except tomllib.TOMLDecodeError:
+        base = toml_loads(base_text) if base_text is not None else None
+        head = toml_loads(head_text) if head_text is not None else None
+    except TOMLDecodeError:
         return RootManifestChange(build=True, pipeline_config=True)
     if base is None or head is None:
         return RootManifestChange(build=True, pipeline_config=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from pathlib import Path
 
@@ -130,3 +131,30 @@ def test_package_lookup_error_names_members() -> None:
     with pytest.raises(ManifestError) as info:
         load_workspace(EXAMPLE).package("nope")
     assert "prism-core" in info.value.hint
+
+
+_BLOCK_TOMLI = "import sys; sys.modules['tomli'] = None; from pipeline import cli; sys.exit(cli.main(sys.argv[1:]))"
+
+
+@pytest.mark.parametrize("damaged", [False, True])
+def test_stdlib_tomllib_fallback_reads_the_same(tmp_path: Path, damaged: bool) -> None:
+    """Without the tomli wheel the stdlib parser gives the same model and the same error positions."""
+    import os
+    import sys
+
+    from conftest import REPO_ROOT
+
+    make_workspace(tmp_path, 12)
+    if damaged:
+        manifest = tmp_path / "crates" / "gen-crate-0003" / "Cargo.toml"
+        manifest.write_text(manifest.read_text() + 'description = "unterminated\n')
+    env = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
+    argv = ["workspace", "--json", "--workspace", str(tmp_path)]
+    fast = subprocess.run([sys.executable, "-m", "pipeline", *argv], capture_output=True, text=True, env=env)
+    stdlib = subprocess.run([sys.executable, "-c", _BLOCK_TOMLI, *argv], capture_output=True, text=True, env=env)
+    assert (stdlib.returncode, stdlib.stdout) == (fast.returncode, fast.stdout)
+    if damaged:  # the same path:line:column (the wording may differ between parser versions)
+        position = re.search(re.escape(str(manifest)) + r":\d+:\d+:", fast.stderr)
+        assert fast.returncode == 2 and position is not None and position.group() in stdlib.stderr
+    else:
+        assert fast.returncode == 0 and len(json.loads(fast.stdout)["members"]) == 12

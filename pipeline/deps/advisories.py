@@ -28,7 +28,6 @@ from __future__ import annotations
 import os
 import re
 import time
-import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +35,7 @@ from typing import Any, Literal
 
 from pipeline.deps.lockfile import LockedPackage
 from pipeline.workspace.cargo_semver import SemverError, Version, VersionReq
+from pipeline.workspace.manifest import TOMLDecodeError, toml_loads
 
 INFORMATIONAL_KINDS = ("unmaintained", "unsound", "notice")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -127,8 +127,8 @@ def parse_advisory(text: str, path: Path) -> Advisory:
     else:
         front, body = _front_matter(text, path)
     try:
-        data = tomllib.loads(front)
-    except tomllib.TOMLDecodeError as exc:
+        data = toml_loads(front)
+    except TOMLDecodeError as exc:
         raise AdvisoryFormatError(f"malformed TOML front matter: {exc}") from exc
     advisory = data.get("advisory")
     if not isinstance(advisory, dict):

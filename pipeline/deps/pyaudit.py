@@ -19,13 +19,13 @@ import json
 import os
 import re
 import sys
-import tomllib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from pipeline import proc
+from pipeline.workspace.manifest import TOMLDecodeError, toml_loads
 
 INSTALL_HINT = "install the audit extra: `pip install 'cargo-gpu-pipeline[audit]'` (or `pip install pip-audit`)"
 _PRUNE = {".git", "target", ".venv", "venv", "node_modules", "__pycache__", ".nox", ".tox", "build", "dist",
@@ -94,8 +94,8 @@ def find_sources(root: Path) -> list[Path]:
 
 def _is_project(path: Path) -> bool:
     try:
-        return isinstance(tomllib.loads(path.read_text(encoding="utf-8")).get("project"), dict)
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return isinstance(toml_loads(path.read_text(encoding="utf-8")).get("project"), dict)
+    except (OSError, UnicodeDecodeError, TOMLDecodeError):
         return False
 
 

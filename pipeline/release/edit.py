@@ -3,7 +3,7 @@
 A release changes a few version strings and must keep every other byte of a
 manifest (comments, key order, spacing, CRLF). The fast path scans the text
 once, records where each string value sits, and replaces exactly those
-characters; the result is then parsed with tomllib and compared with the
+characters; the result is then parsed again and compared with the
 expected data, so a scanner mistake can never write a wrong file. Anything the
 scanner does not handle falls back to tomlkit, which round-trips the file too
 (just more slowly, which matters on workspaces of hundreds of crates).
@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import copy
 import re
-import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from pipeline.errors import ManifestError
+from pipeline.workspace.manifest import TOMLDecodeError, toml_loads
 
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 _SPACE = re.compile(r"[ \t]*(?:#[^\r\n]*)?")
@@ -96,7 +96,7 @@ class _Scanner:
                 self.pos = bare.end()
             elif text.startswith(("\"", "'"), self.pos):
                 begin, end = self._string()
-                parts.append(tomllib.loads(f"k = {text[begin:end]}")["k"])  # rare: quoted keys
+                parts.append(toml_loads(f"k = {text[begin:end]}")["k"])  # rare: quoted keys
             else:
                 raise _Unsupported(f"no key at offset {self.pos}")
             self._skip(newlines=False)
@@ -191,18 +191,18 @@ def edit_toml(text: str, edits: Sequence[Edit], file: Path) -> str:
         result = _fast_edit(text, edits)
         # Only the recorded spans were replaced, so every other byte is the original;
         # parsing the result proves each span really was the value at its key path.
-        parsed = tomllib.loads(result)
+        parsed = toml_loads(result)
         if all(_get(parsed, e.path) == e.new for e in edits):
             return result
-    except (_Unsupported, tomllib.TOMLDecodeError):
+    except (_Unsupported, TOMLDecodeError):
         pass
-    parsed = tomllib.loads(text)
+    parsed = toml_loads(text)
     _check_olds(parsed, edits, file)
     expected = copy.deepcopy(parsed)
     for edit in edits:
         _set(expected, edit.path, edit.new)
     result = _tomlkit_edit(text, edits)
-    if tomllib.loads(result) != expected:  # pragma: no cover - tomlkit is the reference
+    if toml_loads(result) != expected:  # pragma: no cover - tomlkit is the reference
         raise ManifestError(f"{file}: could not edit the manifest safely", "edit the versions by hand")
     return result
 
@@ -288,8 +288,8 @@ def update_lockfile(text: str, changes: Mapping[str, tuple[str, str]], file: Pat
                 lines[index] = line.replace(f'"{entry}"', f'"{name} {changes[name][1]}"', 1)
     result = "".join(lines)
     try:
-        data = tomllib.loads(result)
-    except tomllib.TOMLDecodeError as exc:  # pragma: no cover - only versions changed
+        data = toml_loads(result)
+    except TOMLDecodeError as exc:  # pragma: no cover - only versions changed
         raise ManifestError(f"{file}: lockfile edit produced invalid TOML ({exc})", "run `cargo update -w`") from exc
     locked = {(p.get("name"), p.get("version")) for p in data.get("package", []) if "source" not in p}
     before = set(_members(text))
@@ -305,7 +305,7 @@ def _lock_string(line: str) -> str:
 
 
 def _members(text: str) -> Iterable[tuple[str, str]]:
-    data = tomllib.loads(text)
+    data = toml_loads(text)
     for package in data.get("package", []):
         if "source" not in package:
             yield package.get("name"), package.get("version")

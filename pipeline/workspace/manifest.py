@@ -3,17 +3,28 @@
 from __future__ import annotations
 
 import re
-import tomllib
 from pathlib import Path
 from typing import Any
 
 from pipeline.errors import ManifestError
 
+try:
+    # tomli is the parser tomllib was taken from; its mypyc-compiled wheels parse about
+    # three times faster, which a 500-crate bump (every manifest read, edited and
+    # re-parsed) feels. Where no wheel is installed the standard library's copy is used.
+    from tomli import TOMLDecodeError
+    from tomli import loads as toml_loads
+except ImportError:  # pragma: no cover - tomli is a declared dependency
+    from tomllib import TOMLDecodeError
+    from tomllib import loads as toml_loads
+
+__all__ = ["TOMLDecodeError", "locate_key", "parse_toml", "read_toml", "toml_loads"]
+
 _POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)\s*$")
 
 
 def read_toml(path: Path, what: str = "manifest") -> dict[str, Any]:
-    """Parse ``path`` with tomllib; malformed TOML raises ``path:line:column``."""
+    """Parse ``path``; malformed TOML raises ``path:line:column``."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError as exc:
@@ -25,8 +36,8 @@ def read_toml(path: Path, what: str = "manifest") -> dict[str, Any]:
 
 def parse_toml(text: str, path: Path, what: str = "manifest") -> dict[str, Any]:
     try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
+        return toml_loads(text)
+    except TOMLDecodeError as exc:
         message = str(exc)
         match = _POSITION.search(message)
         if match:
