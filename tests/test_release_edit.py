@@ -213,3 +213,43 @@ def test_fast_scanner_finds_every_string_of_real_manifests(tmp_path: Path) -> No
         expected = _string_paths(tomllib.loads(text))
         got = {path: text[s + 1 : e - 1] for path, (s, e) in spans.items() if "[]" not in path}
         assert got == expected, manifest
+
+
+def test_search_locator_finds_every_version_of_real_manifests(tmp_path: Path) -> None:
+    # The cheapest path (searching for the old value) handles every version a bump edits in
+    # the manifest shapes we ship and generate, at the same span as the full scanner.
+    import tomllib
+
+    from factory import make_workspace
+
+    from pipeline.release.edit import _locate_by_search, _Scanner
+
+    make_workspace(tmp_path / "gen", crates=30)
+    make_shapes(tmp_path / "shapes")
+    manifests = [*EXAMPLE.rglob("Cargo.toml"), *(tmp_path / "gen").rglob("Cargo.toml"),
+                 *(tmp_path / "shapes").rglob("Cargo.toml")]
+    checked = 0
+    for manifest in manifests:
+        text = manifest.read_text()
+        versions = {p: v for p, v in _string_paths(tomllib.loads(text)).items() if p[-1] == "version"}
+        edits = [Edit(path, old, old + "-next") for path, old in versions.items()]
+        assert _locate_by_search(text, edits) == {p: s for p, s in _Scanner(text).scan().items() if p in versions}
+        checked += len(edits)
+    assert checked > 100
+
+
+def test_a_fooled_search_is_caught_by_parsing_the_result() -> None:
+    # The real version sits where the search cannot read its key path (after a nested inline
+    # table); a look-alike inside a multi-line string is read as [package].version. The
+    # re-parse sees the real key unchanged, and the file is edited by the slower paths instead.
+    from pipeline.release.edit import _locate_by_search
+
+    text = (
+        'package = { name = "x", meta = { a = "b" }, version = "1.0.0" }\n'
+        '[other]\ntext = """\n[package]\nversion = "1.0.0"\n"""\n'
+    )
+    edits = [Edit(("package", "version"), "1.0.0", "1.1.0")]
+    fooled = _locate_by_search(text, edits)[("package", "version")]
+    assert fooled[0] > text.index('"""')  # it did pick the look-alike
+    out = edit_toml(text, edits, Path("Cargo.toml"))
+    assert out == text.replace('version = "1.0.0" }', 'version = "1.1.0" }')

@@ -1,11 +1,13 @@
 """Byte-preserving edits of TOML files: manifests and Cargo.lock.
 
 A release changes a few version strings and must keep every other byte of a
-manifest (comments, key order, spacing, CRLF). The fast path scans the text
-once, records where each string value sits, and replaces exactly those
-characters; the result is then parsed again and compared with the
-expected data, so a scanner mistake can never write a wrong file. Anything the
-scanner does not handle falls back to tomlkit, which round-trips the file too
+manifest (comments, key order, spacing, CRLF). The fast paths find where each
+old value sits and replace exactly those characters: first by searching for the
+quoted old value and reading its key path off its line and the table header
+above it, then, when that is not conclusive, by scanning the whole file. The
+result is then parsed again and each edited key must hold its new value, which
+makes a locating mistake impossible to write (see ``_replace``). Anything the
+fast paths do not handle falls back to tomlkit, which round-trips the file too
 (just more slowly, which matters on workspaces of hundreds of crates).
 """
 
@@ -28,6 +30,19 @@ _BASIC = re.compile(r'"(?:[^"\\\r\n]|\\.)*"')
 _LITERAL = re.compile(r"'[^'\r\n]*'")
 _SCALAR = re.compile(r"[^,\]}#\r\n]+")
 _ARRAY = "[]"  # a path element standing for "inside an array": never an edit target
+
+# The search locator's view of a line: a dotted key (bare or quoted parts without
+# escapes), a table header, the text before a value, or before a value inside an
+# inline table whose earlier entries are simple values.
+_KEY_PART = r"""(?:[A-Za-z0-9_-]+|"[^"\\\r\n]*"|'[^'\r\n]*')"""
+_DOTTED = rf"{_KEY_PART}(?:[ \t]*\.[ \t]*{_KEY_PART})*"
+_SIMPLE = r"""(?:"[^"\\\r\n]*"|'[^'\r\n]*'|[A-Za-z0-9_.:+-]+|\[[^\[\]\r\n]*\])"""
+_KEY_PART_RE = re.compile(_KEY_PART)
+_HEADER = re.compile(rf"^[ \t]*(\[\[?)[ \t]*({_DOTTED})[ \t]*\]\]?[ \t]*(?:#[^\r\n]*)?\r?$", re.M)
+_VALUE_PREFIX = re.compile(
+    rf"[ \t]*({_DOTTED})[ \t]*=[ \t]*"
+    rf"(?:\{{(?:[ \t]*{_DOTTED}[ \t]*=[ \t]*{_SIMPLE}[ \t]*,)*[ \t]*({_DOTTED})[ \t]*=[ \t]*)?"
+)
 
 
 @dataclass(frozen=True)
@@ -187,15 +202,14 @@ def edit_toml(text: str, edits: Sequence[Edit], file: Path) -> str:
     """``text`` with each edit's string value replaced; every other byte kept."""
     if not edits:
         return text
-    try:
-        result = _fast_edit(text, edits)
-        # Only the recorded spans were replaced, so every other byte is the original;
-        # parsing the result proves each span really was the value at its key path.
-        parsed = toml_loads(result)
+    for locate in (_locate_by_search, _locate_by_scan):
+        try:
+            result = _replace(text, edits, locate(text, edits))
+            parsed = toml_loads(result)
+        except (_Unsupported, TOMLDecodeError):
+            continue
         if all(_get(parsed, e.path) == e.new for e in edits):
             return result
-    except (_Unsupported, TOMLDecodeError):
-        pass
     parsed = toml_loads(text)
     _check_olds(parsed, edits, file)
     expected = copy.deepcopy(parsed)
@@ -207,8 +221,65 @@ def edit_toml(text: str, edits: Sequence[Edit], file: Path) -> str:
     return result
 
 
-def _fast_edit(text: str, edits: Sequence[Edit]) -> str:
-    spans = _Scanner(text).scan()
+def _locate_by_scan(text: str, edits: Sequence[Edit]) -> dict[tuple[str, ...], tuple[int, int]]:
+    return _Scanner(text).scan()
+
+
+def _locate_by_search(text: str, edits: Sequence[Edit]) -> dict[tuple[str, ...], tuple[int, int]]:
+    """Each edit's span found by searching for its quoted old value (a few ``str.find``).
+
+    An occurrence's key path is read off its own line and the nearest table header
+    above it. That reading can be fooled (a line inside a multi-line string looks
+    like any other), which is why every result is parsed again; an edit with no
+    occurrence at its path, or more than one, sends the file to the full scanner.
+    """
+    headers = [(m.start(), m.group(1), m.group(2)) for m in _HEADER.finditer(text)]
+    # Every occurrence of every old value, by the key path it appears to sit at (a root
+    # manifest moving 500 workspace dependencies has 500 occurrences of one value).
+    found: dict[tuple[str, ...] | None, list[tuple[int, int]]] = {}
+    for old in {edit.old for edit in edits}:
+        for quote in ('"', "'"):
+            needle = f"{quote}{old}{quote}"
+            start = text.find(needle)
+            while start != -1:
+                found.setdefault(_path_at(text, start, headers), []).append((start, start + len(needle)))
+                start = text.find(needle, start + 1)
+    spans: dict[tuple[str, ...], tuple[int, int]] = {}
+    for edit in edits:
+        candidates = found.get(edit.path, [])
+        if len(candidates) != 1:
+            raise _Unsupported(f"{len(candidates)} candidates for {edit.path}")
+        spans[edit.path] = candidates[0]
+    return spans
+
+
+def _path_at(text: str, start: int, headers: list[tuple[int, str, str]]) -> tuple[str, ...] | None:
+    line = text.rfind("\n", 0, start) + 1
+    prefix = _VALUE_PREFIX.fullmatch(text, line, start)
+    if prefix is None:
+        return None
+    table: tuple[str, ...] = ()
+    for position, brackets, key in reversed(headers):
+        if position < line:
+            table = (*_key_parts(key), _ARRAY) if brackets == "[[" else _key_parts(key)
+            break
+    inner = _key_parts(prefix.group(2)) if prefix.group(2) is not None else ()
+    return (*table, *_key_parts(prefix.group(1)), *inner)
+
+
+def _key_parts(dotted: str) -> tuple[str, ...]:
+    return tuple(p[1:-1] if p[0] in "\"'" else p for p in _KEY_PART_RE.findall(dotted))
+
+
+def _replace(text: str, edits: Sequence[Edit], spans: Mapping[tuple[str, ...], tuple[int, int]]) -> str:
+    """Replace each edit's span (quotes included) with its new value in the same quotes.
+
+    Why parsing the result and finding every edited key at its new value proves the
+    edit right, however the spans were found: the spans are disjoint and there are as
+    many as edits; each edited key's value changed (old != new), so its string token
+    contains one of the spans; tokens of different keys are disjoint, so every span
+    lies inside exactly one edited key's token and no other byte of the file changed.
+    """
     replacements = []
     for edit in edits:
         span = spans.get(edit.path)
@@ -216,14 +287,18 @@ def _fast_edit(text: str, edits: Sequence[Edit]) -> str:
             raise _Unsupported(f"no single-line string at {edit.path}")
         start, end = span
         quote = text[start]
-        if text[start + 1 : end - 1] != edit.old:
+        if edit.old == edit.new or text[start + 1 : end - 1] != edit.old:
             raise _Unsupported(f"{edit.path} is not {edit.old!r} (the slow path reports it)")
         if (quote == "'" and "'" in edit.new) or (quote == '"' and ('"' in edit.new or "\\" in edit.new)):
             raise _Unsupported("value needs escaping")
+        if "\n" in edit.new or "\r" in edit.new:
+            raise _Unsupported("value spans lines")
         replacements.append((start, end, f"{quote}{edit.new}{quote}"))
     out = []
     last = 0
     for start, end, new in sorted(replacements):
+        if start < last:
+            raise _Unsupported("overlapping spans")
         out.append(text[last:start])
         out.append(new)
         last = end

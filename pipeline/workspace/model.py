@@ -256,7 +256,7 @@ def load_workspace(root: Path) -> Workspace:
     loader = _Loader(root, manifest_path, ws_package, ws_deps, excluded)
     seen: set[Path] = set()
     queue = [d for d in member_dirs if not _is_excluded(d, excluded)]
-    raw_packages: list[tuple[Path, dict[str, Any]]] = []
+    raw_packages: list[tuple[Path, Path, dict[str, Any]]] = []
     while queue:
         directory = queue.pop(0)
         if directory in seen:
@@ -269,7 +269,7 @@ def load_workspace(root: Path) -> Workspace:
                 f"{member_manifest}: a workspace member needs a [package] table",
                 f"remove {directory.relative_to(root)} from `members` or add [package]",
             )
-        raw_packages.append((directory, member_data))
+        raw_packages.append((directory, member_manifest, member_data))
         # Cargo makes path dependencies inside the workspace root members too.
         for dep_path in loader.path_dependencies(member_data, directory):
             # A missing directory is reported later, naming the crate that points at it.
@@ -277,12 +277,12 @@ def load_workspace(root: Path) -> Workspace:
                 dep_path not in seen
                 and _inside(dep_path, root)
                 and not _is_excluded(dep_path, excluded)
-                and (dep_path / "Cargo.toml").is_file()
+                and _has_file(dep_path, "Cargo.toml")
             ):
                 queue.append(dep_path)
 
-    member_paths = {directory: _package_name(d, directory) for directory, d in raw_packages}
-    packages = tuple(loader.package(directory, d, member_paths) for directory, d in raw_packages)
+    member_paths = {directory: _package_name(d, directory) for directory, _manifest, d in raw_packages}
+    packages = tuple(loader.package(directory, manifest, d, member_paths) for directory, manifest, d in raw_packages)
     names: dict[str, Path] = {}
     for package in packages:
         if package.name in names:
@@ -312,17 +312,24 @@ def _normalize(path: Path) -> Path:
 
 
 def _inside(path: Path, root: Path) -> bool:
-    return path == root or root in path.parents
+    # On the normalised strings: `root in path.parents` builds a Path per level, and a
+    # 500-crate workspace asks this for every path dependency.
+    text, top = str(path), str(root)
+    return text == top or text.startswith(top.rstrip(os.sep) + os.sep)
 
 
 def _is_excluded(path: Path, excluded: tuple[Path, ...]) -> bool:
-    return any(path == e or e in path.parents for e in excluded)
+    return any(_inside(path, e) for e in excluded)
+
+
+def _has_file(directory: Path, *parts: str) -> bool:
+    return os.path.isfile(os.path.join(directory, *parts))
 
 
 def _expand_member(root: Path, pattern: str, manifest_path: Path, excluded: tuple[Path, ...]) -> list[Path]:
     if glob.has_magic(pattern):
-        matches = sorted(glob.glob(str(root / pattern)))
-        directories = [_normalize(Path(m)) for m in matches if Path(m).is_dir()]
+        matches = sorted(glob.glob(os.path.join(root, pattern)))
+        directories = [Path(os.path.normpath(m)) for m in matches if os.path.isdir(m)]
         if not directories:
             raise ManifestError(
                 f"{locate_key(manifest_path, 'members')}: member glob `{pattern}` matches no directory",
@@ -332,7 +339,7 @@ def _expand_member(root: Path, pattern: str, manifest_path: Path, excluded: tupl
         for directory in directories:
             if _is_excluded(directory, excluded):
                 continue
-            if not (directory / "Cargo.toml").is_file():
+            if not _has_file(directory, "Cargo.toml"):
                 raise ManifestError(
                     f"{directory / 'Cargo.toml'}: missing; `{pattern}` in {manifest_path} matches "
                     f"{directory.relative_to(root)}",
@@ -417,6 +424,16 @@ class _Loader:
     ws_package: dict[str, Any]
     ws_deps: dict[str, WorkspaceDependency]
     excluded: tuple[Path, ...]
+    # Normalised path text -> one Path object: each path dependency is met twice (member
+    # discovery, then the dependency list) and a Path costs far more than the string work.
+    _paths: dict[str, Path] = field(default_factory=dict)
+
+    def join(self, directory: Path, relative: str) -> Path:
+        text = os.path.normpath(os.path.join(directory, relative))
+        path = self._paths.get(text)
+        if path is None:
+            path = self._paths[text] = Path(text)
+        return path
 
     def path_dependencies(self, data: dict[str, Any], directory: Path) -> Iterator[Path]:
         for _table_path, _kind, _target, table in _iter_dep_tables(data):
@@ -427,7 +444,7 @@ class _Loader:
                         if ws is not None and ws.path is not None:
                             yield ws.path
                     elif isinstance(spec.get("path"), str):
-                        yield _normalize(directory / spec["path"])
+                        yield self.join(directory, spec["path"])
 
     def _inherited(self, package: dict[str, Any], key: str, manifest: Path, crate: str) -> tuple[Any, bool]:
         value = package.get(key)
@@ -446,8 +463,7 @@ class _Loader:
             )
         return value, False
 
-    def package(self, directory: Path, data: dict[str, Any], member_paths: dict[Path, str]) -> Package:
-        manifest = directory / "Cargo.toml"
+    def package(self, directory: Path, manifest: Path, data: dict[str, Any], member_paths: dict[Path, str]) -> Package:
         pkg = data["package"]
         name = member_paths[directory]
         version, version_inherited = self._inherited(pkg, "version", manifest, name)
@@ -466,9 +482,9 @@ class _Loader:
         features_raw = data.get("features", {})
         features = {k: tuple(v) for k, v in features_raw.items() if isinstance(v, list)}
         deps = tuple(self._dependencies(data, directory, manifest, name, member_paths))
-        has_binary = bool(data.get("bin")) or (directory / "src" / "main.rs").is_file()
+        has_binary = bool(data.get("bin")) or _has_file(directory, "src", "main.rs")
         build = pkg.get("build")
-        has_build_script = (build is not False and build is not None) or (directory / "build.rs").is_file()
+        has_build_script = (build is not False and build is not None) or _has_file(directory, "build.rs")
         return Package(
             name=name,
             version=version,
@@ -513,7 +529,7 @@ class _Loader:
                     else:
                         name = spec.get("package", key)
                         requirement = spec.get("version") if isinstance(spec.get("version"), str) else None
-                        path = _normalize(directory / spec["path"]) if isinstance(spec.get("path"), str) else None
+                        path = self.join(directory, spec["path"]) if isinstance(spec.get("path"), str) else None
                 else:
                     raise ManifestError(
                         f"{locate_key(manifest, key)}: dependency `{key}` of crate `{crate}` "
@@ -523,7 +539,7 @@ class _Loader:
                 member = None
                 external = False
                 if path is not None:
-                    if path not in member_paths and not (path / "Cargo.toml").is_file():
+                    if path not in member_paths and not _has_file(path, "Cargo.toml"):
                         raise ManifestError(
                             f"{locate_key(manifest, key)}: crate `{crate}` has a path dependency `{key}` on "
                             f"{path}, which has no Cargo.toml",
