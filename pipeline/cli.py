@@ -12,7 +12,6 @@ import argparse
 import importlib
 import os
 import sys
-import traceback
 from collections.abc import Sequence
 
 from pipeline import __version__
@@ -111,6 +110,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except Exception:  # noqa: BLE001 - the single place that reports bugs
+        import traceback
+
         traceback.print_exc()
         print(
             "error: internal error in cargo-gpu-pipeline (this is a bug)\n"

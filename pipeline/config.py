@@ -11,7 +11,6 @@ Sections that belong to one area of the tool live with that area
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import types
 import typing
 from collections.abc import Iterator, Mapping
@@ -85,6 +84,8 @@ class _Parser:
         fields = {toml_key(f): f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
         for key in raw:
             if key not in fields:
+                import difflib  # only for the error
+
                 close = difflib.get_close_matches(key, list(fields), n=1, cutoff=0.6)
                 if close:
                     hint = f"did you mean `{close[0]}`?"

@@ -9,7 +9,6 @@ nothing is written.
 from __future__ import annotations
 
 import contextlib
-import difflib
 import fcntl
 import fnmatch
 import json
@@ -18,15 +17,13 @@ import sys
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pipeline import proc
 from pipeline.errors import CheckFailed, ManifestError, OperationFailed, PipelineError, UsageError
 from pipeline.output import emit_json, log
 from pipeline.project import Project
-from pipeline.release import changelog as cl
 from pipeline.release.edit import Edit, edit_toml, update_lockfile
-from pipeline.release.git import GitRepo, open_repo, render_tag, tag_pattern
 from pipeline.release.levels import Target, auto_level, parse_target
 from pipeline.release.plan import Plan, check_versions, make_plan
 from pipeline.release.settings import OPTIONAL_GATES, ReleaseSettings
@@ -34,6 +31,13 @@ from pipeline.release.transaction import FaultHook, apply_files
 from pipeline.workspace.cargo_semver import SemverError, Version
 from pipeline.workspace.manifest import parse_toml
 from pipeline.workspace.model import Workspace
+
+if TYPE_CHECKING:
+    from pipeline.release import changelog as cl
+    from pipeline.release.git import GitRepo
+
+# Git and the changelog are imported where they are used: `bump LEVEL` needs neither,
+# and on a 500-crate workspace their import is a noticeable part of the command.
 
 LOCK_NAME = ".pipeline-release.lock"
 
@@ -73,6 +77,8 @@ class Prepared:
 
 def release_tags(plan: Plan, settings: ReleaseSettings) -> dict[str, str]:
     """tag name -> the version it marks: the shared tag, then one per crate with its own version."""
+    from pipeline.release.git import render_tag
+
     tags = {}
     if plan.shared is not None:
         tags[render_tag(settings.shared_tag, settings.tag_prefix, plan.shared[1])] = str(plan.shared[1])
@@ -89,6 +95,8 @@ def _skip_prefix(settings: ReleaseSettings) -> str:
 def last_release_tag(repo: GitRepo, ws: Workspace, settings: ReleaseSettings) -> str | None:
     """The newest release tag reachable from HEAD: the shared tag with the highest version,
     else (no shared version) the most recent crate tag."""
+    from pipeline.release.git import tag_pattern
+
     tags = repo.tags_merged()
     if ws.version is not None:
         pattern = tag_pattern(settings.shared_tag, settings.tag_prefix)
@@ -117,6 +125,8 @@ def crate_dirs(ws: Workspace) -> dict[str, str]:
 
 
 def unreleased_changes(repo: GitRepo, ws: Workspace, settings: ReleaseSettings) -> cl.Changes:
+    from pipeline.release import changelog as cl
+
     since = last_release_tag(repo, ws, settings)
     commits = repo.commits(since)
     return cl.collect(commits, crate_dirs(ws), since, _skip_prefix(settings))
@@ -124,6 +134,8 @@ def unreleased_changes(repo: GitRepo, ws: Workspace, settings: ReleaseSettings) 
 
 def changed_crates(repo: GitRepo, ws: Workspace, settings: ReleaseSettings) -> tuple[str, ...]:
     """Members with commits touching their directory since their last tag (or never tagged)."""
+    from pipeline.release.git import render_tag
+
     existing = set(repo.tags_merged())
     dirs = crate_dirs(ws)
     result = []
@@ -193,8 +205,11 @@ def prepare(project: Project, req: Request) -> Prepared:
     """The whole release, computed: plan, new file contents, tags, preflight problems. Writes nothing."""
     ws, settings = project.workspace, project.config.release
     target_is_auto = parse_target(req.target if req.target is not None else "auto").auto
-    # `bump LEVEL` needs no git at all (and skips importing GitPython).
-    repo = open_repo(ws.root) if req.full or req.changed or target_is_auto else None
+    repo = None
+    if req.full or req.changed or target_is_auto:  # `bump LEVEL` needs no git at all
+        from pipeline.release.git import open_repo
+
+        repo = open_repo(ws.root)
     crates = _selected_crates(ws, settings, repo, req)
     check_versions(ws)  # before `auto` reads the base version
     # The history is read only when something needs it (a changelog, or `auto`).
@@ -275,6 +290,8 @@ def _utf8(data: bytes, path: Path, what: str) -> str:
 def _changelog_change(
     path: Path, plan: Plan, tags: Sequence[str], changes: cl.Changes | None, settings: ReleaseSettings
 ) -> tuple[tuple[bytes | None, bytes], str]:
+    from pipeline.release import changelog as cl
+
     old = path.read_bytes() if path.is_file() else None
     scoped = changes.for_crates(c.crate for c in plan.changes) if changes else cl.Changes(None, ())
     title = str(plan.shared[1]) if plan.shared else tags[0]
@@ -373,6 +390,8 @@ def _rel(path: Path, root: Path) -> str:
 
 
 def unified_diffs(prepared: Prepared, root: Path) -> str:
+    import difflib
+
     chunks = []
     for path, (old, new) in prepared.files.items():
         name = _rel(path, root)
@@ -514,6 +533,8 @@ def execute(project: Project, req: Request, prepared: Prepared, *, fault: FaultH
     log(f"release: wrote {len(new_files)} file(s)")
     if not req.full:
         return result
+    from pipeline.release.git import open_repo
+
     repo = open_repo(root)
     assert repo is not None
     try:
@@ -622,6 +643,8 @@ def _run(project: Project, req: Request, fault: FaultHook | None) -> int:
 def artifacts_only(project: Project, as_json: bool) -> int:
     """Build ``dist/`` for the release HEAD already is (CI on a pushed release tag): no bump,
     no commit, no tag; the versions are the workspace's, the tags those pointing at HEAD."""
+    from pipeline.release.git import open_repo, tag_pattern
+
     ws, settings = project.workspace, project.config.release
     repo = open_repo(ws.root)
     if repo is None or repo.head() is None:
@@ -658,6 +681,9 @@ def artifacts_only(project: Project, as_json: bool) -> int:
 
 
 def changelog_preview(project: Project, as_json: bool) -> int:
+    from pipeline.release import changelog as cl
+    from pipeline.release.git import open_repo
+
     ws, settings = project.workspace, project.config.release
     repo = open_repo(ws.root)
     if repo is None or repo.head() is None:

@@ -8,7 +8,6 @@ translated here.
 
 from __future__ import annotations
 
-import logging
 import os
 import re
 from collections.abc import Iterable, Sequence
@@ -160,6 +159,8 @@ class GitRepo:
 
 def open_repo(root: Path) -> GitRepo | None:
     """The repository holding ``root``, or None when it is not in one."""
+    import logging
+
     # GitPython logs every command at DEBUG (even on import); nox turns DEBUG on for its own log.
     logging.getLogger("git").setLevel(logging.WARNING)
     try:

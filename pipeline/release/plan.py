@@ -21,6 +21,7 @@ Rules (cargo-release's, with the ones the issue adds):
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -364,9 +365,8 @@ def make_plan(
 def _rel(path: Path | None, root: Path) -> str:
     if path is None:
         return "?"
-    try:
-        return path.relative_to(root).as_posix()
-    except ValueError:
-        import os
-
-        return os.path.relpath(path, root)
+    # String work, not Path.relative_to: the plan names the file of every requirement site.
+    text, top = str(path), str(root).rstrip(os.sep) + os.sep
+    if text.startswith(top):
+        return text[len(top) :].replace(os.sep, "/")
+    return os.path.relpath(path, root)
