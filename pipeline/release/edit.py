@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.errors import ManifestError
-from pipeline.workspace.manifest import TOMLDecodeError, toml_loads
+from pipeline.workspace.manifest import TOMLDecodeError, parse_toml, toml_loads
 
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 _SPACE = re.compile(r"[ \t]*(?:#[^\r\n]*)?")
@@ -333,8 +333,10 @@ def update_lockfile(text: str, changes: Mapping[str, tuple[str, str]], file: Pat
 
     Only entries without a ``source`` are members (or other path crates); entries of
     ``dependencies = [...]`` that carry a version (``"name 1.2.3"``, written when two
-    versions of a name are locked) move too. Registry packages are never touched.
+    versions of a name are locked) move too. Registry packages are never touched. A
+    malformed lockfile is reported at its ``path:line:column``.
     """
+    before = set(_members(parse_toml(text, file, "lockfile")))
     lines = text.splitlines(keepends=True)
     blocks: list[list[int]] = []
     for index, line in enumerate(lines):
@@ -366,8 +368,7 @@ def update_lockfile(text: str, changes: Mapping[str, tuple[str, str]], file: Pat
         data = toml_loads(result)
     except TOMLDecodeError as exc:  # pragma: no cover - only versions changed
         raise ManifestError(f"{file}: lockfile edit produced invalid TOML ({exc})", "run `cargo update -w`") from exc
-    locked = {(p.get("name"), p.get("version")) for p in data.get("package", []) if "source" not in p}
-    before = set(_members(text))
+    locked = set(_members(data))
     for name, (old, new) in changes.items():
         if (name, old) in before and (name, new) not in locked:
             raise ManifestError(f"{file}: could not move `{name}` to {new}", "run `cargo update -w --offline`")
@@ -379,8 +380,7 @@ def _lock_string(line: str) -> str:
     return value.strip('"')
 
 
-def _members(text: str) -> Iterable[tuple[str, str]]:
-    data = toml_loads(text)
+def _members(data: Mapping[str, Any]) -> Iterable[tuple[str, str]]:
     for package in data.get("package", []):
         if "source" not in package:
             yield package.get("name"), package.get("version")

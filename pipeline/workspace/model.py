@@ -242,18 +242,19 @@ def load_workspace(root: Path) -> Workspace:
         )
     ws_table = _table(ws_table or {}, manifest_path, "workspace")
     ws_package = _table(ws_table.get("package", {}), manifest_path, "workspace.package")
-    ws_deps = _workspace_dependencies(ws_table, root, manifest_path)
+    paths = _Paths()
+    ws_deps = _workspace_dependencies(ws_table, root, manifest_path, paths)
     excluded = tuple(
-        _normalize(root / str(p)) for p in _str_list(ws_table.get("exclude", []), manifest_path, "exclude")
+        paths.join(root, str(p)) for p in _str_list(ws_table.get("exclude", []), manifest_path, "exclude")
     )
 
     member_dirs: list[Path] = []
     if "package" in data:
         member_dirs.append(root)
     for pattern in _str_list(ws_table.get("members", []), manifest_path, "members"):
-        member_dirs.extend(_expand_member(root, pattern, manifest_path, excluded))
+        member_dirs.extend(_expand_member(root, pattern, manifest_path, excluded, paths))
 
-    loader = _Loader(root, manifest_path, ws_package, ws_deps, excluded)
+    loader = _Loader(root, manifest_path, ws_package, ws_deps, excluded, paths)
     seen: set[Path] = set()
     queue = [d for d in member_dirs if not _is_excluded(d, excluded)]
     raw_packages: list[tuple[Path, Path, dict[str, Any]]] = []
@@ -307,8 +308,27 @@ def load_workspace(root: Path) -> Workspace:
     )
 
 
-def _normalize(path: Path) -> Path:
-    return Path(os.path.normpath(path))
+class _Paths:
+    """One Path object per normalised path text.
+
+    A 500-crate workspace names each member directory several times (the member glob,
+    ``[workspace.dependencies]``, every path dependency). Building a Path costs far more
+    than the string work, and one shared object per directory makes the dictionary
+    lookups by directory identity hits.
+    """
+
+    def __init__(self) -> None:
+        self._by_text: dict[str, Path] = {}
+
+    def get(self, text: str) -> Path:
+        text = os.path.normpath(text)
+        path = self._by_text.get(text)
+        if path is None:
+            path = self._by_text[text] = Path(text)
+        return path
+
+    def join(self, directory: Path, relative: str) -> Path:
+        return self.get(os.path.join(directory, relative))
 
 
 def _inside(path: Path, root: Path) -> bool:
@@ -326,10 +346,12 @@ def _has_file(directory: Path, *parts: str) -> bool:
     return os.path.isfile(os.path.join(directory, *parts))
 
 
-def _expand_member(root: Path, pattern: str, manifest_path: Path, excluded: tuple[Path, ...]) -> list[Path]:
+def _expand_member(
+    root: Path, pattern: str, manifest_path: Path, excluded: tuple[Path, ...], paths: _Paths
+) -> list[Path]:
     if glob.has_magic(pattern):
         matches = sorted(glob.glob(os.path.join(root, pattern)))
-        directories = [Path(os.path.normpath(m)) for m in matches if os.path.isdir(m)]
+        directories = [paths.get(m) for m in matches if os.path.isdir(m)]
         if not directories:
             raise ManifestError(
                 f"{locate_key(manifest_path, 'members')}: member glob `{pattern}` matches no directory",
@@ -347,7 +369,7 @@ def _expand_member(root: Path, pattern: str, manifest_path: Path, excluded: tupl
                 )
             result.append(directory)
         return result
-    directory = _normalize(root / pattern)
+    directory = paths.join(root, pattern)
     if not (directory / "Cargo.toml").is_file():
         raise ManifestError(
             f"{locate_key(manifest_path, 'members')}: workspace member `{pattern}` has no Cargo.toml "
@@ -382,14 +404,14 @@ def _str_list(value: Any, path: Path, key: str) -> list[str]:
 
 
 def _workspace_dependencies(
-    ws_table: dict[str, Any], root: Path, manifest_path: Path
+    ws_table: dict[str, Any], root: Path, manifest_path: Path, paths: _Paths
 ) -> dict[str, WorkspaceDependency]:
     result = {}
     for key, spec in _table(ws_table.get("dependencies", {}), manifest_path, "workspace.dependencies").items():
         if isinstance(spec, str):
             result[key] = WorkspaceDependency(key, key, spec, None)
         elif isinstance(spec, dict):
-            path = _normalize(root / spec["path"]) if isinstance(spec.get("path"), str) else None
+            path = paths.join(root, spec["path"]) if isinstance(spec.get("path"), str) else None
             name = spec.get("package", key)
             requirement = spec.get("version") if isinstance(spec.get("version"), str) else None
             result[key] = WorkspaceDependency(key, name, requirement, path)
@@ -424,16 +446,7 @@ class _Loader:
     ws_package: dict[str, Any]
     ws_deps: dict[str, WorkspaceDependency]
     excluded: tuple[Path, ...]
-    # Normalised path text -> one Path object: each path dependency is met twice (member
-    # discovery, then the dependency list) and a Path costs far more than the string work.
-    _paths: dict[str, Path] = field(default_factory=dict)
-
-    def join(self, directory: Path, relative: str) -> Path:
-        text = os.path.normpath(os.path.join(directory, relative))
-        path = self._paths.get(text)
-        if path is None:
-            path = self._paths[text] = Path(text)
-        return path
+    paths: _Paths
 
     def path_dependencies(self, data: dict[str, Any], directory: Path) -> Iterator[Path]:
         for _table_path, _kind, _target, table in _iter_dep_tables(data):
@@ -444,7 +457,7 @@ class _Loader:
                         if ws is not None and ws.path is not None:
                             yield ws.path
                     elif isinstance(spec.get("path"), str):
-                        yield self.join(directory, spec["path"])
+                        yield self.paths.join(directory, spec["path"])
 
     def _inherited(self, package: dict[str, Any], key: str, manifest: Path, crate: str) -> tuple[Any, bool]:
         value = package.get(key)
@@ -529,7 +542,7 @@ class _Loader:
                     else:
                         name = spec.get("package", key)
                         requirement = spec.get("version") if isinstance(spec.get("version"), str) else None
-                        path = self.join(directory, spec["path"]) if isinstance(spec.get("path"), str) else None
+                        path = self.paths.join(directory, spec["path"]) if isinstance(spec.get("path"), str) else None
                 else:
                     raise ManifestError(
                         f"{locate_key(manifest, key)}: dependency `{key}` of crate `{crate}` "
