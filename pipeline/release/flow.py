@@ -527,7 +527,8 @@ def execute(project: Project, req: Request, prepared: Prepared, *, fault: FaultH
         run_gates(root, settings.gates)
     new_files = {path: new for path, (_old, new) in prepared.files.items()}
     verify = (lambda: _verify_cargo(root)) if req.full and (root / "Cargo.lock").is_file() else None
-    apply_files(new_files, verify=verify, fault=fault)
+    olds = {path: old for path, (old, _new) in prepared.files.items()}
+    apply_files(new_files, verify=verify, fault=fault, originals=olds)
     log(f"release: wrote {len(new_files)} file(s)")
     if not req.full:
         return result

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import ctypes.util
 import os
 import tempfile
 from collections.abc import Callable, Mapping
@@ -42,7 +41,9 @@ def _open_temp(target: Path, mode: int) -> tuple[int, str]:
 def _syncfs() -> Callable[[int], int] | None:
     """Linux's syncfs(2): flush one filesystem with one call instead of one fsync per file."""
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        # The running program's own symbols include libc's (dlopen(NULL)); cheaper than
+        # ctypes.util.find_library, which runs `ldconfig -p`.
+        libc = ctypes.CDLL(None, use_errno=True)
         return libc.syncfs  # type: ignore[no-any-return]
     except (OSError, AttributeError):
         return None
@@ -106,17 +107,25 @@ def apply_files(
     *,
     verify: Callable[[], None] | None = None,
     fault: FaultHook | None = None,
+    originals: Mapping[Path, bytes | None] | None = None,
 ) -> None:
-    """Replace every file in ``files`` or none of them."""
-    originals: dict[Path, bytes | None] = {}
+    """Replace every file in ``files`` or none of them.
+
+    ``originals`` (path -> bytes, None for a file that does not exist) saves reading
+    each file again when the caller already holds what a rollback must restore.
+    """
+    known = originals or {}
+    originals = {}
     temps: dict[Path, Path] = {}
     replaced: list[Path] = []
     try:
         modes: dict[Path, int | None] = {}
         for path in files:
             try:
-                originals[path] = path.read_bytes()
-                modes[path] = path.stat().st_mode & 0o7777
+                mode = path.stat().st_mode & 0o7777
+                held = known.get(path)
+                originals[path] = held if held is not None else path.read_bytes()
+                modes[path] = mode
             except FileNotFoundError:
                 originals[path] = None
                 modes[path] = None
