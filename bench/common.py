@@ -6,6 +6,7 @@ baseline measured in the same run, interleaved with it, taking the median.
 
 from __future__ import annotations
 
+import compileall
 import os
 import statistics
 import subprocess
@@ -17,6 +18,11 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT / "tests"))
 sys.path.insert(0, str(REPO_ROOT))
+
+# Measure the installed state: `pip install` compiles the package's bytecode, and Python
+# writes it on first import, unless PYTHONDONTWRITEBYTECODE is set (as on some CI
+# machines), where every `python -m pipeline` would otherwise compile every module again.
+compileall.compile_dir(str(REPO_ROOT / "pipeline"), quiet=1)
 
 
 def timed(argv: Sequence[str], *, cwd: Path | None = None, env: Mapping[str, str] | None = None) -> float:
