@@ -398,3 +398,16 @@ def test_push_to_a_missing_remote_is_refused_before_anything_is_made(
     assert "--push: remote `origin` is not configured" in err and "git remote add origin" in err
     assert snapshot(ws) == before and git(ws, "rev-parse", "HEAD") == head
     assert git(ws, "tag").strip() == ""
+
+
+@pytest.mark.parametrize("extra", [["minor"], ["--crate", "own"], ["--changed"], ["--push"], ["--no-verify"],
+                                   ["--allow-dirty"]])
+def test_artifacts_only_refuses_options_of_a_new_release(
+    ws: Path, capsys: pytest.CaptureFixture[str], extra: list[str]
+) -> None:
+    before = snapshot(ws)
+    assert run(ws, "release", "--artifacts-only", *extra) == 2
+    err = capsys.readouterr().err
+    shown = "a level" if extra == ["minor"] else extra[0]
+    assert f"--artifacts-only builds the release HEAD already is: it takes no {shown}" in err and "hint:" in err
+    assert snapshot(ws) == before and not (ws / "dist").exists()

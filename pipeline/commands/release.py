@@ -41,9 +41,14 @@ def run(args: argparse.Namespace) -> int:
         return flow.changelog_preview(project, args.json)
     full = args.command == "release"
     if full and args.artifacts_only:
-        if args.target != "auto" or args.crates or args.changed or args.push:
+        # It always builds (there is no plan to dry-run), so --execute is accepted and changes
+        # nothing; every option that shapes a new release is refused rather than ignored.
+        given = [flag for flag, on in (("a level", args.target != "auto"), ("--crate", bool(args.crates)),
+                                       ("--changed", args.changed), ("--push", args.push),
+                                       ("--no-verify", args.no_verify), ("--allow-dirty", args.allow_dirty)) if on]
+        if given:
             raise UsageError(
-                "--artifacts-only builds the release HEAD already is: it takes no level, --crate, --changed or --push",
+                f"--artifacts-only builds the release HEAD already is: it takes no {', '.join(given)}",
                 "run `pipeline release --artifacts-only` on the tagged commit",
             )
         return flow.artifacts_only(project, args.json)
