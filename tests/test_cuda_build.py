@@ -298,3 +298,37 @@ def test_outputs_and_cache_entries_are_not_private_files(example: tuple[Path, di
     assert (root / "target" / "cuda" / "manifest.json").stat().st_mode & 0o777 == expected
     metas = list((root / "target" / "cuda-cache" / "objects").rglob("meta.json"))
     assert metas and all(m.stat().st_mode & 0o777 == expected for m in metas)
+
+
+def test_a_second_build_into_the_same_directory_waits_for_the_first(example: tuple[Path, dict]) -> None:
+    # Each build deletes the outputs its own manifest does not list, so two builds sharing
+    # target/cuda must not overlap: the second waits for the lock, as cargo does.
+    import fcntl
+    import os
+    import select
+    import subprocess
+    import time
+
+    root, _ = example
+    lock = root / "target" / ".pipeline-cuda.lock"
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+    fcntl.flock(fd, fcntl.LOCK_EX)  # a build in progress
+    try:
+        child = subprocess.Popen(
+            [sys.executable, "-m", "pipeline", "--workspace", str(root), "cuda", "--arch", "sm_80", "--arch", "sm_90"],
+            env=pipeline_env(None, None), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        deadline = time.monotonic() + 120  # only so that a regression fails instead of hanging
+        waiting = ""
+        while "waiting for another `pipeline cuda`" not in waiting and time.monotonic() < deadline:
+            assert child.poll() is None, child.communicate()  # it must not finish while the lock is held
+            if select.select([child.stderr], [], [], 1)[0]:
+                waiting += os.read(child.stderr.fileno(), 4096).decode()
+        assert f"lock {lock}" in waiting
+        time.sleep(1)
+        assert child.poll() is None  # still waiting, not building
+    finally:
+        os.close(fd)  # the first build ends
+    _out, err = child.communicate(timeout=300)
+    assert child.returncode == 0, err
+    assert not (root / "target" / "cuda" / ".pipeline-cuda.lock").exists()

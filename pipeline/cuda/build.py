@@ -15,6 +15,8 @@ job bounds the build) and lets the cache keep every architecture apart;
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
@@ -22,7 +24,7 @@ import shutil
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -473,6 +475,32 @@ def build(
         ) from None
 
 
+LOCK_NAME = ".pipeline-cuda.lock"
+
+
+@contextlib.contextmanager
+def _output_lock(out: Path) -> Iterator[None]:
+    """One build at a time per output directory, as cargo locks its build directory.
+
+    Each build ends by deleting the outputs its own manifest does not list, so two builds
+    for different architectures sharing ``target/cuda`` would delete each other's files.
+    A second build waits (saying so); the lock dies with its process. The lock file sits
+    beside the directory (``target/``), so the directory holds only what a release packs.
+    """
+    lock = out.parent / LOCK_NAME
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(f"cuda: waiting for another `pipeline cuda` building into {out} (lock {lock})",
+                  file=sys.stderr, flush=True)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
 def _build(
     workspace: Workspace,
     settings: CudaSettings,
@@ -484,8 +512,20 @@ def _build(
     supported = builder.supported_archs()
     choice = resolve_architectures(options.archs, settings, supported, gpu_archs)
     kernels = discover(workspace, settings)
-    jobs = options.jobs or settings.jobs or cpu_count()
     builder.out.mkdir(parents=True, exist_ok=True)
+    with _output_lock(builder.out):
+        return _build_locked(builder, settings, options, choice, kernels, started)
+
+
+def _build_locked(
+    builder: _Builder,
+    settings: CudaSettings,
+    options: BuildOptions,
+    choice: ArchChoice,
+    kernels: list[Kernel],
+    started: float,
+) -> BuildResult:
+    jobs = options.jobs or settings.jobs or cpu_count()
     ptx = nv.ptx_arch(choice.archs) if settings.ptx else None
 
     # (1) includes of every kernel
