@@ -13,6 +13,7 @@ fast paths do not handle falls back to tomlkit, which round-trips the file too
 
 from __future__ import annotations
 
+import bisect
 import copy
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -234,6 +235,7 @@ def _locate_by_search(text: str, edits: Sequence[Edit]) -> dict[tuple[str, ...],
     occurrence at its path, or more than one, sends the file to the full scanner.
     """
     headers = [(m.start(), m.group(1), m.group(2)) for m in _HEADER.finditer(text)]
+    starts = [position for position, _brackets, _key in headers]
     # Every occurrence of every old value, by the key path it appears to sit at (a root
     # manifest moving 500 workspace dependencies has 500 occurrences of one value).
     found: dict[tuple[str, ...] | None, list[tuple[int, int]]] = {}
@@ -242,7 +244,7 @@ def _locate_by_search(text: str, edits: Sequence[Edit]) -> dict[tuple[str, ...],
             needle = f"{quote}{old}{quote}"
             start = text.find(needle)
             while start != -1:
-                found.setdefault(_path_at(text, start, headers), []).append((start, start + len(needle)))
+                found.setdefault(_path_at(text, start, headers, starts), []).append((start, start + len(needle)))
                 start = text.find(needle, start + 1)
     spans: dict[tuple[str, ...], tuple[int, int]] = {}
     for edit in edits:
@@ -253,16 +255,18 @@ def _locate_by_search(text: str, edits: Sequence[Edit]) -> dict[tuple[str, ...],
     return spans
 
 
-def _path_at(text: str, start: int, headers: list[tuple[int, str, str]]) -> tuple[str, ...] | None:
+def _path_at(
+    text: str, start: int, headers: list[tuple[int, str, str]], starts: list[int]
+) -> tuple[str, ...] | None:
     line = text.rfind("\n", 0, start) + 1
     prefix = _VALUE_PREFIX.fullmatch(text, line, start)
     if prefix is None:
         return None
     table: tuple[str, ...] = ()
-    for position, brackets, key in reversed(headers):
-        if position < line:
-            table = (*_key_parts(key), _ARRAY) if brackets == "[[" else _key_parts(key)
-            break
+    above = bisect.bisect_left(starts, line)  # headers starting before this line
+    if above:
+        _position, brackets, key = headers[above - 1]
+        table = (*_key_parts(key), _ARRAY) if brackets == "[[" else _key_parts(key)
     inner = _key_parts(prefix.group(2)) if prefix.group(2) is not None else ()
     return (*table, *_key_parts(prefix.group(1)), *inner)
 
