@@ -114,8 +114,8 @@ def apply_files(
     ``originals`` (path -> bytes, None for a file that does not exist) saves reading
     each file again when the caller already holds what a rollback must restore.
     """
-    known = originals or {}
-    originals = {}
+    held_bytes = originals or {}
+    saved: dict[Path, bytes | None] = {}  # what a rollback puts back
     temps: dict[Path, Path] = {}
     replaced: list[Path] = []
     try:
@@ -123,11 +123,11 @@ def apply_files(
         for path in files:
             try:
                 mode = path.stat().st_mode & 0o7777
-                held = known.get(path)
-                originals[path] = held if held is not None else path.read_bytes()
+                held = held_bytes.get(path)
+                saved[path] = held if held is not None else path.read_bytes()
                 modes[path] = mode
             except FileNotFoundError:
-                originals[path] = None
+                saved[path] = None
                 modes[path] = None
         # Every temp file is written first, then made durable with one syncfs per
         # filesystem (fsync of each file where syncfs is missing): a 500-crate bump
@@ -143,7 +143,7 @@ def apply_files(
         if verify is not None:
             verify()
     except BaseException as exc:
-        problems = _rollback(replaced, originals)
+        problems = _rollback(replaced, saved)
         for temp in temps.values():
             with contextlib.suppress(OSError):
                 temp.unlink()
