@@ -15,7 +15,7 @@ outlive their reason.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from pipeline.deps.lockfile import LockedPackage
@@ -107,6 +107,14 @@ def _matches(matcher: VersionReq | Version | None, version: str) -> bool:
     return matcher.matches(parsed)
 
 
+def _locked_matching(
+    name: str, version: str | None, by_name: Mapping[str, list[int]], packages: Sequence[LockedPackage]
+) -> list[int]:
+    """Indexes of the locked packages called ``name`` whose version a policy entry's ``version`` accepts."""
+    matcher = version_matcher(version)
+    return [i for i in by_name.get(name, ()) if _matches(matcher, packages[i].version)]
+
+
 def shortest_parents(packages: Sequence[LockedPackage], roots: Sequence[int]) -> list[int | None]:
     """BFS from all roots at once: ``parent[i]`` is i's predecessor on a shortest path (roots: -1).
 
@@ -171,8 +179,7 @@ def find_duplicates(
     unmatched: list[UnmatchedSkip] = []
 
     for entry in settings.skip:
-        matcher = version_matcher(entry.version)
-        hits = [i for i in by_name.get(entry.name, ()) if _matches(matcher, packages[i].version)]
+        hits = _locked_matching(entry.name, entry.version, by_name, packages)
         if not hits:
             reason = _no_match_reason(entry, by_name, packages)
             unmatched.append(UnmatchedSkip("skip", entry.name, entry.version, reason))
@@ -189,8 +196,7 @@ def find_duplicates(
             accepted.setdefault(i, f"skip: {entry.reason}" if entry.reason else "skip")
 
     for tree in settings.skip_tree:
-        matcher = version_matcher(tree.version)
-        tops = [i for i in by_name.get(tree.name, ()) if _matches(matcher, packages[i].version)]
+        tops = _locked_matching(tree.name, tree.version, by_name, packages)
         if not tops:
             reason = _no_match_reason(tree, by_name, packages)
             unmatched.append(UnmatchedSkip("skip-tree", tree.name, tree.version, reason))
