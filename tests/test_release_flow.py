@@ -24,6 +24,13 @@ def run(root: Path, *args: str) -> int:
     return pipeline_cli.main([*args, "--workspace", str(root)])
 
 
+def _refuse_commits(ws: Path) -> None:
+    """A pre-commit hook that refuses every commit (as a signing or lint hook might)."""
+    hook = ws / ".git" / "hooks" / "pre-commit"
+    hook.write_text("#!/bin/sh\necho 'hook says no' >&2\nexit 1\n")
+    hook.chmod(0o755)
+
+
 def test_release_execute_commits_and_tags(ws: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (ws / "crates" / "own" / "src" / "lib.rs").write_text("pub fn f() {}\n")
     git(ws, "commit", "-qam", "feat(own): f")
@@ -142,9 +149,7 @@ def test_unknown_gate_is_a_configuration_error(tmp_path: Path, capsys: pytest.Ca
 
 
 def test_rejected_commit_restores_the_files(ws: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    hook = ws / ".git" / "hooks" / "pre-commit"
-    hook.write_text("#!/bin/sh\necho 'hook says no' >&2\nexit 1\n")
-    hook.chmod(0o755)
+    _refuse_commits(ws)
     before = snapshot(ws)
     assert run(ws, "release", "minor", "--execute", "--no-verify") == 1
     assert "hook says no" in capsys.readouterr().err
@@ -343,9 +348,7 @@ def test_rejected_commit_with_an_ignored_lockfile_leaves_nothing_staged(
     (ws / ".gitignore").write_text("/target\n/dist\nCargo.lock\n")
     git(ws, "rm", "-q", "--cached", "Cargo.lock")
     git(ws, "commit", "-qam", "chore: untrack the lockfile")
-    hook = ws / ".git" / "hooks" / "pre-commit"
-    hook.write_text("#!/bin/sh\necho 'hook says no' >&2\nexit 1\n")
-    hook.chmod(0o755)
+    _refuse_commits(ws)
     before = snapshot(ws)
     assert run(ws, "release", "minor", "--execute", "--no-verify") == 1
     assert "hook says no" in capsys.readouterr().err

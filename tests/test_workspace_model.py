@@ -144,6 +144,9 @@ def test_stdlib_tomllib_fallback_reads_the_same(tmp_path: Path, damaged: bool) -
 
     from conftest import REPO_ROOT
 
+    from pipeline.workspace.manifest import toml_loads
+
+    assert toml_loads.__module__.startswith("tomli")  # else both runs below would use tomllib
     make_workspace(tmp_path, 12)
     if damaged:
         manifest = tmp_path / "crates" / "gen-crate-0003" / "Cargo.toml"
