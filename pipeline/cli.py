@@ -15,7 +15,7 @@ import sys
 from collections.abc import Sequence
 
 from pipeline import __version__
-from pipeline.errors import EXIT_INTERNAL, EXIT_USAGE, PipelineError
+from pipeline.foundation.errors import EXIT_INTERNAL, EXIT_USAGE, PipelineError
 
 # name -> (module, one-line help). Keep in the order `pipeline --help` shows them.
 COMMANDS: dict[str, tuple[str, str]] = {

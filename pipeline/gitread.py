@@ -11,8 +11,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline import proc
-from pipeline.errors import UsageError
+from pipeline.foundation import proc
+from pipeline.foundation.errors import UsageError
 
 ZERO_SHA = "0" * 40
 

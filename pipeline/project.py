@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.config import PipelineConfig, load_config
-from pipeline.errors import UsageError
+from pipeline.foundation.errors import UsageError
 from pipeline.workspace.model import Workspace, find_workspace_root, load_workspace
 
 WORKSPACE_ENV = "PIPELINE_WORKSPACE"

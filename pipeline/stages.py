@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from pipeline import proc
+from pipeline.foundation import proc
 from pipeline.config import PipelineConfig
-from pipeline.errors import CheckFailed
+from pipeline.foundation.errors import CheckFailed
 from pipeline.workspace.model import Workspace
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from factory import make_workspace
 
-from pipeline.affected import (
+from pipeline.changes.affected import (
     Rules,
     compute_affected,
     crate_dirs,

@@ -9,7 +9,7 @@ from conftest import REPO_ROOT
 
 from pipeline.commands.config import reference
 from pipeline.config import PipelineConfig, documented_keys, load_config
-from pipeline.errors import ConfigError
+from pipeline.foundation.errors import ConfigError
 from pipeline.readme import render_reference_block
 
 

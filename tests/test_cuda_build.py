@@ -15,7 +15,7 @@ from gpu_support import REPO, kernel_workspace, pipeline_env, run_pipeline
 
 from pipeline.cuda.build import BuildOptions, build
 from pipeline.cuda.toolkit import find_cuda_tool
-from pipeline.errors import PipelineError
+from pipeline.foundation.errors import PipelineError
 from pipeline.project import load_project
 
 try:

@@ -10,7 +10,7 @@ from pipeline.config import load_config
 from pipeline.cuda import nvcc as nv
 from pipeline.cuda.build import resolve_architectures
 from pipeline.cuda.settings import CudaSettings
-from pipeline.errors import ConfigError, UsageError
+from pipeline.foundation.errors import ConfigError, UsageError
 from pipeline.gpu.linear import parse_linear
 
 PTXAS = """\
@@ -137,7 +137,7 @@ def test_linear_expressions() -> None:
 
 def test_missing_nvcc_says_where_it_looked(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     from pipeline.cuda import toolkit
-    from pipeline.errors import ToolMissing
+    from pipeline.foundation.errors import ToolMissing
 
     monkeypatch.setattr(toolkit, "DEFAULT_CUDA_BIN", tmp_path / "no-cuda" / "bin")
     monkeypatch.setenv("PATH", str(tmp_path))

@@ -11,7 +11,7 @@ import pytest
 from factory import make_workspace
 from hooks_support import env, git, pipeline
 
-from pipeline.errors import OperationFailed
+from pipeline.foundation.errors import OperationFailed
 from pipeline.hooks.install import MARKER, render_script
 
 

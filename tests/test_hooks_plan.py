@@ -11,7 +11,7 @@ from factory import make_workspace
 from hooks_support import commit_all, env, git, pipeline
 
 from pipeline import cli
-from pipeline.affected import compute_affected, crate_dirs
+from pipeline.changes.affected import compute_affected, crate_dirs
 from pipeline.config import load_config
 from pipeline.gitread import Change
 from pipeline.hooks.prepush import EMPTY_TREE, parse_push_lines, plan_checks, push_ranges

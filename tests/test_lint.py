@@ -6,7 +6,7 @@ from pathlib import Path
 
 from factory import make_workspace
 
-from pipeline.lint import RULES, lint
+from pipeline.workspace.lint import RULES, lint
 from pipeline.workspace.model import load_workspace
 
 

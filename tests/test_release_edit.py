@@ -10,7 +10,7 @@ import pytest
 from release_support import make_shapes, snapshot
 
 from pipeline import cli
-from pipeline.errors import ManifestError, OperationFailed
+from pipeline.foundation.errors import ManifestError, OperationFailed
 from pipeline.release.edit import Edit, edit_toml, update_lockfile
 from pipeline.release.transaction import apply_files
 

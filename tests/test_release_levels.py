@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.errors import UsageError
+from pipeline.foundation.errors import UsageError
 from pipeline.release.levels import Target, apply, auto_level, bump, parse_target
 from pipeline.workspace.cargo_semver import Version
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from release_support import make_shapes
 
-from pipeline.errors import ManifestError, UsageError
+from pipeline.foundation.errors import ManifestError, UsageError
 from pipeline.release.levels import parse_target
 from pipeline.release.plan import make_plan, rewrite_requirement
 from pipeline.workspace.cargo_semver import Version

@@ -11,7 +11,7 @@ import pytest
 from conftest import EXAMPLE
 from factory import make_workspace
 
-from pipeline.errors import ManifestError
+from pipeline.foundation.errors import ManifestError
 from pipeline.workspace.model import DepKind, load_workspace, to_json
 
 

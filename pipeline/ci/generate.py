@@ -13,7 +13,7 @@ from pipeline import __version__
 from pipeline.ci.model import CiPipeline, Context, build_pipeline
 from pipeline.ci.settings import RELATIVE_PATH, TAG_PREFIX
 from pipeline.config import PipelineConfig, load_config
-from pipeline.errors import ConfigError, ManifestError, OperationFailed
+from pipeline.foundation.errors import ConfigError, ManifestError, OperationFailed
 from pipeline.project import resolve_root
 from pipeline.workspace.manifest import read_toml
 

@@ -417,7 +417,7 @@ def template_sources() -> dict[str, str]:
     checkout = Path(__file__).resolve().parent.parent.parent / "templates"
     if checkout.is_dir():
         return {t.name: t.read_text(encoding="utf-8") for t in checkout.glob("*.j2")}
-    from pipeline.errors import ToolMissing
+    from pipeline.foundation.errors import ToolMissing
 
     raise ToolMissing("templates", "reinstall cargo-gpu-pipeline: its CI templates are missing from the package")
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from pipeline import __version__
-from pipeline.config_fields import setting
+from pipeline.foundation.fields import setting
 
 # Sessions CI knows how to run (implemented in pipeline.nox_sessions).
 KNOWN_STAGES = ("generate", "fmt", "clippy", "lint", "dupes", "audit", "test", "cuda", "gpu_smoke", "gpu_test")

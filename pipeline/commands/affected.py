@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from pipeline import affected as affected_mod
+from pipeline.changes import affected as affected_mod
 from pipeline import gitread
-from pipeline.output import emit_json, log
+from pipeline.foundation.output import emit_json, log
 from pipeline.project import load_project
 
 

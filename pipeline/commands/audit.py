@@ -18,8 +18,8 @@ from pipeline.deps.rustaudit import (
     run_cargo_audit,
     run_cargo_deny,
 )
-from pipeline.errors import CheckFailed, ConfigError, ToolMissing, UsageError
-from pipeline.output import emit_json, log
+from pipeline.foundation.errors import CheckFailed, ConfigError, ToolMissing, UsageError
+from pipeline.foundation.output import emit_json, log
 from pipeline.project import Project, load_project
 
 

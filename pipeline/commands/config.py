@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from pipeline.config import PipelineConfig, documented_keys
-from pipeline.output import emit_json
+from pipeline.foundation.output import emit_json
 
 
 def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 
 from pipeline.cuda.build import BuildOptions, build
-from pipeline.errors import UsageError
-from pipeline.output import emit_json, log
+from pipeline.foundation.errors import UsageError
+from pipeline.foundation.output import emit_json, log
 from pipeline.project import load_project
 
 

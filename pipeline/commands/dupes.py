@@ -9,8 +9,8 @@ from typing import Any
 from pipeline.deps.duplicates import DupesReport, find_duplicates
 from pipeline.deps.graph import DepGraph, lock_view, metadata_view
 from pipeline.deps.lockfile import read_lockfile
-from pipeline.errors import CheckFailed, ManifestError, PipelineError, UsageError
-from pipeline.output import emit_json, log
+from pipeline.foundation.errors import CheckFailed, ManifestError, PipelineError, UsageError
+from pipeline.foundation.output import emit_json, log
 from pipeline.project import load_project
 
 CONFIG_HINT = "accept it with a `skip`/`skip-tree` entry in [workspace.metadata.pipeline.dupes], or unify the versions"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
-from pipeline.errors import CheckFailed, UsageError
-from pipeline.output import emit_json, log
+from pipeline.foundation.errors import CheckFailed, UsageError
+from pipeline.foundation.output import emit_json, log
 
 
 def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:

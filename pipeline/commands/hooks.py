@@ -7,8 +7,8 @@ import os
 import sys
 from pathlib import Path
 
-from pipeline.errors import UsageError
-from pipeline.output import log
+from pipeline.foundation.errors import UsageError
+from pipeline.foundation.output import log
 
 ACTIONS = ("install", "uninstall", "run")
 

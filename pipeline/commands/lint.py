@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 from dataclasses import asdict
 
-from pipeline.errors import CheckFailed, ConfigError
-from pipeline.lint import RULES, lint
-from pipeline.output import emit_json
+from pipeline.foundation.errors import CheckFailed, ConfigError
+from pipeline.workspace.lint import RULES, lint
+from pipeline.foundation.output import emit_json
 from pipeline.project import load_project
 
 

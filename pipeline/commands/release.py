@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from pipeline.errors import UsageError
+from pipeline.foundation.errors import UsageError
 from pipeline.project import load_project
 from pipeline.release import flow
 

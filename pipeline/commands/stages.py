@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 
 from pipeline import stages
-from pipeline.errors import CheckFailed, PipelineError, UsageError
-from pipeline.output import log
+from pipeline.foundation.errors import CheckFailed, PipelineError, UsageError
+from pipeline.foundation.output import log
 from pipeline.project import Project, load_project
 
 
@@ -39,7 +39,7 @@ def _changed_packages(project: Project, args: argparse.Namespace) -> list[str] |
     """The ``-p`` selection; None when nothing is affected (the stage has nothing to do)."""
     if not args.changed_since:
         return list(args.package)
-    from pipeline import affected
+    from pipeline.changes import affected
 
     result = affected.affected_since(project.workspace, args.changed_since, affected.rules_from(project.config))
     selection = result.packages(tests=args.command == "test", changed_only=args.command == "fmt")

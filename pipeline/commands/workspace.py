@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from pipeline.output import emit_json
+from pipeline.foundation.output import emit_json
 from pipeline.project import resolve_root
 from pipeline.workspace.model import load_workspace, to_json
 

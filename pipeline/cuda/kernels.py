@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.cuda.settings import CudaSettings, KernelSet
-from pipeline.errors import ConfigError
+from pipeline.foundation.errors import ConfigError
 from pipeline.workspace.model import Workspace
 
 DEFAULT_SET = "default"

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline import proc
+from pipeline.foundation import proc
 from pipeline.cuda.settings import ARCH_PATTERN
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Literal
 
-from pipeline.config_fields import setting
+from pipeline.foundation.fields import setting
 
 # Used for `architectures = "auto"` when NVML sees no GPU: Ampere (sm_80, sm_86), Ada (sm_89),
 # Hopper (sm_90), Blackwell (sm_100, sm_120); filtered to what the installed nvcc can build.

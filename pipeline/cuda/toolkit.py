@@ -7,8 +7,8 @@ import re
 import shutil
 from pathlib import Path
 
-from pipeline import proc
-from pipeline.errors import ToolMissing
+from pipeline.foundation import proc
+from pipeline.foundation.errors import ToolMissing
 
 DEFAULT_CUDA_BIN = Path("/usr/local/cuda/bin")
 NVCC_HINT = "install the CUDA toolkit and set CUDA_HOME (or CUDA_PATH), or put nvcc on PATH"

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pipeline import proc
+from pipeline.foundation import proc
 from pipeline.deps.lockfile import LockedPackage, Lockfile
-from pipeline.errors import OperationFailed
+from pipeline.foundation.errors import OperationFailed
 
 
 @dataclass(frozen=True)

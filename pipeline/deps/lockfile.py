@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pipeline.errors import ManifestError
+from pipeline.foundation.errors import ManifestError
 from pipeline.workspace.manifest import read_toml
 
 KNOWN_VERSIONS = (3, 4)

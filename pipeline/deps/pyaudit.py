@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pipeline import proc
+from pipeline.foundation import proc
 from pipeline.workspace.manifest import TOMLDecodeError, toml_loads
 
 INSTALL_HINT = "install the audit extra: `pip install 'cargo-gpu-pipeline[audit]'` (or `pip install pip-audit`)"

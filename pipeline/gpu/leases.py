@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
-from pipeline.errors import OperationFailed
+from pipeline.foundation.errors import OperationFailed
 
 LEASE_DIR_ENV = "PIPELINE_GPU_LEASE_DIR"
 # Set by `gpu run` (and the GPU test workers) for the command it starts: the GPUs an

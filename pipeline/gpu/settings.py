@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pipeline.config_fields import setting
+from pipeline.foundation.fields import setting
 
 # One directory per host, shared by every CI job and user on it (only lock files live there).
 DEFAULT_LEASE_DIR = "/tmp/cargo-gpu-pipeline-leases"  # noqa: S108

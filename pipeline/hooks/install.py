@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline import gitread
-from pipeline.errors import OperationFailed
+from pipeline.foundation.errors import OperationFailed
 
 HOOK_NAME = "pre-push"
 MARKER = "# cargo-gpu-pipeline: pre-push hook installed by `pipeline hooks install`"

@@ -14,10 +14,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline import affected as affected_mod
+from pipeline.changes import affected as affected_mod
 from pipeline import gitread, stages
-from pipeline.errors import CheckFailed, PipelineError
-from pipeline.output import log
+from pipeline.foundation.errors import CheckFailed, PipelineError
+from pipeline.foundation.output import log
 from pipeline.project import Project
 
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"  # git's empty tree: "everything is new"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pipeline.config_fields import setting
+from pipeline.foundation.fields import setting
 
 DEFAULT_IGNORE = ("*.md", "*.rst", "LICENSE*", "COPYRIGHT*", "AUTHORS*", "docs/*", "*/docs/*", ".gitignore")
 DEFAULT_CI_PATHS = (".github/workflows/*", ".gitlab-ci.yml", ".gitlab-ci/*")

@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pipeline import proc
-from pipeline.errors import PipelineError
-from pipeline.output import log
+from pipeline.foundation import proc
+from pipeline.foundation.errors import PipelineError
+from pipeline.foundation.output import log
 from pipeline.release.transaction import apply_files
 from pipeline.workspace.model import Workspace
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pipeline.errors import ManifestError
+from pipeline.foundation.errors import ManifestError
 from pipeline.workspace.manifest import TOMLDecodeError, parse_toml, toml_loads
 
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")

@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pipeline import proc
-from pipeline.errors import CheckFailed, ManifestError, OperationFailed, PipelineError, UsageError
-from pipeline.output import emit_json, log
+from pipeline.foundation import proc
+from pipeline.foundation.errors import CheckFailed, ManifestError, OperationFailed, PipelineError, UsageError
+from pipeline.foundation.output import emit_json, log
 from pipeline.project import Project
 from pipeline.release.edit import Edit, edit_toml, update_lockfile
 from pipeline.release.levels import Target, auto_level, parse_target

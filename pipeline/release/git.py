@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pipeline.errors import OperationFailed, ToolMissing
+from pipeline.foundation.errors import OperationFailed, ToolMissing
 
 if TYPE_CHECKING:
     from git import Repo

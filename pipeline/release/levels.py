@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pipeline.errors import UsageError
+from pipeline.foundation.errors import UsageError
 from pipeline.workspace.cargo_semver import SemverError, Version
 
 LEVELS = ("major", "minor", "patch", "release", "alpha", "beta", "rc")

@@ -26,7 +26,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pipeline.errors import ManifestError, UsageError
+from pipeline.foundation.errors import ManifestError, UsageError
 from pipeline.release.levels import PRE_KINDS, Target, apply
 from pipeline.workspace.cargo_semver import Comparator, Op, SemverError, Version, VersionReq
 from pipeline.workspace.manifest import locate_key

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pipeline.config_fields import setting
+from pipeline.foundation.fields import setting
 
 # Commands that must never run as a release gate: they are the release (or part of it).
 _NOT_GATES = frozenset({"release", "bump", "changelog"})

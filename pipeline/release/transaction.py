@@ -21,7 +21,7 @@ import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from pipeline.errors import OperationFailed, PipelineError
+from pipeline.foundation.errors import OperationFailed, PipelineError
 
 # Test seam (documented boundary): called with the index and path of each file
 # just before it replaces its target, so a test can inject a failure midway.

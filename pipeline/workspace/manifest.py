@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from pipeline.errors import ManifestError
+from pipeline.foundation.errors import ManifestError
 
 try:
     # tomli is the parser tomllib was taken from; its mypyc-compiled wheels parse about

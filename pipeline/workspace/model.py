@@ -17,7 +17,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from pipeline.errors import ManifestError
+from pipeline.foundation.errors import ManifestError
 from pipeline.workspace.manifest import locate_key, read_toml
 
 

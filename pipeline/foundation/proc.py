@@ -2,8 +2,8 @@
 
 Every external tool (cargo, git CLI, nvcc, ptxas, pip-audit...) is started
 through :func:`run`: argv lists only, never a shell. A failure raises
-:class:`~pipeline.errors.CommandFailed` carrying the argv, the exit code and
-the tail of stderr; a missing tool raises :class:`~pipeline.errors.ToolMissing`
+:class:`~pipeline.foundation.errors.CommandFailed` carrying the argv, the exit code and
+the tail of stderr; a missing tool raises :class:`~pipeline.foundation.errors.ToolMissing`
 with an install hint.
 """
 
@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.errors import CommandFailed, OperationFailed, ToolMissing
+from pipeline.foundation.errors import CommandFailed, OperationFailed, ToolMissing
 
 STDERR_TAIL_LINES = 20
 

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline import gitread
-from pipeline.errors import PipelineError
+from pipeline.foundation.errors import PipelineError
 from pipeline.gitread import Change
 from pipeline.workspace.manifest import TOMLDecodeError, toml_loads
 from pipeline.workspace.model import ORDERING_KINDS, DepKind, Workspace, load_workspace

@@ -1,0 +1,1 @@
+"""Which crates a change touches: file rules, the dependency closure, the git edge."""

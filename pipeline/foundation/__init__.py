@@ -1,0 +1,1 @@
+"""The bottom layer: errors, output, the one subprocess wrapper, settings fields. Imports nothing above it."""

@@ -1,0 +1,1 @@
+"""The host half: toolchain and GPU report (doctor), runner checks and setup."""
