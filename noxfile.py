@@ -46,7 +46,7 @@ def _install_dev(session: nox.Session) -> None:
 def tests(session: nox.Session) -> None:
     """This project's pytest suite (arguments after -- go to pytest)."""
     _install_dev(session)
-    session.run("python", "-m", "pytest", *session.posargs)
+    session.run("python", "-m", "pytest", *(session.posargs or ["-n", "auto"]))
 
 
 @nox.session
