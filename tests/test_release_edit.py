@@ -70,7 +70,7 @@ def test_every_example_manifest_round_trips_through_a_bump(tmp_path: Path) -> No
     # Only the version strings change; every other line of every manifest is byte-identical.
     from pipeline.release.levels import parse_target
     from pipeline.release.plan import make_plan
-    from pipeline.workspace.model import load_workspace
+    from pipeline.workspace.load import load_workspace
 
     plan = make_plan(load_workspace(EXAMPLE), parse_target("minor"))
     by_file: dict[Path, list[Edit]] = {}
