@@ -48,6 +48,9 @@ class Dependency:
     optional: bool = False
     member: str | None = None
     external_path: bool = False
+    # The `registry` key: where cargo looks for the version when the path is stripped on
+    # publish (none means crates.io, whatever registry the dependent goes to).
+    registry: str | None = None
 
     @property
     def renamed(self) -> bool:
@@ -71,6 +74,8 @@ class Package:
     dependencies: tuple[Dependency, ...] = ()
     has_binary: bool = False
     has_build_script: bool = False
+    # `publish = ["name", ...]`: the only registries cargo lets it go to; None allows any.
+    publish_registries: tuple[str, ...] | None = None
 
     @property
     def directory(self) -> Path:
@@ -83,6 +88,7 @@ class WorkspaceDependency:
     name: str
     requirement: str | None
     path: Path | None
+    registry: str | None = None
 
 
 @dataclass(frozen=True)
