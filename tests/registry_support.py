@@ -118,7 +118,7 @@ class _Handler(BaseHTTPRequestHandler):
     server: _Server
     protocol_version = "HTTP/1.1"
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
+    def log_message(self, format: str, *args: Any) -> None:
         pass  # keep pytest output clean; requests are recorded in state.requests
 
     # -- helpers
@@ -138,7 +138,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._json(status, {"errors": [{"detail": detail}]})
 
     # -- routes
-    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+    def do_GET(self) -> None:
         state = self.server.state
         path = self.path.split("?", 1)[0]
         if path == "/index/config.json":
@@ -170,7 +170,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         self._error(404, f"no route for GET {path}")
 
-    def do_PUT(self) -> None:  # noqa: N802
+    def do_PUT(self) -> None:
         state = self.server.state
         length = int(self.headers.get("Content-Length", "0"))
         body = self.rfile.read(length)

@@ -88,9 +88,10 @@ def test_diff_levels() -> None:
 def test_diff_feeds_the_auto_level() -> None:
     breaking = diff(OLD, {"saxpy": OLD["saxpy"]}, "v1.2.0")
     feature = diff(OLD, {**OLD, "new": {"k": ()}}, "v1.2.0")
-    assert auto_level(parse_version("1.2.0"), breaking=breaking.breaking, feature=breaking.feature, other=False) == "major"
-    assert auto_level(parse_version("0.4.2"), breaking=breaking.breaking, feature=False, other=False) == "minor"
-    assert auto_level(parse_version("1.2.0"), breaking=feature.breaking, feature=feature.feature, other=False) == "minor"
+    v1, v0 = parse_version("1.2.0"), parse_version("0.4.2")
+    assert auto_level(v1, breaking=breaking.breaking, feature=breaking.feature, other=False) == "major"
+    assert auto_level(v0, breaking=breaking.breaking, feature=False, other=False) == "minor"
+    assert auto_level(v1, breaking=feature.breaking, feature=feature.feature, other=False) == "minor"
 
 
 def test_release_manifest_round_trip_and_reading_a_cuda_build() -> None:

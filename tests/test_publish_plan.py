@@ -10,7 +10,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from registry_support import Published, Registry, start_registry  # noqa: E402
+from registry_support import Published, Registry, start_registry
 
 from pipeline.foundation.errors import ConfigError, ManifestError
 from pipeline.release.publish_plan import plan_publish
@@ -49,7 +49,7 @@ def test_released_versions_and_already_published_are_skipped(example_copy: Path)
     published = _nothing(ws) | {"prism-core": frozenset({"0.4.2", "0.5.0"}), "prism-gpu": frozenset({"0.5.0"})}
     plan = plan_publish(ws, registry=None, published=published, versions=versions)
     assert plan.order == ("prism-buildinfo", "prism-io", "prism-nhs", "prism-py", "prism-physics", "prism")
-    assert [s for s in plan.steps if s.crate == "prism-io"][0].version == "1.3.0"
+    assert next(s for s in plan.steps if s.crate == "prism-io").version == "1.3.0"
     reasons = {s.crate: s.reason for s in plan.skipped}
     assert reasons["prism-core"] == "already in registry `crates-io`"
     assert reasons["prism-gpu"] == "already in registry `crates-io`"

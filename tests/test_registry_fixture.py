@@ -21,7 +21,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from registry_support import Registry, index_entry, index_path, parse_publish_body, start_registry  # noqa: E402
+from registry_support import Registry, index_entry, index_path, parse_publish_body, start_registry
 
 pytestmark = pytest.mark.skipif(shutil.which("cargo") is None, reason="cargo is not on PATH")
 

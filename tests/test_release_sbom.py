@@ -12,7 +12,7 @@ from pipeline.deps.lockfile import read_lockfile
 from pipeline.release import sbom
 from pipeline.workspace.load import load_workspace
 
-pytest.importorskip("jsonschema", reason="cyclonedx-python-lib's validator needs jsonschema (the json-validation extra)")
+pytest.importorskip("jsonschema", reason="the SBOM validator needs jsonschema (cyclonedx-python-lib[json-validation])")
 
 SERDE_SUM = hashlib.sha256(b"serde").hexdigest()
 ITOA_SUM = hashlib.sha256(b"itoa").hexdigest()
@@ -94,7 +94,8 @@ def test_sbom_lists_the_graph_with_purls_and_checksums(workspace: Path) -> None:
     assert components == {
         "pkg:cargo/app@0.5.0": [],
         "pkg:cargo/engine@0.5.0": [],
-        "pkg:cargo/fork-crate@0.2.0?vcs_url=git%2Bhttps://github.com/example/fork-crate%3Frev%3Dabc123%23abc1234567890": [],
+        "pkg:cargo/fork-crate@0.2.0?vcs_url=git%2Bhttps://github.com/example/fork-crate"
+        "%3Frev%3Dabc123%23abc1234567890": [],
         "pkg:cargo/itoa@1.0.11?repository_url=https://registry.example.com/index/": [ITOA_SUM],
         "pkg:cargo/serde@1.0.210": [SERDE_SUM],
     }  # testkit is only a dev-dependency: not in the artifact

@@ -119,7 +119,8 @@ def build(
             scope=ComponentScope.REQUIRED,
         )
     subject = Component(
-        name=artifact.name, version=artifact.version, type=ComponentType.APPLICATION, bom_ref=f"artifact:{artifact.name}",
+        name=artifact.name, version=artifact.version, type=ComponentType.APPLICATION,
+        bom_ref=f"artifact:{artifact.name}",
         hashes=[HashType(alg=HashAlgorithm.SHA_256, content=artifact.sha256)],
         properties=[Property(name="pipeline:crates", value=",".join(artifact.crates))],
     )
