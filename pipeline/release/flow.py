@@ -9,7 +9,6 @@ nothing is written.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import fnmatch
 import json
 import os
@@ -18,15 +17,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pipeline.foundation import proc
+from pipeline.foundation import fs, proc
 from pipeline.foundation.errors import CheckFailed, ManifestError, OperationFailed, PipelineError, UsageError
+from pipeline.foundation.fs import FaultHook
 from pipeline.foundation.output import emit_json, log
 from pipeline.project import Project
 from pipeline.release.edit import Edit, edit_toml, update_lockfile
 from pipeline.release.levels import Target, auto_level, parse_target
 from pipeline.release.plan import Plan, check_versions, make_plan
 from pipeline.release.settings import ReleaseSettings
-from pipeline.release.transaction import FaultHook, apply_files
 from pipeline.workspace.cargo_semver import SemverError, Version
 from pipeline.workspace.model import Workspace
 
@@ -470,24 +469,16 @@ def release_lock(root: Path) -> Iterator[None]:
 
     flock is released by the kernel when the process dies, so a crash leaves no stale lock.
     """
-    directory = root / "target"
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / LOCK_NAME
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
-            raise OperationFailed(
-                f"another release is running in {root} (pid {holder}, lock {path})",
-                "wait for it to finish; the lock is released when that process exits",
-            ) from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    path = root / "target" / LOCK_NAME
+
+    def refuse(holder: fs.Holder | None) -> None:
+        raise OperationFailed(
+            f"another release is running in {root} (pid {holder.pid if holder else 'unknown'}, lock {path})",
+            "wait for it to finish; the lock is released when that process exits",
+        )
+
+    with fs.locked(path, wait=False, command="pipeline release", on_busy=refuse):
         yield
-    finally:
-        os.close(fd)
 
 
 def run_gates(project: Project, gates: Sequence[str], *, require: bool = False) -> list[dict[str, Any]]:
@@ -531,7 +522,7 @@ def execute(project: Project, req: Request, prepared: Prepared, *, fault: FaultH
     new_files = {path: new for path, (_old, new) in prepared.files.items()}
     verify = (lambda: _verify_cargo(root)) if req.full and (root / "Cargo.lock").is_file() else None
     olds = {path: old for path, (old, _new) in prepared.files.items()}
-    apply_files(new_files, verify=verify, fault=fault, originals=olds)
+    fs.write_all(new_files, verify=verify, fault=fault, originals=olds, what="the release")
     log(f"release: wrote {len(new_files)} file(s)")
     if not req.full:
         return result
@@ -544,7 +535,7 @@ def execute(project: Project, req: Request, prepared: Prepared, *, fault: FaultH
     except OperationFailed:
         # The commit was refused (a hook, signing...): put the files back as they were.
         originals = {p: old for p, (old, _new) in prepared.files.items() if old is not None}
-        apply_files(originals)
+        fs.write_all(originals, what="the release")
         for path, (old, _new) in prepared.files.items():
             if old is None:
                 path.unlink(missing_ok=True)
