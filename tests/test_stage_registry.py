@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from factory import make_workspace
 
+import pipeline.nox_sessions as sessions  # registers the real sessions now, before a test swaps the registry
 from pipeline import cli
 from pipeline.changes.affected import compute_affected, crate_dirs
 from pipeline.config import load_config
@@ -36,7 +37,6 @@ def renamed(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_nox_sessions_follow_the_registry(renamed, monkeypatch: pytest.MonkeyPatch) -> None:
     import nox.registry
 
-    import pipeline.nox_sessions as sessions
 
     monkeypatch.setattr(nox.registry, "_REGISTRY", {})
     names = sessions.register()
