@@ -14,7 +14,7 @@ import pipeline.nox_sessions as sessions  # registers the real sessions now, bef
 from pipeline import cli
 from pipeline.changes.affected import compute_affected, crate_dirs
 from pipeline.config import load_config
-from pipeline.gitread import Change
+from pipeline.foundation.git import Change
 from pipeline.project import Project, load_project
 from pipeline.stages import registry, runner
 
