@@ -110,13 +110,6 @@ def resolve_architectures(
     return choice
 
 
-def gpu_archs_from_nvml() -> list[str]:
-    from pipeline.gpu.nvml import read_inventory, visible
-
-    inventory = read_inventory()
-    return [gpu.arch for gpu in visible(inventory)] if inventory.available else []
-
-
 # ---------------------------------------------------------------------- jobs
 
 @dataclass(frozen=True)
@@ -458,8 +451,14 @@ def build(
     workspace: Workspace,
     settings: CudaSettings,
     options: BuildOptions = BuildOptions(),
-    gpu_archs: Callable[[], Sequence[str]] = gpu_archs_from_nvml,
+    *,
+    gpu_archs: Callable[[], Sequence[str]],
 ) -> BuildResult:
+    """Build every kernel; ``gpu_archs`` says which GPUs this host has, for ``architectures = "auto"``.
+
+    The caller hands it in (``pipeline.gpu.nvml.local_archs`` from the commands), so cuda/
+    never imports gpu/.
+    """
     try:
         return _build(workspace, settings, options, gpu_archs)
     except OSError as exc:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pipeline.foundation.fields import setting
+from pipeline.foundation.config import setting
 
 # Commands that must never run as a release gate: they are the release (or part of it).
 _NOT_GATES = frozenset({"release", "bump", "changelog"})
