@@ -7,7 +7,8 @@ The layers, bottom to top (docs/architecture.md explains them):
 2. tools       ``pipeline.{changes,deps,cuda,gpu,runner}``: what the stages run and read
 3. stages      ``pipeline.stages`` (and ``pipeline.features``): the stage registry, runner and argv builders
 4. delivery    ``pipeline.{ci,hooks,release}``: CI files, the pre-push hook and releases, derived from the stages
-5. project     ``pipeline.project``: the composition root, assembling PipelineConfig from each area's settings
+5. project     ``pipeline.project``: the composition root, assembling PipelineConfig from each area's settings;
+               ``pipeline.configview``: the effective configuration shown with each value's origin
 6. flows       the few modules that run on an assembled Project (``FLOWS``)
 7. commands    ``pipeline.commands``, ``pipeline.nox_sessions``, ``pipeline.readme``
 8. cli         ``pipeline.cli``, ``pipeline.__main__``
@@ -33,7 +34,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("tools", ("pipeline.changes", "pipeline.deps", "pipeline.cuda", "pipeline.gpu", "pipeline.runner")),
     ("stages", ("pipeline.stages", "pipeline.features")),
     ("delivery", ("pipeline.ci", "pipeline.hooks", "pipeline.release")),
-    ("project", ("pipeline.project",)),
+    ("project", ("pipeline.project", "pipeline.configview")),
     ("flows", ()),  # FLOWS below: single modules inside area packages
     ("commands", ("pipeline.commands", "pipeline.nox_sessions", "pipeline.readme")),
     ("cli", ("pipeline.cli", "pipeline.__main__")),
