@@ -3,15 +3,16 @@
 The layers, bottom to top (docs/architecture.md explains them):
 
 0. foundation  ``pipeline`` (the version), ``pipeline.foundation``: errors, output, proc, fs, git, config parsing
-1. workspace   ``pipeline.workspace``, ``pipeline.format``: the Cargo workspace model and its views
+1. workspace   ``pipeline.workspace``: the Cargo workspace model
 2. tools       ``pipeline.{changes,deps,cuda,gpu,runner}``: what the stages run and read
 3. stages      ``pipeline.stages`` (and ``pipeline.features``): the stage registry, runner and argv builders
 4. delivery    ``pipeline.{ci,hooks,release}``: CI files, the pre-push hook and releases, derived from the stages
-5. project     ``pipeline.project``: the composition root, assembling PipelineConfig from each area's settings;
+5. format      ``pipeline.format``: the ``--json`` shapes of any area's results
+6. project     ``pipeline.project``: the composition root, assembling PipelineConfig from each area's settings;
                ``pipeline.configview``: the effective configuration shown with each value's origin
-6. flows       the few modules that run on an assembled Project (``FLOWS``)
-7. commands    ``pipeline.commands``, ``pipeline.nox_sessions``, ``pipeline.readme``
-8. cli         ``pipeline.cli``, ``pipeline.__main__``
+7. flows       the few modules that run on an assembled Project (``FLOWS``)
+8. commands    ``pipeline.commands``, ``pipeline.nox_sessions``, ``pipeline.readme``
+9. cli         ``pipeline.cli``, ``pipeline.__main__``
 
 Areas of one layer import each other only where ``AREA_IMPORTS`` says so, and gpu/ and
 cuda/ never import each other (what ``gpu smoke`` needs of the kernels comes through the
@@ -30,10 +31,11 @@ PACKAGE = Path(__file__).resolve().parent.parent / "pipeline"
 
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("foundation", ("pipeline", "pipeline.foundation")),
-    ("workspace", ("pipeline.workspace", "pipeline.format")),
+    ("workspace", ("pipeline.workspace",)),
     ("tools", ("pipeline.changes", "pipeline.deps", "pipeline.cuda", "pipeline.gpu", "pipeline.runner")),
     ("stages", ("pipeline.stages", "pipeline.features")),
     ("delivery", ("pipeline.ci", "pipeline.hooks", "pipeline.release")),
+    ("format", ("pipeline.format",)),
     ("project", ("pipeline.project", "pipeline.configview")),
     ("flows", ()),  # FLOWS below: single modules inside area packages
     ("commands", ("pipeline.commands", "pipeline.nox_sessions", "pipeline.readme")),
