@@ -63,16 +63,6 @@ AREA_IMPORTS: dict[str, frozenset[str]] = {
 }
 FORBIDDEN_PAIRS = {frozenset({"gpu", "cuda"})}
 
-# Imports that still climb, each waiting for the issue-12 change that removes it (the stage runner
-# replaces every call into `cli`). The test fails when one disappears, so this list only shrinks.
-KNOWN: frozenset[tuple[str, str]] = frozenset({
-    ("pipeline.hooks.prepush", "pipeline.cli"),
-    ("pipeline.nox_sessions", "pipeline.cli"),
-    ("pipeline.release.flow", "pipeline.cli"),
-    ("pipeline.release.settings", "pipeline.cli"),
-})
-
-
 def module_name(path: Path) -> str:
     parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
@@ -154,14 +144,11 @@ def test_every_module_has_a_layer() -> None:
 
 
 def test_no_module_imports_from_a_layer_above_its_own() -> None:
-    found = violations()
-    new = sorted(found - KNOWN)
-    assert not new, "imports from a higher layer or between areas that may not:\n" + "\n".join(
+    found = sorted(violations())
+    assert not found, "imports from a higher layer or between areas that may not:\n" + "\n".join(
         f"  {source} -> {target} ({LAYERS[layer_of(source)][0]} -> {LAYERS[layer_of(target)][0]})"
-        for source, target in new
+        for source, target in found
     )
-    gone = sorted(KNOWN - found)
-    assert not gone, "fixed, so remove from KNOWN in tests/test_layers.py: " + ", ".join(map(str, gone))
 
 
 def test_the_checker_sees_local_relative_and_aliased_imports() -> None:
