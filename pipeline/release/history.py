@@ -20,7 +20,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pipeline.foundation import proc
+from pipeline.foundation import git, proc
 
 RECORD = "\x1e"
 FIELD = "\x1f"
@@ -193,9 +193,11 @@ def _with_crates(commit: HistoryCommit, crates: tuple[str, ...]) -> HistoryCommi
 # Edge: git
 
 
+_HINT = "the history of the release could not be read; check the repository with `git log`"
+
+
 def _git(top: Path, *args: str, check: bool = True) -> proc.Result:
-    return proc.run(["git", *args], cwd=top, check=check,
-                    hint="the history of the release could not be read; check the repository with `git log`")
+    return git.run_git(top, *args, check=check, hint=_HINT)
 
 
 def tag_commits(top: Path) -> list[tuple[str, str]]:
@@ -254,9 +256,8 @@ def read_history(
         worker = threading.Thread(target=graph, daemon=True)
         worker.start()
     specs = ["--", prefix] if prefix else []
-    argv = ["git", "log", "--no-merges", f"--format={LOG_FORMAT}", "--name-only", "--no-renames",
-            "HEAD", *start, *specs]
-    chunks = proc.stream(argv, cwd=top, hint="the history could not be read; check the repository with `git log`")
+    chunks = git.stream_git(top, "log", "--no-merges", f"--format={LOG_FORMAT}", "--name-only", "--no-renames",
+                            "HEAD", *start, *specs, hint=_HINT)
     commits = tuple(parse_records(stream_records(chunks), prefix, attributor, skip_prefix))
     masks: dict[str, int] = {}
     if worker is not None:

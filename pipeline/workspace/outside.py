@@ -186,7 +186,8 @@ def gather(ws: Workspace) -> Outside:
     root_data = parse_toml(read_text(ws.manifest_path), ws.manifest_path)
     patched, replace_keys = _patches(root_data, ws.manifest_path, by_dir)
     requirements: list[Requirement] = []
-    member_files = {os.path.normpath(p.manifest_path) for p in ws.members}
+    # The root manifest is read above; the members' manifests are the model's.
+    member_files = {os.path.normpath(p.manifest_path) for p in ws.members} | {os.path.normpath(ws.manifest_path)}
     if patched:
         for package in ws.members:
             data = root_data if package.manifest_path == ws.manifest_path else parse_toml(
