@@ -204,7 +204,9 @@ def _sites(ws: Workspace) -> list[_Site]:
         )
     for package in ws.members:
         for dep in package.dependencies:
-            if dep.workspace or dep.member is None or dep.requirement is None:
+            # A patched dependency is written by name (`macros = "~2.7.0"`): its site comes from
+            # pipeline.workspace.outside, which reads where the string sits.
+            if dep.workspace or dep.member is None or dep.requirement is None or dep.patched:
                 continue
             table = ".".join(_quote(t) for t in dep.table)
             sites.append(
