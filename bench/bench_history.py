@@ -6,7 +6,7 @@ commits over 50 crates with independent versions (each crate tagged
 the whole history), against `git log --format=... --name-only` over the same range,
 interleaved in one run (target: within 1.5x). The repository is built in the run
 with `git fast-import`. The in-process row is the history core alone
-(`pipeline.release.history.read_history`: one log, one rev-list, attribution).
+(`pipeline.release.unreleased.read_history`: one log, one rev-list, attribution).
 
     python bench/bench_history.py [--commits N] [--crates N]
 """
@@ -32,7 +32,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=RUNS)
     args = parser.parse_args()
     env = {"PYTHONPATH": str(REPO_ROOT)}
-    from pipeline.release import history
+    from pipeline.release import unreleased as history
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "history"

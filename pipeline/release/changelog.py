@@ -98,7 +98,7 @@ def parse_commit(commit: CommitInfo, crates: tuple[str, ...]) -> Entry:
 
 def attribute(files: Iterable[str], crate_dirs: Mapping[str, str]) -> tuple[str, ...]:
     """Crates owning ``files`` (workspace-relative posix paths); the deepest directory wins."""
-    from pipeline.release.history import Attributor
+    from pipeline.release.unreleased import Attributor
 
     return Attributor(crate_dirs).crates(files)
 
@@ -150,7 +150,7 @@ def collect(
     commits: Sequence[CommitInfo], crate_dirs: Mapping[str, str], since: str | None, skip_prefix: str = ""
 ) -> Changes:
     """Entries for ``commits`` (oldest first in the result); release commits are skipped."""
-    from pipeline.release.history import Attributor
+    from pipeline.release.unreleased import Attributor
 
     # One attributor for the whole range: its per-directory memo is what makes long histories cheap.
     crates_of = Attributor(crate_dirs).crates
@@ -163,7 +163,7 @@ def collect(
 
 
 def from_history(commits: Sequence[HistoryLike], since: str | None) -> Changes:
-    """Entries for commits already attributed (:class:`pipeline.release.history.HistoryCommit`),
+    """Entries for commits already attributed (:class:`pipeline.release.unreleased.HistoryCommit`),
     oldest first in the result."""
     return Changes(since, tuple(parse_commit(c, c.crates) for c in reversed(commits)))  # type: ignore[arg-type]
 

@@ -12,7 +12,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from history_factory import make_history
 
-from pipeline.release import history as h
+from pipeline.release import unreleased as h
 
 
 def git(root: Path, *args: str) -> str:
