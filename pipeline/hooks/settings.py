@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pipeline.foundation.fields import setting
+from pipeline.foundation.config import setting
 
 # Top-level documentation only: inside a crate's directory every file is the crate's (a `.md`
 # under `tests/` or `resources/` is test data, `README.md` is the package's readme).
