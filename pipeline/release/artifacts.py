@@ -20,9 +20,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pipeline.cuda import abi
 from pipeline.foundation import fs, proc
 from pipeline.foundation.errors import PipelineError
 from pipeline.foundation.output import log
+from pipeline.release import sbom
 from pipeline.workspace.model import Workspace
 
 
@@ -33,9 +35,10 @@ class Toolchain:
     nvcc: str | None
 
 
-def toolchain() -> Toolchain:
+def toolchain(target: str | None = None) -> Toolchain:
     verbose = proc.run(["rustc", "-vV"]).stdout
     host = next((line.split(":", 1)[1].strip() for line in verbose.splitlines() if line.startswith("host:")), "unknown")
+    host = target or host
     rustc = verbose.splitlines()[0].strip() if verbose else "rustc (unknown)"
     nvcc: str | None
     try:
@@ -85,9 +88,11 @@ def _tar_gz(entries: Sequence[tuple[str, bytes, int]], mtime: int) -> bytes:
     return compressed.getvalue()
 
 
-def _cargo_build(ws: Workspace, crates: Sequence[str]) -> tuple[dict[str, list[Path]], Path]:
+def _cargo_build(ws: Workspace, crates: Sequence[str], target: str | None = None) -> tuple[dict[str, list[Path]], Path]:
     """Executables per crate, and the target directory."""
     argv = ["cargo", "build", "--release", "--locked", "--message-format=json-render-diagnostics"]
+    if target:
+        argv += ["--target", target]  # cross-compiling needs `rustup target add` and a linker for it
     for name in crates:
         argv += ["-p", name]
     log(f"release: {' '.join(argv)}  (in {ws.root})")
@@ -126,15 +131,22 @@ def build(
     commit: str,
     commit_time: int,
     crates: Sequence[str],
+    target: str | None = None,
+    tool_version: str = "",
 ) -> list[Path]:
-    """Build and write the artifacts of a release; returns the files written."""
+    """Build and write the artifacts of a release; returns the files written.
+
+    ``target``: the target triple to build for (default: the host's).
+    """
     short = commit[:7]
-    tools = toolchain()
+    tools = toolchain(target)
     binaries = binary_crates(ws, crates)
     files: dict[str, bytes] = {}
+    roots: dict[str, tuple[str, ...]] = {}  # tarball -> the workspace crates whose code it holds
+    gpu_code: set[str] = set()  # tarballs that are GPU code themselves (the CUDA outputs)
     target_dir: Path | None = None
     if binaries:
-        executables, target_dir = _cargo_build(ws, binaries)
+        executables, target_dir = _cargo_build(ws, binaries, target)
         for crate in binaries:
             stem = artifact_name(crate, versions[crate], short, tools.triple).removesuffix(".tar.gz")
             entries = [(f"{stem}/{exe.name}", exe.read_bytes(), 0o755) for exe in executables[crate]]
@@ -143,16 +155,24 @@ def build(
                 if extra.is_file():
                     entries.append((f"{stem}/{extra.name}", extra.read_bytes(), 0o644))
             files[f"{stem}.tar.gz"] = _tar_gz(entries, commit_time)
+            roots[f"{stem}.tar.gz"] = (crate,)
     else:
         target_dir = None
     cuda = cuda_manifest(ws, target_dir or _target_dir(ws))
     architectures: list[str] = []
+    cuda_data: dict[str, Any] = {}
+    kernel_abi: dict[str, dict[str, tuple[str, ...]]] | None = None
     if cuda is not None:
         cuda_dir = cuda.parent
         try:
-            architectures = [str(a) for a in json.loads(cuda.read_text(encoding="utf-8")).get("architectures", [])]
+            cuda_data = json.loads(cuda.read_text(encoding="utf-8"))
+            architectures = [str(a) for a in cuda_data.get("architectures", [])]
         except (ValueError, AttributeError):
-            architectures = []
+            cuda_data, architectures = {}, []
+        kernel_abi, no_ptx = abi.read_kernel_abi(
+            cuda_data, lambda name: (cuda_dir / name).read_text(encoding="utf-8", errors="replace"))
+        if no_ptx:
+            log(f"release: kernel ABI not recorded for {', '.join(no_ptx)} (built without PTX: set cuda.ptx = true)")
         version = workspace_version or next(iter(versions.values()), "0.0.0")
         stem = f"{project}-cuda-{version}-{short}"
         entries = [
@@ -161,6 +181,14 @@ def build(
             if p.is_file()
         ]
         files[f"{stem}.tar.gz"] = _tar_gz(entries, commit_time)
+        owners = tuple(sorted({str(k["crate"]) for k in cuda_data.get("kernels", []) if k.get("crate")}))
+        roots[f"{stem}.tar.gz"] = owners
+        gpu_code.add(f"{stem}.tar.gz")
+    sboms = _sboms(ws, files, roots, cuda_data if cuda is not None else None, project=project, versions=versions,
+                   workspace_version=workspace_version, timestamp=commit_time, tool_version=tool_version,
+                   gpu_code=gpu_code)
+    sbom_of = {name: sbom.sbom_name(name) for name in sboms}
+    files.update({sbom.sbom_name(name): text.encode() for name, text in sboms.items()})
     manifest: dict[str, Any] = {
         "schema": 1,
         "project": project,
@@ -172,10 +200,59 @@ def build(
         "rustc": tools.rustc,
         "nvcc": tools.nvcc,
         "gpu_architectures": architectures,
-        "files": [{"name": name, "size": len(data), "sha256": _sha256(data)} for name, data in sorted(files.items())],
+        "files": [
+            {"name": name, "size": len(data), "sha256": _sha256(data), **({"sbom": sbom_of[name]} if name in sbom_of
+                                                                          else {})}
+            for name, data in sorted(files.items())
+        ],
     }
+    if kernel_abi is not None:
+        manifest["kernel_abi"] = {k: {e: list(p) for e, p in v.items()} for k, v in sorted(kernel_abi.items())}
     files["manifest.json"] = (json.dumps(manifest, indent=2) + "\n").encode()
     sums = "".join(f"{_sha256(data)}  {name}\n" for name, data in sorted(files.items()))
     files["SHA256SUMS"] = sums.encode()
     fs.write_all({dist / name: data for name, data in files.items()}, what="the release artifacts")
     return [dist / name for name in sorted(files)]
+
+
+def _sboms(
+    ws: Workspace,
+    tarballs: Mapping[str, bytes],
+    roots: Mapping[str, tuple[str, ...]],
+    cuda: Mapping[str, Any] | None,
+    *,
+    project: str,
+    versions: Mapping[str, str],
+    workspace_version: str | None,
+    timestamp: int,
+    tool_version: str,
+    gpu_code: set[str],
+) -> dict[str, str]:
+    """A CycloneDX SBOM per tarball; none when the workspace has no Cargo.lock to read the graph from."""
+    lock_path = ws.root / "Cargo.lock"
+    if not lock_path.is_file():
+        log(f"release: no SBOM: {lock_path} does not exist (a library workspace that ignores it)")
+        return {}
+    from pipeline.deps.lockfile import read_lockfile
+
+    lock = read_lockfile(lock_path)
+    skip = sbom.dev_only_edges(ws)
+    owners = {str(k["crate"]) for k in (cuda or {}).get("kernels", []) if k.get("crate")}
+    facts = (
+        sbom.CudaFacts(str(cuda.get("nvcc")) if cuda.get("nvcc") else None,
+                       tuple(str(a) for a in cuda.get("architectures", [])),
+                       str(cuda["ptx"]) if cuda.get("ptx") else None)
+        if cuda is not None else None
+    )
+    result: dict[str, str] = {}
+    for name, data in sorted(tarballs.items()):
+        crates = roots.get(name, ())
+        graph = {lock.packages[i].name for i in sbom.closure(lock, crates, skip)}
+        artifact = sbom.ArtifactFacts(
+            name=name, sha256=_sha256(data),
+            version=next((versions[c] for c in crates if c in versions), workspace_version or "0.0.0"),
+            crates=crates, cuda=facts if facts is not None and (name in gpu_code or graph & owners) else None,
+        )
+        result[name] = sbom.build(artifact, lock, project=project, timestamp=timestamp, skip_edges=skip,
+                                  tool_version=tool_version)
+    return result

@@ -52,6 +52,17 @@ class ReleaseSettings:
         "", doc="name of the CUDA outputs tarball (`<name>-cuda-<version>-<commit>.tar.gz`); default: the root "
         "directory's name"
     )
+    sign_tags: bool = setting(
+        False, doc="sign the release tags (`git tag -s`: GPG, or SSH with `gpg.format = ssh`); git's `tag.gpgSign` "
+        "signs them too"
+    )
+    publish_registry: str = setting(
+        "", doc="cargo registry `--publish` uploads to (a `[registries]` name); empty: crates.io, or `--registry`"
+    )
+    targets: tuple[str, ...] = setting(
+        factory=tuple, doc="target triples the release builds artifacts for (`--target T` builds one; the release "
+        "workflow gets a matrix over them); empty: the host's"
+    )
 
     def __post_init__(self) -> None:
         if "{version}" not in self.shared_tag:
@@ -66,6 +77,16 @@ class ReleaseSettings:
         # A tag starting with `-` reaches git as an option (`git tag -a -v1.0.0` verifies a tag).
         if (self.tag_prefix or self.shared_tag).startswith("-") or (self.tag_prefix or self.crate_tag).startswith("-"):
             raise ValueError("tags cannot start with `-`: change `tag-prefix`, `shared-tag` or `crate-tag`")
+        import re
+
+        for triple in self.targets:
+            # A triple reaches cargo's argv, artifact names and CI matrices: letters, digits, `_ . -` only.
+            if not re.fullmatch(r"[a-z0-9_]+(-[a-z0-9_.]+){1,3}", triple):
+                raise ValueError(f"`targets` has {triple!r}, which is not a target triple like "
+                                 "x86_64-unknown-linux-gnu")
+        if self.publish_registry and not re.fullmatch(r"[A-Za-z0-9_-]+", self.publish_registry):
+            raise ValueError(f"`publish-registry` = {self.publish_registry!r} is not a cargo registry name "
+                             "(letters, digits, `_ -`)")
         known = registry.names()
         for gate in self.gates:
             if gate not in known:
