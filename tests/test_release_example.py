@@ -82,6 +82,7 @@ def test_execute_releases_the_example(
     triple = next(line.split()[1] for line in rustc.splitlines() if line.startswith("host:"))
     assert names == sorted([
         f"prism-0.5.0-{commit}-{triple}.tar.gz", f"prism4d-cuda-0.5.0-{commit}.tar.gz", "SHA256SUMS", "manifest.json",
+        f"prism-0.5.0-{commit}-{triple}.cdx.json", f"prism4d-cuda-0.5.0-{commit}.cdx.json",  # an SBOM per tarball
     ])
     subprocess.run(["sha256sum", "-c", "SHA256SUMS"], cwd=dist, check=True, capture_output=True)
     manifest = json.loads((dist / "manifest.json").read_text())
@@ -90,7 +91,9 @@ def test_execute_releases_the_example(
     assert manifest["commit"].startswith(commit) and manifest["rustc"].startswith("rustc ")
     assert manifest["gpu_architectures"] == ["sm_90", "sm_120"]
     tarballs = {f"prism-0.5.0-{commit}-{triple}.tar.gz", f"prism4d-cuda-0.5.0-{commit}.tar.gz"}
-    assert {f["name"] for f in manifest["files"]} == tarballs
+    sboms = {name.removesuffix(".tar.gz") + ".cdx.json" for name in tarballs}
+    assert {f["name"] for f in manifest["files"]} == tarballs | sboms
+    assert {f["sbom"] for f in manifest["files"] if f["name"] in tarballs} == sboms
     assert all(f["size"] == (dist / f["name"]).stat().st_size for f in manifest["files"])
     listing = subprocess.run(["tar", "tzf", str(dist / f"prism-0.5.0-{commit}-{triple}.tar.gz")],
                              capture_output=True, text=True, check=True).stdout.split()

@@ -36,6 +36,17 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
         parser.add_argument("--artifacts-only", action="store_true",
                             help="only build dist/ for the release HEAD already is (CI on a release tag): "
                             "no bump, commit or tag")
+        parser.add_argument("--target", dest="target_triple", metavar="TRIPLE",
+                            help="build the artifacts for this target triple (one of `release.targets`)")
+        parser.add_argument("--publish", action="store_true",
+                            help="`cargo publish` the crates in dependency order after the artifacts "
+                            "(skips publish = false and versions the registry has)")
+        parser.add_argument("--publish-only", action="store_true",
+                            help="publish the crates of the release HEAD already is (with --execute; a dry run "
+                            "prints the order): CI's publish job, or finishing a publish that stopped")
+        parser.add_argument("--registry", metavar="NAME",
+                            help="cargo registry to publish to (a `[registries]` name; default "
+                            "`release.publish-registry`, else crates.io)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -43,19 +54,31 @@ def run(args: argparse.Namespace) -> int:
     if args.command == "changelog":
         return flow.changelog_preview(project, args.json)
     full = args.command == "release"
+    if full and args.registry and not (args.publish or args.publish_only):
+        raise UsageError("--registry names where --publish uploads", "add --publish (or --publish-only)")
+    if full and args.publish_only:
+        given = [flag for flag, on in (("a level", args.target != "auto"), ("--crate", bool(args.crates)),
+                                       ("--changed", args.changed), ("--push", args.push),
+                                       ("--artifacts-only", args.artifacts_only), ("--publish", args.publish),
+                                       ("--target", bool(args.target_triple))) if on]
+        if given:
+            raise UsageError(f"--publish-only publishes the release HEAD already is: it takes no {', '.join(given)}",
+                             "run `pipeline release --publish-only --execute` on the release commit")
+        return flow.publish_only(project, args.json, args.registry, args.execute)
     if full and args.artifacts_only:
         # It always builds (there is no plan to dry-run), so --execute is accepted and changes
         # nothing; every option that shapes a new release is refused rather than ignored.
         given = [flag for flag, on in (("a level", args.target != "auto"), ("--crate", bool(args.crates)),
                                        ("--changed", args.changed), ("--push", args.push),
                                        ("--no-verify", args.no_verify), ("--allow-dirty", args.allow_dirty),
-                                       ("--require-gates", args.require_gates)) if on]
+                                       ("--require-gates", args.require_gates),
+                                       ("--publish", args.publish)) if on]
         if given:
             raise UsageError(
                 f"--artifacts-only builds the release HEAD already is: it takes no {', '.join(given)}",
                 "run `pipeline release --artifacts-only` on the tagged commit",
             )
-        return flow.artifacts_only(project, args.json)
+        return flow.artifacts_only(project, args.json, args.target_triple)
     request = flow.Request(
         target=args.target,
         crates=tuple(args.crates),
@@ -67,5 +90,8 @@ def run(args: argparse.Namespace) -> int:
         allow_dirty=getattr(args, "allow_dirty", False),
         json=args.json,
         require_gates=getattr(args, "require_gates", False),
+        publish=getattr(args, "publish", False),
+        registry=getattr(args, "registry", None),
+        triple=getattr(args, "target_triple", None),
     )
     return flow.run(project, request)

@@ -156,5 +156,10 @@ def read_kernel_abi(
         if not ptx:
             missing.append(str(kernel.get("name")))
             continue
-        abi[str(kernel["name"])] = parse_ptx(read(ptx))
+        try:
+            text = read(ptx)
+        except OSError:  # the manifest names a PTX file that is not there (any more)
+            missing.append(str(kernel.get("name")))
+            continue
+        abi[str(kernel["name"])] = parse_ptx(text)
     return abi, missing

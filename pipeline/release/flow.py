@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pipeline import __version__
 from pipeline.foundation import fs, proc
 from pipeline.foundation.errors import CheckFailed, ManifestError, OperationFailed, PipelineError, UsageError
 from pipeline.foundation.fs import FaultHook
@@ -50,6 +51,9 @@ class Request:
     allow_dirty: bool = False
     json: bool = False
     require_gates: bool = False  # a gate whose tool or data is missing fails instead of being skipped
+    publish: bool = False  # `cargo publish` the crates after the artifacts (before a push)
+    registry: str | None = None  # cargo's `[registries]` name; None: `publish-registry`, else crates.io
+    triple: str | None = None  # target triple of the artifacts (default: the host's)
 
 
 @dataclass(frozen=True)
@@ -152,7 +156,8 @@ def changed_crates(repo: GitRepo, ws: Workspace, settings: ReleaseSettings) -> t
 
 
 def _resolve_target(
-    req: Request, ws: Workspace, changes: cl.Changes | None, crates: Sequence[str]
+    req: Request, ws: Workspace, changes: cl.Changes | None, crates: Sequence[str],
+    compat: Mapping[str, Any] | None = None,
 ) -> tuple[Target, dict[str, Target]]:
     """The level for the plan, and the levels of crates with their own version line (for `auto`)."""
     target = parse_target(req.target if req.target is not None else "auto")
@@ -167,8 +172,15 @@ def _resolve_target(
     # The version line the level is judged against (0.x or not, pre-release or not).
     shared = ws.version is not None and (not crates or any(ws.package(c).version_inherited for c in crates))
     base = ws.version if shared and ws.version else ws.package(crates[0]).version if crates else ws.members[0].version
+    # A removed or changed kernel entry (or a breaking Rust API change) is breaking whatever the
+    # commits say; a new kernel entry is a feature.
+    kernel = (compat or {}).get("kernel_abi")
+    api = (compat or {}).get("rust_api")
+    abi_breaking = bool(kernel is not None and kernel.breaking) or bool(api is not None and api.breaking)
+    abi_feature = bool(kernel is not None and kernel.feature)
     level = auto_level(
-        Version.parse(base), breaking=scoped.breaking, feature=scoped.feature, other=bool(scoped.entries)
+        Version.parse(base), breaking=scoped.breaking or abi_breaking, feature=scoped.feature or abi_feature,
+        other=bool(scoped.entries),
     )
     if level is None:
         since = f"since {changes.since}" if changes.since else "in the history"
@@ -208,7 +220,14 @@ def prepare(project: Project, req: Request) -> Prepared:
     # The history is read only when something needs it (a changelog, or `auto`).
     has_history = repo is not None and repo.head() is not None
     changes = unreleased_changes(repo, ws, settings) if repo and has_history and (req.full or target_is_auto) else None
-    target, own_levels = _resolve_target(req, ws, changes, crates or ())
+    extra: dict[str, Any] = {}
+    if req.full:
+        from pipeline.release import abicheck
+
+        since = changes.since if changes is not None else None
+        extra["kernel_abi"] = abicheck.kernel_abi_diff(ws.root, ws.root / settings.dist_dir, since)
+        extra["rust_api"] = abicheck.rust_api(ws.root, since)
+    target, own_levels = _resolve_target(req, ws, changes, crates or (), extra)
     plan = make_plan(ws, target, crates, own_levels)
 
     files = _manifest_and_lock_changes(ws, plan)
@@ -221,13 +240,22 @@ def prepare(project: Project, req: Request) -> Prepared:
 
     problems, warnings = _preflight(ws, settings, repo, req, tags) if req.full else ([], [])
     problems += [b + "\nhint: change that requirement by hand so it accepts the new version" for b in plan.blockers]
-    artifacts = _artifact_names(ws, settings, plan) if req.full and settings.artifacts else ()
+    artifacts = _artifact_names(ws, settings, plan, req.triple) if req.full and settings.artifacts else ()
     summary = ", ".join(tags) if tags else ", ".join(f"{c.crate} {c.new}" for c in plan.changes)
     message = settings.commit_message.replace("{summary}", summary).replace(
         "{version}", str(plan.shared[1]) if plan.shared else ""
     )
+    if req.full and req.publish:
+        from pipeline.release import publish
+
+        versions = {p.name: p.version for p in ws.members} | {c.crate: str(c.new) for c in plan.changes}
+        extra["publish"] = publish.plan_for(ws, req.registry or settings.publish_registry or None, versions=versions)
+        problems += list(extra["publish"].problems)
+    if req.triple and settings.targets and req.triple not in settings.targets:
+        problems.append(f"{ws.manifest_path}: target `{req.triple}` is not in `release.targets` "
+                        f"({', '.join(settings.targets)})\nhint: add it there, or pass one of those")
     return Prepared(plan, files, tags, message, section, artifacts, tuple(problems), (*plan.warnings, *warnings),
-                    changes, {"tag_versions": tag_versions})
+                    changes, {"tag_versions": tag_versions, **extra})
 
 
 def _selected_crates(
@@ -347,10 +375,11 @@ def _preflight(
     return problems, warnings
 
 
-def _artifact_names(ws: Workspace, settings: ReleaseSettings, plan: Plan) -> tuple[str, ...]:
+def _artifact_names(ws: Workspace, settings: ReleaseSettings, plan: Plan, triple: str | None = None
+                    ) -> tuple[str, ...]:
     from pipeline.release.artifacts import artifact_name
 
-    triple = _host_triple()
+    triple = triple or _host_triple()
     names = [
         f"{settings.dist_dir}/{artifact_name(c.crate, str(c.new), '<commit>', triple)}"
         for c in plan.changes
@@ -359,6 +388,10 @@ def _artifact_names(ws: Workspace, settings: ReleaseSettings, plan: Plan) -> tup
     if (ws.root / "target" / "cuda" / "manifest.json").is_file():
         version = str(plan.shared[1]) if plan.shared else str(plan.changes[0].new)
         names.append(f"{settings.dist_dir}/{settings.project_name or ws.root.name}-cuda-{version}-<commit>.tar.gz")
+    if (ws.root / "Cargo.lock").is_file():  # an SBOM beside each tarball
+        from pipeline.release.sbom import sbom_name
+
+        names = [n for name in names for n in (name, sbom_name(name))]
     return (*names, f"{settings.dist_dir}/manifest.json", f"{settings.dist_dir}/SHA256SUMS")
 
 
@@ -427,6 +460,12 @@ def render_plan(prepared: Prepared, root: Path, req: Request) -> str:
         out.append(f"commit: {prepared.commit_message}")
         if prepared.artifacts:
             out.append("artifacts: " + ", ".join(prepared.artifacts))
+        if "kernel_abi" in prepared.extra:
+            out += prepared.extra["kernel_abi"].lines()
+        if "rust_api" in prepared.extra:
+            out.append(prepared.extra["rust_api"].line())
+        if "publish" in prepared.extra:
+            out += prepared.extra["publish"].lines()
         if req.push:
             out.append("push: commit and tags, atomically")
     return "\n".join(out).rstrip("\n") + "\n"
@@ -451,6 +490,8 @@ def plan_json(prepared: Prepared, root: Path, req: Request, executed: bool) -> d
         "warnings": list(prepared.warnings),
         "notes": list(plan.notes),
         "problems": list(prepared.problems),
+        **({"kernel_abi": prepared.extra["kernel_abi"].to_json()} if "kernel_abi" in prepared.extra else {}),
+        **({"publish": prepared.extra["publish"].to_json()} if "publish" in prepared.extra else {}),
     }
 
 
@@ -542,7 +583,8 @@ def execute(project: Project, req: Request, prepared: Prepared, *, fault: FaultH
     try:
         for tag in prepared.tags:
             version = prepared.extra["tag_versions"][tag]
-            repo.tag(tag, settings.tag_message.replace("{tag}", tag).replace("{version}", version))
+            repo.tag(tag, settings.tag_message.replace("{tag}", tag).replace("{version}", version),
+                     sign=settings.sign_tags)
             made.append(tag)
             log(f"release: tagged {tag}")
     except OperationFailed as exc:
@@ -567,6 +609,8 @@ def execute(project: Project, req: Request, prepared: Prepared, *, fault: FaultH
                 commit=commit,
                 commit_time=repo.commit_time(),
                 crates=[c.crate for c in prepared.plan.changes],
+                target=req.triple,
+                tool_version=__version__,
             )
         except PipelineError as exc:
             raise OperationFailed(
@@ -578,6 +622,14 @@ def execute(project: Project, req: Request, prepared: Prepared, *, fault: FaultH
         result["artifacts"] = [_rel(p, root) for p in written]
         for path in written:
             log(f"release: wrote {_rel(path, root)}")
+    if req.publish:
+        from pipeline.release import publish
+
+        outcome = publish.run(root, prepared.extra["publish"], resume_hint=(
+            f"release commit {commit[:7]} and tags {', '.join(prepared.tags)} were made and nothing was pushed; "
+            "fix the problem and run `pipeline release --publish-only`: versions already in the registry are skipped"
+        ))
+        result["published"] = outcome.to_json()
     if req.push:
         try:
             repo.push(settings.push_remote, prepared.tags)
@@ -628,7 +680,7 @@ def _run(project: Project, req: Request, fault: FaultHook | None) -> int:
     return 0
 
 
-def artifacts_only(project: Project, as_json: bool) -> int:
+def artifacts_only(project: Project, as_json: bool, target: str | None = None) -> int:
     """Build ``dist/`` for the release HEAD already is (CI on a pushed release tag): no bump,
     no commit, no tag; the versions are the workspace's, the tags those pointing at HEAD."""
     from pipeline.foundation.git import open_repo
@@ -659,6 +711,8 @@ def artifacts_only(project: Project, as_json: bool) -> int:
             commit=commit,
             commit_time=repo.commit_time(),
             crates=list(ws.names),
+            target=target,
+            tool_version=__version__,
         )
     files = [_rel(p, ws.root) for p in written]
     if as_json:
@@ -666,6 +720,27 @@ def artifacts_only(project: Project, as_json: bool) -> int:
     else:
         for name in files:
             print(name)
+    return 0
+
+
+def publish_only(project: Project, as_json: bool, registry: str | None, execute: bool) -> int:
+    """Publish the crates of the release HEAD already is (CI's publish job, or finishing a half-done publish)."""
+    from pipeline.release import publish
+
+    ws, settings = project.workspace, project.config.release
+    plan = publish.plan_for(ws, registry or settings.publish_registry or None)
+    if not as_json:
+        print("\n".join(plan.lines()))
+    if not execute:
+        if as_json:
+            emit_json({"executed": False, "publish": plan.to_json()})
+        if plan.problems:
+            raise OperationFailed("cannot publish:\n" + "\n".join(plan.problems))
+        return 0
+    with release_lock(ws.root):
+        outcome = publish.run(ws.root, plan)
+    if as_json:
+        emit_json({"executed": True, "publish": plan.to_json(), "published": outcome.to_json()})
     return 0
 
 

@@ -19,6 +19,7 @@ from pipeline.foundation import proc
 from pipeline.foundation.errors import OperationFailed
 from pipeline.foundation.output import log
 from pipeline.release.publish_plan import CRATES_IO, PublishPlan
+from pipeline.workspace.model import Workspace
 
 # cargo's words when the registry (or its index, checked first) already has the version.
 _ALREADY = ("already exists on", "already uploaded", "already exists in")
@@ -92,3 +93,21 @@ def run(
     return PublishOutcome(
         plan.registry, tuple(published), tuple(already), tuple(f"{s.crate} {s.version}" for s in plan.skipped)
     )
+
+
+def plan_for(
+    ws: Workspace,
+    registry: str | None,
+    *,
+    versions: Mapping[str, str] | None = None,
+    env: Mapping[str, str] | None = None,
+) -> PublishPlan:
+    """Gather the registry's facts (cargo's config, its sparse index) and plan the publish of ``ws``."""
+    from pipeline.release.publish_plan import plan_publish
+    from pipeline.release.registry import published_versions, registry_facts
+
+    facts = registry_facts(ws.root, registry, env)
+    external = {d.name for p in ws.members for d in p.dependencies if d.external_path}
+    published = published_versions(facts, [*ws.names, *sorted(external)])
+    return plan_publish(ws, registry=facts.name, published=published, versions=versions,
+                        crates_io_is_registry=facts.crates_io_is_registry)
