@@ -21,7 +21,6 @@ from pipeline.ci.settings import CiSettings
 from pipeline.foundation import proc
 from pipeline.foundation.errors import ConfigError
 
-
 _NO_SESSION = "__no_such_session__"
 
 
@@ -46,7 +45,8 @@ def list_sessions(noxfile: Path) -> SessionCheck:
     argv = _nox_argv()
     if argv is None:
         return SessionCheck(False, reason="nox is not installed")
-    result = proc.run([*argv, "-f", str(noxfile), "-l", "--json", "-k", f"not {_NO_SESSION}"], cwd=noxfile.parent, check=False)
+    listing = [*argv, "-f", str(noxfile), "-l", "--json", "-k", f"not {_NO_SESSION}"]
+    result = proc.run(listing, cwd=noxfile.parent, check=False)
     if result.returncode != 0:
         return SessionCheck(False, reason=f"`nox -l` failed on {noxfile}: {proc.tail(result.stderr, 3)}")
     try:
