@@ -27,9 +27,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipeline.foundation.errors import ManifestError, UsageError
+from pipeline.release.findings import Finding
 from pipeline.release.levels import PRE_KINDS, Target, apply
 from pipeline.workspace.cargo_semver import Comparator, Op, SemverError, Version, VersionReq
-from pipeline.workspace.manifest import locate_key
+from pipeline.workspace.manifest import locate_key_in
 from pipeline.workspace.model import DepKind, Package, Workspace
 
 _REWRITABLE = frozenset({Op.CARET, Op.TILDE, Op.EXACT})
@@ -66,7 +67,7 @@ class Plan:
     warnings: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
     # Problems that make --execute refuse (a requirement that would break cargo).
-    blockers: tuple[str, ...] = ()
+    blockers: tuple[Finding, ...] = ()
     _by_name: Mapping[str, VersionChange] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -206,16 +207,22 @@ def select_default(ws: Workspace, target: Target) -> tuple[str, ...]:
     return ws.names
 
 
-def check_versions(ws: Workspace) -> None:
-    """Every version the plan reads is a semantic version, else a ManifestError naming the manifest."""
+def check_versions(ws: Workspace, manifests: Mapping[Path, bytes] | None = None) -> None:
+    """Every version the plan reads is a semantic version, else a ManifestError naming the manifest.
+
+    ``manifests`` (the bytes of the manifests, as the release facts hold them) lets the
+    error point at the line; without them it names the file. Nothing is read here.
+    """
     found = [(ws.manifest_path, "[workspace.package] version", ws.version)] if ws.version is not None else []
     found += [(p.manifest_path, f"crate `{p.name}` version", p.version) for p in ws.members if not p.version_inherited]
     for file, what, text in found:
         try:
             Version.parse(text)
         except SemverError as exc:
+            data = (manifests or {}).get(file)
+            where = locate_key_in(file, data.decode("utf-8", "replace"), "version") if data is not None else str(file)
             raise ManifestError(
-                f"{locate_key(file, 'version')}: {what}: {exc}",
+                f"{where}: {what}: {exc}",
                 "write it as MAJOR.MINOR.PATCH (e.g. 1.2.0), as Cargo requires, then run the command again",
             ) from None
 
@@ -227,14 +234,14 @@ def make_plan(
 
     ``target`` must not be ``auto`` here: the flow resolves it from commits first.
     ``levels`` overrides the target of selected crates with their own version line
-    (what `auto` found for each of them).
+    (what `auto` found for each of them). The versions must have passed :func:`check_versions`
+    (the release's prepare step checks them once, before `auto` reads the base version).
     """
     if target.auto:
         raise UsageError("`auto` must be resolved to a level before planning", "give a level such as minor")
     selected = tuple(dict.fromkeys(crates)) if crates is not None else select_default(ws, target)
     for name in selected:
         ws.package(name)  # unknown crate -> ManifestError naming the members
-    check_versions(ws)
     shared_old = Version.parse(ws.version) if ws.version is not None else None
     def follow(package: Package) -> Target:
         # A dependent forced to move only needs a new version, not a new feature level:
@@ -292,13 +299,13 @@ def make_plan(
     edits: list[ValueEdit] = []
     warnings: list[str] = []
     notes: list[str] = []
-    blockers: list[str] = []
+    blockers: list[Finding] = []
     for site in sites:
         if site.dependency not in new:
             continue
         version = new[site.dependency]
         rewrite = rewrite_requirement(site.requirement, version)
-        where = f"{site.what} (in {_rel(site.file, ws.root)})"
+        where = f"{site.what} (in {rel_path(site.file, ws.root)})"
         if rewrite.kind in ("range", "invalid"):
             if rewrite.breaks:
                 text = (
@@ -306,7 +313,8 @@ def make_plan(
                     f"and no longer matches {version}"
                 )
                 warnings.append(text)
-                blockers.append(text)
+                blockers.append(Finding(text, "change that requirement by hand so it accepts the new version",
+                                        rel_path(site.file, ws.root)))
             else:
                 notes.append(f"{where}: requirement `{site.requirement}` left alone (still matches {version})")
             continue
@@ -347,7 +355,7 @@ def make_plan(
         for dep in package.dependencies:
             if dep.external_path and dep.kind is not DepKind.DEV:
                 warnings.append(
-                    f"{change.crate} depends on `{dep.name}` by path ({_rel(dep.path, ws.root)}), which is outside "
+                    f"{change.crate} depends on `{dep.name}` by path ({rel_path(dep.path, ws.root)}), which is outside "
                     "the workspace and not released by this plan; release or publish it separately"
                 )
     return Plan(
@@ -362,11 +370,14 @@ def make_plan(
     )
 
 
-def _rel(path: Path | None, root: Path) -> str:
+def rel_path(path: Path | None, root: Path) -> str:
+    """``path`` as the release shows it, relative to the workspace root (posix).
+
+    String work, not Path.relative_to: the plan names the file of every requirement site.
+    """
     if path is None:
         return "?"
-    # String work, not Path.relative_to: the plan names the file of every requirement site.
     text, top = str(path), str(root).rstrip(os.sep) + os.sep
     if text.startswith(top):
         return text[len(top) :].replace(os.sep, "/")
-    return os.path.relpath(path, root)
+    return os.path.relpath(path, root).replace(os.sep, "/")  # outside: a path dependency beside it, `../x`
