@@ -16,7 +16,7 @@ from pipeline.config import load_config
 from pipeline.gitread import Change
 from pipeline.hooks.prepush import EMPTY_TREE, parse_push_lines, plan_checks, push_ranges
 from pipeline.project import Project
-from pipeline.workspace.model import load_workspace
+from pipeline.workspace.load import load_workspace
 
 
 @pytest.fixture(scope="module")

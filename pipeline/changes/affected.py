@@ -25,8 +25,9 @@ from typing import Any
 from pipeline import gitread
 from pipeline.foundation.errors import PipelineError
 from pipeline.gitread import Change
+from pipeline.workspace.load import load_workspace
 from pipeline.workspace.manifest import TOMLDecodeError, toml_loads
-from pipeline.workspace.model import ORDERING_KINDS, DepKind, Workspace, load_workspace
+from pipeline.workspace.model import ORDERING_KINDS, DepKind, Workspace
 
 # Relative to the workspace root: a change rebuilds or re-checks every crate.
 WORKSPACE_FILES = frozenset({"Cargo.toml", "Cargo.lock"})

@@ -65,7 +65,7 @@ def _refuse_bundled_fallback(args: argparse.Namespace, root: Path) -> None:
     """
     from pipeline import gitread
     from pipeline.project import WORKSPACE_ENV, bundled_example
-    from pipeline.workspace.model import find_workspace_root
+    from pipeline.workspace.load import find_workspace_root
 
     if args.workspace or os.environ.get(WORKSPACE_ENV) or root != bundled_example().resolve():
         return

@@ -12,11 +12,11 @@ from __future__ import annotations
 import os
 import shlex
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline import gitread
+from pipeline.foundation import fs
 from pipeline.foundation.errors import OperationFailed
 
 HOOK_NAME = "pre-push"
@@ -76,18 +76,8 @@ def _backup_path(hook: Path) -> Path:
 
 
 def _write_executable(path: Path, text: str) -> None:
-    """Atomic write: temp file in the same directory, fsync, chmod, rename."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o755)  # noqa: S103 - git runs only executable hooks
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Atomic write (the foundation's), executable: git runs only executable hooks."""
+    fs.atomic_write_text(path, text, mode=0o755)
 
 
 def install(workspace_root: Path, *, force: bool = False, python: str | None = None) -> InstallResult:

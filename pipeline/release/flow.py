@@ -16,6 +16,7 @@ import contextlib
 from typing import TYPE_CHECKING
 
 from pipeline.foundation.errors import OperationFailed, UsageError
+from pipeline.foundation.fs import FaultHook
 from pipeline.foundation.output import emit_json
 from pipeline.project import Project
 from pipeline.release import view
@@ -26,7 +27,6 @@ from pipeline.release.plan import rel_path
 from pipeline.release.prepare import prepare
 from pipeline.release.request import Request
 from pipeline.release.steps import Release, Step, artifacts, commit, gates, push, tag, write
-from pipeline.release.transaction import FaultHook
 
 if TYPE_CHECKING:
     from pipeline.release.git import GitRepo

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import contextlib
-import fcntl
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
+from pipeline.foundation import fs
 from pipeline.foundation.errors import OperationFailed
 
 LOCK_NAME = ".pipeline-release.lock"
@@ -19,21 +18,13 @@ def release_lock(root: Path) -> Iterator[None]:
 
     flock is released by the kernel when the process dies, so a crash leaves no stale lock.
     """
-    directory = root / "target"
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / LOCK_NAME
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
-            raise OperationFailed(
-                f"another release is running in {root} (pid {holder}, lock {path})",
-                "wait for it to finish; the lock is released when that process exits",
-            ) from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    path = root / "target" / LOCK_NAME
+
+    def refuse(holder: fs.Holder | None) -> None:
+        raise OperationFailed(
+            f"another release is running in {root} (pid {holder.pid if holder else 'unknown'}, lock {path})",
+            "wait for it to finish; the lock is released when that process exits",
+        )
+
+    with fs.locked(path, wait=False, command="pipeline release", on_busy=refuse):
         yield
-    finally:
-        os.close(fd)

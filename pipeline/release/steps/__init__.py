@@ -16,11 +16,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
+from pipeline.foundation.fs import FaultHook
 from pipeline.project import Project
 from pipeline.release.facts import ReleaseFacts
 from pipeline.release.prepare import Prepared
 from pipeline.release.request import Request
-from pipeline.release.transaction import FaultHook
 
 if TYPE_CHECKING:
     from pipeline.release.git import GitRepo

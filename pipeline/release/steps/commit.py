@@ -8,12 +8,12 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 
+from pipeline.foundation import fs
 from pipeline.foundation.errors import OperationFailed
 from pipeline.foundation.output import log
 from pipeline.release.git import GitRepo
 from pipeline.release.prepare import Prepared
 from pipeline.release.steps import Commit, Release
-from pipeline.release.transaction import apply_files
 
 NAME = "commit"
 
@@ -32,7 +32,7 @@ def make_commit(repo: GitRepo, prepared: Prepared) -> Commit:
         sha = repo.commit(paths, prepared.commit_message)
     except OperationFailed:
         originals = {p: old for p, (old, _new) in prepared.files.items() if old is not None}
-        apply_files(originals)
+        fs.write_all(originals, what="the release")
         for path, (old, _new) in prepared.files.items():
             if old is None:
                 path.unlink(missing_ok=True)

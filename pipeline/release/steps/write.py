@@ -1,7 +1,7 @@
 """Step: write every planned file at once (manifests, Cargo.lock, changelog), or none of them.
 
 With a Cargo.lock, ``cargo metadata --locked --offline`` must accept the written tree;
-if it does not, every file gets its old bytes back (:mod:`pipeline.release.transaction`).
+if it does not, every file gets its old bytes back (:func:`pipeline.foundation.fs.write_all`).
 """
 
 from __future__ import annotations
@@ -9,12 +9,12 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from pipeline.foundation import proc
+from pipeline.foundation import fs, proc
+from pipeline.foundation.fs import FaultHook
 from pipeline.foundation.output import log
 from pipeline.release.plan import rel_path
 from pipeline.release.prepare import Prepared
 from pipeline.release.steps import Release
-from pipeline.release.transaction import FaultHook, apply_files
 
 NAME = "write"
 
@@ -37,7 +37,7 @@ def write_files(
     new_files = {path: new for path, (_old, new) in prepared.files.items()}
     olds = {path: old for path, (old, _new) in prepared.files.items()}
     verify = (lambda: verify_cargo(root)) if verify_lock else None
-    apply_files(new_files, verify=verify, fault=fault, originals=olds)
+    fs.write_all(new_files, verify=verify, fault=fault, originals=olds, what="the release")
     log(f"release: wrote {len(new_files)} file(s)")
     return tuple(new_files)
 
