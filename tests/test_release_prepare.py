@@ -14,12 +14,12 @@ import pytest
 from release_support import git, make_shapes
 
 from pipeline.foundation.errors import ManifestError, OperationFailed
+from pipeline.foundation.git import CommitInfo, open_repo
 from pipeline.project import load_project
 from pipeline.release import changelog as cl
 from pipeline.release import history
 from pipeline.release.facts import GitFacts, ReleaseFacts, gather
 from pipeline.release.findings import Finding, refusal
-from pipeline.release.git import CommitInfo, open_repo
 from pipeline.release.preflight import preflight
 from pipeline.release.prepare import ReleaseTag, prepare
 from pipeline.release.request import Request
@@ -77,7 +77,7 @@ def no_io() -> Iterator[None]:
             patch.setattr(pathlib.Path, name, refuse)
         patch.setattr(builtins, "open", refuse)
         patch.setattr(subprocess, "Popen", refuse)
-        patch.setattr("pipeline.release.git.open_repo", refuse)
+        patch.setattr("pipeline.foundation.git.open_repo", refuse)
         yield
 
 

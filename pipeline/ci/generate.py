@@ -12,7 +12,7 @@ from pipeline import __version__
 from pipeline.ci.model import CiPipeline, Context, build_pipeline
 from pipeline.ci.settings import RELATIVE_PATH, TAG_PREFIX
 from pipeline.config import PipelineConfig, load_config
-from pipeline.foundation import fs
+from pipeline.foundation import fs, git
 from pipeline.foundation.errors import ConfigError, ManifestError
 from pipeline.project import resolve_root
 from pipeline.workspace.manifest import read_toml
@@ -42,27 +42,6 @@ def load_target(explicit: str | os.PathLike[str] | None = None) -> Target:
     if not isinstance(metadata, dict):
         raise ManifestError(f"{manifest}: `workspace.metadata` must be a table", "see the Cargo reference")
     return Target(root, load_config(metadata, manifest))
-
-
-# Set by GitLab and GitHub to the checkout; trusted when the workspace lies inside it.
-_CHECKOUT_VARIABLES = ("CI_PROJECT_DIR", "GITHUB_WORKSPACE")
-
-
-def repository_root(workspace_root: Path) -> Path:
-    """The checkout holding the workspace: CI's checkout directory, else the nearest directory with `.git`.
-
-    Without any `.git` above it, the workspace root itself.
-    """
-    for variable in _CHECKOUT_VARIABLES:
-        value = os.environ.get(variable)
-        if value:
-            checkout = Path(value).resolve()
-            if workspace_root == checkout or checkout in workspace_root.parents:
-                return checkout
-    for directory in (workspace_root, *workspace_root.parents):
-        if (directory / ".git").exists():
-            return directory
-    return workspace_root
 
 
 def _relative(path: Path, root: Path, what: str) -> str:
@@ -123,7 +102,7 @@ def context_for(project: Target | Any, repo_root: Path) -> Context:
 
 
 def pipeline_for(project: Target | Any, repo_root: Path | None = None) -> tuple[CiPipeline, Path]:
-    repo = repo_root or repository_root(project.root)
+    repo = repo_root or git.repository_root(project.root)
     return build_pipeline(project.config.ci, context_for(project, repo)), repo
 
 

@@ -26,8 +26,8 @@ from pipeline.release.settings import ReleaseSettings
 from pipeline.workspace.model import Workspace
 
 if TYPE_CHECKING:
+    from pipeline.foundation.git import GitRepo
     from pipeline.release import changelog as cl
-    from pipeline.release.git import GitRepo
 
 
 @dataclass(frozen=True)
@@ -75,7 +75,7 @@ def gather(project: Project, req: Request) -> ReleaseFacts:
     ws, settings = project.workspace, project.config.release
     repo = None
     if req.needs_git:
-        from pipeline.release.git import open_repo
+        from pipeline.foundation.git import open_repo
 
         repo = open_repo(ws.root)
     git = git_facts(repo, req) if repo is not None else None
@@ -125,9 +125,9 @@ def git_facts(repo: GitRepo, req: Request) -> GitFacts:
         head=head,
         branch=repo.branch(),
         dirty=() if req.allow_dirty else tuple(repo.dirty_files()),
-        tags=frozenset(t for t in repo._git("tag", "--list").splitlines() if t.strip()),
+        tags=frozenset(t for t in repo.git("tag", "--list").stdout.splitlines() if t.strip()),
         merged_tags=tuple(repo.tags_merged()),
-        remotes=tuple(repo._git("remote").split()) if req.push else (),
+        remotes=tuple(repo.remotes()) if req.push else (),
     )
 
 

@@ -29,7 +29,7 @@ from pipeline.release.request import Request
 from pipeline.release.steps import Release, Step, artifacts, commit, gates, push, tag, write
 
 if TYPE_CHECKING:
-    from pipeline.release.git import GitRepo
+    from pipeline.foundation.git import GitRepo
 
 # The order a release is carried out in; each step decides from the request whether it runs.
 STEPS: tuple[Step, ...] = (gates, write, commit, tag, artifacts, push)
@@ -98,6 +98,6 @@ def changelog_preview(project: Project, as_json: bool) -> int:
 
 
 def _open_repo(project: Project) -> GitRepo | None:
-    from pipeline.release.git import open_repo
+    from pipeline.foundation.git import open_repo
 
     return open_repo(project.workspace.root)

@@ -1,6 +1,6 @@
 """What git says about past releases: the last release tag, unreleased commits, changed crates.
 
-The readers take a :class:`~pipeline.release.git.GitRepo` and run once, while the
+The readers take a :class:`~pipeline.foundation.git.GitRepo` and run once, while the
 release facts are gathered (:mod:`pipeline.release.facts`); the tag logic itself
 works on lists of tag names.
 """
@@ -17,8 +17,8 @@ from pipeline.workspace.cargo_semver import SemverError, Version
 from pipeline.workspace.model import Workspace
 
 if TYPE_CHECKING:
+    from pipeline.foundation.git import GitRepo
     from pipeline.release import changelog as cl
-    from pipeline.release.git import GitRepo
 
 # Git and the changelog are imported where they are used: `bump LEVEL` needs neither,
 # and on a 500-crate workspace their import is a noticeable part of the command.
@@ -41,7 +41,7 @@ def crate_dirs(ws: Workspace) -> dict[str, str]:
 def last_release_tag(tags: Sequence[str], ws: Workspace, settings: ReleaseSettings) -> str | None:
     """Of ``tags`` (reachable from HEAD, newest first), the newest release tag: the shared tag
     with the highest version, else (no shared version) the most recent crate tag."""
-    from pipeline.release.git import tag_pattern
+    from pipeline.release.tags import tag_pattern
 
     if ws.version is not None:
         pattern = tag_pattern(settings.shared_tag, settings.tag_prefix)
@@ -79,7 +79,7 @@ def changed_crates(
     repo: GitRepo, ws: Workspace, settings: ReleaseSettings, merged: Sequence[str] | None = None
 ) -> tuple[str, ...]:
     """Members with commits touching their directory since their last tag (or never tagged)."""
-    from pipeline.release.git import render_tag
+    from pipeline.release.tags import render_tag
 
     existing = set(repo.tags_merged() if merged is None else merged)
     dirs = crate_dirs(ws)
@@ -101,7 +101,7 @@ def changed_crates(
 
 def release_tag_patterns(ws: Workspace, settings: ReleaseSettings) -> list[re.Pattern[str]]:
     """Regexes matching this workspace's release tags (shared, then one per crate)."""
-    from pipeline.release.git import tag_pattern
+    from pipeline.release.tags import tag_pattern
 
     return [tag_pattern(settings.shared_tag, settings.tag_prefix),
             *(tag_pattern(settings.crate_tag, settings.tag_prefix, p.name) for p in ws.members)]

@@ -87,7 +87,7 @@ def prepare(facts: ReleaseFacts, req: Request) -> Prepared:
 
 def release_tags(plan: Plan, settings: ReleaseSettings) -> tuple[ReleaseTag, ...]:
     """The shared tag, then one per crate with its own version."""
-    from pipeline.release.git import render_tag
+    from pipeline.release.tags import render_tag
 
     tags = []
     if plan.shared is not None:

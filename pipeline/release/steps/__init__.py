@@ -23,7 +23,7 @@ from pipeline.release.prepare import Prepared
 from pipeline.release.request import Request
 
 if TYPE_CHECKING:
-    from pipeline.release.git import GitRepo
+    from pipeline.foundation.git import GitRepo
 
 
 @dataclass(frozen=True)

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.foundation.errors import OperationFailed, PipelineError
+from pipeline.foundation.git import GitRepo
 from pipeline.foundation.output import log
 from pipeline.release import history
-from pipeline.release.git import GitRepo
 from pipeline.release.plan import rel_path
 from pipeline.release.settings import ReleaseSettings
 from pipeline.release.steps import Commit, Release
@@ -96,7 +96,7 @@ def head_release(repo: GitRepo | None, ws: Workspace, settings: ReleaseSettings)
     assert sha is not None
     patterns = history.release_tag_patterns(ws, settings)
     tags = tuple(t for t in repo.tags_at_head() if any(p.match(t) for p in patterns))
-    return HeadRelease(Commit(sha, int(repo.repo.head.commit.committed_date)), tags)
+    return HeadRelease(Commit(sha, repo.commit_time()), tags)
 
 
 def at_head(ws: Workspace, settings: ReleaseSettings, head: HeadRelease) -> tuple[Path, ...]:

@@ -10,8 +10,8 @@ import dataclasses
 
 from pipeline.foundation import fs
 from pipeline.foundation.errors import OperationFailed
+from pipeline.foundation.git import GitRepo
 from pipeline.foundation.output import log
-from pipeline.release.git import GitRepo
 from pipeline.release.prepare import Prepared
 from pipeline.release.steps import Commit, Release
 
@@ -37,7 +37,7 @@ def make_commit(repo: GitRepo, prepared: Prepared) -> Commit:
             if old is None:
                 path.unlink(missing_ok=True)
         with contextlib.suppress(OperationFailed):
-            repo._git("reset", "-q", "--", *[repo.relative(p) for p in paths])
+            repo.unstage(paths)
         raise
     log(f"release: committed {sha[:7]}: {prepared.commit_message}")
-    return Commit(sha, int(repo.repo.head.commit.committed_date))
+    return Commit(sha, repo.commit_time())

@@ -6,8 +6,8 @@ import dataclasses
 from collections.abc import Sequence
 
 from pipeline.foundation.errors import OperationFailed
+from pipeline.foundation.git import GitRepo
 from pipeline.foundation.output import log
-from pipeline.release.git import GitRepo
 from pipeline.release.steps import Release
 
 NAME = "push"

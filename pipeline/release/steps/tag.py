@@ -9,8 +9,8 @@ import dataclasses
 from collections.abc import Sequence
 
 from pipeline.foundation.errors import OperationFailed
+from pipeline.foundation.git import GitRepo
 from pipeline.foundation.output import log
-from pipeline.release.git import GitRepo
 from pipeline.release.prepare import ReleaseTag
 from pipeline.release.settings import ReleaseSettings
 from pipeline.release.steps import Release
