@@ -19,6 +19,7 @@ class Request:
     verify: bool = True
     allow_dirty: bool = False
     json: bool = False
+    require_gates: bool = False  # a gate whose tool or data is missing fails instead of being skipped
 
     @cached_property
     def level(self) -> Target:

@@ -94,6 +94,8 @@ def plan_json(prepared: Prepared, root: Path, req: Request, executed: bool) -> d
 def executed_json(release: Release) -> dict[str, Any]:
     """The plan's JSON after --execute, with what the steps made (the commit, tags, artifacts)."""
     data = plan_json(release.prepared, release.facts.root, release.request, True)
+    if release.gates is not None:
+        data["gates"] = list(release.gates)
     if release.commit is not None:
         data["commit"] = release.commit.sha
         data["tags"] = list(release.tags)

@@ -14,7 +14,7 @@ Every step module has the same shape:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pipeline.foundation.fs import FaultHook
 from pipeline.project import Project
@@ -42,6 +42,7 @@ class Release:
     prepared: Prepared
     repo: GitRepo | None = None  # opened by the flow for a release (not for `bump`)
     fault: FaultHook | None = None
+    gates: tuple[dict[str, Any], ...] | None = None  # each gate's outcome (the stage runner's JSON); None: not run
     written: tuple[str, ...] = ()  # files written, relative to the workspace root
     commit: Commit | None = None
     tags: tuple[str, ...] = ()  # tags made

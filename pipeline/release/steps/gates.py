@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
-import sys
+import dataclasses
 from collections.abc import Sequence
-from pathlib import Path
+from typing import Any
 
-from pipeline.foundation.errors import CheckFailed, UsageError
+from pipeline.foundation.errors import CheckFailed
 from pipeline.foundation.output import log
-from pipeline.release.settings import OPTIONAL_GATES
+from pipeline.project import Project
 from pipeline.release.steps import Release
 
 NAME = "gates"
@@ -20,25 +19,30 @@ def wanted(release: Release) -> bool:
 
 
 def run(release: Release) -> Release:
-    run_gates(release.facts.root, release.facts.settings.gates)
-    return release
+    settings = release.facts.settings
+    require = release.request.require_gates or settings.require_gates
+    outcomes = run_gates(release.project, settings.gates, require=require)
+    return dataclasses.replace(release, gates=tuple(outcomes))
 
 
-def run_gates(root: Path, gates: Sequence[str]) -> None:
-    from pipeline import cli
+def run_gates(project: Project, gates: Sequence[str], *, require: bool = False) -> list[dict[str, Any]]:
+    """Run the release gates in order through the stage runner; the first failure stops the release.
 
+    Prints one line per gate; their output goes to stderr (stdout is the plan's, or --json's).
+    An optional gate whose tool or data is missing is skipped unless ``require``.
+    """
+    from pipeline.stages import runner
+
+    root = project.root
+    outcomes = []
     for stage in gates:
-        if stage not in cli.COMMANDS:
-            if stage in OPTIONAL_GATES:
-                log(f"release: gate `{stage}` skipped: this installation has no `pipeline {stage}`")
-                continue
-            raise UsageError(f"release gate `{stage}` is not a pipeline command", "fix `gates` in the configuration")
-        log(f"release: gate `{stage}`")
-        # A gate's report is a log of the release: stdout stays for the plan (and --json).
-        with contextlib.redirect_stdout(sys.stderr):
-            code = cli.main([stage, "--workspace", str(root)])
-        if code != 0:
+        log(f"release: gate {stage} ...")
+        outcome = runner.run_stage(stage, project, required=True if require else None)
+        log(f"release: gate {stage}: {outcome.line()}")
+        outcomes.append(outcome.to_json())
+        if not outcome.ok:
             raise CheckFailed(
-                f"release gate `{stage}` failed (exit {code}) in {root}; nothing was written",
-                f"fix what `pipeline {stage}` reports, or pass --no-verify to skip the gates",
+                f"release gate `{stage}` failed in {root}; nothing was written\n{outcome.detail}",
+                (f"{outcome.hint}; " if outcome.hint else "") + "or pass --no-verify to skip the gates",
             )
+    return outcomes
