@@ -52,7 +52,8 @@ def main() -> None:
 
         start = time.perf_counter()
         request = Request(target="minor", execute=True, full=False)
-        prepare(gather(load_project(str(root)), request), request)
+        project = load_project(str(root))
+        prepare(gather(project.workspace, project.config.release, request), request)
         return time.perf_counter() - start
 
     with tempfile.TemporaryDirectory() as tmp:

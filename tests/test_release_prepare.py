@@ -156,7 +156,7 @@ def test_write_commit_and_tag_steps_run_on_their_own(tmp_path: Path) -> None:
                      extra_root="\n[workspace.metadata.pipeline.release]\nartifacts = false\n")
     project = load_project(str(ws))
     request = Request(target="patch", crates=("own",), execute=True)
-    facts = gather(project, request)
+    facts = gather(project.workspace, project.config.release, request)
     prepared = prepare(facts, request)
     repo = open_repo(ws)
     assert repo is not None

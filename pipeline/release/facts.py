@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING
 
 from pipeline.foundation import proc
 from pipeline.foundation.errors import PipelineError
-from pipeline.project import Project
 from pipeline.release import history
 from pipeline.release.request import Request
 from pipeline.release.settings import ReleaseSettings
@@ -70,9 +69,8 @@ class ReleaseFacts:
         return self.root / self.settings.changelog if self.settings.changelog else None
 
 
-def gather(project: Project, req: Request) -> ReleaseFacts:
+def gather(ws: Workspace, settings: ReleaseSettings, req: Request) -> ReleaseFacts:
     """Read everything ``req`` needs, once. Raises only for what cannot be read."""
-    ws, settings = project.workspace, project.config.release
     repo = None
     if req.needs_git:
         from pipeline.foundation.git import open_repo

@@ -31,8 +31,10 @@ from pipeline.release.steps import Release, Step, artifacts, commit, gates, push
 if TYPE_CHECKING:
     from pipeline.foundation.git import GitRepo
 
-# The order a release is carried out in; each step decides from the request whether it runs.
-STEPS: tuple[Step, ...] = (gates, write, commit, tag, artifacts, push)
+
+def steps(project: Project) -> tuple[Step, ...]:
+    """The order a release is carried out in; each step decides from the request whether it runs."""
+    return (gates.Gates(project), write, commit, tag, artifacts, push)
 
 
 def run(project: Project, req: Request, *, fault: FaultHook | None = None) -> int:
@@ -42,7 +44,7 @@ def run(project: Project, req: Request, *, fault: FaultHook | None = None) -> in
     # An executing run holds the lock from reading the facts to the end, so no other
     # release can change the files between what was planned and what is written.
     with release_lock(project.workspace.root) if req.execute else contextlib.nullcontext():
-        facts = gather(project, req)
+        facts = gather(project.workspace, project.config.release, req)
         prepared = prepare(facts, req)
         root = facts.root
         if not req.json:
@@ -57,8 +59,8 @@ def run(project: Project, req: Request, *, fault: FaultHook | None = None) -> in
             if req.json:
                 emit_json(view.plan_json(prepared, root, req, False))
             return 0
-        release = Release(project, req, facts, prepared, repo=_open_repo(project) if req.full else None, fault=fault)
-        for step in STEPS:
+        release = Release(req, facts, prepared, repo=_open_repo(project) if req.full else None, fault=fault)
+        for step in steps(project):
             if step.wanted(release):
                 release = step.run(release)
         if req.json:
@@ -86,7 +88,7 @@ def changelog_preview(project: Project, as_json: bool) -> int:
     from pipeline.release.prepare import auto_choice
 
     req = Request(target="auto", full=False)
-    facts = gather(project, req)
+    facts = gather(project.workspace, project.config.release, req)
     if not facts.has_history:
         raise OperationFailed(f"{facts.root} is not in a git repository with commits", "run `git init` and commit")
     changes, level = auto_choice(facts)

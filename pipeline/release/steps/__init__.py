@@ -2,11 +2,14 @@
 
 Every step module has the same shape:
 
-* ``NAME`` — what the step is called in logs;
+* ``NAME`` — what the step is called;
 * ``wanted(release)`` — whether this release runs it (``--no-verify``, ``bump``, ``--push``...);
 * ``run(release)`` — do it, and return the :class:`Release` with what it made added;
 * a function with plain arguments doing the work (``write.write_files``, ``tag.make_tags``...),
   so the step can run on its own, outside a release (``release --artifacts-only`` is one).
+
+The gates step is the one bound to the assembled project (the stage runner needs it):
+:class:`pipeline.release.steps.gates.Gates`.
 
 :mod:`pipeline.release.flow` lists the steps in order and runs them.
 """
@@ -17,7 +20,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from pipeline.foundation.fs import FaultHook
-from pipeline.project import Project
 from pipeline.release.facts import ReleaseFacts
 from pipeline.release.prepare import Prepared
 from pipeline.release.request import Request
@@ -36,7 +38,6 @@ class Commit:
 class Release:
     """What the steps share: the inputs, and what each earlier step made."""
 
-    project: Project
     request: Request
     facts: ReleaseFacts
     prepared: Prepared

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from pipeline.foundation.errors import CheckFailed
@@ -11,18 +12,22 @@ from pipeline.foundation.output import log
 from pipeline.project import Project
 from pipeline.release.steps import Release
 
-NAME = "gates"
 
+@dataclass(frozen=True)
+class Gates:
+    """The gates step, bound to the assembled project the stage runner runs each stage on."""
 
-def wanted(release: Release) -> bool:
-    return release.request.full and release.request.verify
+    project: Project
+    NAME = "gates"  # a class attribute, not a field
 
+    def wanted(self, release: Release) -> bool:
+        return release.request.full and release.request.verify
 
-def run(release: Release) -> Release:
-    settings = release.facts.settings
-    require = release.request.require_gates or settings.require_gates
-    outcomes = run_gates(release.project, settings.gates, require=require)
-    return dataclasses.replace(release, gates=tuple(outcomes))
+    def run(self, release: Release) -> Release:
+        settings = release.facts.settings
+        require = release.request.require_gates or settings.require_gates
+        outcomes = run_gates(self.project, settings.gates, require=require)
+        return dataclasses.replace(release, gates=tuple(outcomes))
 
 
 def run_gates(project: Project, gates: Sequence[str], *, require: bool = False) -> list[dict[str, Any]]:
