@@ -19,7 +19,7 @@ from pipeline.release.edit import Edit, edit_toml, update_lockfile
 from pipeline.release.facts import ReleaseFacts
 from pipeline.release.findings import Finding
 from pipeline.release.levels import Target, auto_level
-from pipeline.release.plan import Plan, check_versions, make_plan
+from pipeline.release.plan import Plan, check_versions, make_plan, text_locator
 from pipeline.release.preflight import preflight
 from pipeline.release.request import Request
 from pipeline.release.settings import ReleaseSettings
@@ -64,7 +64,7 @@ def prepare(facts: ReleaseFacts, req: Request) -> Prepared:
     crates = _selected_crates(facts, req)
     check_versions(ws, facts.manifests)  # before `auto` reads the base version
     target, own_levels = resolve_target(req.level, ws, facts.changes, crates or ())
-    plan = make_plan(ws, target, crates, own_levels)
+    plan = make_plan(ws, target, crates, own_levels, locate=text_locator(facts.manifests))
 
     files = _manifest_and_lock_changes(facts, plan)
     tags = release_tags(plan, settings) if req.full else ()

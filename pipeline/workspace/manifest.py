@@ -31,7 +31,8 @@ def read_toml(path: Path, what: str = "manifest") -> dict[str, Any]:
         raise ManifestError(f"{path}: {what} not found", f"check that {path} exists") from exc
     except UnicodeDecodeError as exc:
         raise ManifestError(f"{path}: {what} is not valid UTF-8 ({exc.reason})", "save the file as UTF-8") from exc
-    return parse_toml(text, path, what)
+    # Cargo accepts a UTF-8 byte order mark in front of a manifest; TOML parsers do not.
+    return parse_toml(text.removeprefix("\ufeff"), path, what)
 
 
 def parse_toml(text: str, path: Path, what: str = "manifest") -> dict[str, Any]:
@@ -67,7 +68,7 @@ def locate_key(path: Path, key: str) -> str:
 def locate_key_in(path: Path, text: str, key: str) -> str:
     """:func:`locate_key` on text already read (pure: for planners that were handed the file)."""
     pattern = re.compile(r"^\s*(?:[\w.\-\"']*\.)?[\"']?" + re.escape(key) + r"[\"']?\s*[=.]")
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, line in enumerate(text.removeprefix("\ufeff").splitlines(), start=1):
         match = pattern.search(line)
         if match:
             column = line.find(key) + 1
