@@ -60,6 +60,7 @@ tag-prefix = "release-v"
 gates = ["fmt", "clippy", "test", "cuda", "gpu_test"]
 environment = "production"
 expire-in = "12 weeks"
+publish-crates = true
 
 [workspace.metadata.pipeline.ci.pins."actions/checkout"]
 sha = "08eba0b27e820071cde6df949e0beb9ba4906955"

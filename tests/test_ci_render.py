@@ -140,7 +140,7 @@ def test_gitlab_pipeline_is_hardened(rendered):
         assert jobs, case
         for job_id, job in jobs.items():
             assert re.fullmatch(r"\d+ minutes", job["timeout"]), (case, job_id)
-            assert job["interruptible"] is (job_id != "publish"), (case, job_id)
+            assert job["interruptible"] is (job_id not in ("publish", "publish-crates")), (case, job_id)
             for cache in job.get("cache", []):
                 assert cache["key"]["files"][0].endswith("Cargo.lock")
                 assert all(not p.startswith(("/", "~", "$")) for p in cache["paths"]), (case, job_id)

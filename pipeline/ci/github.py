@@ -183,6 +183,7 @@ def github_job(pipeline: CiPipeline, job: Job, pins: dict[str, Pin]) -> GithubJo
     dist = dist_artifact(job.uploads)
     if dist:
         env.append(("DIST_DIR", dist.path))
+    env += [(var, "${{ secrets." + secret + " }}") for var, secret in job.secrets]
     if job.publish:
         env += [("GH_TOKEN", "${{ github.token }}"), ("TAG", "${{ github.ref_name }}"),
                 ("TAG_PREFIX", next((t.pattern for t in pipeline.release_triggers if t.event == "tag"), ""))]
@@ -203,7 +204,7 @@ def github_job(pipeline: CiPipeline, job: Job, pins: dict[str, Pin]) -> GithubJo
         runs_on=tuple(labels),
         timeout=yaml_int(job.timeout),
         permissions=permissions,
-        environment=settings.release.environment if job.publish else "",
+        environment=settings.release.environment if job.publish else job.environment,
         container=job.container,
         matrix=tuple(variables([(_matrix_key(var), value) for var, value in entry]) for entry in job.matrix_entries),
         env=variables(env),

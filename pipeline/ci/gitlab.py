@@ -165,7 +165,7 @@ def gitlab_job(pipeline: CiPipeline, job: Job) -> GitlabJob:
         tags=tuple(settings.gpu_tags if gpu else settings.cpu_tags),
         image=job.container or settings.gitlab_image,
         timeout=f"{job.timeout} minutes",
-        interruptible=yaml_bool(not job.publish),
+        interruptible=yaml_bool(not (job.publish or job.secrets)),  # never stop a publish half-way
         resource_group=f"gpu-{settings.gpu_pool}" if gpu else "",
         rules=_rules(pipeline, job),
         needs=tuple(_needs(pipeline, job)),

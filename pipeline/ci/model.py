@@ -75,6 +75,8 @@ class Job:
     publish: bool = False  # creates the release: the only job with write access
     full_history: bool = False  # needs tags and history (changelog, release)
     rust: bool = True  # needs the Rust toolchain
+    environment: str = ""  # GitHub environment whose secrets the job reads
+    secrets: tuple[tuple[str, str], ...] = ()  # (env var, GitHub secret name): only inside `environment`
 
     @property
     def sessions(self) -> tuple[str, ...]:
@@ -301,7 +303,13 @@ def _release_jobs(settings: CiSettings, context: Context) -> list[Job]:
                 downloads=kernels.uploads if kernels else (), full_history=True)
     publish = Job("publish", "publish the release", "release", "-", needs=(RELEASE_JOB,), timeout=15,
                   downloads=(dist,), publish=True, rust=False)
-    return [*before, build, publish]
+    jobs = [*before, build, publish]
+    if settings.release.publish_crates:
+        # Its own job: only it sees the registry token, and only after the gates and the artifacts passed.
+        jobs.append(Job("publish-crates", "publish the crates", "release", "release", ("--publish-only", "--execute"),
+                        needs=(RELEASE_JOB,), timeout=30, environment=settings.release.crates_environment,
+                        secrets=(("CARGO_REGISTRY_TOKEN", "CARGO_REGISTRY_TOKEN"),)))
+    return jobs
 
 
 def build_pipeline(settings: CiSettings, context: Context) -> CiPipeline:

@@ -157,6 +157,13 @@ class CiReleaseSettings:
     retention_days: int = setting(30, doc="days GitHub keeps the release artifacts")
     expire_in: str = setting("30 days", doc="how long GitLab keeps the release artifacts (`expire_in`)")
     timeout: int = setting(60, doc="timeout in minutes of the artifact build job")
+    publish_crates: bool = setting(
+        False, doc="add a `publish-crates` job: `pipeline release --publish-only --execute` with the registry token "
+        "(GitHub: secret `CARGO_REGISTRY_TOKEN` of the `crates-environment`; GitLab: a protected variable)"
+    )
+    crates_environment: str = setting(
+        "crates-io", doc="GitHub environment holding the `CARGO_REGISTRY_TOKEN` secret of the `publish-crates` job"
+    )
 
     def __post_init__(self) -> None:
         check("release.tag-prefix", self.tag_prefix, TAG_PREFIX, "a tag prefix (letters, digits, `. _ -`)")
@@ -166,6 +173,8 @@ class CiReleaseSettings:
             if gate not in known:
                 raise ValueError(f"`release.gates` has unknown stage {gate!r}; known: {', '.join(known)}")
         check("release.environment", self.environment, NAME, "an environment name (letters, digits, `_ . -`)")
+        check("release.crates-environment", self.crates_environment, NAME,
+              "an environment name (letters, digits, `_ . -`)")
         if self.dist_dir:
             _check_path("release.dist-dir", self.dist_dir)
         if not 1 <= self.retention_days <= 90:
