@@ -516,6 +516,12 @@ def execute(project: Project, req: Request, prepared: Prepared, *, fault: FaultH
     result: dict[str, Any] = {}
     if req.full and req.verify:
         run_gates(root, settings.gates)
+    if req.full and settings.artifacts:
+        # Before anything is written or tagged: the binaries that would ship hold every configured
+        # GPU architecture (cuobjdump), not only what target/cuda/manifest.json claims.
+        from pipeline.cuda.ship import release_gate
+
+        release_gate(project, [c.crate for c in prepared.plan.changes])
     new_files = {path: new for path, (_old, new) in prepared.files.items()}
     verify = (lambda: _verify_cargo(root)) if req.full and (root / "Cargo.lock").is_file() else None
     olds = {path: old for path, (old, _new) in prepared.files.items()}
