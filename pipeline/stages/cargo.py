@@ -9,10 +9,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from pipeline.config import PipelineConfig
 from pipeline.foundation import proc
 from pipeline.foundation.errors import CheckFailed
+from pipeline.stages import registry
 from pipeline.workspace.model import Workspace
+from pipeline.workspace.settings import FeatureSettings
 
 
 def _package_args(packages: Sequence[str]) -> list[str]:
@@ -24,7 +25,7 @@ def _package_args(packages: Sequence[str]) -> list[str]:
     return args
 
 
-def feature_args(config: PipelineConfig, workspace: Workspace, packages: Sequence[str] = ()) -> list[str]:
+def feature_args(config: FeatureSettings, workspace: Workspace, packages: Sequence[str] = ()) -> list[str]:
     """Feature flags from configuration for the selected crates.
 
     cargo rejects ``--features X`` when no selected crate defines X, so a plain
@@ -45,19 +46,15 @@ def feature_args(config: PipelineConfig, workspace: Workspace, packages: Sequenc
 
 
 def fmt_argv(*, fix: bool, packages: Sequence[str] = ()) -> list[str]:
-    argv = ["cargo", "fmt"]
-    if packages:
-        for name in packages:
-            argv += ["-p", name]
-    else:
-        argv.append("--all")
+    # `cargo fmt` says `--all` where the other cargo commands say `--workspace`.
+    argv = ["cargo", "fmt", *(_package_args(packages) if packages else ["--all"])]
     if not fix:
         argv.append("--check")
     return argv
 
 
 def clippy_argv(
-    config: PipelineConfig, workspace: Workspace, packages: Sequence[str] = (), extra: Sequence[str] = (),
+    config: FeatureSettings, workspace: Workspace, packages: Sequence[str] = (), extra: Sequence[str] = (),
     features: Sequence[str] | None = None,
 ) -> list[str]:
     """``features``: cargo feature arguments replacing the configured ones (a feature-matrix entry)."""
@@ -69,18 +66,23 @@ def clippy_argv(
 
 
 def test_argv(
-    config: PipelineConfig, workspace: Workspace, packages: Sequence[str] = (), extra: Sequence[str] = (),
+    config: FeatureSettings, workspace: Workspace, packages: Sequence[str] = (), extra: Sequence[str] = (),
     features: Sequence[str] | None = None,
 ) -> list[str]:
     chosen = feature_args(config, workspace, packages) if features is None else list(features)
     return ["cargo", "test", *_package_args(packages), *chosen, *extra]
 
 
-STAGE_HINTS = {
-    "fmt": "run `nox -s fmt -- --fix` (or `cargo fmt --all`) to format the code",
-    "clippy": "fix the warnings above; `cargo clippy --fix` applies the machine-applicable ones",
-    "test": "fix the failing tests above; rerun one with `cargo test -p CRATE NAME`",
-}
+def argv_for(stage: str, config: FeatureSettings, workspace: Workspace, packages: Sequence[str] = (),
+             *, fix: bool = False) -> list[str] | None:
+    """The cargo command line of a cargo stage (None for the other stages)."""
+    if stage == "fmt":
+        return fmt_argv(fix=fix, packages=packages)
+    if stage == "clippy":
+        return clippy_argv(config, workspace, packages)
+    if stage == "test":
+        return test_argv(config, workspace, packages)
+    return None
 
 
 def run_stage(stage: str, argv: Sequence[str], root: Path) -> None:
@@ -94,5 +96,5 @@ def run_stage(stage: str, argv: Sequence[str], root: Path) -> None:
     if result.returncode != 0:
         raise CheckFailed(
             f"stage `{stage}` failed in {root}: `{' '.join(argv)}` exited with code {result.returncode}",
-            STAGE_HINTS[stage],
+            registry.get(stage).hint,
         )
