@@ -84,7 +84,7 @@ def release_outputs(ws: Workspace, crates: Sequence[str]) -> list[tuple[str, Pat
         if message.get("reason") != "compiler-artifact":
             continue
         crate = by_manifest.get(Path(message.get("manifest_path", "")).resolve())
-        if crate not in crates:
+        if crate is None or crate not in crates:
             continue
         kinds = message.get("target", {}).get("kind", [])
         if "bin" in kinds and message.get("executable"):
