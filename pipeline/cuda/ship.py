@@ -18,9 +18,9 @@ from typing import Any
 from pipeline.cuda import nvcc as nv
 from pipeline.cuda import verify
 from pipeline.cuda.manifest import listed_files
+from pipeline.cuda.settings import CudaSettings
 from pipeline.foundation import proc
 from pipeline.foundation.output import log
-from pipeline.project import Project
 from pipeline.workspace.model import Workspace
 
 
@@ -33,9 +33,8 @@ class Requirement:
     fatbins: tuple[Path, ...]
 
 
-def requirement(project: Project) -> Requirement | None:
+def requirement(ws: Workspace, settings: CudaSettings) -> Requirement | None:
     """What the release must carry; None when the workspace built no CUDA kernels."""
-    ws, settings = project.workspace, project.config.cuda
     cuda_dir = ws.root / "target" / "cuda"
     try:
         manifest = json.loads((cuda_dir / "manifest.json").read_text(encoding="utf-8"))
@@ -94,8 +93,7 @@ def release_outputs(ws: Workspace, crates: Sequence[str]) -> list[tuple[str, Pat
     return outputs
 
 
-def check(project: Project, outputs: Sequence[tuple[str, Path]], req: Requirement) -> dict[str, Any]:
-    ws = project.workspace
+def check(ws: Workspace, outputs: Sequence[tuple[str, Path]], req: Requirement) -> dict[str, Any]:
     files: list[tuple[Path, bool]] = [(path, depends_on(ws, crate, req.kernel_crates)) for crate, path in outputs]
     files += [(path, True) for path in req.fatbins]
     found = verify.check_files(files, req.archs, req.ptx)
@@ -107,15 +105,14 @@ def check(project: Project, outputs: Sequence[tuple[str, Path]], req: Requiremen
     return verify.report(found, ws.root, verify.nvcc_version_or_none())
 
 
-def release_gate(project: Project, crates: Sequence[str]) -> dict[str, Any] | None:
+def release_gate(ws: Workspace, settings: CudaSettings, crates: Sequence[str]) -> dict[str, Any] | None:
     """Before anything is written or tagged: build what ships and check it (raises CheckFailed)."""
-    req = requirement(project)
+    req = requirement(ws, settings)
     if req is None:
         return None
-    ws = project.workspace
     shipped = [c for c in crates if (ws.has(c) and ws.package(c).has_binary) or _is_cdylib(ws, c)]
     outputs = release_outputs(ws, shipped) if shipped else []
-    return check(project, outputs, req)
+    return check(ws, outputs, req)
 
 
 def _is_cdylib(ws: Workspace, crate: str) -> bool:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pipeline.cuda.settings import CudaSettings
 from pipeline.foundation import fs, proc
 from pipeline.foundation.errors import PipelineError
 from pipeline.foundation.output import log
@@ -115,17 +116,16 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _kernel_report(ws: Workspace, binaries: Sequence[str], executables: Mapping[str, list[Path]]) -> Any:
+def _kernel_report(ws: Workspace, cuda: CudaSettings | None, binaries: Sequence[str],
+                   executables: Mapping[str, list[Path]]) -> Any:
     """What cuobjdump finds in the shipped binaries and fatbins (None: the workspace built no kernels)."""
     from pipeline.cuda import ship
-    from pipeline.project import load_project
 
-    project = load_project(ws.root)
-    req = ship.requirement(project)
+    req = ship.requirement(ws, cuda or CudaSettings())
     if req is None:
         return None
     outputs = [(crate, exe) for crate in binaries for exe in executables.get(crate, [])]
-    return ship.check(project, outputs, req)
+    return ship.check(ws, outputs, req)
 
 
 def build(
@@ -139,6 +139,7 @@ def build(
     commit: str,
     commit_time: int,
     crates: Sequence[str],
+    cuda_settings: CudaSettings | None = None,
 ) -> list[Path]:
     """Build and write the artifacts of a release; returns the files written."""
     short = commit[:7]
@@ -177,7 +178,7 @@ def build(
             for p in sorted(packaged_names(cuda_dir))
         ]
         files[f"{stem}.tar.gz"] = _tar_gz(entries, commit_time)
-    kernels = _kernel_report(ws, binaries, executables)
+    kernels = _kernel_report(ws, cuda_settings, binaries, executables)
     manifest: dict[str, Any] = {
         "schema": 1,
         "project": project,

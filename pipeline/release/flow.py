@@ -524,7 +524,7 @@ def execute(project: Project, req: Request, prepared: Prepared, *, fault: FaultH
         # GPU architecture (cuobjdump), not only what target/cuda/manifest.json claims.
         from pipeline.cuda.ship import release_gate
 
-        release_gate(project, [c.crate for c in prepared.plan.changes])
+        release_gate(ws, project.config.cuda, [c.crate for c in prepared.plan.changes])
     new_files = {path: new for path, (_old, new) in prepared.files.items()}
     verify = (lambda: _verify_cargo(root)) if req.full and (root / "Cargo.lock").is_file() else None
     olds = {path: old for path, (old, _new) in prepared.files.items()}
@@ -578,6 +578,7 @@ def execute(project: Project, req: Request, prepared: Prepared, *, fault: FaultH
                 commit=commit,
                 commit_time=repo.commit_time(),
                 crates=[c.crate for c in prepared.plan.changes],
+                cuda_settings=project.config.cuda,
             )
         except PipelineError as exc:
             raise OperationFailed(
@@ -670,6 +671,7 @@ def artifacts_only(project: Project, as_json: bool) -> int:
             commit=commit,
             commit_time=repo.commit_time(),
             crates=list(ws.names),
+            cuda_settings=project.config.cuda,
         )
     files = [_rel(p, ws.root) for p in written]
     if as_json:

@@ -69,14 +69,17 @@ fn compile_kernels() -> Result<String, String> {
     if env::var("PRISM_NO_CUDA").is_ok_and(|v| !v.is_empty() && v != "0") {
         return Err("PRISM_NO_CUDA is set".to_string());
     }
-    let manifest_dir = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR"));
+    let manifest_dir =
+        PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR"));
     let out_dir = PathBuf::from(env::var_os("OUT_DIR").expect("OUT_DIR"));
     if let Some(dir) = env::var_os("PIPELINE_CUDA_PREBUILT").filter(|v| !v.is_empty()) {
         return prebuilt(Path::new(&dir), &out_dir);
     }
     match run_tool(&manifest_dir, &out_dir) {
         Ok(archs) => return Ok(archs),
-        Err(reason) => println!("cargo:warning=prism-gpu: {reason}; compiling the kernels with plain nvcc"),
+        Err(reason) => {
+            println!("cargo:warning=prism-gpu: {reason}; compiling the kernels with plain nvcc")
+        }
     }
     plain_nvcc(&manifest_dir.join("kernels"), &out_dir)
 }
@@ -86,14 +89,23 @@ fn compile_kernels() -> Result<String, String> {
 fn prebuilt(dir: &Path, out_dir: &Path) -> Result<String, String> {
     let sums_path = dir.join("SHA256SUMS");
     println!("cargo:rerun-if-changed={}", sums_path.display());
-    let sums = fs::read_to_string(&sums_path)
-        .map_err(|e| format!("PIPELINE_CUDA_PREBUILT: cannot read {}: {e}", sums_path.display()))?;
+    let sums = fs::read_to_string(&sums_path).map_err(|e| {
+        format!(
+            "PIPELINE_CUDA_PREBUILT: cannot read {}: {e}",
+            sums_path.display()
+        )
+    })?;
     for name in KERNELS {
         let file = format!("{name}.fatbin");
         let expected = sums
             .lines()
             .find_map(|line| line.strip_suffix(&format!("  {file}")))
-            .ok_or_else(|| format!("PIPELINE_CUDA_PREBUILT: {} lists no {file}", sums_path.display()))?;
+            .ok_or_else(|| {
+                format!(
+                    "PIPELINE_CUDA_PREBUILT: {} lists no {file}",
+                    sums_path.display()
+                )
+            })?;
         let path = dir.join(&file);
         println!("cargo:rerun-if-changed={}", path.display());
         let data = fs::read(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
@@ -134,12 +146,20 @@ fn run_tool(manifest_dir: &Path, out_dir: &Path) -> Result<String, String> {
         Ok(line) if !line.trim().is_empty() => line,
         _ => find_on_path("pipeline")
             .map(|p| p.display().to_string())
-            .ok_or("cargo-gpu-pipeline (`pipeline`) not found on PATH and PIPELINE_CUDA_TOOL unset")?,
+            .ok_or(
+                "cargo-gpu-pipeline (`pipeline`) not found on PATH and PIPELINE_CUDA_TOOL unset",
+            )?,
     };
     let mut words = command_line.split_whitespace();
     let program = words.next().ok_or("PIPELINE_CUDA_TOOL is empty")?;
     let mut command = Command::new(program);
-    command.args(words).arg("cuda").arg("--emit-cargo").arg(out_dir).arg("--crate").arg(CRATE);
+    command
+        .args(words)
+        .arg("cuda")
+        .arg("--emit-cargo")
+        .arg(out_dir)
+        .arg("--crate")
+        .arg(CRATE);
     if let Ok(archs) = env::var("PIPELINE_CUDA_ARCHS") {
         for arch in archs.split(',').filter(|a| !a.trim().is_empty()) {
             command.arg("--arch").arg(arch.trim());
@@ -157,7 +177,14 @@ fn run_tool(manifest_dir: &Path, out_dir: &Path) -> Result<String, String> {
         return Err(format!(
             "`{command_line} cuda` failed ({}): {}",
             output.status,
-            lines.iter().rev().take(3).rev().cloned().collect::<Vec<_>>().join(" | ")
+            lines
+                .iter()
+                .rev()
+                .take(3)
+                .rev()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(" | ")
         ));
     }
     let mut archs = String::new();
@@ -171,7 +198,9 @@ fn run_tool(manifest_dir: &Path, out_dir: &Path) -> Result<String, String> {
     }
     for name in KERNELS {
         if !out_dir.join(format!("{name}.fatbin")).is_file() {
-            return Err(format!("`{command_line} cuda` built no {name}.fatbin for {CRATE}"));
+            return Err(format!(
+                "`{command_line} cuda` built no {name}.fatbin for {CRATE}"
+            ));
         }
     }
     Ok(archs)
@@ -183,14 +212,23 @@ fn plain_nvcc(kernel_dir: &Path, out_dir: &Path) -> Result<String, String> {
     let nvcc = find_nvcc().ok_or_else(|| {
         "nvcc not found (looked in $CUDA_HOME/bin, $CUDA_PATH/bin, PATH and /usr/local/cuda/bin)".to_string()
     })?;
-    let fatbinary = nvcc.with_file_name(if cfg!(windows) { "fatbinary.exe" } else { "fatbinary" });
+    let fatbinary = nvcc.with_file_name(if cfg!(windows) {
+        "fatbinary.exe"
+    } else {
+        "fatbinary"
+    });
     let archs: Vec<String> = match env::var("PIPELINE_CUDA_ARCHS") {
-        Ok(list) if !list.trim().is_empty() => list.split(',').map(|a| a.trim().to_string()).collect(),
+        Ok(list) if !list.trim().is_empty() => {
+            list.split(',').map(|a| a.trim().to_string()).collect()
+        }
         _ => ARCHS.iter().map(|a| a.to_string()).collect(),
     };
     let mut numbers = Vec::new();
     for arch in &archs {
-        numbers.push(arch_number(arch).ok_or_else(|| format!("{arch:?} is not an architecture like sm_90"))?);
+        numbers.push(
+            arch_number(arch)
+                .ok_or_else(|| format!("{arch:?} is not an architecture like sm_90"))?,
+        );
     }
     let newest = *numbers.iter().max().ok_or("no architecture to build")?;
     let ptx = format!("compute_{newest}");
@@ -210,12 +248,17 @@ fn plain_nvcc(kernel_dir: &Path, out_dir: &Path) -> Result<String, String> {
             .iter()
             .map(|(name, kind, arch)| {
                 let (nvcc, wrapper) = (&nvcc, &wrapper);
-                scope.spawn(move || compile_one(wrapper, nvcc, kernel_dir, out_dir, name, kind, arch))
+                scope.spawn(move || {
+                    compile_one(wrapper, nvcc, kernel_dir, out_dir, name, kind, arch)
+                })
             })
             .collect();
         handles
             .into_iter()
-            .map(|h| h.join().unwrap_or_else(|_| Err("nvcc thread panicked".into())))
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err("nvcc thread panicked".into()))
+            })
             .collect()
     });
     let errors: Vec<String> = results.into_iter().filter_map(Result::err).collect();
@@ -224,13 +267,25 @@ fn plain_nvcc(kernel_dir: &Path, out_dir: &Path) -> Result<String, String> {
     }
     for name in KERNELS {
         let mut command = Command::new(&fatbinary);
-        command.arg(format!("--create={}", out_dir.join(format!("{name}.fatbin")).display())).arg("-64");
+        command
+            .arg(format!(
+                "--create={}",
+                out_dir.join(format!("{name}.fatbin")).display()
+            ))
+            .arg("-64");
         for arch in &archs {
             let file = out_dir.join(format!("{name}.{arch}.cubin"));
-            command.arg(format!("--image3=kind=elf,sm={},file={}", &arch[3..], file.display()));
+            command.arg(format!(
+                "--image3=kind=elf,sm={},file={}",
+                &arch[3..],
+                file.display()
+            ));
         }
         let file = out_dir.join(format!("{name}.{ptx}.ptx"));
-        command.arg(format!("--image3=kind=ptx,sm={newest},file={}", file.display()));
+        command.arg(format!(
+            "--image3=kind=ptx,sm={newest},file={}",
+            file.display()
+        ));
         run(&mut command, &format!("fatbinary for {name}"))?;
     }
     for name in KERNELS {
@@ -260,9 +315,16 @@ fn compile_one(
     // -ptx -arch=compute_XX; the kernel's own directory on the include path.
     if kind == "ptx" {
         command.arg("-ptx").arg(format!("-arch={arch}"));
-        command.arg("-MD").arg("-MF").arg(out_dir.join(format!("{name}.d")));
+        command
+            .arg("-MD")
+            .arg("-MF")
+            .arg(out_dir.join(format!("{name}.d")));
     } else {
-        command.arg("-cubin").arg(format!("-arch={arch}")).arg("-Xptxas").arg("-v");
+        command
+            .arg("-cubin")
+            .arg(format!("-arch={arch}"))
+            .arg("-Xptxas")
+            .arg("-v");
     }
     command
         .arg("-I")
@@ -281,13 +343,18 @@ fn run(command: &mut Command, what: &str) -> Result<(), String> {
             let first = stderr.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
             Err(format!("{what} failed ({}): {first}", out.status))
         }
-        Err(e) => Err(format!("could not run {what} ({:?}): {e}", command.get_program())),
+        Err(e) => Err(format!(
+            "could not run {what} ({:?}): {e}",
+            command.get_program()
+        )),
     }
 }
 
 /// `cargo:rerun-if-changed` for every file of nvcc's make rule (the source and each header it includes).
 fn print_deps(depfile: &Path) {
-    let Ok(text) = fs::read_to_string(depfile) else { return };
+    let Ok(text) = fs::read_to_string(depfile) else {
+        return;
+    };
     let joined = text.replace("\\\n", " ");
     let body = joined.split_once(": ").map(|(_, b)| b).unwrap_or("");
     for item in body.split_whitespace() {
@@ -301,11 +368,17 @@ fn print_deps(depfile: &Path) {
 /// `$PIPELINE_CUDA_WRAPPER`, else `RUSTC_WRAPPER` when it is sccache (cc-rs does the same for C).
 fn nvcc_wrapper() -> Option<PathBuf> {
     for var in ["PIPELINE_CUDA_WRAPPER", "RUSTC_WRAPPER"] {
-        let Some(value) = env::var_os(var).filter(|v| !v.is_empty()) else { continue };
+        let Some(value) = env::var_os(var).filter(|v| !v.is_empty()) else {
+            continue;
+        };
         let path = PathBuf::from(&value);
         let is_sccache = path.file_stem().is_some_and(|s| s == "sccache");
         if var == "PIPELINE_CUDA_WRAPPER" || is_sccache {
-            return if path.components().count() > 1 { Some(path) } else { find_on_path(&path.to_string_lossy()) };
+            return if path.components().count() > 1 {
+                Some(path)
+            } else {
+                find_on_path(&path.to_string_lossy())
+            };
         }
     }
     None
@@ -315,12 +388,16 @@ fn nvcc_wrapper() -> Option<PathBuf> {
 fn arch_number(arch: &str) -> Option<u32> {
     let rest = arch.strip_prefix("sm_")?;
     let digits = rest.trim_end_matches(['a', 'f']);
-    (digits.len() >= 2 && rest.len() - digits.len() <= 1).then(|| digits.parse().ok()).flatten()
+    (digits.len() >= 2 && rest.len() - digits.len() <= 1)
+        .then(|| digits.parse().ok())
+        .flatten()
 }
 
 fn find_on_path(exe: &str) -> Option<PathBuf> {
     let path = env::var_os("PATH")?;
-    env::split_paths(&path).map(|dir| dir.join(exe)).find(|candidate| candidate.is_file())
+    env::split_paths(&path)
+        .map(|dir| dir.join(exe))
+        .find(|candidate| candidate.is_file())
 }
 
 fn find_nvcc() -> Option<PathBuf> {
@@ -360,17 +437,20 @@ fn toolkit_of_script(script: &Path) -> Option<PathBuf> {
 
 fn sha256_hex(data: &[u8]) -> String {
     const K: [u32; 64] = [
-        0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
-        0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
-        0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
-        0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
-        0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
-        0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
-        0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
-        0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
+        0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4,
+        0xab1c5ed5, 0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe,
+        0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f,
+        0x4a7484aa, 0x5cb0a9dc, 0x76f988da, 0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7,
+        0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc,
+        0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b,
+        0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070, 0x19a4c116,
+        0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+        0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7,
+        0xc67178f2,
     ];
     let mut h: [u32; 8] = [
-        0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
+        0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab,
+        0x5be0cd19,
     ];
     let mut message = data.to_vec();
     message.push(0x80);
@@ -381,22 +461,43 @@ fn sha256_hex(data: &[u8]) -> String {
     for chunk in message.chunks(64) {
         let mut w = [0u32; 64];
         for i in 0..16 {
-            w[i] = u32::from_be_bytes([chunk[4 * i], chunk[4 * i + 1], chunk[4 * i + 2], chunk[4 * i + 3]]);
+            w[i] = u32::from_be_bytes([
+                chunk[4 * i],
+                chunk[4 * i + 1],
+                chunk[4 * i + 2],
+                chunk[4 * i + 3],
+            ]);
         }
         for i in 16..64 {
             let s0 = w[i - 15].rotate_right(7) ^ w[i - 15].rotate_right(18) ^ (w[i - 15] >> 3);
             let s1 = w[i - 2].rotate_right(17) ^ w[i - 2].rotate_right(19) ^ (w[i - 2] >> 10);
-            w[i] = w[i - 16].wrapping_add(s0).wrapping_add(w[i - 7]).wrapping_add(s1);
+            w[i] = w[i - 16]
+                .wrapping_add(s0)
+                .wrapping_add(w[i - 7])
+                .wrapping_add(s1);
         }
         let mut v = h;
         for i in 0..64 {
             let s1 = v[4].rotate_right(6) ^ v[4].rotate_right(11) ^ v[4].rotate_right(25);
             let ch = (v[4] & v[5]) ^ (!v[4] & v[6]);
-            let t1 = v[7].wrapping_add(s1).wrapping_add(ch).wrapping_add(K[i]).wrapping_add(w[i]);
+            let t1 = v[7]
+                .wrapping_add(s1)
+                .wrapping_add(ch)
+                .wrapping_add(K[i])
+                .wrapping_add(w[i]);
             let s0 = v[0].rotate_right(2) ^ v[0].rotate_right(13) ^ v[0].rotate_right(22);
             let maj = (v[0] & v[1]) ^ (v[0] & v[2]) ^ (v[1] & v[2]);
             let t2 = s0.wrapping_add(maj);
-            v = [t1.wrapping_add(t2), v[0], v[1], v[2], v[3].wrapping_add(t1), v[4], v[5], v[6]];
+            v = [
+                t1.wrapping_add(t2),
+                v[0],
+                v[1],
+                v[2],
+                v[3].wrapping_add(t1),
+                v[4],
+                v[5],
+                v[6],
+            ];
         }
         for (a, b) in h.iter_mut().zip(v) {
             *a = a.wrapping_add(b);
