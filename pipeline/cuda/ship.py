@@ -33,8 +33,11 @@ class Requirement:
     fatbins: tuple[Path, ...]
 
 
-def requirement(ws: Workspace, settings: CudaSettings) -> Requirement | None:
-    """What the release must carry; None when the workspace built no CUDA kernels."""
+def requirement(ws: Workspace, settings: CudaSettings | None) -> Requirement | None:
+    """What the release must carry; None when the workspace built no CUDA kernels.
+
+    Without ``settings``: what the manifest says it was built for (architectures and PTX).
+    """
     cuda_dir = ws.root / "target" / "cuda"
     try:
         manifest = json.loads((cuda_dir / "manifest.json").read_text(encoding="utf-8"))
@@ -43,8 +46,12 @@ def requirement(ws: Workspace, settings: CudaSettings) -> Requirement | None:
         return None
     if not kernels:
         return None
-    archs = tuple(settings.architectures) if settings.architectures != "auto" else tuple(manifest["architectures"])
-    ptx = nv.ptx_arch(archs) if settings.ptx else None
+    if settings is None:
+        archs, ptx = tuple(manifest["architectures"]), manifest.get("ptx")
+    else:
+        explicit = settings.architectures != "auto"
+        archs = tuple(settings.architectures) if explicit else tuple(manifest["architectures"])
+        ptx = nv.ptx_arch(archs) if settings.ptx else None
     fatbins = tuple(cuda_dir / k["fatbin"] for k in kernels if k.get("fatbin"))
     crates = frozenset(k["crate"] for k in kernels if k.get("crate"))
     return Requirement(archs, ptx, crates, cuda_dir, fatbins)

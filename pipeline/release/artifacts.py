@@ -121,7 +121,7 @@ def _kernel_report(ws: Workspace, cuda: CudaSettings | None, binaries: Sequence[
     """What cuobjdump finds in the shipped binaries and fatbins (None: the workspace built no kernels)."""
     from pipeline.cuda import ship
 
-    req = ship.requirement(ws, cuda or CudaSettings())
+    req = ship.requirement(ws, cuda)
     if req is None:
         return None
     outputs = [(crate, exe) for crate in binaries for exe in executables.get(crate, [])]

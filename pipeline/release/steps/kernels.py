@@ -1,0 +1,32 @@
+"""Step: what would ship holds every configured GPU architecture (cuobjdump), before anything is written.
+
+Runs where the release builds artifacts and the workspace built CUDA kernels (``target/cuda``):
+the released binaries and cdylibs are built (``cargo build --release``) and checked, with the
+fatbins the CUDA tarball packs, by :mod:`pipeline.cuda.ship`. Not skipped by ``--no-verify``:
+it is about what ships, not about the code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pipeline.project import Project
+from pipeline.release.steps import Release
+
+
+@dataclass(frozen=True)
+class Kernels:
+    """Bound to the project, like the gates step: it needs the CUDA configuration."""
+
+    project: Project
+    NAME = "kernels"
+
+    def wanted(self, release: Release) -> bool:
+        return release.request.full and release.facts.settings.artifacts
+
+    def run(self, release: Release) -> Release:
+        from pipeline.cuda.ship import release_gate
+
+        release_gate(self.project.workspace, self.project.config.cuda,
+                     [c.crate for c in release.prepared.plan.changes])
+        return release
