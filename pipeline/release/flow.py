@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
 def steps(project: Project) -> tuple[Step, ...]:
     """The order a release is carried out in; each step decides from the request whether it runs."""
-    return (gates.Gates(project), kernels.Kernels(project), write, commit, tag, artifacts, push)
+    return (gates.Gates(project), kernels.Kernels(project.config.cuda), write, commit, tag, artifacts, push)
 
 
 def run(project: Project, req: Request, *, fault: FaultHook | None = None) -> int:

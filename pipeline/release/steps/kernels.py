@@ -10,15 +10,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pipeline.project import Project
+from pipeline.cuda.settings import CudaSettings
 from pipeline.release.steps import Release
 
 
 @dataclass(frozen=True)
 class Kernels:
-    """Bound to the project, like the gates step: it needs the CUDA configuration."""
+    """Bound to the CUDA configuration (``[workspace.metadata.pipeline.cuda]``)."""
 
-    project: Project
+    cuda: CudaSettings
     NAME = "kernels"
 
     def wanted(self, release: Release) -> bool:
@@ -27,6 +27,5 @@ class Kernels:
     def run(self, release: Release) -> Release:
         from pipeline.cuda.ship import release_gate
 
-        release_gate(self.project.workspace, self.project.config.cuda,
-                     [c.crate for c in release.prepared.plan.changes])
+        release_gate(release.facts.workspace, self.cuda, [c.crate for c in release.prepared.plan.changes])
         return release
