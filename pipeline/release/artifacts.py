@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.cuda import abi
+from pipeline.cuda.settings import CudaSettings
 from pipeline.foundation import fs, proc
 from pipeline.foundation.errors import PipelineError
 from pipeline.foundation.output import log
@@ -120,6 +121,18 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def _kernel_report(ws: Workspace, cuda: CudaSettings | None, binaries: Sequence[str],
+                   executables: Mapping[str, list[Path]]) -> Any:
+    """What cuobjdump finds in the shipped binaries and fatbins (None: the workspace built no kernels)."""
+    from pipeline.cuda import ship
+
+    req = ship.requirement(ws, cuda)
+    if req is None:
+        return None
+    outputs = [(crate, exe) for crate in binaries for exe in executables.get(crate, [])]
+    return ship.check(ws, outputs, req)
+
+
 def build(
     ws: Workspace,
     *,
@@ -131,6 +144,7 @@ def build(
     commit: str,
     commit_time: int,
     crates: Sequence[str],
+    cuda_settings: CudaSettings | None = None,
     target: str | None = None,
     tool_version: str = "",
 ) -> list[Path]:
@@ -145,6 +159,7 @@ def build(
     roots: dict[str, tuple[str, ...]] = {}  # tarball -> the workspace crates whose code it holds
     gpu_code: set[str] = set()  # tarballs that are GPU code themselves (the CUDA outputs)
     target_dir: Path | None = None
+    executables: dict[str, list[Path]] = {}
     if binaries:
         executables, target_dir = _cargo_build(ws, binaries, target)
         for crate in binaries:
@@ -175,10 +190,12 @@ def build(
             log(f"release: kernel ABI not recorded for {', '.join(no_ptx)} (built without PTX: set cuda.ptx = true)")
         version = workspace_version or next(iter(versions.values()), "0.0.0")
         stem = f"{project}-cuda-{version}-{short}"
+        from pipeline.cuda.ship import packaged_names
+
+        # Only what the manifest lists: never a symlink, a stray temp file or anything else lying there.
         entries = [
             (f"{stem}/{p.relative_to(cuda_dir).as_posix()}", p.read_bytes(), 0o644)
-            for p in sorted(cuda_dir.rglob("*"))
-            if p.is_file()
+            for p in sorted(packaged_names(cuda_dir))
         ]
         files[f"{stem}.tar.gz"] = _tar_gz(entries, commit_time)
         owners = tuple(sorted({str(k["crate"]) for k in cuda_data.get("kernels", []) if k.get("crate")}))
@@ -189,6 +206,7 @@ def build(
                    gpu_code=gpu_code)
     sbom_of = {name: sbom.sbom_name(name) for name in sboms}
     files.update({sbom.sbom_name(name): text.encode() for name, text in sboms.items()})
+    kernels = _kernel_report(ws, cuda_settings, binaries, executables)
     manifest: dict[str, Any] = {
         "schema": 1,
         "project": project,
@@ -200,6 +218,7 @@ def build(
         "rustc": tools.rustc,
         "nvcc": tools.nvcc,
         "gpu_architectures": architectures,
+        "cuda": kernels,
         "files": [
             {"name": name, "size": len(data), "sha256": _sha256(data), **({"sbom": sbom_of[name]} if name in sbom_of
                                                                           else {})}
