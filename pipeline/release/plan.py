@@ -36,9 +36,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pipeline.foundation.errors import ManifestError, UsageError
+from pipeline.release.findings import Finding
 from pipeline.release.levels import PRE_KINDS, Target, apply
 from pipeline.workspace.cargo_semver import Comparator, Op, SemverError, Version, VersionReq
-from pipeline.workspace.manifest import locate_key
+from pipeline.workspace.manifest import locate_key_in
 from pipeline.workspace.model import DepKind, Package, Workspace
 
 if TYPE_CHECKING:
@@ -82,7 +83,7 @@ class Plan:
     warnings: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
     # Problems that make --execute refuse (a requirement that would break cargo).
-    blockers: tuple[str, ...] = ()
+    blockers: tuple[Finding, ...] = ()
     unpublished: str = "skip"
     _by_name: Mapping[str, VersionChange] = field(default_factory=dict, repr=False, compare=False)
 
@@ -249,16 +250,22 @@ def select_default(ws: Workspace, target: Target, unpublished: str = "skip") -> 
     return ws.names
 
 
-def check_versions(ws: Workspace) -> None:
-    """Every version the plan reads is a semantic version, else a ManifestError naming the manifest."""
+def check_versions(ws: Workspace, manifests: Mapping[Path, bytes] | None = None) -> None:
+    """Every version the plan reads is a semantic version, else a ManifestError naming the manifest.
+
+    ``manifests`` (the bytes of the manifests, as the release facts hold them) lets the
+    error point at the line; without them it names the file. Nothing is read here.
+    """
     found = [(ws.manifest_path, "[workspace.package] version", ws.version)] if ws.version is not None else []
     found += [(p.manifest_path, f"crate `{p.name}` version", p.version) for p in ws.members if not p.version_inherited]
     for file, what, text in found:
         try:
             Version.parse(text)
         except SemverError as exc:
+            data = (manifests or {}).get(file)
+            where = locate_key_in(file, data.decode("utf-8", "replace"), "version") if data is not None else str(file)
             raise ManifestError(
-                f"{locate_key(file, 'version')}: {what}: {exc}",
+                f"{where}: {what}: {exc}",
                 "write it as MAJOR.MINOR.PATCH (e.g. 1.2.0), as Cargo requires, then run the command again",
             ) from None
 
@@ -281,10 +288,12 @@ def make_plan(
 
     ``target`` must not be ``auto`` here: the flow resolves it from commits first.
     ``levels`` overrides the target of selected crates with their own version line
-    (what `auto` found for each of them). ``outside``: requirements on members outside
-    the members' path dependencies (:func:`pipeline.workspace.outside.gather`);
-    ``extra_crates``: outside crates (names or paths) released with the workspace;
-    ``locate``: finds the line of a value in a file, for the blockers' ``file:line``.
+    (what `auto` found for each of them). The versions must have passed :func:`check_versions`
+    (the release's prepare step checks them once, before `auto` reads the base version).
+    ``outside``: requirements on members outside the members' path dependencies
+    (:func:`pipeline.workspace.outside.gather`); ``extra_crates``: outside crates (names or
+    paths) released with the workspace; ``locate``: finds the line of a value in a file (from
+    bytes the caller holds), for the blockers' ``file:line``.
     """
     if target.auto:
         raise UsageError("`auto` must be resolved to a level before planning", "give a level such as minor")
@@ -292,12 +301,11 @@ def make_plan(
         raise UsageError(f"`unpublished` = {unpublished!r} is not one of {', '.join(UNPUBLISHED_POLICIES)}",
                          'set `unpublished = "skip"` (the default), "bump" or "release"')
     extras = _extra_crates(ws, outside, extra_crates)
-    locate = locate or locate_value
+    locate = locate or (lambda _file, _path, _value: None)
     selected = (tuple(dict.fromkeys(crates)) if crates is not None
                 else select_default(ws, target, unpublished))
     for name in selected:
         ws.package(name)  # unknown crate -> ManifestError naming the members
-    check_versions(ws)
     shared_old = Version.parse(ws.version) if ws.version is not None else None
     def follow(package: Package) -> Target:
         # A dependent forced to move only needs a new version, not a new feature level:
@@ -367,14 +375,14 @@ def make_plan(
     edits: list[ValueEdit] = []
     warnings: list[str] = []
     notes: list[str] = []
-    blockers: list[str] = []
+    blockers: list[Finding] = []
     finals: list[tuple[_Site, str]] = []
     for site in sites:
         if site.dependency not in new:
             continue
         version = new[site.dependency]
         rewrite = rewrite_requirement(site.requirement, version)
-        where = f"{site.what} (in {_rel(site.file, ws.root)})"
+        where = f"{site.what} (in {rel_path(site.file, ws.root)})"
         if rewrite.kind in ("range", "invalid"):
             finals.append((site, site.requirement))
             if not rewrite.breaks:
@@ -391,17 +399,17 @@ def make_plan(
     for site, final in finals:
         problem = _rejects(site, final, new[site.dependency], ws.root, locate)
         if problem is not None:
-            warnings.append(problem)
+            warnings.append(problem.message)
             blockers.append(problem)
     for key in outside.replace_keys if outside is not None else ():
         if key.member in new and key.version != str(new[key.member]):
             line = locate(key.file, ("replace",), key.key)
             name = key.key.replace("@", ":").partition(":")[0]
-            text = (f"{_rel(key.file, ws.root)}{f':{line}' if line else ''}: [replace] entry `{key.key}` names "
-                    f"version {key.version} of {key.member}, which moves to {new[key.member]}; "
-                    f'fix: rename the key to "{name}:{new[key.member]}"')
-            warnings.append(text)
-            blockers.append(text)
+            file = rel_path(key.file, ws.root)
+            blockers.append(Finding(
+                f"{file}{f':{line}' if line else ''}: [replace] entry `{key.key}` names version {key.version} of "
+                f"{key.member}, which moves to {new[key.member]}",
+                f'rename the key to "{name}:{new[key.member]}"', file))
 
     # Version fields themselves.
     version_edits: list[ValueEdit] = []
@@ -446,7 +454,7 @@ def make_plan(
         for dep in package.dependencies:
             if dep.external_path and dep.kind is not DepKind.DEV:
                 warnings.append(
-                    f"{change.crate} depends on `{dep.name}` by path ({_rel(dep.path, ws.root)}), which is outside "
+                    f"{change.crate} depends on `{dep.name}` by path ({rel_path(dep.path, ws.root)}), which is outside "
                     "the workspace and not released by this plan; release or publish it separately"
                 )
     return Plan(
@@ -462,14 +470,20 @@ def make_plan(
     )
 
 
-def locate_value(file: Path, path: tuple[str, ...], value: str) -> int | None:
-    """The line of a blocker's value: read only when there is a blocker to report."""
+def locator(texts: Mapping[Path, bytes]) -> Locate:
+    """A ``locate`` for :func:`make_plan` reading the manifests' bytes the caller holds."""
+
+    def locate(file: Path, path: tuple[str, ...], value: str) -> int | None:
+        data = texts.get(file)
+        return None if data is None else value_line_in(data.decode("utf-8", errors="replace"), path, value)
+
+    return locate
+
+
+def value_line_in(text: str, path: tuple[str, ...], value: str) -> int | None:
+    """The line of a blocker's value (or of a ``[replace]`` key) in a manifest's text."""
     from pipeline.release.edit import value_line
 
-    try:
-        text = file.read_bytes().decode("utf-8", errors="replace")
-    except OSError:
-        return None
     if path == ("replace",):  # a [replace] key: its own line
         for number, line in enumerate(text.removeprefix("\ufeff").splitlines(), start=1):
             if line.lstrip().startswith((f'"{value}"', f"'{value}'")):
@@ -493,12 +507,12 @@ def _extra_crates(ws: Workspace, outside: Outside | None, wanted: Sequence[str])
             raise UsageError(f"{ws.manifest_path}: `release.extra-crates` names `{item}`, which is a member",
                              "members are released anyway: remove it from `extra-crates`")
         if crate.version is None:
-            raise ManifestError(f"{locate_key(crate.manifest_path, 'version')}: extra crate `{crate.name}` has no "
+            raise ManifestError(f"{crate.manifest_path}: extra crate `{crate.name}` has no "
                                 "version of its own", 'write `version = "..."` in its [package] table')
         try:
             Version.parse(crate.version)
         except SemverError as exc:
-            raise ManifestError(f"{locate_key(crate.manifest_path, 'version')}: crate `{crate.name}` version: {exc}",
+            raise ManifestError(f"{crate.manifest_path}: crate `{crate.name}` version: {exc}",
                                 "write it as MAJOR.MINOR.PATCH (e.g. 1.2.0)") from None
         found.append(crate)
     return found
@@ -517,23 +531,28 @@ def _suggest(requirement: str, new: Version) -> str:
     return text + ("-" + ".".join(new.pre) if new.pre else "")
 
 
-def _rejects(site: _Site, final: str, version: Version, root: Path, locate: Locate) -> str | None:
+def _rejects(site: _Site, final: str, version: Version, root: Path, locate: Locate) -> Finding | None:
     try:
         if VersionReq.parse(final).matches(version):
             return None
     except SemverError:
         pass
     line = locate(site.file, site.path, site.requirement)
-    place = _rel(site.file, root) + (f":{line}" if line else "")
-    return (f"{place}: {site.what}: requirement `{final}` on {site.dependency} no longer matches {version} "
-            f'(its new version); fix: write `version = "{_suggest(final, version)}"` there (or a range with it)')
+    file = rel_path(site.file, root)
+    place = file + (f":{line}" if line else "")
+    return Finding(f"{place}: {site.what}: requirement `{final}` on {site.dependency} no longer matches {version} "
+                   "(its new version)",
+                   f'write `version = "{_suggest(final, version)}"` there (or a range that includes {version})', file)
 
 
-def _rel(path: Path | None, root: Path) -> str:
+def rel_path(path: Path | None, root: Path) -> str:
+    """``path`` as the release shows it, relative to the workspace root (posix).
+
+    String work, not Path.relative_to: the plan names the file of every requirement site.
+    """
     if path is None:
         return "?"
-    # String work, not Path.relative_to: the plan names the file of every requirement site.
     text, top = str(path), str(root).rstrip(os.sep) + os.sep
     if text.startswith(top):
         return text[len(top) :].replace(os.sep, "/")
-    return os.path.relpath(path, root)
+    return os.path.relpath(path, root).replace(os.sep, "/")  # outside: a path dependency beside it, `../x`
