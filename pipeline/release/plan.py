@@ -540,8 +540,9 @@ def _rejects(site: _Site, final: str, version: Version, root: Path, locate: Loca
     line = locate(site.file, site.path, site.requirement)
     file = rel_path(site.file, root)
     place = file + (f":{line}" if line else "")
-    return Finding(f"{place}: {site.what}: requirement `{final}` on {site.dependency} no longer matches {version} "
-                   "(its new version)",
+    left = " is left alone and" if final == site.requirement else ""
+    return Finding(f"{place}: {site.what}: requirement `{final}` on {site.dependency}{left} no longer matches "
+                   f"{version} (its new version)",
                    f'write `version = "{_suggest(final, version)}"` there (or a range that includes {version})', file)
 
 

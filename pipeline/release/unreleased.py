@@ -174,11 +174,12 @@ class History:
         also those touching no crate (a workspace file) that are unreleased for one of them.
         Each commit's ``crates`` keeps only the crates it is unreleased for."""
         wanted = tuple(dict.fromkeys(crates))
+        wanted_set = set(wanted)
         result = []
         for commit in self.commits:
             if commit.crates:
-                own = tuple(c for c in commit.crates if self.unreleased_for(c, commit))
-                if own and (set(own) & set(wanted)):
+                own = tuple(c for c in commit.crates if c in wanted_set and self.unreleased_for(c, commit))
+                if own:
                     result.append(commit if own == commit.crates else _with_crates(commit, own))
             elif unattributed and any(self.unreleased_for(c, commit) for c in wanted):
                 result.append(commit)
