@@ -44,7 +44,7 @@ def test_independent_versions_start_from_their_own_tags(tmp_path: Path) -> None:
     all_changes = rh.changes(["core", "app", "macros"])
     assert [e.commit for e in all_changes.entries] == [core_feat]
     assert macros_fix not in {e.commit for e in all_changes.entries}
-    assert all_changes.since is None and all_changes.since_by_crate == {
+    assert all_changes.since == "v0.11.0" and all_changes.since_by_crate == {
         "core": "v0.11.0", "app": "v0.11.0", "macros": "macros-v2.7.1"}
     assert rh.changes(["macros"]).entries == ()
 

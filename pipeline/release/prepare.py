@@ -64,6 +64,8 @@ def prepare(facts: ReleaseFacts, req: Request) -> Prepared:
     ws, settings = facts.workspace, facts.settings
     crates = _selected_crates(facts, req)
     check_versions(ws, facts.manifests)  # before `auto` reads the base version
+    if req.level.auto and crates is None and facts.changes is not None:
+        crates = auto_selection(ws, facts.changes, settings.unpublished)
     target, own_levels = resolve_target(req.level, ws, facts.changes, crates or ())
     plan = make_plan(ws, target, crates, own_levels, outside=facts.outside, extra_crates=settings.extra_crates,
                      unpublished=settings.unpublished, locate=locator(facts.manifests))
@@ -133,6 +135,32 @@ def level_base(ws: Workspace, crates: Sequence[str] = ()) -> Version:
     return Version.parse(base)
 
 
+def _own(changes: cl.Changes, crate: str) -> cl.Changes:
+    """The entries of commits touching ``crate`` itself (not a workspace-level file)."""
+    from pipeline.release import changelog as cl
+
+    return cl.Changes(changes.since, tuple(e for e in changes.entries if crate in e.crates))
+
+
+def auto_selection(ws: Workspace, changes: cl.Changes, unpublished: str = "skip") -> tuple[str, ...] | None:
+    """`auto` without --crate: the crates with commits of their own since their own tag, each
+    judged on them; the shared version's line moves when any of its crates (or a workspace-level
+    file) changed. None when the history has one range for all (every crate moves together)."""
+    if changes.since_by_crate is None:
+        return None
+    picked = []
+    shared_changed = ws.version is not None and any(not e.crates for e in changes.entries)
+    for package in ws.members:
+        if not package.publish and unpublished == "skip":
+            continue
+        if package.name not in changes.since_by_crate:
+            continue
+        inherits = package.version_inherited and ws.version is not None
+        if _own(changes, package.name).entries or (inherits and shared_changed):
+            picked.append(package.name)
+    return tuple(picked)
+
+
 def resolve_target(
     target: Target, ws: Workspace, changes: cl.Changes | None, crates: Sequence[str]
 ) -> tuple[Target, dict[str, Target]]:
@@ -162,7 +190,8 @@ def resolve_target(
     for package in ws.members:
         if (package.version_inherited and ws.version is not None) or (crates and package.name not in crates):
             continue
-        own = changes.for_crates([package.name])
+        own = _own(changes, package.name) if changes.since_by_crate is not None else changes.for_crates(
+            [package.name])
         own_level = auto_level(
             Version.parse(package.version), breaking=own.breaking, feature=own.feature, other=bool(own.entries)
         )

@@ -299,9 +299,14 @@ class ReleaseHistory:
     crates: tuple[str, ...] = ()  # the crates a release lists (publish = false ones per `unpublished`)
 
     def since(self, crates: Iterable[str]) -> str | None:
-        """The one tag ``crates`` all start from, or None (several tags, or never tagged)."""
-        tags = {self.last.tags.get(c) for c in crates}
-        return next(iter(tags)) if len(tags) == 1 else None
+        """The tag ``crates`` start from: the one they all share, else the shared version's
+        (the others run from their own tags: ``since_by_crate``), else None."""
+        wanted = list(crates)
+        tags = {self.last.tags.get(c) for c in wanted}
+        if len(tags) == 1:
+            return next(iter(tags))
+        shared = [self.last.tags.get(c) for c in self.scheme.shared_crates if c in wanted]
+        return shared[0] if shared else None
 
     def changes(self, crates: Iterable[str]) -> cl.Changes:
         from pipeline.release import changelog as cl
@@ -320,7 +325,8 @@ def release_scheme(
     ws: Workspace, settings: ReleaseSettings, tags: Sequence[str], versions: Mapping[str, Version]
 ) -> tagscheme.Scheme:
     """The configured templates, or (both left at their defaults) the scheme the tags follow."""
-    inheriting = [p.name for p in ws.members if p.version_inherited and ws.version is not None]
+    inheriting = [p.name for p in ws.members if p.version_inherited and ws.version is not None
+                  and p.name in versions]
     primary = [settings.primary_crate] if settings.primary_crate else []
     configured = not (settings.shared_tag == DEFAULT_SHARED and settings.crate_tag == DEFAULT_CRATE)
     if configured:
@@ -340,8 +346,13 @@ def read_release_history(top: Path, ws: Workspace, settings: ReleaseSettings) ->
     names = [t for t, _sha in tagged]
     # publish = false crates are neither tagged nor listed unless configured (`unpublished`).
     released = [p for p in ws.members if p.publish or settings.unpublished != "skip"]
-    versions = {p.name: Version.parse(ws.version if p.version_inherited and ws.version else p.version)
-                for p in released}
+    versions = {}
+    for package in released:
+        try:
+            versions[package.name] = Version.parse(
+                ws.version if package.version_inherited and ws.version else package.version)
+        except ValueError:
+            continue  # not a semantic version: the plan reports it, naming the manifest
     scheme = release_scheme(ws, settings, names, versions)
     last = tagscheme.last_tags(names, versions, scheme)
     lines: list[str] = []

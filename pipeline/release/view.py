@@ -109,8 +109,15 @@ def changelog_text(root: Path, changes: cl.Changes, level: str | None, today: st
     from pipeline.release import changelog as cl
 
     by_crate = changes.since_by_crate or {}
-    if changes.since:
+    others = {c: t for c, t in by_crate.items() if t != changes.since}
+    if changes.since and not others:
         since = f"since {changes.since}"
+    elif changes.since:
+        untagged = sorted(c for c, t in others.items() if t is None)
+        own = sorted({t for t in others.values() if t})
+        since = f"since {changes.since}" + (" (" + ", ".join(
+            ([f"own tags: {', '.join(own[:6])}" + (", ..." if len(own) > 6 else "")] if own else [])
+            + ([f"never tagged: {', '.join(untagged)}"] if untagged else [])) + ")")
     elif by_crate and any(by_crate.values()):
         # Independent versions: each crate from its own tag.
         shown = sorted({t for t in by_crate.values() if t})
