@@ -140,9 +140,11 @@ def test_a_requirement_the_release_would_break_is_a_finding_with_its_file() -> N
     with no_io():
         prepared = prepare(_facts(_workspace(requirement=">=0.1, <0.2"), b_toml=ranged), Request(target="minor"))
     (blocker,) = prepared.problems
-    assert blocker.location == "crates/b/Cargo.toml"
-    assert "requirement `>=0.1, <0.2` on a is left alone and no longer matches 0.2.0" in blocker.message
-    assert blocker.hint.startswith("write `version = \"0.2\"` there")  # the fix, spelled out (issue 13)
+    # Located on its line from the manifest bytes in the facts (nothing is read).
+    assert blocker.location == "crates/b/Cargo.toml:6"
+    assert blocker.message.startswith("crates/b/Cargo.toml:6: b: [dependencies] a: requirement `>=0.1, <0.2` "
+                                      "on a no longer matches 0.2.0")
+    assert blocker.hint == "change that requirement by hand so it accepts the new version"
 
 
 def test_the_refusal_names_every_finding_and_ends_with_the_last_hint() -> None:

@@ -54,7 +54,7 @@ def test_a_requirement_cargo_would_reject_stops_before_writing(real: Path) -> No
     result = cli("--workspace", str(real), "bump", "minor", "--execute")
     assert result.returncode == 1
     assert "examples/demo/Cargo.toml:10:" in result.stderr and ">=0.11, <0.12" in result.stderr
-    assert "0.12.0" in result.stderr and "hint: write `version = \"0.12\"`" in result.stderr
+    assert "0.12.0" in result.stderr and "fix: write `version = \"0.12\"`" in result.stderr
     assert snapshot(real) == before
 
 

@@ -7,7 +7,6 @@ works on lists of tag names.
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -31,11 +30,7 @@ def skip_prefix(settings: ReleaseSettings) -> str:
 
 def crate_dirs(ws: Workspace) -> dict[str, str]:
     """crate -> its directory relative to the workspace root (posix; "" for the root package)."""
-    result = {}
-    for package in ws.members:
-        rel = os.path.relpath(package.directory, ws.root).replace(os.sep, "/")
-        result[package.name] = "" if rel == "." else rel
-    return result
+    return ws.member_dirs()
 
 
 def last_release_tag(tags: Sequence[str], ws: Workspace, settings: ReleaseSettings) -> str | None:

@@ -39,13 +39,14 @@ from pipeline.foundation.errors import ManifestError, UsageError
 from pipeline.release.findings import Finding
 from pipeline.release.levels import PRE_KINDS, Target, apply
 from pipeline.workspace.cargo_semver import Comparator, Op, SemverError, Version, VersionReq
-from pipeline.workspace.manifest import locate_key_in
+from pipeline.workspace.manifest import locate_key, locate_key_in
 from pipeline.workspace.model import DepKind, Package, Workspace
 
 if TYPE_CHECKING:
     from pipeline.workspace.outside import Outside, OutsideCrate
 
 UNPUBLISHED_POLICIES = ("skip", "bump", "release")
+BLOCKER_HINT = "change that requirement by hand so it accepts the new version"
 
 _REWRITABLE = frozenset({Op.CARET, Op.TILDE, Op.EXACT})
 _FORCING_KINDS = frozenset({DepKind.NORMAL, DepKind.BUILD})
@@ -288,12 +289,13 @@ def make_plan(
 
     ``target`` must not be ``auto`` here: the flow resolves it from commits first.
     ``levels`` overrides the target of selected crates with their own version line
-    (what `auto` found for each of them). The versions must have passed :func:`check_versions`
-    (the release's prepare step checks them once, before `auto` reads the base version).
-    ``outside``: requirements on members outside the members' path dependencies
-    (:func:`pipeline.workspace.outside.gather`); ``extra_crates``: outside crates (names or
-    paths) released with the workspace; ``locate``: finds the line of a value in a file (from
-    bytes the caller holds), for the blockers' ``file:line``.
+    (what `auto` found for each of them). ``outside``: requirements on members outside
+    the members' path dependencies (:func:`pipeline.workspace.outside.gather`);
+    ``extra_crates``: outside crates (names or paths) released with the workspace;
+    ``locate``: finds the line of a value in a file, for the blockers' ``file:line`` (the
+    release passes :func:`text_locator` over the manifests in its facts, so planning reads
+    nothing). The versions must have passed :func:`check_versions` (the release's prepare
+    step checks them once, before `auto` reads the base version).
     """
     if target.auto:
         raise UsageError("`auto` must be resolved to a level before planning", "give a level such as minor")
@@ -301,7 +303,7 @@ def make_plan(
         raise UsageError(f"`unpublished` = {unpublished!r} is not one of {', '.join(UNPUBLISHED_POLICIES)}",
                          'set `unpublished = "skip"` (the default), "bump" or "release"')
     extras = _extra_crates(ws, outside, extra_crates)
-    locate = locate or (lambda _file, _path, _value: None)
+    locate = locate or locate_value
     selected = (tuple(dict.fromkeys(crates)) if crates is not None
                 else select_default(ws, target, unpublished))
     for name in selected:
@@ -405,11 +407,12 @@ def make_plan(
         if key.member in new and key.version != str(new[key.member]):
             line = locate(key.file, ("replace",), key.key)
             name = key.key.replace("@", ":").partition(":")[0]
-            file = rel_path(key.file, ws.root)
-            blockers.append(Finding(
-                f"{file}{f':{line}' if line else ''}: [replace] entry `{key.key}` names version {key.version} of "
-                f"{key.member}, which moves to {new[key.member]}",
-                f'rename the key to "{name}:{new[key.member]}"', file))
+            place = f"{rel_path(key.file, ws.root)}{f':{line}' if line else ''}"
+            text = (f"{place}: [replace] entry `{key.key}` names "
+                    f"version {key.version} of {key.member}, which moves to {new[key.member]}; "
+                    f'fix: rename the key to "{name}:{new[key.member]}"')
+            warnings.append(text)
+            blockers.append(Finding(text, BLOCKER_HINT, place))
 
     # Version fields themselves.
     version_edits: list[ValueEdit] = []
@@ -470,18 +473,27 @@ def make_plan(
     )
 
 
-def locator(texts: Mapping[Path, bytes]) -> Locate:
-    """A ``locate`` for :func:`make_plan` reading the manifests' bytes the caller holds."""
+def locate_value(file: Path, path: tuple[str, ...], value: str) -> int | None:
+    """The line of a blocker's value, reading ``file``: for callers without the file's bytes."""
+    try:
+        text = file.read_bytes().decode("utf-8", errors="replace")
+    except OSError:
+        return None
+    return line_of_value(text, path, value)
+
+
+def text_locator(manifests: Mapping[Path, bytes]) -> Locate:
+    """A :data:`Locate` over bytes already read (the release facts'): planning stays pure.
+    A file it was not given has no known line (the blocker then names the file alone)."""
 
     def locate(file: Path, path: tuple[str, ...], value: str) -> int | None:
-        data = texts.get(file)
-        return None if data is None else value_line_in(data.decode("utf-8", errors="replace"), path, value)
+        data = manifests.get(file)
+        return None if data is None else line_of_value(data.decode("utf-8", errors="replace"), path, value)
 
     return locate
 
 
-def value_line_in(text: str, path: tuple[str, ...], value: str) -> int | None:
-    """The line of a blocker's value (or of a ``[replace]`` key) in a manifest's text."""
+def line_of_value(text: str, path: tuple[str, ...], value: str) -> int | None:
     from pipeline.release.edit import value_line
 
     if path == ("replace",):  # a [replace] key: its own line
@@ -507,12 +519,12 @@ def _extra_crates(ws: Workspace, outside: Outside | None, wanted: Sequence[str])
             raise UsageError(f"{ws.manifest_path}: `release.extra-crates` names `{item}`, which is a member",
                              "members are released anyway: remove it from `extra-crates`")
         if crate.version is None:
-            raise ManifestError(f"{crate.manifest_path}: extra crate `{crate.name}` has no "
+            raise ManifestError(f"{locate_key(crate.manifest_path, 'version')}: extra crate `{crate.name}` has no "
                                 "version of its own", 'write `version = "..."` in its [package] table')
         try:
             Version.parse(crate.version)
         except SemverError as exc:
-            raise ManifestError(f"{crate.manifest_path}: crate `{crate.name}` version: {exc}",
+            raise ManifestError(f"{locate_key(crate.manifest_path, 'version')}: crate `{crate.name}` version: {exc}",
                                 "write it as MAJOR.MINOR.PATCH (e.g. 1.2.0)") from None
         found.append(crate)
     return found
@@ -538,12 +550,10 @@ def _rejects(site: _Site, final: str, version: Version, root: Path, locate: Loca
     except SemverError:
         pass
     line = locate(site.file, site.path, site.requirement)
-    file = rel_path(site.file, root)
-    place = file + (f":{line}" if line else "")
-    left = " is left alone and" if final == site.requirement else ""
-    return Finding(f"{place}: {site.what}: requirement `{final}` on {site.dependency}{left} no longer matches "
-                   f"{version} (its new version)",
-                   f'write `version = "{_suggest(final, version)}"` there (or a range that includes {version})', file)
+    place = rel_path(site.file, root) + (f":{line}" if line else "")
+    text = (f"{place}: {site.what}: requirement `{final}` on {site.dependency} no longer matches {version} "
+            f'(its new version); fix: write `version = "{_suggest(final, version)}"` there (or a range with it)')
+    return Finding(text, BLOCKER_HINT, place)
 
 
 def rel_path(path: Path | None, root: Path) -> str:

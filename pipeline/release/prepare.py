@@ -19,7 +19,7 @@ from pipeline.release.edit import Edit, edit_toml, update_lockfile
 from pipeline.release.facts import ReleaseFacts
 from pipeline.release.findings import Finding
 from pipeline.release.levels import Target, auto_level
-from pipeline.release.plan import Plan, check_versions, locator, make_plan, rel_path
+from pipeline.release.plan import Plan, check_versions, make_plan, rel_path, text_locator
 from pipeline.release.preflight import preflight
 from pipeline.release.request import Request
 from pipeline.release.settings import ReleaseSettings
@@ -68,7 +68,7 @@ def prepare(facts: ReleaseFacts, req: Request) -> Prepared:
         crates = auto_selection(ws, facts.changes, settings.unpublished)
     target, own_levels = resolve_target(req.level, ws, facts.changes, crates or ())
     plan = make_plan(ws, target, crates, own_levels, outside=facts.outside, extra_crates=settings.extra_crates,
-                     unpublished=settings.unpublished, locate=locator(facts.manifests))
+                     unpublished=settings.unpublished, locate=text_locator(facts.manifests))
 
     files = _manifest_and_lock_changes(facts, plan)
     tags = release_tags(plan, settings, facts.scheme) if req.full else ()

@@ -68,7 +68,7 @@ def locate_key(path: Path, key: str) -> str:
 def locate_key_in(path: Path, text: str, key: str) -> str:
     """:func:`locate_key` on text already read (pure: for planners that were handed the file)."""
     pattern = re.compile(r"^\s*(?:[\w.\-\"']*\.)?[\"']?" + re.escape(key) + r"[\"']?\s*[=.]")
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, line in enumerate(text.removeprefix("\ufeff").splitlines(), start=1):
         match = pattern.search(line)
         if match:
             column = line.find(key) + 1
