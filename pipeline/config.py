@@ -26,6 +26,7 @@ from pipeline.foundation.errors import ConfigError
 from pipeline.gpu.settings import GpuSettings
 from pipeline.hooks.settings import HooksSettings
 from pipeline.release.settings import ReleaseSettings
+from pipeline.runner.settings import RunnerSettings
 from pipeline.workspace.manifest import locate_key
 
 T = TypeVar("T")
@@ -223,6 +224,7 @@ class PipelineConfig:
     gpu: GpuSettings = setting(factory=GpuSettings, doc="GPU inventory, leases and GPU tests")
     ci: CiSettings = setting(factory=CiSettings, doc="generated CI files")
     hooks: HooksSettings = setting(factory=HooksSettings, doc="the pre-push hook")
+    runner: RunnerSettings = setting(factory=RunnerSettings, doc="GPU runner hosts (`pipeline runner check|setup`)")
 
 
 def load_config(metadata: Mapping[str, Any], source: Path) -> PipelineConfig:
