@@ -37,7 +37,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "cuda": ("pipeline.commands.cuda", "stage: compile CUDA kernels for every target architecture (cached)"),
     "gpu": ("pipeline.commands.gpu", "GPUs: `info` (NVML inventory), `run` (under GPU leases), `smoke` (load test)"),
     "runner": ("pipeline.commands.runner", "GPU runner host: `check` readiness, `setup` a reviewed setup script"),
-    "profile": ("pipeline.commands.profile", "profile a command (perf, nsys, ncu) on a leased GPU into target/profile/"),
+    "profile": ("pipeline.commands.profile", "profile a command (perf, nsys, ncu) on leased GPUs into target/profile/"),
 }
 
 

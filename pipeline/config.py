@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar, get_args, get_origin, get_type_hints
 
 from pipeline.ci.settings import CiSettings
-from pipeline.foundation.fields import setting, toml_key
 from pipeline.cuda.settings import CudaSettings
 from pipeline.deps.settings import AuditSettings, DupesSettings
 from pipeline.foundation.errors import ConfigError
+from pipeline.foundation.fields import setting, toml_key
 from pipeline.gpu.settings import GpuSettings
 from pipeline.hooks.settings import HooksSettings
 from pipeline.release.settings import ReleaseSettings

@@ -8,8 +8,8 @@ result with the reason, never an exception.
 
 from __future__ import annotations
 
-import importlib
 import dataclasses
+import importlib
 import os
 from dataclasses import dataclass, field
 from typing import Any

@@ -18,13 +18,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pipeline.foundation import proc
 from pipeline.config import PipelineConfig
+from pipeline.foundation import proc
 from pipeline.foundation.errors import CheckFailed, PipelineError
+from pipeline.foundation.output import log
 from pipeline.gpu.leases import acquire, lease_dir, lock_path, read_holder
 from pipeline.gpu.nvml import Inventory, visible
 from pipeline.gpu.runner import exit_status
-from pipeline.foundation.output import log
 from pipeline.stages import feature_args
 from pipeline.workspace.model import Workspace
 
@@ -233,7 +233,8 @@ def run_gpu_tests(workspace: Workspace, config: PipelineConfig, inventory: Inven
             f"check that every job on the host uses the same lease directory ({lease_dir(config.gpu.lease_dir)})")
     log(f"test --gpu: lease records: {len(run.results)} binaries on {len(run.gpus_used)} GPU(s), "
         "no two on one GPU at once" + (f" (written to {lease_record})" if lease_record else ""))
-    return report_run(run, binaries)
+    rerun = f"pipeline gpu run --gpus 1 -- {prebuilt}/BINARY" if prebuilt is not None else None
+    return report_run(run, binaries, rerun)
 
 
 def build_binaries(workspace: Workspace, config: PipelineConfig, packages: Sequence[str],
@@ -253,7 +254,7 @@ def build_binaries(workspace: Workspace, config: PipelineConfig, packages: Seque
     return parse_binaries(built.stdout)
 
 
-def report_run(run: GpuTestRun, binaries: Sequence[TestBinary]) -> int:
+def report_run(run: GpuTestRun, binaries: Sequence[TestBinary], rerun: str | None = None) -> int:
     """Print the merged result; failing or missing binaries fail the stage."""
     if run.errors and not run.results:
         raise run.errors[0]
@@ -269,6 +270,6 @@ def report_run(run: GpuTestRun, binaries: Sequence[TestBinary]) -> int:
         raise CheckFailed(
             f"test --gpu: {len(failing)} test binar{'y' if len(failing) == 1 else 'ies'} failed"
             + (f": {names}" if names else "") + (f"; {missing} not run" if missing else ""),
-            "rerun one with `pipeline gpu run --gpus 1 -- cargo test -p CRATE NAME`",
+            f"rerun one with `{rerun or 'pipeline gpu run --gpus 1 -- cargo test -p CRATE NAME'}`",
         )
     return 0

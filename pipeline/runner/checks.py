@@ -9,7 +9,7 @@ checked: a value set to "any", an optional tool).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 
 from pipeline.gpu.nvml import Gpu
@@ -36,7 +36,8 @@ class Finding:
     hint: str = ""
 
     def line(self) -> str:
-        text = f"{self.status.upper():<8} {self.check:<22} {self.subject}: expected {self.expected}, actual {self.actual}"
+        text = (f"{self.status.upper():<8} {self.check:<22} {self.subject}: expected {self.expected}, "
+                f"actual {self.actual}")
         return f"{text}  hint: {self.hint}" if self.hint and self.status != OK else text
 
 
@@ -57,7 +58,8 @@ class Report:
         return not self.failing
 
     def to_json(self) -> dict[str, object]:
-        counts = {status: sum(1 for f in self.findings if f.status == status) for status in (OK, MISMATCH, UNKNOWN, INFO)}
+        counts = {status: sum(1 for f in self.findings if f.status == status)
+                  for status in (OK, MISMATCH, UNKNOWN, INFO)}
         return {"version": JSON_VERSION, "ok": self.ok, "strict": self.strict, "enforce": self.enforce,
                 "root": self.root, "summary": counts, "findings": [asdict(f) for f in self.findings]}
 
@@ -90,7 +92,8 @@ def cpu_findings(settings: RunnerSettings, facts: HostFacts) -> list[Finding]:
     findings: list[Finding] = []
     if settings.governor:
         governors = cpu.governors
-        hint = f"echo {settings.governor} | sudo tee /sys/devices/system/cpu/cpu*/cpufreq/scaling_governor ({SETUP_HINT})"
+        hint = (f"echo {settings.governor} | sudo tee /sys/devices/system/cpu/cpu*/cpufreq/scaling_governor "
+                f"({SETUP_HINT})")
         if not governors or all(g is None for _, g in governors):
             findings.append(Finding("cpu.governor", "all CPUs", UNKNOWN, settings.governor,
                                     "unknown (no cpufreq in /sys: a VM or container hides it)", hint))
@@ -316,7 +319,7 @@ def check(settings: RunnerSettings, facts: HostFacts) -> Report:
     return Report(tuple(findings), settings.strict, settings.enforce, facts.root)
 
 
-def summary_line(report: Report, findings: Sequence[Finding] | None = None) -> str:
+def summary_line(report: Report) -> str:
     counts = report.to_json()["summary"]
     assert isinstance(counts, dict)
     verdict = "ok" if report.ok else f"{len(report.failing)} problem(s)"

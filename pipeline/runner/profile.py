@@ -318,12 +318,12 @@ def run_profile(tool: str, command: Sequence[str], workspace_root: Path, gpus: i
     from pipeline.gpu.runner import exit_status, leasable
 
     result = ProfileResult(tool, "skipped", list(command))
+    uuids = leasable(inventory, gpus, "profile") if gpus > 0 else []  # asked-for GPUs that cannot be had: an error
     try:
         path, notes = ready(tool)
     except Skip as skip:
         result.reason, result.hint = skip.reason, skip.hint
         return result
-    uuids = leasable(inventory, gpus, "profile") if gpus > 0 else []
     out = report_dir(workspace_root, tool)
     out.mkdir(parents=True)
     result.status, result.directory, result.notes = "profiled", str(out), notes
