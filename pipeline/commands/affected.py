@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from pipeline import gitread
 from pipeline.changes import affected as affected_mod
+from pipeline import gitread
 from pipeline.foundation.output import emit_json, log
 from pipeline.project import load_project
 

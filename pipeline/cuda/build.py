@@ -30,12 +30,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from pipeline.foundation import proc
 from pipeline.cuda import nvcc as nv
 from pipeline.cuda.cache import Cache, FileDigests, atomic_write_json, digest_json
 from pipeline.cuda.kernels import Kernel, discover
 from pipeline.cuda.settings import FALLBACK_ARCHITECTURES, CudaSettings, check_arch
 from pipeline.cuda.toolkit import find_cuda_tool
-from pipeline.foundation import proc
 from pipeline.foundation.errors import CheckFailed, ConfigError, OperationFailed, UsageError
 from pipeline.foundation.output import is_tty
 from pipeline.workspace.model import Workspace

@@ -14,8 +14,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline import gitread, stages
 from pipeline.changes import affected as affected_mod
+from pipeline import gitread, stages
 from pipeline.foundation.errors import CheckFailed, PipelineError
 from pipeline.foundation.output import log
 from pipeline.project import Project
