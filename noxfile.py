@@ -5,8 +5,6 @@
 #     "jinja2>=3.1",
 #     "tomlkit>=0.13",
 #     "tomli>=2.1",
-#     "semver>=3.0",
-#     "GitPython>=3.1.40",
 #     "nvidia-ml-py>=12.535",
 # ]
 # [tool.nox]

@@ -8,7 +8,8 @@ from pathlib import Path
 
 from pipeline.config import PipelineConfig, load_config
 from pipeline.foundation.errors import UsageError
-from pipeline.workspace.model import Workspace, find_workspace_root, load_workspace
+from pipeline.workspace.load import find_workspace_root, load_workspace
+from pipeline.workspace.model import Workspace
 
 WORKSPACE_ENV = "PIPELINE_WORKSPACE"
 

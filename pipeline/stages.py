@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from pipeline.foundation import proc
 from pipeline.config import PipelineConfig
+from pipeline.foundation import proc
 from pipeline.foundation.errors import CheckFailed
 from pipeline.workspace.model import Workspace
 

@@ -15,9 +15,10 @@ from pipeline.changes.affected import (
     owner,
     root_manifest_change,
 )
-from pipeline.gitread import Change, parse_name_status
+from pipeline.foundation.git import Change, parse_name_status
 from pipeline.hooks.settings import HooksSettings
-from pipeline.workspace.model import DepKind, load_workspace
+from pipeline.workspace.load import load_workspace
+from pipeline.workspace.model import DepKind
 
 RULES = Rules(ignore=HooksSettings().ignore, ci_paths=HooksSettings().ci_paths)
 

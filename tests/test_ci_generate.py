@@ -97,7 +97,7 @@ def test_installed_wheel_renders_without_the_source_tree(tmp_path):
     assert built.returncode == 0, built.stderr[-2000:]
     (wheel,) = (tmp_path / "dist").glob("cargo_gpu_pipeline-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
-    assert {f"pipeline/templates/{n}" for n in ("github-ci.yml.j2", "github-jobs.yml.j2", "github-release.yml.j2",
+    assert {f"pipeline/ci/templates/{n}" for n in ("github-ci.yml.j2", "github-jobs.yml.j2", "github-release.yml.j2",
                                                 "gitlab-ci.yml.j2", "zizmor.yml.j2")} <= set(names)
     workspace = write_config_workspace(tmp_path / "ws", "", crates=1)
     script = (

@@ -144,8 +144,8 @@ def test_a_job_waiting_for_one_kept_off_pull_requests_stays_off_them_too():
     assert not pipeline.job(Workflow.CI, "gpu-smoke").pull_requests
     assert not pipeline.job(Workflow.CI, "gpu-test").pull_requests
     assert pipeline.job(Workflow.CI, "test").pull_requests
-    from pipeline.ci.render import gitlab_view
+    from pipeline.ci.gitlab import gitlab_view
 
-    jobs = {job["id"]: job for job in gitlab_view(pipeline)["jobs"]}
+    jobs = {job.id: job for job in gitlab_view(pipeline).jobs}
     for job_id in ("gpu-smoke", "gpu-test"):
-        assert all('== "merge_request_event"' not in rule["if"] for rule in jobs[job_id]["rules"]), job_id
+        assert all('== "merge_request_event"' not in rule.condition for rule in jobs[job_id].rules), job_id

@@ -355,6 +355,79 @@ def test_extra_session_names_that_work_on_both_platforms_are_kept(tmp_path):
     ("cargo-gpu-pipeline[gpu]", "cargo-gpu-pipeline[gpu]"), ("numpy>=1.26", "numpy>=1.26"),
 ])
 def test_the_tool_requirement_gets_the_extra_a_session_needs(requirement, expected):
-    from pipeline.ci.render import with_extras
+    from pipeline.ci.shell import with_extras
 
     assert with_extras(requirement, ["gpu"]) == expected
+
+
+def test_every_view_field_is_read_by_a_template():
+    """The views' fields are load-bearing: a field no template reads is a mistake (or dead weight)."""
+    import dataclasses
+    import re
+
+    from pipeline.ci import github, gitlab, view
+    from pipeline.ci.render import template_sources
+
+    sources = template_sources()
+
+    def tags(*names: str) -> str:
+        return " ".join(" ".join(re.findall(r"\{\{[{%](.*?)[}%]\}\}", sources[n], re.DOTALL)) for n in names)
+
+    # Top-level views become the variables of their template (and of the template it includes).
+    top = {
+        github.GithubCi: tags("github-ci.yml.j2", "github-jobs.yml.j2"),
+        github.GithubRelease: tags("github-release.yml.j2", "github-jobs.yml.j2"),
+        github.ZizmorConfig: tags("zizmor.yml.j2"),
+        gitlab.GitlabPipeline: tags("gitlab-ci.yml.j2"),
+    }
+    attributes = set(re.findall(r"\.(\w+)", tags(*sources)))
+    checked = 0
+    for module in (github, gitlab, view):
+        for cls in vars(module).values():
+            if not (dataclasses.is_dataclass(cls) and cls.__module__ == module.__name__):
+                continue
+            for f in dataclasses.fields(cls):
+                checked += 1
+                if cls in top:
+                    assert re.search(rf"\b{f.name}\b", top[cls]), f"{cls.__name__}.{f.name} is read by no template"
+                else:
+                    assert f.name in attributes, f"{cls.__name__}.{f.name} is read by no template"
+    assert checked > 50
+
+
+@pytest.mark.parametrize("value", ["gpu-smoke", "actions/checkout@11bd7190", "persist-credentials", "PIPELINE_VENV",
+                                   "0", "true", "_private", "v1.2+local"])
+def test_plain_scalars_pass_bare_and_read_back_as_written(value):
+    from pipeline.ci.view import Plain, quote
+
+    assert quote(Plain(value)) == value
+    expected = {"true": True, "0": 0}.get(value, value)
+    assert load_yaml(f"key: {quote(Plain(value))}\n") == {"key": expected}
+
+
+@pytest.mark.parametrize("value", ["", "a: b", "a #b", "-x", "*ref", "&anchor", "!tag", "'x'", '"x"', "{x}", "[x]",
+                                   "a b", "a\nb", "|", ">", "%x", "@x", "`x`", "?x", "a,b", "x:"])
+def test_plain_refuses_what_yaml_would_read_otherwise(value):
+    from pipeline.ci.view import Plain
+
+    with pytest.raises(ValueError, match="not a plain YAML scalar"):
+        Plain(value)
+
+
+@pytest.mark.parametrize("value", ["true", "a: b # c", "line\nbreak", "\u2028", "it's \"x\""])
+def test_q_quotes_every_other_string_and_refuses_other_types(value):
+    from pipeline.ci.view import quote
+
+    assert load_yaml(f"key: {quote(value)}\n") == {"key": value}
+    assert "\n" not in quote(value)
+    with pytest.raises(TypeError):
+        quote(3)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("value", ["a\nb", "a\rb", "a\u2028b", "a\u2029b", "a\x85b"])
+def test_block_and_comment_lines_refuse_a_line_break(value):
+    from pipeline.ci.view import one_line
+
+    assert one_line("echo 'ok' # fine: no break") == "echo 'ok' # fine: no break"
+    with pytest.raises(ValueError, match="not a single line"):
+        one_line(value)

@@ -292,9 +292,11 @@ def test_outputs_and_cache_entries_are_not_private_files(example: tuple[Path, di
     # atomic writes go through mkstemp (0600); target/cuda and a cache shared on a CI host must
     # stay readable with the usual umask (this process runs with umask 022 or stricter, never looser).
     root, _ = example
-    from pipeline.cuda.cache import _UMASK
+    import os
 
-    expected = 0o666 & ~_UMASK
+    umask = os.umask(0o022)
+    os.umask(umask)
+    expected = 0o666 & ~umask
     assert (root / "target" / "cuda" / "manifest.json").stat().st_mode & 0o777 == expected
     metas = list((root / "target" / "cuda-cache" / "objects").rglob("meta.json"))
     assert metas and all(m.stat().st_mode & 0o777 == expected for m in metas)

@@ -9,7 +9,8 @@ import pytest
 from hooks_support import EXAMPLE, env
 
 from pipeline.features import FeatureSet, feature_sets
-from pipeline.workspace.model import Dependency, DepKind, Package, load_workspace
+from pipeline.workspace.load import load_workspace
+from pipeline.workspace.model import Dependency, DepKind, Package
 
 
 @pytest.fixture(scope="module")

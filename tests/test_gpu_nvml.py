@@ -12,8 +12,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from gpu_support import fake_gpus, fake_pynvml_module, pipeline_env, run_pipeline, write_fake_pynvml
 
-from pipeline.runner.doctor import arch_findings, gpu_findings, toolkit_driver_finding
 from pipeline.gpu.nvml import Gpu, Inventory, read_inventory, visible
+from pipeline.runner.doctor import arch_findings, gpu_findings, toolkit_driver_finding
 
 
 @pytest.fixture

@@ -95,7 +95,7 @@ def test_gpu_tests_skip_without_gpu(gpu_workspace: Path, tmp_path: Path) -> None
 
 
 def test_build_argv_and_parsing(gpu_workspace: Path) -> None:
-    from pipeline.workspace.model import load_workspace
+    from pipeline.workspace.load import load_workspace
 
     workspace = load_workspace(gpu_workspace)
     config = load_config({"pipeline": {"features": ["x"], "gpu": {"test-crates": ["gpu-t0", "gpu-t2"],

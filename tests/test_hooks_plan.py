@@ -13,10 +13,10 @@ from hooks_support import commit_all, env, git, pipeline
 from pipeline import cli
 from pipeline.changes.affected import compute_affected, crate_dirs
 from pipeline.config import load_config
-from pipeline.gitread import Change
+from pipeline.foundation.git import Change
 from pipeline.hooks.prepush import EMPTY_TREE, parse_push_lines, plan_checks, push_ranges
 from pipeline.project import Project
-from pipeline.workspace.model import load_workspace
+from pipeline.workspace.load import load_workspace
 
 
 @pytest.fixture(scope="module")

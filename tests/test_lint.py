@@ -7,7 +7,7 @@ from pathlib import Path
 from factory import make_workspace
 
 from pipeline.workspace.lint import RULES, lint
-from pipeline.workspace.model import load_workspace
+from pipeline.workspace.load import load_workspace
 
 
 def findings(root: Path) -> list[tuple[str, str]]:

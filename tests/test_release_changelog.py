@@ -6,11 +6,11 @@ from pathlib import Path
 
 from release_support import git, init_git, make_shapes
 
+from pipeline.foundation.git import CommitInfo, open_repo
 from pipeline.release import changelog as cl
 from pipeline.release.flow import crate_dirs, unreleased_changes
-from pipeline.release.git import CommitInfo, open_repo
 from pipeline.release.settings import ReleaseSettings
-from pipeline.workspace.model import load_workspace
+from pipeline.workspace.load import load_workspace
 
 EXAMPLE_CHANGELOG = Path(__file__).resolve().parent.parent / "examples" / "prism4d" / "CHANGELOG.md"
 

@@ -11,8 +11,8 @@ from release_support import make_shapes, snapshot
 
 from pipeline import cli
 from pipeline.foundation.errors import ManifestError, OperationFailed
+from pipeline.foundation.fs import write_all
 from pipeline.release.edit import Edit, edit_toml, update_lockfile
-from pipeline.release.transaction import apply_files
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "prism4d"
 
@@ -70,7 +70,7 @@ def test_every_example_manifest_round_trips_through_a_bump(tmp_path: Path) -> No
     # Only the version strings change; every other line of every manifest is byte-identical.
     from pipeline.release.levels import parse_target
     from pipeline.release.plan import make_plan
-    from pipeline.workspace.model import load_workspace
+    from pipeline.workspace.load import load_workspace
 
     plan = make_plan(load_workspace(EXAMPLE), parse_target("minor"))
     by_file: dict[Path, list[Edit]] = {}
@@ -160,7 +160,7 @@ def test_fault_after_some_files_leaves_the_tree_unchanged(tmp_path: Path) -> Non
             raise OSError(28, "No space left on device", str(path))
 
     with pytest.raises(OperationFailed, match=r"No space left on device.*nothing was changed"):
-        apply_files(files, fault=fault)
+        write_all(files, fault=fault)
     assert snapshot(root) == before
     assert not (root / "NEW.md").exists()
 
@@ -173,7 +173,7 @@ def test_failed_verification_rolls_back(tmp_path: Path) -> None:
         raise OperationFailed("cargo disagrees", "fix it")
 
     with pytest.raises(OperationFailed, match="cargo disagrees"):
-        apply_files({root / "Cargo.toml": b"broken", root / "crates/core/Cargo.toml": b"x"}, verify=verify)
+        write_all({root / "Cargo.toml": b"broken", root / "crates/core/Cargo.toml": b"x"}, verify=verify)
     assert snapshot(root) == before
 
 
@@ -181,7 +181,7 @@ def test_writes_keep_file_mode(tmp_path: Path) -> None:
     path = tmp_path / "script.sh"
     path.write_text("old\n")
     path.chmod(0o751)
-    apply_files({path: b"new\n"})
+    write_all({path: b"new\n"})
     assert path.read_text() == "new\n" and (path.stat().st_mode & 0o777) == 0o751
 
 

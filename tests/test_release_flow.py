@@ -358,7 +358,7 @@ def test_rejected_commit_with_an_ignored_lockfile_leaves_nothing_staged(
 
 @pytest.mark.parametrize("command", [["release", "patch"], ["changelog"], ["bump", "patch", "--changed"]])
 def test_missing_git_is_reported_as_git(ws: Path, tmp_path: Path, command: list[str]) -> None:
-    # GitPython's import fails without a git executable: that used to read "install GitPython".
+    # Without a git executable the error names git (it once read "install GitPython").
     empty = tmp_path / "bin"
     empty.mkdir()
     result = cli(*command, "--workspace", str(ws), env={"PATH": str(empty)})

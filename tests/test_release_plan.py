@@ -11,7 +11,7 @@ from pipeline.foundation.errors import ManifestError, UsageError
 from pipeline.release.levels import parse_target
 from pipeline.release.plan import make_plan, rewrite_requirement
 from pipeline.workspace.cargo_semver import Version
-from pipeline.workspace.model import load_workspace
+from pipeline.workspace.load import load_workspace
 
 V = Version.parse
 

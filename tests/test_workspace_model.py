@@ -11,8 +11,10 @@ import pytest
 from conftest import EXAMPLE
 from factory import make_workspace
 
+from pipeline.format.workspace import workspace_json
 from pipeline.foundation.errors import ManifestError
-from pipeline.workspace.model import DepKind, load_workspace, to_json
+from pipeline.workspace.load import load_workspace
+from pipeline.workspace.model import DepKind
 
 
 def cargo_metadata(root: Path) -> dict:
@@ -116,7 +118,7 @@ def test_path_dependencies_inside_root_become_members(tmp_path: Path) -> None:
 
 def test_json_shape(tmp_path: Path) -> None:
     make_workspace(tmp_path, 6)
-    data = to_json(load_workspace(tmp_path))
+    data = workspace_json(load_workspace(tmp_path))
     assert set(data) == {"root", "version", "virtual", "members", "excluded", "order"}
     member = data["members"][1]
     assert member["name"] == "gen-crate-0001"

@@ -22,11 +22,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from pipeline import gitread
+from pipeline.foundation import git
 from pipeline.foundation.errors import PipelineError
-from pipeline.gitread import Change
+from pipeline.foundation.git import Change
+from pipeline.workspace.load import load_workspace
 from pipeline.workspace.manifest import TOMLDecodeError, toml_loads
-from pipeline.workspace.model import ORDERING_KINDS, DepKind, Workspace, load_workspace
+from pipeline.workspace.model import ORDERING_KINDS, DepKind, Workspace
 
 # Relative to the workspace root: a change rebuilds or re-checks every crate.
 WORKSPACE_FILES = frozenset({"Cargo.toml", "Cargo.lock"})
@@ -405,7 +406,8 @@ def root_manifest_change(base_text: str | None, head_text: str | None) -> RootMa
 def _prefix(workspace: Workspace, top: Path) -> str:
     rel = os.path.relpath(os.path.realpath(workspace.root), top).replace(os.sep, "/")
     if rel.startswith(".."):
-        raise PipelineError(f"workspace {workspace.root} is outside the git repository at {top}")
+        raise git.NotARepository(f"workspace {workspace.root} is outside the git repository at {top}",
+                                 "pass a --workspace inside the repository whose history is compared")
     return "" if rel == "." else rel
 
 
@@ -413,8 +415,8 @@ def _base_workspace(top: Path, commit: str, prefix: str) -> tuple[Workspace, dic
     """The workspace model at ``commit``, from its manifests alone (a deleted crate lives only there)."""
     with tempfile.TemporaryDirectory(prefix="pipeline-base-") as tmp:
         root = Path(tmp)
-        for path in gitread.list_files(top, commit, "Cargo.toml"):
-            text = gitread.show(top, commit, path)
+        for path in git.list_files(top, commit, "Cargo.toml"):
+            text = git.show(top, commit, path)
             if text is None:
                 continue
             target = root / path
@@ -428,11 +430,8 @@ def _base_workspace(top: Path, commit: str, prefix: str) -> tuple[Workspace, dic
 
 
 def _cuda_sources(workspace: Workspace, top: Path) -> dict[str, str]:
-    result = gitread.run_git(workspace.root, "ls-files", "-z", "--", "*.cu", "*.cuh")
     sources = {}
-    for rel in result.stdout.split("\0"):
-        if not rel:
-            continue
+    for rel in git.tracked(workspace.root, "*.cu", "*.cuh"):
         path = workspace.root / rel
         try:
             text = path.read_text(encoding="utf-8", errors="replace")
@@ -446,11 +445,11 @@ def _affected_range(
     workspace: Workspace, top: Path, prefix: str, dirs: Mapping[str, str], base: str, head: str, rules: Rules,
     *, base_label: str, head_label: str,
 ) -> Affected:
-    changes = gitread.diff(top, base, head)
+    changes = git.diff(top, base, head)
     manifest_rel = f"{prefix}/Cargo.toml" if prefix else "Cargo.toml"
     root_change = None
     if any(manifest_rel in (c.path, c.old_path) for c in changes):
-        root_change = root_manifest_change(gitread.show(top, base, manifest_rel), gitread.show(top, head, manifest_rel))
+        root_change = root_manifest_change(git.show(top, base, manifest_rel), git.show(top, head, manifest_rel))
     base_model = None
     gone = [
         p for c in changes if c.status in "DR"
@@ -493,19 +492,19 @@ def rules_from(config: Any) -> Rules:
 
 def affected_since(workspace: Workspace, base_ref: str, rules: Rules, head_ref: str = "HEAD") -> Affected:
     """Crates affected from the merge base of ``base_ref`` and ``head_ref`` to ``head_ref``."""
-    top = gitread.toplevel(workspace.root)
+    top = git.toplevel(workspace.root)
     prefix = _prefix(workspace, top)
-    base = gitread.require_commit(top, base_ref)
-    head = gitread.require_commit(top, head_ref)
+    base = git.require_commit(top, base_ref)
+    head = git.require_commit(top, head_ref)
     # Like a pull request: what this branch changed since it forked, not what the base gained since.
-    start = gitread.merge_base(top, base, head) or base
+    start = git.merge_base(top, base, head) or base
     return _affected_range(workspace, top, prefix, crate_dirs(workspace, top), start, head, rules,
                            base_label=base_ref, head_label=head_ref)
 
 
 def affected_for_ranges(workspace: Workspace, ranges: Sequence[tuple[str, str]], rules: Rules) -> Affected:
     """Crates affected by several (base sha, head sha) ranges, e.g. the refs of one push."""
-    top = gitread.toplevel(workspace.root)
+    top = git.toplevel(workspace.root)
     prefix = _prefix(workspace, top)
     dirs = crate_dirs(workspace, top)
     results = [

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import difflib
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,7 +12,8 @@ from pipeline import __version__
 from pipeline.ci.model import CiPipeline, Context, build_pipeline
 from pipeline.ci.settings import RELATIVE_PATH, TAG_PREFIX
 from pipeline.config import PipelineConfig, load_config
-from pipeline.foundation.errors import ConfigError, ManifestError, OperationFailed
+from pipeline.foundation import fs, git
+from pipeline.foundation.errors import ConfigError, ManifestError
 from pipeline.project import resolve_root
 from pipeline.workspace.manifest import read_toml
 
@@ -42,27 +42,6 @@ def load_target(explicit: str | os.PathLike[str] | None = None) -> Target:
     if not isinstance(metadata, dict):
         raise ManifestError(f"{manifest}: `workspace.metadata` must be a table", "see the Cargo reference")
     return Target(root, load_config(metadata, manifest))
-
-
-# Set by GitLab and GitHub to the checkout; trusted when the workspace lies inside it.
-_CHECKOUT_VARIABLES = ("CI_PROJECT_DIR", "GITHUB_WORKSPACE")
-
-
-def repository_root(workspace_root: Path) -> Path:
-    """The checkout holding the workspace: CI's checkout directory, else the nearest directory with `.git`.
-
-    Without any `.git` above it, the workspace root itself.
-    """
-    for variable in _CHECKOUT_VARIABLES:
-        value = os.environ.get(variable)
-        if value:
-            checkout = Path(value).resolve()
-            if workspace_root == checkout or checkout in workspace_root.parents:
-                return checkout
-    for directory in (workspace_root, *workspace_root.parents):
-        if (directory / ".git").exists():
-            return directory
-    return workspace_root
 
 
 def _relative(path: Path, root: Path, what: str) -> str:
@@ -123,7 +102,7 @@ def context_for(project: Target | Any, repo_root: Path) -> Context:
 
 
 def pipeline_for(project: Target | Any, repo_root: Path | None = None) -> tuple[CiPipeline, Path]:
-    repo = repo_root or repository_root(project.root)
+    repo = repo_root or git.repository_root(project.root)
     return build_pipeline(project.config.ci, context_for(project, repo)), repo
 
 
@@ -151,38 +130,10 @@ def compare(files: dict[str, str], repo_root: Path) -> list[Drift]:
     return drifts
 
 
-def _mode_for(target: Path) -> int:
-    try:
-        return target.stat().st_mode & 0o777
-    except FileNotFoundError:
-        umask = os.umask(0o022)
-        os.umask(umask)
-        return 0o666 & ~umask
-
-
 def write_files(files: dict[str, str], repo_root: Path) -> list[str]:
-    """Write every file atomically (temp file, fsync, rename); all or nothing. Returns the changed paths."""
+    """Write every changed file atomically, all or nothing (a failure puts back what was). Returns the changed paths."""
     changed = [rel for rel, text in files.items()
                if not (repo_root / rel).is_file() or (repo_root / rel).read_text(encoding="utf-8") != text]
-    staged: list[tuple[Path, Path]] = []
-    try:
-        for rel in changed:
-            target = repo_root / rel
-            target.parent.mkdir(parents=True, exist_ok=True)
-            fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-            staged.append((Path(name), target))
-            # mkstemp makes 0600 files: keep the mode of the file being replaced, else what umask gives.
-            os.fchmod(fd, _mode_for(target))
-            with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-                handle.write(files[rel])
-                handle.flush()
-                os.fsync(handle.fileno())
-        # Renames last: a failure above leaves every generated file as it was.
-        for temporary, target in staged:
-            os.replace(temporary, target)
-    except OSError as exc:
-        for temporary, _ in staged:
-            temporary.unlink(missing_ok=True)
-        raise OperationFailed(f"could not write {exc.filename or repo_root}: {exc.strerror}",
-                              "check permissions of the repository directory") from exc
+    fs.write_all({repo_root / rel: files[rel].encode("utf-8") for rel in changed},
+                 what="the CI files", hint="check permissions of the repository directory")
     return changed

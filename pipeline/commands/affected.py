@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from pipeline.changes import affected as affected_mod
-from pipeline import gitread
+from pipeline.foundation import git
 from pipeline.foundation.output import emit_json, log
 from pipeline.project import load_project
 
@@ -23,14 +23,14 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
 
 def default_base(workspace_root: Path, configured: str | None) -> str:
     """The upstream of the current branch, else the remote's default branch, else main/master."""
-    top = gitread.toplevel(workspace_root)
+    top = git.toplevel(workspace_root)
     candidates = ["@{upstream}", "origin/HEAD"]
     if configured:
         candidates.insert(0, f"origin/{configured}")
         candidates.append(configured)
     candidates += ["origin/main", "main", "origin/master", "master"]
     for ref in candidates:
-        if gitread.resolve(top, ref) is not None:
+        if git.resolve(top, ref) is not None:
             return ref
     return "main"  # does not exist: require_commit reports it clearly
 

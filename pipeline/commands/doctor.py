@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 from dataclasses import asdict
 
-from pipeline.runner.doctor import Finding, gpu_findings, probe_tools
 from pipeline.foundation.errors import CheckFailed, ConfigError, PipelineError
 from pipeline.foundation.output import emit_json
+from pipeline.runner.doctor import Finding, gpu_findings, probe_tools
 
 
 def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:

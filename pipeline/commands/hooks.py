@@ -63,18 +63,18 @@ def _refuse_bundled_fallback(args: argparse.Namespace, root: Path) -> None:
     bundled example, whose repository is this tool's own checkout: run in a fresh clone
     or a stray directory, `hooks install` would put the hook there instead of here.
     """
-    from pipeline import gitread
+    from pipeline.foundation import git
     from pipeline.project import WORKSPACE_ENV, bundled_example
-    from pipeline.workspace.model import find_workspace_root
+    from pipeline.workspace.load import find_workspace_root
 
     if args.workspace or os.environ.get(WORKSPACE_ENV) or root != bundled_example().resolve():
         return
     cwd = Path.cwd()
     if find_workspace_root(cwd) is not None:
         return
-    here = gitread.run_git(cwd, "rev-parse", "--show-toplevel", check=False)
-    there = gitread.toplevel(root)
-    if here.returncode == 0 and Path(os.path.realpath(here.stdout.strip())) == there:
+    here = git.find_toplevel(cwd)
+    there = git.toplevel(root)
+    if here == there:
         return  # inside this tool's own checkout: the example is the intended target
     raise UsageError(
         f"no Cargo workspace at or above {cwd}: `pipeline hooks {args.action}` would act on the bundled "

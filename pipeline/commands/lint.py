@@ -6,9 +6,9 @@ import argparse
 from dataclasses import asdict
 
 from pipeline.foundation.errors import CheckFailed, ConfigError
-from pipeline.workspace.lint import RULES, lint
 from pipeline.foundation.output import emit_json
 from pipeline.project import load_project
+from pipeline.workspace.lint import RULES, lint
 
 
 def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:

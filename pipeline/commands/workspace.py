@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import argparse
 
+from pipeline.format.workspace import workspace_json
 from pipeline.foundation.output import emit_json
 from pipeline.project import resolve_root
-from pipeline.workspace.model import load_workspace, to_json
+from pipeline.workspace.load import load_workspace
 
 
 def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
@@ -16,7 +17,7 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
 def run(args: argparse.Namespace) -> int:
     workspace = load_workspace(resolve_root(args.workspace))
     if args.json:
-        emit_json(to_json(workspace))
+        emit_json(workspace_json(workspace))
         return 0
     order = workspace.topological_order()
     reverse = workspace.reverse_dependencies()

@@ -16,11 +16,9 @@ job bounds the build) and lets the cache keep every architecture apart;
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import json
 import os
-import shutil
 import sys
 import threading
 import time
@@ -30,12 +28,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pipeline.foundation import proc
 from pipeline.cuda import nvcc as nv
-from pipeline.cuda.cache import Cache, FileDigests, atomic_write_json, digest_json
+from pipeline.cuda.cache import Cache, FileDigests, digest_json
 from pipeline.cuda.kernels import Kernel, discover
 from pipeline.cuda.settings import FALLBACK_ARCHITECTURES, CudaSettings, check_arch
 from pipeline.cuda.toolkit import find_cuda_tool
+from pipeline.foundation import fs, proc
 from pipeline.foundation.errors import CheckFailed, ConfigError, OperationFailed, UsageError
 from pipeline.foundation.output import is_tty
 from pipeline.workspace.model import Workspace
@@ -251,7 +249,7 @@ class _Builder:
             return tuple(json.loads(path.read_text())["supported"])
         except (OSError, ValueError, KeyError, TypeError):
             supported = nv.list_supported(self.nvcc)
-            atomic_write_json(path, {"nvcc": self.nvcc_version, "supported": list(supported)})
+            fs.atomic_write_json(path, {"nvcc": self.nvcc_version, "supported": list(supported)}, sync_dir=False)
             return supported
 
     # -- paths as keys and messages show them
@@ -488,17 +486,14 @@ def _output_lock(out: Path) -> Iterator[None]:
     beside the directory (``target/``), so the directory holds only what a release packs.
     """
     lock = out.parent / LOCK_NAME
-    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            print(f"cuda: waiting for another `pipeline cuda` building into {out} (lock {lock})",
-                  file=sys.stderr, flush=True)
-            fcntl.flock(fd, fcntl.LOCK_EX)
+
+    def waiting(holder: fs.Holder | None) -> None:
+        by = f" (pid {holder.pid})" if holder else ""
+        print(f"cuda: waiting for another `pipeline cuda`{by} building into {out} (lock {lock})",
+              file=sys.stderr, flush=True)
+
+    with fs.locked(lock, wait=True, command="pipeline cuda", on_busy=waiting):
         yield
-    finally:
-        os.close(fd)  # releases the lock
 
 
 def _build(
@@ -607,7 +602,7 @@ def _build_locked(
     # (4) manifest, stale outputs removed
     manifest = _manifest(kernels, deps, choice, ptx, metas, builder.nvcc_version)
     manifest_path = builder.out / "manifest.json"
-    atomic_write_json(manifest_path, manifest)
+    fs.atomic_write_json(manifest_path, manifest)
     _remove_stale(builder.out, manifest)
 
     warnings: list[nv.Diagnostic] = []
@@ -630,9 +625,8 @@ def _place(artifact: Path, target: Path) -> None:
             return
     except OSError:
         pass
-    temp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    shutil.copyfile(artifact, temp)
-    os.replace(temp, target)
+    # No fsync: target/cuda is a copy of the (durable) cache, rebuilt from it in moments.
+    fs.atomic_write(target, artifact.read_bytes(), sync=False)
 
 
 def _manifest(kernels: list[Kernel], deps: dict[Kernel, list[tuple[str, str]]], choice: ArchChoice,

@@ -16,44 +16,23 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pipeline.foundation import fs
+
 CACHE_FORMAT = 1
 
 
-def _read_umask() -> int:
-    # Read once, at import (single-threaded): os.umask can only be read by setting it.
-    umask = os.umask(0o022)
-    os.umask(umask)
-    return umask
+# Entries are fsynced (a reader on another runner must never see half an artifact), but
+# their directories are not: a name lost in a crash is only a cache miss.
+def _write_bytes(path: Path, data: bytes) -> None:
+    fs.atomic_write(path, data, sync_dir=False)
 
 
-_UMASK = _read_umask()
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write via a temp file in the same directory, fsync, rename: readers see old or new, never half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        # mkstemp makes 0600 files; outputs and a cache shared by CI users get what umask gives.
-        os.fchmod(fd, 0o666 & ~_UMASK)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
-
-
-def atomic_write_json(path: Path, data: Any) -> None:
-    atomic_write_bytes(path, (json.dumps(data, indent=2, sort_keys=False) + "\n").encode())
+def _write_json(path: Path, data: Any) -> None:
+    fs.atomic_write_json(path, data, sync_dir=False)
 
 
 def digest_json(data: Any) -> str:
@@ -107,8 +86,8 @@ class Cache:
     def put(self, key: str, artifact: bytes, meta: dict[str, Any]) -> None:
         directory = self._object_dir(key)
         # The artifact lands before meta.json, which is what get() checks first.
-        atomic_write_bytes(directory / "artifact", artifact)
-        atomic_write_json(directory / "meta.json", {**meta, "format": CACHE_FORMAT})
+        _write_bytes(directory / "artifact", artifact)
+        _write_json(directory / "meta.json", {**meta, "format": CACHE_FORMAT})
 
     # -- include lists
     def get_deps(self, key: str) -> dict[str, Any] | None:
@@ -118,7 +97,7 @@ class Cache:
             return None
 
     def put_deps(self, key: str, record: dict[str, Any]) -> None:
-        atomic_write_json(self.root / "deps" / f"{key}.json", record)
+        _write_json(self.root / "deps" / f"{key}.json", record)
 
     # -- timings
     def timings(self) -> dict[str, float]:
@@ -129,4 +108,4 @@ class Cache:
         return {k: float(v) for k, v in data.items() if isinstance(v, (int, float))}
 
     def put_timings(self, timings: dict[str, float]) -> None:
-        atomic_write_json(self.root / "timings.json", dict(sorted(timings.items())))
+        _write_json(self.root / "timings.json", dict(sorted(timings.items())))

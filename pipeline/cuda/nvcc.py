@@ -11,8 +11,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.foundation import proc
 from pipeline.cuda.settings import ARCH_PATTERN
+from pipeline.foundation import proc
 
 
 def arch_number(arch: str) -> int:

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pipeline.foundation import proc
 from pipeline.deps.lockfile import LockedPackage, Lockfile
+from pipeline.foundation import proc
 from pipeline.foundation.errors import OperationFailed
 
 

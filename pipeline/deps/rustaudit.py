@@ -17,7 +17,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from pipeline.foundation import proc
 from pipeline.deps.advisories import (
     INFORMATIONAL_KINDS,
     Finding,
@@ -28,6 +27,7 @@ from pipeline.deps.advisories import (
 )
 from pipeline.deps.lockfile import Lockfile
 from pipeline.deps.settings import AuditSettings
+from pipeline.foundation import proc
 from pipeline.foundation.errors import CommandFailed, OperationFailed, ToolMissing
 
 DEFAULT_DB = "~/.cargo/advisory-db"

@@ -1,10 +1,9 @@
 """GPU leases: an exclusive ``flock`` per GPU UUID, shared by every job on the host.
 
-The kernel drops a ``flock`` when its file descriptor closes, so a lease ends
-with the process that holds it, also on SIGKILL or a crash: nothing to clean
-up, no stale lock. Lock files are never deleted (deleting one would let two
-processes lock two different inodes of the same name). Each holder writes who
-it is into its lock file so waiters can say what they are waiting for.
+The locks are the foundation's (``pipeline.foundation.fs``): a lease ends with the
+process that holds it, also on SIGKILL or a crash, and lock files are never deleted.
+Each holder writes who it is into its lock file so waiters can say what they are
+waiting for.
 
 Several GPUs are taken all or nothing: a process that gets only some of the
 ones it needs lets them go and tries again, so two jobs that each want two
@@ -13,19 +12,16 @@ GPUs of two can never hold one each forever.
 
 from __future__ import annotations
 
-import errno
-import fcntl
-import json
 import os
-import socket
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
+from pipeline.foundation import fs
 from pipeline.foundation.errors import OperationFailed
+from pipeline.foundation.fs import Holder, read_holder
 
 LEASE_DIR_ENV = "PIPELINE_GPU_LEASE_DIR"
 # Set by `gpu run` (and the GPU test workers) for the command it starts: the GPUs an
@@ -39,19 +35,14 @@ _inherited_in_use: set[str] = set()
 
 def inherited_gpus() -> frozenset[str]:
     return frozenset(u for u in os.environ.get(INHERITED_ENV, "").split(",") if u)
+
+
 POLL_SECONDS = 0.1
 PROGRESS_SECONDS = 10.0
+# Every CI user on the host must be able to lock every GPU's file.
+LOCK_MODE = 0o666
 
-
-@dataclass(frozen=True)
-class Holder:
-    pid: int
-    command: str
-    since: float
-    host: str
-
-    def describe(self, now: float) -> str:
-        return f"pid {self.pid} (`{self.command}`) for {now - self.since:.0f} s"
+__all__ = ["Holder", "Lease", "acquire", "busy", "lease_dir", "lock_path", "read_holder", "try_acquire"]
 
 
 def lease_dir(configured: str) -> Path:
@@ -73,20 +64,12 @@ def _ensure_dir(directory: Path) -> None:
         pass
 
 
-def read_holder(path: Path) -> Holder | None:
-    try:
-        data = json.loads(path.read_text() or "null")
-        return Holder(int(data["pid"]), str(data["command"]), float(data["since"]), str(data["host"]))
-    except (OSError, ValueError, TypeError, KeyError):
-        return None
-
-
 class Lease:
     """Held GPUs; released by :meth:`release`, the ``with`` block, or the end of the process."""
 
-    def __init__(self, uuids: tuple[str, ...], fds: list[int], inherited: tuple[str, ...] = ()) -> None:
+    def __init__(self, uuids: tuple[str, ...], locks: list[fs.FileLock], inherited: tuple[str, ...] = ()) -> None:
         self.uuids = uuids
-        self._fds = fds
+        self._locks = locks
         self._inherited = inherited
 
     @property
@@ -97,12 +80,9 @@ class Lease:
         inherited, self._inherited = self._inherited, ()
         with _inherited_lock:
             _inherited_in_use.difference_update(inherited)
-        fds, self._fds = self._fds, []
-        for fd in fds:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_UN)
-            finally:
-                os.close(fd)
+        locks, self._locks = self._locks, []
+        for lock in locks:
+            lock.release()
 
     def __enter__(self) -> Lease:
         return self
@@ -110,29 +90,6 @@ class Lease:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.release()
-
-
-def _try_lock(path: Path) -> int | None:
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)  # not inherited by children (PEP 446)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError as exc:
-        os.close(fd)
-        if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
-            return None
-        raise
-    try:
-        os.fchmod(fd, 0o666)
-    except OSError:
-        pass
-    return fd
-
-
-def _write_holder(fd: int, command: str) -> None:
-    record = json.dumps({"pid": os.getpid(), "command": command[:200], "since": time.time(),
-                         "host": socket.gethostname()})
-    os.ftruncate(fd, 0)
-    os.pwrite(fd, record.encode(), 0)
 
 
 def try_acquire(directory: Path, uuids: Sequence[str], count: int, command: str) -> Lease | None:
@@ -153,7 +110,7 @@ def try_acquire(directory: Path, uuids: Sequence[str], count: int, command: str)
 def _try_acquire(directory: Path, uuids: Sequence[str], count: int, command: str) -> Lease | None:
     _ensure_dir(directory)
     inherited = inherited_gpus()
-    taken: list[tuple[str, int | None]] = []
+    taken: list[tuple[str, fs.FileLock | None]] = []
     with _inherited_lock:
         for uuid in uuids:
             if uuid in inherited:
@@ -163,21 +120,20 @@ def _try_acquire(directory: Path, uuids: Sequence[str], count: int, command: str
                 _inherited_in_use.add(uuid)
                 taken.append((uuid, None))
             else:
-                fd = _try_lock(lock_path(directory, uuid))
-                if fd is None:
+                lock = fs.try_lock(lock_path(directory, uuid), mode=LOCK_MODE)
+                if lock is None:
                     continue
-                taken.append((uuid, fd))
+                taken.append((uuid, lock))
             if len(taken) == count:
-                fds = [fd for _, fd in taken if fd is not None]
-                for held in fds:
-                    _write_holder(held, command)
-                return Lease(tuple(u for u, _ in taken), fds, tuple(u for u, fd in taken if fd is None))
-        for uuid, fd in taken:
-            if fd is None:
+                locks = [lock for _, lock in taken if lock is not None]
+                for held in locks:
+                    held.write_holder(command)
+                return Lease(tuple(u for u, _ in taken), locks, tuple(u for u, lock in taken if lock is None))
+        for uuid, lock in taken:
+            if lock is None:
                 _inherited_in_use.discard(uuid)
             else:
-                fcntl.flock(fd, fcntl.LOCK_UN)
-                os.close(fd)
+                lock.release()
     return None
 
 
@@ -186,14 +142,8 @@ def busy(directory: Path, uuids: Sequence[str]) -> dict[str, Holder | None]:
     result: dict[str, Holder | None] = {}
     for uuid in uuids:
         path = lock_path(directory, uuid)
-        if not path.exists():
-            continue
-        fd = _try_lock(path)
-        if fd is None:
+        if fs.is_locked(path):
             result[uuid] = read_holder(path)
-        else:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-            os.close(fd)
     return result
 
 

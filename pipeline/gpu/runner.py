@@ -7,10 +7,10 @@ from collections.abc import Sequence
 
 from pipeline.foundation import proc
 from pipeline.foundation.errors import OperationFailed, UsageError
+from pipeline.foundation.output import log
 from pipeline.gpu.leases import acquire, lease_dir
 from pipeline.gpu.nvml import Inventory, visible
 from pipeline.gpu.settings import GpuSettings
-from pipeline.foundation.output import log
 
 NO_GPU_HINT = "run this on a machine with an NVIDIA GPU and driver (`pipeline gpu info` shows what NVML sees)"
 

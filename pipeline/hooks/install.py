@@ -12,11 +12,10 @@ from __future__ import annotations
 import os
 import shlex
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline import gitread
+from pipeline.foundation import fs, git
 from pipeline.foundation.errors import OperationFailed
 
 HOOK_NAME = "pre-push"
@@ -33,9 +32,7 @@ class InstallResult:
 
 def hooks_dir(top: Path) -> Path:
     """The hooks directory git uses for this work tree (``core.hooksPath`` respected)."""
-    result = gitread.run_git(top, "rev-parse", "--git-path", "hooks")
-    path = Path(result.stdout.strip())
-    return path if path.is_absolute() else (top / path)
+    return git.git_path(top, "hooks")
 
 
 def render_script(python: str, workspace: str) -> str:
@@ -76,22 +73,12 @@ def _backup_path(hook: Path) -> Path:
 
 
 def _write_executable(path: Path, text: str) -> None:
-    """Atomic write: temp file in the same directory, fsync, chmod, rename."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o755)  # noqa: S103 - git runs only executable hooks
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Atomic write (the foundation's), executable: git runs only executable hooks."""
+    fs.atomic_write_text(path, text, mode=0o755)
 
 
 def install(workspace_root: Path, *, force: bool = False, python: str | None = None) -> InstallResult:
-    top = gitread.toplevel(workspace_root)
+    top = git.toplevel(workspace_root)
     directory = hooks_dir(top)
     directory.mkdir(parents=True, exist_ok=True)
     hook = directory / HOOK_NAME
@@ -132,7 +119,7 @@ def install(workspace_root: Path, *, force: bool = False, python: str | None = N
 
 def uninstall(workspace_root: Path) -> tuple[Path | None, Path | None]:
     """Remove our hook (only ours) and restore the newest backup; (removed, restored)."""
-    top = gitread.toplevel(workspace_root)
+    top = git.toplevel(workspace_root)
     hook = hooks_dir(top) / HOOK_NAME
     if not hook.exists() or not is_ours(hook):
         return None, None

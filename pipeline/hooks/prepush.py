@@ -14,8 +14,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from pipeline import stages
 from pipeline.changes import affected as affected_mod
-from pipeline import gitread, stages
+from pipeline.foundation import git
 from pipeline.foundation.errors import CheckFailed, PipelineError
 from pipeline.foundation.output import log
 from pipeline.project import Project
@@ -33,11 +34,11 @@ class PushedRef:
 
     @property
     def deletion(self) -> bool:
-        return self.local_sha == gitread.ZERO_SHA
+        return self.local_sha == git.ZERO_SHA
 
     @property
     def new(self) -> bool:
-        return self.remote_sha == gitread.ZERO_SHA
+        return self.remote_sha == git.ZERO_SHA
 
 
 def parse_push_lines(text: str) -> list[PushedRef]:
@@ -53,12 +54,12 @@ def _default_branch_ref(top: Path, remote: str, configured: str | None) -> str |
     candidates = []
     if configured:
         candidates += [f"refs/remotes/{remote}/{configured}", configured]
-    target = gitread.symbolic_ref(top, f"refs/remotes/{remote}/HEAD")
+    target = git.symbolic_ref(top, f"refs/remotes/{remote}/HEAD")
     if target:
         candidates.append(target)
     candidates += [f"refs/remotes/{remote}/main", f"refs/remotes/{remote}/master"]
     for ref in candidates:
-        if gitread.resolve(top, ref) is not None:
+        if git.resolve(top, ref) is not None:
             return ref
     return None
 
@@ -70,15 +71,15 @@ def push_ranges(top: Path, remote: str, refs: Sequence[PushedRef], default_branc
         if ref.deletion:
             continue
         base = None
-        if not ref.new and gitread.resolve(top, ref.remote_sha) is not None:
+        if not ref.new and git.resolve(top, ref.remote_sha) is not None:
             # Force pushes included: what differs from the common ancestor with the old tip.
-            base = gitread.merge_base(top, ref.remote_sha, ref.local_sha) or ref.remote_sha
+            base = git.merge_base(top, ref.remote_sha, ref.local_sha) or ref.remote_sha
         if base is None:
             branch = _default_branch_ref(top, remote, default_branch)
             if branch is not None:
-                base = gitread.merge_base(top, branch, ref.local_sha)
+                base = git.merge_base(top, branch, ref.local_sha)
         if base is None:
-            base = gitread.first_unpushed_parent(top, ref.local_sha, remote)
+            base = git.first_unpushed_parent(top, ref.local_sha, remote)
         ranges.append((base or EMPTY_TREE, ref.local_sha))
     return ranges
 
@@ -146,7 +147,7 @@ def plan_checks(project: Project, result: affected_mod.Affected) -> list[tuple[s
 def run_pre_push(project: Project, remote: str, stdin_text: str, env: dict[str, str] | None = None) -> int:
     env = dict(os.environ if env is None else env)
     started = time.perf_counter()
-    top = gitread.toplevel(project.root)
+    top = git.toplevel(project.root)
     settings = project.config.hooks
     rules = affected_mod.rules_from(project.config)
     if env.get("PRE_COMMIT_FROM_REF") and env.get("PRE_COMMIT_TO_REF"):
@@ -155,7 +156,7 @@ def run_pre_push(project: Project, remote: str, stdin_text: str, env: dict[str, 
     elif env.get("PRE_COMMIT_REMOTE_NAME") and not stdin_text.strip():
         # pre-commit's all-files mode: the push includes a root commit (a first push), so it
         # sets no range and keeps git's lines to itself. Everything is new, not "nothing pushed".
-        head = gitread.head(top)
+        head = git.head(top)
         ranges = [(EMPTY_TREE, head)] if head else []
         if not ranges:
             log("pipeline pre-push: no commits: nothing to check")
@@ -166,8 +167,8 @@ def run_pre_push(project: Project, remote: str, stdin_text: str, env: dict[str, 
         if not ranges:
             log("pipeline pre-push: nothing pushed but deletions: no checks")
             return 0
-        head = gitread.head(top)
-        if any(local != head and gitread.resolve(top, local) != head for _, local in ranges):  # tags peel
+        head = git.head(top)
+        if any(local != head and git.resolve(top, local) != head for _, local in ranges):  # tags peel
             log("pipeline pre-push: note: a pushed ref is not HEAD; the checks run on the working tree")
     result = affected_mod.affected_for_ranges(project.workspace, ranges, rules)
     if result.nothing:

@@ -20,10 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pipeline.foundation import proc
+from pipeline.foundation import fs, proc
 from pipeline.foundation.errors import PipelineError
 from pipeline.foundation.output import log
-from pipeline.release.transaction import apply_files
 from pipeline.workspace.model import Workspace
 
 
@@ -178,5 +177,5 @@ def build(
     files["manifest.json"] = (json.dumps(manifest, indent=2) + "\n").encode()
     sums = "".join(f"{_sha256(data)}  {name}\n" for name, data in sorted(files.items()))
     files["SHA256SUMS"] = sums.encode()
-    apply_files({dist / name: data for name, data in files.items()})
+    fs.write_all({dist / name: data for name, data in files.items()}, what="the release artifacts")
     return [dist / name for name in sorted(files)]

@@ -9,7 +9,6 @@ nothing is written.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import fnmatch
 import json
 import os
@@ -19,21 +18,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pipeline.foundation import proc
+from pipeline.foundation import fs, proc
 from pipeline.foundation.errors import CheckFailed, ManifestError, OperationFailed, PipelineError, UsageError
+from pipeline.foundation.fs import FaultHook
 from pipeline.foundation.output import emit_json, log
 from pipeline.project import Project
 from pipeline.release.edit import Edit, edit_toml, update_lockfile
 from pipeline.release.levels import Target, auto_level, parse_target
 from pipeline.release.plan import Plan, check_versions, make_plan
 from pipeline.release.settings import OPTIONAL_GATES, ReleaseSettings
-from pipeline.release.transaction import FaultHook, apply_files
 from pipeline.workspace.cargo_semver import SemverError, Version
 from pipeline.workspace.model import Workspace
 
 if TYPE_CHECKING:
+    from pipeline.foundation.git import GitRepo
     from pipeline.release import changelog as cl
-    from pipeline.release.git import GitRepo
 
 # Git and the changelog are imported where they are used: `bump LEVEL` needs neither,
 # and on a 500-crate workspace their import is a noticeable part of the command.
@@ -76,7 +75,7 @@ class Prepared:
 
 def release_tags(plan: Plan, settings: ReleaseSettings) -> dict[str, str]:
     """tag name -> the version it marks: the shared tag, then one per crate with its own version."""
-    from pipeline.release.git import render_tag
+    from pipeline.release.tags import render_tag
 
     tags = {}
     if plan.shared is not None:
@@ -94,7 +93,7 @@ def _skip_prefix(settings: ReleaseSettings) -> str:
 def last_release_tag(repo: GitRepo, ws: Workspace, settings: ReleaseSettings) -> str | None:
     """The newest release tag reachable from HEAD: the shared tag with the highest version,
     else (no shared version) the most recent crate tag."""
-    from pipeline.release.git import tag_pattern
+    from pipeline.release.tags import tag_pattern
 
     tags = repo.tags_merged()
     if ws.version is not None:
@@ -133,7 +132,7 @@ def unreleased_changes(repo: GitRepo, ws: Workspace, settings: ReleaseSettings) 
 
 def changed_crates(repo: GitRepo, ws: Workspace, settings: ReleaseSettings) -> tuple[str, ...]:
     """Members with commits touching their directory since their last tag (or never tagged)."""
-    from pipeline.release.git import render_tag
+    from pipeline.release.tags import render_tag
 
     existing = set(repo.tags_merged())
     dirs = crate_dirs(ws)
@@ -206,7 +205,7 @@ def prepare(project: Project, req: Request) -> Prepared:
     target_is_auto = parse_target(req.target if req.target is not None else "auto").auto
     repo = None
     if req.full or req.changed or target_is_auto:  # `bump LEVEL` needs no git at all
-        from pipeline.release.git import open_repo
+        from pipeline.foundation.git import open_repo
 
         repo = open_repo(ws.root)
     crates = _selected_crates(ws, settings, repo, req)
@@ -331,7 +330,7 @@ def _preflight(
                 f"tag `{tag}` already exists\nhint: that version was already released; choose another "
                 f"level or version (or delete the tag with `git tag -d {tag}` if it was a mistake)"
             )
-    if req.push and settings.push_remote not in repo._git("remote").split():
+    if req.push and settings.push_remote not in repo.remotes():
         # Found now, not after the commit and tags are made and only the push fails.
         problems.append(
             f"--push: remote `{settings.push_remote}` is not configured in {repo.top}\n"
@@ -470,24 +469,16 @@ def release_lock(root: Path) -> Iterator[None]:
 
     flock is released by the kernel when the process dies, so a crash leaves no stale lock.
     """
-    directory = root / "target"
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / LOCK_NAME
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
-            raise OperationFailed(
-                f"another release is running in {root} (pid {holder}, lock {path})",
-                "wait for it to finish; the lock is released when that process exits",
-            ) from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    path = root / "target" / LOCK_NAME
+
+    def refuse(holder: fs.Holder | None) -> None:
+        raise OperationFailed(
+            f"another release is running in {root} (pid {holder.pid if holder else 'unknown'}, lock {path})",
+            "wait for it to finish; the lock is released when that process exits",
+        )
+
+    with fs.locked(path, wait=False, command="pipeline release", on_busy=refuse):
         yield
-    finally:
-        os.close(fd)
 
 
 def run_gates(root: Path, gates: Sequence[str]) -> None:
@@ -528,11 +519,11 @@ def execute(project: Project, req: Request, prepared: Prepared, *, fault: FaultH
     new_files = {path: new for path, (_old, new) in prepared.files.items()}
     verify = (lambda: _verify_cargo(root)) if req.full and (root / "Cargo.lock").is_file() else None
     olds = {path: old for path, (old, _new) in prepared.files.items()}
-    apply_files(new_files, verify=verify, fault=fault, originals=olds)
+    fs.write_all(new_files, verify=verify, fault=fault, originals=olds, what="the release")
     log(f"release: wrote {len(new_files)} file(s)")
     if not req.full:
         return result
-    from pipeline.release.git import open_repo
+    from pipeline.foundation.git import open_repo
 
     repo = open_repo(root)
     assert repo is not None
@@ -541,12 +532,12 @@ def execute(project: Project, req: Request, prepared: Prepared, *, fault: FaultH
     except OperationFailed:
         # The commit was refused (a hook, signing...): put the files back as they were.
         originals = {p: old for p, (old, _new) in prepared.files.items() if old is not None}
-        apply_files(originals)
+        fs.write_all(originals, what="the release")
         for path, (old, _new) in prepared.files.items():
             if old is None:
                 path.unlink(missing_ok=True)
         with contextlib.suppress(OperationFailed):
-            repo._git("reset", "-q", "--", *[repo.relative(p) for p in new_files])
+            repo.unstage(new_files)
         raise
     log(f"release: committed {commit[:7]}: {prepared.commit_message}")
     made: list[str] = []
@@ -576,7 +567,7 @@ def execute(project: Project, req: Request, prepared: Prepared, *, fault: FaultH
                 workspace_version=str(prepared.plan.shared[1]) if prepared.plan.shared else None,
                 tags=prepared.tags,
                 commit=commit,
-                commit_time=int(repo.repo.head.commit.committed_date),
+                commit_time=repo.commit_time(),
                 crates=[c.crate for c in prepared.plan.changes],
             )
         except PipelineError as exc:
@@ -642,7 +633,8 @@ def _run(project: Project, req: Request, fault: FaultHook | None) -> int:
 def artifacts_only(project: Project, as_json: bool) -> int:
     """Build ``dist/`` for the release HEAD already is (CI on a pushed release tag): no bump,
     no commit, no tag; the versions are the workspace's, the tags those pointing at HEAD."""
-    from pipeline.release.git import open_repo, tag_pattern
+    from pipeline.foundation.git import open_repo
+    from pipeline.release.tags import tag_pattern
 
     ws, settings = project.workspace, project.config.release
     repo = open_repo(ws.root)
@@ -667,7 +659,7 @@ def artifacts_only(project: Project, as_json: bool) -> int:
             workspace_version=ws.version,
             tags=tags,
             commit=commit,
-            commit_time=int(repo.repo.head.commit.committed_date),
+            commit_time=repo.commit_time(),
             crates=list(ws.names),
         )
     files = [_rel(p, ws.root) for p in written]
@@ -680,8 +672,8 @@ def artifacts_only(project: Project, as_json: bool) -> int:
 
 
 def changelog_preview(project: Project, as_json: bool) -> int:
+    from pipeline.foundation.git import open_repo
     from pipeline.release import changelog as cl
-    from pipeline.release.git import open_repo
 
     ws, settings = project.workspace, project.config.release
     repo = open_repo(ws.root)

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.foundation import proc
 from pipeline.cuda.toolkit import NVCC_HINT, find_cuda_tool
+from pipeline.foundation import proc
 from pipeline.foundation.errors import CommandFailed, ToolMissing
 from pipeline.gpu.nvml import Gpu, Inventory
 

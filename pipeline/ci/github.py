@@ -1,0 +1,227 @@
+"""GitHub Actions: the job model as typed views of ``ci.yml``, ``release.yml`` and ``zizmor.yml``.
+
+The views hold exactly what each file says (expressions, permissions, steps,
+shell lines); ``templates/github-*.yml.j2`` only lay them out. Their fields
+are load-bearing: see :mod:`pipeline.ci.view`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pipeline.ci.model import DIST_ARTIFACT, CiPipeline, Job, Runner, Workflow
+from pipeline.ci.pins import Pin, resolve_pins
+from pipeline.ci.shell import dist_artifact, run_lines, setup_lines
+from pipeline.ci.view import Plain, Var, header, variables, yaml_bool, yaml_int
+
+
+@dataclass(frozen=True)
+class Input:
+    """One ``with:`` entry of a step: an inline value, or a literal block (``key: |``) when ``block`` is set."""
+
+    key: Plain
+    value: str = ""
+    block: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    uses: Plain | None = None  # `action@sha`; None for a `run:` step
+    version: str = ""  # the pin's version, written as a comment after `uses:`
+    inputs: tuple[Input, ...] = ()
+    env: tuple[Var, ...] = ()
+    run: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Permission:
+    scope: Plain
+    access: Plain
+    why: str  # written as a comment
+
+
+@dataclass(frozen=True)
+class GithubJob:
+    id: Plain
+    name: str
+    condition: str  # `if:`; "" for none
+    needs: tuple[Plain, ...]
+    runs_on: tuple[str, ...]
+    timeout: Plain
+    permissions: tuple[Permission, ...]
+    environment: str  # "" for none
+    container: str  # "" for none
+    matrix: tuple[tuple[Var, ...], ...]  # `strategy.matrix.include`
+    env: tuple[Var, ...]
+    steps: tuple[Step, ...]
+
+
+@dataclass(frozen=True)
+class GithubCi:
+    """``templates/github-ci.yml.j2``."""
+
+    header: tuple[str, ...]
+    name: str
+    push_branch: str
+    pr_branch: str
+    env: tuple[Var, ...]
+    jobs: tuple[GithubJob, ...]
+
+
+@dataclass(frozen=True)
+class GithubRelease:
+    """``templates/github-release.yml.j2``."""
+
+    header: tuple[str, ...]
+    name: str
+    tag_glob: str
+    env: tuple[Var, ...]
+    jobs: tuple[GithubJob, ...]
+
+
+@dataclass(frozen=True)
+class ZizmorConfig:
+    """``templates/zizmor.yml.j2``."""
+
+    header: tuple[str, ...]
+
+
+def _step(name: str, *, pin: Pin | None = None, inputs: tuple[Input, ...] = (), run: list[str] | None = None,
+          env: list[tuple[str, str]] | None = None) -> Step:
+    return Step(
+        name=name,
+        uses=Plain(pin.uses) if pin else None,
+        version=pin.version if pin else "",
+        inputs=inputs,
+        env=variables(env or []),
+        run=tuple(run or ()),
+    )
+
+
+def _condition(job: Job, labels: tuple[str, ...]) -> str:
+    if not job.pull_requests:
+        return "github.event_name != 'pull_request'"
+    if job.runner is Runner.GPU or "self-hosted" in labels:
+        # Self-hosted runners (every GPU job, and CPU jobs where configured so) never run code from a fork.
+        return (
+            "github.event_name != 'pull_request' || "
+            "github.event.pull_request.head.repo.full_name == github.repository"
+        )
+    return ""
+
+
+def _matrix_key(var: str) -> str:
+    return var.lower().replace("_", "-")
+
+
+def _matrix_ref(var: str) -> str:
+    return "${{ matrix." + _matrix_key(var) + " }}"
+
+
+def _job_name(job: Job) -> str:
+    if not job.matrix:
+        return job.title
+    shown = (_matrix_ref(var) for var, _ in job.matrix_entries[0] if var in ("SESSION", "ARCH", "FEATURE_SET"))
+    return f"{job.title} (" + ", ".join(shown) + ")"
+
+
+def _steps(pipeline: CiPipeline, job: Job, pins: dict[str, Pin], step_env: list[tuple[str, str]]) -> list[Step]:
+    settings = pipeline.settings
+    steps: list[Step] = []
+    if job.publish:
+        artifact = job.downloads[0]
+        steps.append(_step("Download the release artifacts", pin=pins["actions/download-artifact"],
+                           inputs=(Input(Plain("name"), artifact.name), Input(Plain("path"), "dist"))))
+        steps.append(_step("Verify checksums and create the GitHub release", run=[
+            "cd dist",
+            "sha256sum -c SHA256SUMS",
+            'gh release create "$TAG" --repo "$GITHUB_REPOSITORY" --title "$TAG" --verify-tag --generate-notes -- *',
+        ]))
+        return steps
+    checkout = [Input(Plain("persist-credentials"), yaml_bool(False))]
+    if job.full_history:
+        checkout.append(Input(Plain("fetch-depth"), yaml_int(0)))
+    steps.append(_step("Check out", pin=pins["actions/checkout"], inputs=tuple(checkout)))
+    for artifact in job.downloads:  # outputs of an earlier job, back where it wrote them
+        steps.append(_step(f"Download {artifact.name}", pin=pins["actions/download-artifact"],
+                           inputs=(Input(Plain("name"), artifact.name), Input(Plain("path"), artifact.path))))
+    if job.cache:
+        prefix = "cargo-${{ runner.os }}-" + job.id + "-"
+        key = prefix + "${{ hashFiles('" + pipeline.context.lockfile + "') }}"
+        paths = ("~/.cargo/registry/index", "~/.cargo/registry/cache", "~/.cargo/git/db", *pipeline.cache_paths)
+        steps.append(_step("Cache cargo and build outputs", pin=pins["actions/cache"], inputs=(
+            Input(Plain("path"), block=paths), Input(Plain("key"), key), Input(Plain("restore-keys"), prefix))))
+    setup = setup_lines(pipeline, job)
+    if setup:
+        steps.append(_step("Set up the toolchain and the pipeline", run=setup, env=step_env))
+    steps.append(_step(f"nox -s {job.session or '$SESSION'}", run=run_lines(pipeline, job), env=step_env))
+    for artifact in job.uploads:
+        title = "Upload the release artifacts" if artifact.name == DIST_ARTIFACT else f"Upload {artifact.name}"
+        steps.append(_step(title, pin=pins["actions/upload-artifact"], inputs=(
+            Input(Plain("name"), artifact.name), Input(Plain("path"), artifact.path),
+            Input(Plain("if-no-files-found"), "error"),
+            Input(Plain("retention-days"), yaml_int(settings.release.retention_days)))))
+    return steps
+
+
+def github_job(pipeline: CiPipeline, job: Job, pins: dict[str, Pin]) -> GithubJob:
+    settings = pipeline.settings
+    labels = settings.gpu_runner if job.runner is Runner.GPU else settings.cpu_runner
+    env: list[tuple[str, str]] = []
+    if job.matrix:
+        env += [(var, _matrix_ref(var)) for var, _ in job.matrix_entries[0]]
+    # The runner context exists for steps only, not in a job's `env`.
+    step_env = [("PIPELINE_VENV", "${{ runner.temp }}/pipeline-venv")] if settings.pip_install else []
+    dist = dist_artifact(job.uploads)
+    if dist:
+        env.append(("DIST_DIR", dist.path))
+    if job.publish:
+        env += [("GH_TOKEN", "${{ github.token }}"), ("TAG", "${{ github.ref_name }}")]
+    permission = (
+        Permission(Plain("contents"), Plain("write"), "to create the release and upload its assets")
+        if job.publish
+        else Permission(Plain("contents"), Plain("read"), "to check out the repository")
+    )
+    return GithubJob(
+        id=Plain(job.id),
+        name=_job_name(job),
+        condition=_condition(job, labels),
+        needs=tuple(Plain(n) for n in job.needs),
+        runs_on=tuple(labels),
+        timeout=yaml_int(job.timeout),
+        permissions=(permission,),
+        environment=settings.release.environment if job.publish else "",
+        container=job.container,
+        matrix=tuple(variables([(_matrix_key(var), value) for var, value in entry]) for entry in job.matrix_entries),
+        env=variables(env),
+        steps=tuple(_steps(pipeline, job, pins, step_env)),
+    )
+
+
+def github_view(pipeline: CiPipeline, workflow: Workflow) -> GithubCi | GithubRelease:
+    settings = pipeline.settings
+    pins = resolve_pins(settings.pins)
+    jobs = tuple(github_job(pipeline, job, pins) for job in pipeline.jobs(workflow))
+    triggers = {t.event: t.pattern for t in pipeline.triggers(workflow)}
+    env = variables([("PIPELINE_WORKSPACE", pipeline.context.workspace), ("CARGO_TERM_COLOR", "always")])
+    if workflow is Workflow.RELEASE:
+        return GithubRelease(
+            header=header(pipeline, "GitHub Actions release workflow"),
+            name=f"{settings.workflow_name} release",
+            tag_glob=f"{triggers['tag']}[0-9]*",
+            env=env,
+            jobs=jobs,
+        )
+    return GithubCi(
+        header=header(pipeline, "GitHub Actions CI workflow"),
+        name=settings.workflow_name,
+        push_branch=triggers.get("push", ""),
+        pr_branch=triggers.get("pull_request", ""),
+        env=env,
+        jobs=jobs,
+    )
+
+
+def zizmor_view(pipeline: CiPipeline) -> ZizmorConfig:
+    return ZizmorConfig(header=header(pipeline, "zizmor configuration"))
