@@ -44,8 +44,22 @@ COMMANDS: dict[str, tuple[str, str]] = {
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
         self.print_usage(sys.stderr)
-        print(f"error: {message}\nhint: run `{self.prog} --help` for usage", file=sys.stderr)
+        print(f"error: {message}\nhint: {_usage_hint(self.prog, message)}", file=sys.stderr)
         raise SystemExit(EXIT_USAGE)
+
+
+def _usage_hint(prog: str, message: str) -> str:
+    """A "did you mean" for a misspelled command or choice, else where the usage is."""
+    import re
+
+    from pipeline.foundation.suggest import did_you_mean
+
+    invalid = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
+    if invalid:
+        suggestion = did_you_mean(invalid.group(1), re.findall(r"'([^']*)'", invalid.group(2)))
+        if suggestion:
+            return f"{suggestion} (`{prog} --help` lists them)"
+    return f"run `{prog} --help` for usage"
 
 
 def _add_common(parser: argparse.ArgumentParser, *, top: bool) -> None:

@@ -1,4 +1,4 @@
-"""``pipeline audit [--db PATH] [--json] [--allow-offline]``: RustSec advisories and pip-audit."""
+"""``pipeline audit [--db PATH] [--fetch-db] [--json] [--allow-offline]``: RustSec advisories and pip-audit."""
 
 from __future__ import annotations
 
@@ -31,6 +31,11 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
                         help="an unreachable Python vulnerability service is a warning, not a failure")
     parser.add_argument("--lockfile", metavar="PATH", help="Cargo.lock to check (default: the workspace's)")
     parser.add_argument("--skip-python", action="store_true", help="only the Rust advisories (no pip-audit)")
+    parser.add_argument("--fetch-db", action="store_true",
+                        help="clone or update the advisory-db (shallow) where the audit reads it, then audit; "
+                        "without network an existing copy is kept")
+    parser.add_argument("--db-url", metavar="URL", default=None,
+                        help="where --fetch-db clones from (default: https://github.com/rustsec/advisory-db.git)")
 
 
 def _rust(args: argparse.Namespace, project: Project) -> RustAudit:
@@ -45,10 +50,16 @@ def _rust(args: argparse.Namespace, project: Project) -> RustAudit:
                 f"{project.root / 'Cargo.lock'}",
                 'drop --lockfile, or set engine = "builtin" (or "cargo-audit") in [workspace.metadata.pipeline.audit]',
             )
-        if args.db:
-            log("note: --db does not apply to engine cargo-deny: it reads `db-path` from the workspace's deny.toml")
+        if args.db or args.fetch_db:
+            log("note: --db and --fetch-db do not apply to engine cargo-deny: it reads (and fetches) `db-path` "
+                "from the workspace's deny.toml")
         return run_cargo_deny(project.root, lockfile, settings)
     db, origin = database_path(project.root, args.db, settings)
+    if args.fetch_db:
+        from pipeline.deps.fetchdb import DEFAULT_URL, fetch_database
+
+        fetched = fetch_database(db, args.db_url or DEFAULT_URL)
+        log(("warning: " if fetched.action == "kept" else "") + fetched.render())
     info = check_database(db, origin, settings.max_age_days)
     if settings.engine == "cargo-audit":
         return run_cargo_audit(lockfile, info, settings)
@@ -96,6 +107,11 @@ def run(args: argparse.Namespace) -> int:
     project = load_project(args.workspace)
     settings = project.config.audit
     want_python = settings.python and not args.skip_python
+    sources = _python_sources(project) if want_python else []
+    if want_python and not sources and not settings.python_environment:
+        log(f"note: python: no pyproject.toml or requirements*.txt in {project.root} and none configured "
+            "(`python-requirements` in [workspace.metadata.pipeline.audit]): nothing to pip-audit")
+        want_python = False
     if want_python and not pyaudit.pip_audit_available():
         raise ToolMissing("pip-audit", pyaudit.INSTALL_HINT + "; or skip the Python half with --skip-python "
                           "(or `python = false` in [workspace.metadata.pipeline.audit])")
@@ -113,7 +129,6 @@ def run(args: argparse.Namespace) -> int:
 
     python: list[pyaudit.PySource] = []
     if want_python:
-        sources = _python_sources(project)
         python = pyaudit.audit_sources(project.root, sources, settings.python_environment,
                                        no_deps=settings.python_no_deps)
         for source in python:

@@ -1,4 +1,8 @@
-"""``pipeline config [--json] [--reference]``: the effective configuration, or the key reference."""
+"""``pipeline config [--json] [--reference]``: the effective configuration, or the key reference.
+
+The configuration prints as TOML that loads back into the same configuration, each value
+followed by a comment naming its origin (see ``pipeline.configview``).
+"""
 
 from __future__ import annotations
 
@@ -40,14 +44,18 @@ def run(args: argparse.Namespace) -> int:
     if args.reference:
         print(reference())
         return 0
+    import os
+
+    from pipeline import configview
     from pipeline.project import load_project
 
     project = load_project(args.workspace)
-    data = {"workspace": str(project.root), "config": _plain(project.config)}
+    manifest = project.workspace.manifest_path
+    text = manifest.read_text(encoding="utf-8")
     if args.json:
-        emit_json(data)
+        emit_json({"workspace": str(project.root), "config": _plain(project.config),
+                   "origins": configview.origin_map(project.config, text, manifest.name, os.environ)})
     else:
-        print(f"# effective [workspace.metadata.pipeline] of {project.workspace.manifest_path}")
-        for key, value in data["config"].items():
-            print(f"{key} = {value!r}")
+        print(f"# [workspace.metadata.pipeline] of {manifest}")
+        print(configview.render(project.config, text, manifest.name, os.environ), end="")
     return 0

@@ -4,14 +4,36 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import asdict
+from pathlib import Path
 
 from pipeline.foundation.errors import CheckFailed, ConfigError, PipelineError
 from pipeline.foundation.output import emit_json
-from pipeline.runner.doctor import Finding, gpu_findings, probe_tools
+from pipeline.runner.doctor import RUST_TOOLS, Finding, gpu_findings, probe_tools
 
 
 def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
     parser.add_argument("--json", action="store_true", help="the report as JSON")
+
+
+def _root(workspace_arg: str | None) -> Path | None:
+    """The workspace root when one can be found (doctor reports, it does not stop, when none can)."""
+    from pipeline.project import resolve_root
+
+    try:
+        return resolve_root(workspace_arg)
+    except PipelineError:
+        return None
+
+
+def _toolchain_finding(pin, installed: list[str]) -> Finding:  # type: ignore[no-untyped-def]
+    have = ", ".join(installed) or "none"
+    return Finding(
+        "error", "toolchain",
+        f"{pin.source} pins toolchain `{pin.channel}`, which is not installed (installed: {have}); "
+        "rustup's cargo and rustc refuse to run in this workspace until it is",
+        f"`rustup toolchain install {pin.channel}` (add `--component rustfmt,clippy`), or change the channel "
+        f"in {pin.source}",
+    )
 
 
 def _targets(workspace_arg: str | None, inventory, supported):  # type: ignore[no-untyped-def]
@@ -46,9 +68,12 @@ def run(args: argparse.Namespace) -> int:
     from pipeline.cuda import nvcc as nv
     from pipeline.cuda.toolkit import find_cuda_tool
     from pipeline.gpu.nvml import read_inventory
+    from pipeline.runner.toolchain import missing_pin
 
-    tools = probe_tools()
+    root = _root(args.workspace)
+    tools = probe_tools(root)
     missing_required = [t for t in tools if t.required and not t.ok]
+    unpinned = missing_pin(root or Path.cwd())
     nvcc_report = next(t for t in tools if t.name == "nvcc")
     supported = None
     if nvcc_report.ok:
@@ -61,6 +86,8 @@ def run(args: argparse.Namespace) -> int:
     findings = gpu_findings(inventory, nvcc_report.version, targets, origin, supported, ptx)
     if config_finding is not None:
         findings.insert(0, config_finding)
+    if unpinned is not None:
+        findings.insert(0, _toolchain_finding(*unpinned))
     errors = [f for f in findings if f.level == "error"]
     if args.json:
         emit_json({
@@ -74,6 +101,9 @@ def run(args: argparse.Namespace) -> int:
         for tool in tools:
             if tool.ok:
                 print(f"  ok       {tool.name:<8} {tool.version}  ({tool.path})")
+            elif unpinned is not None and tool.name in RUST_TOOLS:
+                print(f"  MISSING  {tool.name:<8} toolchain `{unpinned[0].channel}` ({unpinned[0].source}) "
+                      "is not installed")
             else:
                 level = "MISSING" if tool.required else "missing"
                 print(f"  {level:<8} {tool.name:<8} hint: {tool.hint}")
@@ -85,6 +115,9 @@ def run(args: argparse.Namespace) -> int:
             print(f"  {finding.level:<8} {finding.check}: {finding.message}")
             if finding.hint and finding.level != "ok":
                 print(f"           hint: {finding.hint}")
+    if unpinned is not None:
+        finding = _toolchain_finding(*unpinned)
+        raise CheckFailed(f"doctor: {finding.message}", finding.hint)
     if missing_required:
         raise CheckFailed(
             "doctor: required tool(s) missing: " + ", ".join(t.name for t in missing_required),

@@ -1,10 +1,13 @@
 """The Python half of `pipeline audit`: pip-audit over the workspace's Python requirements.
 
-Sources: requirement files and ``pyproject.toml`` projects found in the
-workspace (PyO3 bindings and the like) or listed in configuration, plus the
-environment cargo-gpu-pipeline itself runs in. pip-audit is the optional extra
-``audit``; it runs as ``python -m pip_audit`` with this interpreter so the
-environment it audits is this one.
+Sources: the ``python-requirements`` listed in configuration, else what the
+workspace's top directory holds: ``pyproject.toml`` (with a ``[project]`` table)
+and ``requirements*.txt``. Nothing deeper is walked: test fixtures, vendored
+trees and examples are not the workspace's own dependencies, and a PyO3 crate's
+bindings are listed in configuration. The environment cargo-gpu-pipeline runs in
+is the tool's, not the workspace's: it is audited only when
+``python-environment = true`` asks for it. pip-audit is the optional extra
+``audit``; it runs as ``python -m pip_audit`` with this interpreter.
 
 pip-audit does not fail when its vulnerability service cannot answer: it marks
 every dependency "could not be audited" and reports no vulnerabilities. A
@@ -28,8 +31,6 @@ from pipeline.foundation import proc
 from pipeline.workspace.manifest import TOMLDecodeError, toml_loads
 
 INSTALL_HINT = "install the audit extra: `pip install 'cargo-gpu-pipeline[audit]'` (or `pip install pip-audit`)"
-_PRUNE = {".git", "target", ".venv", "venv", "node_modules", "__pycache__", ".nox", ".tox", "build", "dist",
-          ".mypy_cache", ".pytest_cache", ".ruff_cache"}
 _REQUIREMENTS = re.compile(r"^(?:.*[-_.])?requirements(?:[-_.].*)?\.txt$")
 _NETWORK = re.compile(
     r"ConnectionError|Max retries exceeded|NameResolutionError|Failed to resolve|Temporary failure in name "
@@ -79,16 +80,13 @@ def pip_audit_available() -> bool:
 
 
 def find_sources(root: Path) -> list[Path]:
-    """Requirement files and pyproject.toml projects (with a [project] table) under ``root``, sorted."""
+    """``pyproject.toml`` (a project) and ``requirements*.txt`` in ``root`` itself, sorted; nothing below it."""
     found = []
-    for directory, dirs, files in os.walk(root):
-        dirs[:] = sorted(d for d in dirs if d not in _PRUNE and not d.startswith("."))
-        here = Path(directory)
-        for name in sorted(files):
-            if _REQUIREMENTS.match(name):
-                found.append(here / name)
-            elif name == "pyproject.toml" and _is_project(here / name):
-                found.append(here / name)
+    for path in sorted(root.iterdir()) if root.is_dir() else ():
+        if not path.is_file():
+            continue
+        if _REQUIREMENTS.match(path.name) or (path.name == "pyproject.toml" and _is_project(path)):
+            found.append(path)
     return found
 
 

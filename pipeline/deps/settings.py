@@ -99,9 +99,12 @@ class AuditSettings:
     python: bool = setting(True, doc="also run pip-audit on the workspace's Python requirements")
     python_requirements: tuple[str, ...] | None = setting(
         None,
-        doc="Python requirement files / pyproject.toml to audit, relative to the root; default: found in the workspace",
+        doc="Python requirement files / pyproject.toml to audit, relative to the root; default: `pyproject.toml` "
+        "and `requirements*.txt` in the root directory itself (nothing deeper)",
     )
-    python_environment: bool = setting(True, doc="also pip-audit the environment cargo-gpu-pipeline runs in")
+    python_environment: bool = setting(
+        False, doc="also pip-audit the environment cargo-gpu-pipeline runs in (the tool's, not the workspace's)"
+    )
     python_no_deps: bool = setting(
         False,
         doc="requirement files are fully pinned (pip-compile output): audit them as written, without resolving "

@@ -38,10 +38,13 @@ TOOLS: tuple[tuple[str, tuple[str, ...], bool, str], ...] = (
 _VERSION = re.compile(r"\d+\.\d+(?:\.\d+)?(?:[-+][\w.]+)?")
 
 
-def _probe(name: str, argv: tuple[str, ...], required: bool, hint: str) -> ToolReport:
+def _probe(name: str, argv: tuple[str, ...], required: bool, hint: str, cwd: Path | None = None) -> ToolReport:
+    from pipeline.runner.toolchain import NO_AUTO_INSTALL
+
     try:
         path = proc.find_tool(argv[0], hint)
-        output = proc.run([path, *argv[1:]]).stdout
+        # In the workspace, so rustup's proxies pick the toolchain it pins; never installing one.
+        output = proc.run([path, *argv[1:]], cwd=cwd, env=NO_AUTO_INSTALL).stdout
     except (ToolMissing, CommandFailed):
         return ToolReport(name, required, None, None, hint)
     match = _VERSION.search(output)
@@ -58,8 +61,13 @@ def probe_nvcc() -> ToolReport:
     return ToolReport("nvcc", False, match.group(2) if match else output.strip(), str(Path(nvcc)))
 
 
-def probe_tools() -> list[ToolReport]:
-    return [*(_probe(*tool) for tool in TOOLS), probe_nvcc()]
+def probe_tools(cwd: Path | None = None) -> list[ToolReport]:
+    """Every tool's version, run in ``cwd`` (the workspace root: where its rust-toolchain.toml applies)."""
+    return [*(_probe(*tool, cwd=cwd) for tool in TOOLS), probe_nvcc()]
+
+
+# Tools a rustup toolchain provides: missing ones mean "toolchain not installed" when a pin is missing.
+RUST_TOOLS = frozenset({"cargo", "rustc", "rustfmt", "clippy"})
 
 
 # ---------------------------------------------------------------------------

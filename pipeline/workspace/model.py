@@ -106,9 +106,12 @@ class Workspace:
         try:
             return by_name[name]
         except KeyError:
+            from pipeline.foundation.suggest import did_you_mean
+
+            close = did_you_mean(name, by_name)
             raise ManifestError(
                 f"{self.manifest_path}: no workspace member is named `{name}`",
-                "members are: " + ", ".join(sorted(by_name)),
+                (f"{close} " if close else "") + "members are: " + ", ".join(sorted(by_name)),
             ) from None
 
     def has(self, name: str) -> bool:
