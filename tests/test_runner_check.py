@@ -13,7 +13,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from gpu_support import pipeline_env, run_pipeline, write_fake_pynvml
 from runner_support import bad_gpus, bad_host, fake_host, good_gpus, good_host, runner_workspace
 
-from pipeline.config import load_config
+from pipeline.project import load_config
 from pipeline.runner.host import parse_cpu_list, read_cpu, selected_mode
 
 

@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from gpu_support import pipeline_env, run_pipeline, write_fake_pynvml
 from runner_support import H200, fake_host, nvml_state, runner_workspace
 
-from pipeline.config import load_config
+from pipeline.project import load_config
 from pipeline.runner.setup import render
 
 CONFIG = """

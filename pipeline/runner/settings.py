@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Literal
 
-from pipeline.foundation.fields import setting
+from pipeline.foundation.config import setting
 from pipeline.gpu.nvml import CLOCK_EVENT_REASONS
 
 GOVERNOR = re.compile(r"[a-z][a-z0-9_]{0,31}")
