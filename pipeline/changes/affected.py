@@ -130,11 +130,7 @@ def _maybe_list(names: tuple[str, ...] | None) -> list[str] | None:
 
 def crate_dirs(workspace: Workspace, top: Path) -> dict[str, str]:
     """Repository-relative directory (posix, "" for the top) -> member name."""
-    result = {}
-    for package in workspace.members:
-        rel = os.path.relpath(os.path.realpath(package.directory), top).replace(os.sep, "/")
-        result["" if rel == "." else rel] = package.name
-    return result
+    return {rel: name for name, rel in workspace.member_dirs(top).items()}
 
 
 def external_dirs(workspace: Workspace, top: Path) -> dict[str, tuple[tuple[str, DepKind], ...]]:
