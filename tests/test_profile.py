@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -222,3 +223,18 @@ def test_profile_usage_errors(tmp_path: Path) -> None:
     assert result.returncode == 1 and "error: profile: no NVIDIA driver/GPU" in result.stderr
     result = run_pipeline(["--workspace", str(workspace), "profile", "--gpus", "-1", "--", "true"], env=_env(tmp_path))
     assert result.returncode == 2 and "--gpus -1: must be >= 0" in result.stderr
+
+
+def test_nox_profile_session_runs_pipeline_profile(tmp_path: Path) -> None:
+    workspace = runner_workspace(tmp_path / "ws", "")
+    repo = Path(__file__).resolve().parent.parent
+    env = _env(tmp_path, PIPELINE_WORKSPACE=str(workspace), CUDA_HOME=str(tmp_path / "no-cuda"),
+               PATH=f"{Path(sys.executable).parent}{os.pathsep}/usr/bin:/bin")
+    if (Path("/usr/local/cuda/bin") / "ncu").exists():
+        pytest.skip("/usr/local/cuda/bin/ncu exists on this machine: the skip path cannot be shown")
+    result = subprocess.run([sys.executable, "-m", "nox", "-f", str(repo / "noxfile.py"), "-s", "profile", "--",
+                             "--tool", "ncu", "--require", "--", "true"], cwd=repo, env=env, capture_output=True,
+                            text=True)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "pipeline profile --tool ncu --require -- true" in result.stderr
+    assert "profile: --require, but `ncu` not found" in result.stderr
