@@ -49,6 +49,7 @@ FLOWS = (
     "pipeline.gpu.prebuilt",  # the prebuilt half of `test --gpu` (its binaries and results are testing's)
     "pipeline.hooks.prepush",
     "pipeline.release.flow",
+    "pipeline.release.steps.gates",  # the release's gates step runs stages on the Project
 )
 
 # Which other areas of its own layer an area may import.
