@@ -37,6 +37,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "cuda": ("pipeline.commands.cuda", "stage: compile CUDA kernels for every target architecture (cached)"),
     "gpu": ("pipeline.commands.gpu", "GPUs: `info` (NVML inventory), `run` (under GPU leases), `smoke` (load test)"),
     "report": ("pipeline.commands.report", "HTML (or --markdown) report: job graph, kernels, duplicates, release plan"),
+    "init": ("pipeline.commands.init", "adopt: configuration, noxfile.py, .gitignore (dry run unless --execute)"),
 }
 
 
