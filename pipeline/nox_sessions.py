@@ -1,104 +1,67 @@
 """The stage sessions, for any workspace's noxfile: ``import pipeline.nox_sessions``.
 
-Stage sessions use no virtualenv (``venv_backend="none"``): they only drive
-cargo, nvcc and git, and they run the pipeline in-process so a session costs
-one interpreter start. Arguments after ``--`` pass through:
+One session per stage of ``pipeline.stages.registry`` (and per task there: release,
+affected, hooks), registered when this module is imported. Sessions use no virtualenv
+(``venv_backend="none"``): they only drive cargo, nvcc and git, and they run the
+pipeline command in-process through the stage runner, so a session costs one
+interpreter start. Arguments after ``--`` pass through:
 ``nox -s fmt -- --fix``, ``nox -s release -- minor --execute``.
 
-A bare ``nox`` runs the cheap checks (fmt, clippy, lint, test, dupes); the sessions
-that write files (hooks, generate), need a GPU or an advisory database, or plan a
-release run only when named with ``-s``.
+A bare ``nox`` runs the sessions the registry marks as default (the cheap checks); the
+sessions that write files, need a GPU or an advisory database, or plan a release run only
+when named with ``-s``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
 import nox
 
-from pipeline import cli
+from pipeline.foundation.errors import PipelineError
+from pipeline.stages import registry, runner
 
 
-def run_pipeline(session: nox.Session, *args: str) -> None:
-    """Run ``pipeline ARGS...`` in this process; a non-zero exit fails the session."""
-    argv = [*args, *session.posargs]
-    session.log("pipeline " + " ".join(argv))
-    code = cli.main(argv)
+def run_command(session: nox.Session, command: str, module: str, args: Sequence[str],
+                bare_args: Sequence[str] = ()) -> None:
+    """Run ``pipeline COMMAND ARGS... POSARGS...`` in this process; a failure fails the session.
+
+    A bug (an unexpected exception) is not caught: nox reports it with its traceback.
+    """
+    argv = [*args, *(session.posargs or bare_args)]
+    session.log("pipeline " + " ".join([command, *argv]))
+    try:
+        code = runner.invoke(command, module, argv, workspace=None)
+    except PipelineError as exc:
+        session.error(exc.render())
     if code != 0:
-        session.error(f"`pipeline {' '.join(argv)}` exited with code {code}")
+        session.error(f"`pipeline {' '.join([command, *argv])}` exited with code {code}")
 
 
-@nox.session(venv_backend="none")
-def fmt(session: nox.Session) -> None:
-    """cargo fmt --check on the workspace (`-- --fix` formats)."""
-    run_pipeline(session, "fmt")
+def _session(name: str, command: str, module: str, spec: registry.NoxSession,
+             args: Sequence[str]) -> Callable[..., None]:
+    def session(session: nox.Session) -> None:
+        run_command(session, command, module, [*args, *spec.args], spec.bare_args)
+
+    session.__doc__ = spec.doc
+    session.__name__ = session.__qualname__ = name
+    return session
 
 
-@nox.session(venv_backend="none")
-def clippy(session: nox.Session) -> None:
-    """cargo clippy --workspace --all-targets with -D warnings."""
-    run_pipeline(session, "clippy")
+def register() -> list[str]:
+    """Register the sessions the registry describes (at call time); returns their names."""
+    done = []
+    for stage in registry.stages():
+        name = stage.session_name
+        if stage.session is not None and name is not None:
+            func = _session(name, stage.command, stage.module, stage.session, stage.args)
+            nox.session(func, name=name, venv_backend="none", default=stage.session.default)
+            done.append(name)
+    for task in registry.TASKS:
+        func = _session(task.session_name, task.command, task.module, task.session, ())
+        nox.session(func, name=task.session_name, venv_backend="none", default=task.session.default)
+        done.append(task.session_name)
+    return done
 
 
-@nox.session(venv_backend="none")
-def lint(session: nox.Session) -> None:
-    """Workspace hygiene: requirements, metadata, editions, path deps."""
-    run_pipeline(session, "lint")
-
-
-@nox.session(venv_backend="none")
-def test(session: nox.Session) -> None:
-    """cargo test --workspace."""
-    run_pipeline(session, "test")
-
-
-@nox.session(venv_backend="none", default=False)
-def release(session: nox.Session) -> None:
-    """Release plan (dry run); `-- minor --execute` bumps, writes the changelog, commits, tags, builds dist/."""
-    run_pipeline(session, "release")
-
-
-@nox.session(venv_backend="none", default=False)
-def affected(session: nox.Session) -> None:
-    """Crates a change affects (`-- --base origin/main --json`)."""
-    run_pipeline(session, "affected")
-
-
-@nox.session(venv_backend="none", default=False)
-def hooks(session: nox.Session) -> None:
-    """Install the pre-push hook (`-- install --force`, `-- uninstall`)."""
-    run_pipeline(session, "hooks", *([] if session.posargs else ["install"]))
-
-
-@nox.session(venv_backend="none")
-def dupes(session: nox.Session) -> None:
-    """Duplicate dependency versions in Cargo.lock, with why-paths (`-- --json`)."""
-    run_pipeline(session, "dupes")
-
-
-@nox.session(venv_backend="none", default=False)
-def audit(session: nox.Session) -> None:
-    """RustSec advisories for Cargo.lock and pip-audit for Python requirements (`-- --db PATH`)."""
-    run_pipeline(session, "audit")
-
-
-@nox.session(venv_backend="none", default=False)
-def generate(session: nox.Session) -> None:
-    """Render the CI files (`-- --check` fails when the committed ones are stale)."""
-    run_pipeline(session, "generate")
-
-
-@nox.session(venv_backend="none", default=False)
-def cuda(session: nox.Session) -> None:
-    """Compile every CUDA kernel for every target architecture (parallel, cached) into target/cuda/."""
-    run_pipeline(session, "cuda")
-
-
-@nox.session(venv_backend="none", default=False)
-def gpu_smoke(session: nox.Session) -> None:
-    """Load every fatbin on every GPU and launch the smoke cases; fails without a GPU."""
-    run_pipeline(session, "gpu", "smoke", "--require-gpu")
-
-
-@nox.session(venv_backend="none", default=False)
-def gpu_test(session: nox.Session) -> None:
-    """The GPU tests under GPU leases, sharded across the GPUs."""
-    run_pipeline(session, "test", "--gpu")
+register()

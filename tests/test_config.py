@@ -53,3 +53,18 @@ def test_readme_reference_is_current() -> None:
     """The README's table is generated: run `python -m pipeline.readme` after adding a key."""
     readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
     assert render_reference_block(readme, reference()) == readme
+
+
+def test_readme_stage_table_is_the_registry() -> None:
+    """The README's one table of stages and gate defaults equals the registry (`python -m pipeline.readme`)."""
+    from pipeline.readme import STAGES_END, STAGES_START, stage_table
+    from pipeline.stages import registry
+
+    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    block = readme[readme.index(STAGES_START) + len(STAGES_START):readme.index(STAGES_END)].strip()
+    assert block == stage_table()
+    rows = {line.split("|")[1].strip(" `"): line for line in block.splitlines()[2:]}
+    assert list(rows) == list(registry.names())
+    for stage in registry.stages():
+        assert ("optional: skipped" in rows[stage.name]) == stage.optional
+        assert rows[stage.name].split("|")[3].strip() == ("yes" if stage.gate else "no")

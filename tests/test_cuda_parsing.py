@@ -8,7 +8,7 @@ import pytest
 
 from pipeline.config import load_config
 from pipeline.cuda import nvcc as nv
-from pipeline.cuda.build import resolve_architectures
+from pipeline.cuda.archs import resolve_architectures
 from pipeline.cuda.settings import CudaSettings
 from pipeline.foundation.errors import ConfigError, UsageError
 from pipeline.gpu.linear import parse_linear

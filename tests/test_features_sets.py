@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from hooks_support import EXAMPLE, env
 
-from pipeline.features import FeatureSet, feature_sets
+from pipeline.stages.matrix import FeatureSet, feature_sets
 from pipeline.workspace.load import load_workspace
 from pipeline.workspace.model import Dependency, DepKind, Package
 

@@ -11,6 +11,7 @@ import pytest
 from release_support import REPO, cli, git, make_shapes, snapshot
 
 from pipeline import cli as pipeline_cli
+from pipeline.foundation.errors import CheckFailed
 
 NO_ARTIFACTS = '\n[workspace.metadata.pipeline.release]\nartifacts = false\ngates = ["fmt"]\n'
 
@@ -267,11 +268,20 @@ def test_workspace_without_a_shared_version(tmp_path: Path, capsys: pytest.Captu
 def test_optional_gate_is_skipped_where_not_installed(
     ws: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    from pipeline.project import load_project
     from pipeline.release.flow import run_gates
+    from pipeline.stages import probes
 
-    monkeypatch.delitem(pipeline_cli.COMMANDS, "cuda", raising=False)  # an installation without the CUDA stage
-    run_gates(ws, ["cuda", "fmt"])
-    assert "gate `cuda` skipped: this installation has no `pipeline cuda`" in capsys.readouterr().err
+    monkeypatch.setattr(probes, "nvcc", lambda project: "nvcc not installed")  # a machine without CUDA
+    outcomes = run_gates(load_project(ws), ["cuda", "fmt"])
+    assert [(o["stage"], o["status"]) for o in outcomes] == [("cuda", "skipped"), ("fmt", "passed")]
+    err = capsys.readouterr().err
+    assert "release: gate cuda: skipped: nvcc not installed" in err
+    assert "release: gate fmt: passed" in err
+    # Required (--require-gates): the same missing tool fails the gate with the hint naming it.
+    with pytest.raises(CheckFailed) as failed:
+        run_gates(load_project(ws), ["cuda", "fmt"], require=True)
+    assert "nvcc not installed" in failed.value.message and "CUDA toolkit" in (failed.value.hint or "")
 
 
 def test_merge_commits_are_not_changelog_entries(ws: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -14,7 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from pipeline.ci.settings import CHECK_STAGES, DEFAULT_TIMEOUTS, RELEASE_JOB, CiSettings
+from pipeline.ci.settings import RELEASE_JOB, CiSettings
+from pipeline.stages import registry
 
 
 class Runner(StrEnum):
@@ -138,7 +139,12 @@ def _join(base: str, path: str) -> str:
 
 
 def _timeout(settings: CiSettings, stage: str) -> int:
-    return settings.timeouts.get(stage, DEFAULT_TIMEOUTS.get(stage, 30))
+    return settings.timeouts.get(stage, registry.ci_timeouts().get(stage, 30))
+
+
+def _session(stage: str) -> str:
+    """The nox session a stage's job runs."""
+    return registry.get(stage).session_name or stage
 
 
 def _feature_axis(settings: CiSettings) -> tuple[MatrixAxis, ...]:
@@ -154,6 +160,28 @@ def _arch_axis(settings: CiSettings) -> tuple[MatrixAxis, ...]:
     return (MatrixAxis("archs", tuple((("ARCH", arch),) for arch in settings.cuda_archs)),)
 
 
+# Jobs appear in this order of their kind (cheap and early first); within a kind, in registry order.
+_KIND_ORDER = ("generate", "check", "cargo", "cuda", "gpu")
+
+
+def _needs(stage: registry.Stage, enabled: set[str]) -> tuple[str, ...]:
+    """Job ids ``stage`` waits for: a need switched off is replaced by what it waits for itself."""
+    found: list[str] = []
+    assert stage.ci is not None
+    for name in stage.ci.needs:
+        try:
+            need = registry.get(name)
+        except KeyError:
+            continue
+        if need.ci is None:
+            continue
+        if name in enabled:
+            found.append(need.ci.job_id)
+        else:
+            found.extend(_needs(need, enabled))
+    return tuple(dict.fromkeys(found))
+
+
 def _stage_jobs(settings: CiSettings, *, release: bool) -> list[Job]:
     """The stage jobs of the CI workflow, or the release gates (no caches, no PR filter)."""
     wanted = [s for s in settings.stages if not release or s in settings.release.gates]
@@ -165,42 +193,37 @@ def _stage_jobs(settings: CiSettings, *, release: bool) -> list[Job]:
     def pr(stage: str) -> bool:
         return release or stage in on_pr
 
-    if "generate" in enabled:
-        jobs.append(Job("generate", "generated CI files are current", "check", "generate", ("--check",),
-                        timeout=_timeout(settings, "generate"), pull_requests=pr("generate"), rust=False))
-    checks = [s for s in CHECK_STAGES if s in enabled]
-    # One matrix job per trigger set: a matrix entry cannot be switched off on its own.
-    for job_id, group in (("checks", [s for s in checks if pr(s)]), ("checks-main", [s for s in checks if not pr(s)])):
-        if group:
-            axis = MatrixAxis("stages", tuple((("SESSION", s),) for s in group))
-            jobs.append(Job(job_id, "cheap checks", "check", "", matrix=(axis,),
-                            timeout=max(_timeout(settings, s) for s in group), pull_requests=pr(group[0]),
-                            cache=cache))
-    if "clippy" in enabled:
-        jobs.append(Job("clippy", "clippy", "check", "clippy", feature_args=bool(settings.feature_sets),
-                        matrix=_feature_axis(settings), timeout=_timeout(settings, "clippy"),
-                        pull_requests=pr("clippy"), cache=cache))
-    if "test" in enabled:
-        jobs.append(Job("test", "tests", "test", "test", feature_args=bool(settings.feature_sets),
-                        matrix=_feature_axis(settings), timeout=_timeout(settings, "test"),
-                        pull_requests=pr("test"), cache=cache))
-    if "cuda" in enabled:
-        jobs.append(Job("cuda", "CUDA kernels", "build", "cuda", ("--arch", "$ARCH"), matrix=_arch_axis(settings),
-                        timeout=_timeout(settings, "cuda"), pull_requests=pr("cuda"), cache=cache,
-                        container=settings.cuda_image, rust=False))
-    if "gpu_smoke" in enabled:
-        # `--require-gpu`: a session that skips is a success to nox, and a GPU job must fail without a GPU.
-        jobs.append(Job("gpu-smoke", "kernel load test on a GPU", "gpu", "gpu_smoke", ("--require-gpu",),
-                        runner=Runner.GPU,
-                        needs=("cuda",) if "cuda" in enabled else (), timeout=_timeout(settings, "gpu_smoke"),
-                        pull_requests=pr("gpu_smoke"), cache=cache, gpus=settings.gpus))
-    if "gpu_test" in enabled:
-        needs = tuple(n for n, stage in (("gpu-smoke", "gpu_smoke"), ("test", "test")) if stage in enabled)
-        if "gpu_smoke" not in enabled and "cuda" in enabled:
-            needs = ("cuda", *needs)
-        jobs.append(Job("gpu-test", "GPU tests", "gpu", "gpu_test", ("--require-gpu",), runner=Runner.GPU, needs=needs,
-                        timeout=_timeout(settings, "gpu_test"), pull_requests=pr("gpu_test"), cache=cache,
-                        gpus=settings.gpus))
+    stages = [s for s in registry.stages() if s.ci is not None and s.name in enabled]
+    for kind in _KIND_ORDER:
+        of_kind = [s for s in stages if s.ci is not None and s.ci.kind == kind]
+        if kind == "check":
+            checks = [s.name for s in of_kind]
+            # One matrix job per trigger set: a matrix entry cannot be switched off on its own.
+            for job_id, group in (("checks", [s for s in checks if pr(s)]),
+                                  ("checks-main", [s for s in checks if not pr(s)])):
+                if group:
+                    axis = MatrixAxis("stages", tuple((("SESSION", _session(s)),) for s in group))
+                    jobs.append(Job(job_id, "cheap checks", "check", "", matrix=(axis,),
+                                    timeout=max(_timeout(settings, s) for s in group), pull_requests=pr(group[0]),
+                                    cache=cache))
+            continue
+        for stage in of_kind:
+            rule = stage.ci
+            assert rule is not None
+            common = dict(timeout=_timeout(settings, stage.name), pull_requests=pr(stage.name), rust=rule.rust)
+            if kind == "generate":
+                jobs.append(Job(rule.job_id, rule.title, rule.group, _session(stage.name), rule.args, **common))
+            elif kind == "cargo":
+                jobs.append(Job(rule.job_id, rule.title, rule.group, _session(stage.name), rule.args,
+                                feature_args=bool(settings.feature_sets), matrix=_feature_axis(settings),
+                                cache=cache, **common))
+            elif kind == "cuda":
+                jobs.append(Job(rule.job_id, rule.title, rule.group, _session(stage.name), rule.args,
+                                matrix=_arch_axis(settings), cache=cache, container=settings.cuda_image, **common))
+            else:
+                jobs.append(Job(rule.job_id, rule.title, rule.group, _session(stage.name), rule.args,
+                                runner=Runner.GPU, needs=_needs(stage, enabled), cache=cache, gpus=settings.gpus,
+                                **common))
     for extra in settings.extra_sessions:
         if release and not extra.release_gate:
             continue
@@ -250,14 +273,19 @@ def _release_kernels(settings: CiSettings, context: Context, gates: list[Job]) -
     The release build packages `target/cuda` when it finds it there; on its own fresh runner
     (no nvcc) it would find nothing, and the release would ship without its kernels.
     """
-    if not any(job.id == "cuda" for job in gates):
+    ids = {job.id for job in gates}
+    # The stage that compiles the kernels: a CUDA-matrix stage producing an artifact, among the gates.
+    producer = next((s for s in registry.stages()
+                     if s.ci is not None and s.ci.kind == "cuda" and s.produces and s.ci.job_id in ids), None)
+    if producer is None or producer.ci is None:
         return gates, None
+    job_id = producer.ci.job_id
     args = tuple(word for arch in settings.cuda_archs for word in ("--arch", arch))
-    kernels = Job(RELEASE_KERNELS_JOB, "CUDA kernels for the release", "release", "cuda", args,
-                  timeout=_timeout(settings, "cuda"), container=settings.cuda_image, rust=False,
+    kernels = Job(RELEASE_KERNELS_JOB, "CUDA kernels for the release", "release", _session(producer.name), args,
+                  timeout=_timeout(settings, producer.name), container=settings.cuda_image, rust=False,
                   uploads=(Artifact(KERNELS_ARTIFACT, context.cuda_output_dir),))
-    renamed = [_replace_needs(job, tuple(RELEASE_KERNELS_JOB if n == "cuda" else n for n in job.needs))
-               for job in gates if job.id != "cuda"]
+    renamed = [_replace_needs(job, tuple(RELEASE_KERNELS_JOB if n == job_id else n for n in job.needs))
+               for job in gates if job.id != job_id]
     return renamed, kernels
 
 

@@ -16,10 +16,10 @@ from typing import Literal
 
 from pipeline import __version__
 from pipeline.foundation.fields import setting
+from pipeline.stages import registry
 
-# Sessions CI knows how to run (implemented in pipeline.nox_sessions).
-KNOWN_STAGES = ("generate", "fmt", "clippy", "lint", "dupes", "audit", "test", "cuda", "gpu_smoke", "gpu_test")
-CHECK_STAGES = ("fmt", "lint", "dupes", "audit")
+# The stages CI knows how to run, their jobs and default timeouts come from the stage registry
+# (read at call time: `registry.ci_stages()`); these are the generator's own jobs.
 RELEASE_JOB = "release"
 
 # Strict patterns: what a value may look like to be written into YAML.
@@ -28,9 +28,8 @@ NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 JOB_ID = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,63}")
 # Job ids the generator uses itself, GitLab's top-level keywords (a job named `variables` would
 # replace them) and words YAML 1.1 reads as booleans or null (GitLab parses YAML 1.1).
-RESERVED_JOB_IDS = frozenset({
-    "generate", "checks", "checks-main", "clippy", "test", "cuda", "gpu-smoke", "gpu-test", "release", "publish",
-    "release-kernels",
+OWN_JOB_IDS = frozenset({"checks", "checks-main", "release", "publish", "release-kernels"})
+RESERVED_JOB_IDS = OWN_JOB_IDS | frozenset({
     "default", "include", "stages", "variables", "workflow", "image", "services", "cache", "before_script",
     "after_script", "types", "pages", "spec",
     "y", "n", "yes", "no", "on", "off", "true", "false", "null",
@@ -118,7 +117,8 @@ class ExtraSession:
 
     def __post_init__(self) -> None:
         check("extra-sessions.name", self.name, JOB_ID, "a job name (a letter or `_`, then letters, digits, `_ -`)")
-        if self.name.lower() in RESERVED_JOB_IDS or self.name in KNOWN_STAGES:
+        if (self.name.lower() in RESERVED_JOB_IDS or self.name.lower() in registry.ci_job_ids()
+                or self.name in registry.ci_stages()):
             raise ValueError(f"`extra-sessions.name` = {self.name!r} is taken (a generated job, a GitLab keyword "
                              "or a YAML boolean): choose another job name")
         if self.session:
@@ -148,7 +148,7 @@ class CiReleaseSettings:
         "so the job builds `dist/` for the checked-out tag",
     )
     gates: tuple[str, ...] = setting(
-        factory=lambda: ("fmt", "clippy", "lint", "test", "audit", "cuda"),
+        factory=registry.ci_release_gates,
         doc="stages that run as jobs in the release workflow before the artifacts are built",
     )
     environment: str = setting("release", doc="GitHub environment of the publishing job (add reviewers there)")
@@ -162,9 +162,10 @@ class CiReleaseSettings:
     def __post_init__(self) -> None:
         check("release.tag-prefix", self.tag_prefix, TAG_PREFIX, "a tag prefix (letters, digits, `. _ -`)")
         check_all("release.args", self.args, ARGUMENT, "a plain argument (no spaces, quotes, `$` or braces)")
+        known = registry.ci_stages()
         for gate in self.gates:
-            if gate not in KNOWN_STAGES:
-                raise ValueError(f"`release.gates` has unknown stage {gate!r}; known: {', '.join(KNOWN_STAGES)}")
+            if gate not in known:
+                raise ValueError(f"`release.gates` has unknown stage {gate!r}; known: {', '.join(known)}")
         check("release.environment", self.environment, NAME, "an environment name (letters, digits, `_ . -`)")
         if self.dist_dir:
             _check_path("release.dist-dir", self.dist_dir)
@@ -178,12 +179,6 @@ def _default_pip() -> tuple[str, ...]:
     return (f"cargo-gpu-pipeline=={__version__}",)
 
 
-DEFAULT_TIMEOUTS: Mapping[str, int] = {
-    "generate": 10, "fmt": 10, "lint": 10, "dupes": 10, "audit": 15,
-    "clippy": 30, "test": 45, "cuda": 60, "gpu_smoke": 30, "gpu_test": 60,
-}
-
-
 @dataclass(frozen=True)
 class CiSettings:
     """Keys of this section; each is documented in the README."""
@@ -193,10 +188,10 @@ class CiSettings:
     workflow_name: str = setting("CI", doc="name of the GitHub CI workflow (free text, quoted; no `$`, braces)")
     default_branch: str = setting("main", doc="branch whose pushes run CI (pull requests target it too)")
     stages: tuple[str, ...] = setting(
-        factory=lambda: KNOWN_STAGES, doc="stages that become CI jobs (" + ", ".join(KNOWN_STAGES) + ")"
+        factory=registry.ci_stages, doc="stages that become CI jobs (" + ", ".join(registry.ci_stages()) + ")"
     )
     pr_stages: tuple[str, ...] = setting(
-        factory=lambda: KNOWN_STAGES,
+        factory=registry.ci_stages,
         doc="stages that also run on pull/merge requests (the others only on the default branch and tags)",
     )
     cpu_runner: tuple[str, ...] = setting(
@@ -242,7 +237,7 @@ class CiSettings:
     timeouts: Mapping[str, int] = setting(
         factory=dict,
         doc="job timeouts in minutes by stage (defaults: "
-        + ", ".join(f"{k} {v}" for k, v in DEFAULT_TIMEOUTS.items())
+        + ", ".join(f"{k} {v}" for k, v in registry.ci_timeouts().items())
         + ")",
     )
     cache_dirs: tuple[str, ...] = setting(
@@ -261,10 +256,11 @@ class CiSettings:
     def __post_init__(self) -> None:
         check("workflow-name", self.workflow_name, TEXT, "plain text without `$`, braces or control characters")
         check("default-branch", self.default_branch, LABEL, "a branch name (letters, digits, `_ . : / -`)")
+        known_stages = registry.ci_stages()
         for key, values in (("stages", self.stages), ("pr-stages", self.pr_stages)):
             for stage in values:
-                if stage not in KNOWN_STAGES:
-                    raise ValueError(f"`{key}` has unknown stage {stage!r}; known: {', '.join(KNOWN_STAGES)}")
+                if stage not in known_stages:
+                    raise ValueError(f"`{key}` has unknown stage {stage!r}; known: {', '.join(known_stages)}")
         for key, labels in (("cpu-runner", self.cpu_runner), ("gpu-runner", self.gpu_runner)):
             if not labels:
                 raise ValueError(f"`{key}` needs at least one runner label")
@@ -287,7 +283,7 @@ class CiSettings:
             check("feature-sets", name, NAME, "a feature-set name (letters, digits, `_ . -`)")
             check_all(f"feature-sets.{name}", features, FEATURE, "a cargo feature name")
         for stage, minutes in self.timeouts.items():
-            known = (*KNOWN_STAGES, RELEASE_JOB, *(e.name for e in self.extra_sessions))
+            known = (*known_stages, RELEASE_JOB, *(e.name for e in self.extra_sessions))
             if stage not in known:
                 raise ValueError(f"`timeouts` has unknown stage {stage!r}; known: {', '.join(known)}")
             _check_timeout(f"timeouts.{stage}", minutes)
@@ -295,7 +291,7 @@ class CiSettings:
             _check_path("cache-dirs", path)
         names = [e.name for e in self.extra_sessions]
         for extra in self.extra_sessions:
-            if names.count(extra.name) > 1 or extra.name in KNOWN_STAGES or extra.name in {"checks", "publish"}:
+            if names.count(extra.name) > 1 or extra.name in known_stages or extra.name in {"checks", "publish"}:
                 raise ValueError(f"`extra-sessions` job name {extra.name!r} is used twice or by a stage")
         if self.pins:  # the pin table is only needed to check overrides
             from pipeline.ci.pins import DEFAULT_PINS

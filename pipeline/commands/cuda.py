@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from pipeline.cuda.build import BuildOptions, build
+from pipeline.format.cuda import build_json
 from pipeline.foundation.errors import UsageError
 from pipeline.foundation.output import emit_json, log
 from pipeline.project import load_project
@@ -39,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
         summary = f"cuda: no .cu kernel files found in {project.root} (configure kernel-sets to add some)"
     if args.json:
         log(summary)
-        emit_json(result.to_json())
+        emit_json(build_json(result))
     else:
         print(summary)
     return 0

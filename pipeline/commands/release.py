@@ -29,6 +29,9 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
     if name == "release":
         parser.add_argument("--push", action="store_true", help="push the commit and tags atomically (with --execute)")
         parser.add_argument("--no-verify", action="store_true", help="skip the gate stages (`gates`)")
+        parser.add_argument("--require-gates", action="store_true",
+                            help="every gate is required: one whose tool or data is missing fails the release "
+                            "instead of being skipped (also `release.require-gates`)")
         parser.add_argument("--allow-dirty", action="store_true", help="release from a work tree with changes")
         parser.add_argument("--artifacts-only", action="store_true",
                             help="only build dist/ for the release HEAD already is (CI on a release tag): "
@@ -45,7 +48,8 @@ def run(args: argparse.Namespace) -> int:
         # nothing; every option that shapes a new release is refused rather than ignored.
         given = [flag for flag, on in (("a level", args.target != "auto"), ("--crate", bool(args.crates)),
                                        ("--changed", args.changed), ("--push", args.push),
-                                       ("--no-verify", args.no_verify), ("--allow-dirty", args.allow_dirty)) if on]
+                                       ("--no-verify", args.no_verify), ("--allow-dirty", args.allow_dirty),
+                                       ("--require-gates", args.require_gates)) if on]
         if given:
             raise UsageError(
                 f"--artifacts-only builds the release HEAD already is: it takes no {', '.join(given)}",
@@ -62,5 +66,6 @@ def run(args: argparse.Namespace) -> int:
         verify=not getattr(args, "no_verify", False),
         allow_dirty=getattr(args, "allow_dirty", False),
         json=args.json,
+        require_gates=getattr(args, "require_gates", False),
     )
     return flow.run(project, request)

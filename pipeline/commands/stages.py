@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 
-from pipeline import stages
 from pipeline.foundation.errors import CheckFailed, PipelineError, UsageError
 from pipeline.foundation.output import log
 from pipeline.project import Project, load_project
+from pipeline.stages import cargo as stages
 
 
 def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
@@ -88,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _run_matrix(project: Project, args: argparse.Namespace, packages: list[str]) -> int:
     """One cargo run per crate and feature set; every set runs, failures are summed up at the end."""
-    from pipeline.features import feature_sets
+    from pipeline.stages.matrix import feature_sets
 
     mode = "powerset" if args.feature_powerset else "each-feature"
     if args.depth is not None and mode != "powerset":

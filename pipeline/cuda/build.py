@@ -11,13 +11,15 @@ Splitting by (kernel, architecture) rather than one nvcc call per kernel with
 several ``-gencode`` keeps all cores busy until the end (the longest single
 job bounds the build) and lets the cache keep every architecture apart;
 ``bench/bench_cuda.py`` measures it against the per-kernel ``--threads`` way.
+
+This module schedules; :mod:`~pipeline.cuda.archs` picks the architectures,
+:mod:`~pipeline.cuda.jobs` plans the work, :mod:`~pipeline.cuda.compiler` runs
+nvcc behind the cache and :mod:`~pipeline.cuda.manifest` describes the result.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import json
 import os
 import sys
 import threading
@@ -26,21 +28,22 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from pipeline.cuda import nvcc as nv
-from pipeline.cuda.cache import Cache, FileDigests, digest_json
+from pipeline.cuda.archs import ArchChoice, gpu_archs_from_nvml, resolve_architectures
+from pipeline.cuda.cache import digest_json
+from pipeline.cuda.compiler import Compiler, JobError
+from pipeline.cuda.jobs import Job, Product, plan_jobs
 from pipeline.cuda.kernels import Kernel, discover
-from pipeline.cuda.settings import FALLBACK_ARCHITECTURES, CudaSettings, check_arch
-from pipeline.cuda.toolkit import find_cuda_tool
-from pipeline.foundation import fs, proc
-from pipeline.foundation.errors import CheckFailed, ConfigError, OperationFailed, UsageError
+from pipeline.cuda.manifest import build_manifest, remove_stale
+from pipeline.cuda.settings import CudaSettings
+from pipeline.foundation import fs
+from pipeline.foundation.errors import CheckFailed, OperationFailed
 from pipeline.foundation.output import is_tty
 from pipeline.workspace.model import Workspace
 
-MANIFEST_SCHEMA = 1
 CACHE_ENV = "PIPELINE_CUDA_CACHE"
-ARTIFACT_SUFFIXES = (".cubin", ".ptx", ".fatbin")
 
 
 def output_dir(workspace: Workspace) -> Path:
@@ -58,116 +61,6 @@ def cpu_count() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
         return os.cpu_count() or 1
-
-
-# ---------------------------------------------------------------------- architectures
-
-@dataclass(frozen=True)
-class ArchChoice:
-    archs: tuple[str, ...]
-    origin: str  # "--arch", "configuration", "GPUs present", "fallback list"
-
-
-def resolve_architectures(
-    requested: Sequence[str],
-    settings: CudaSettings,
-    supported: Sequence[str],
-    gpu_archs: Callable[[], Sequence[str]],
-) -> ArchChoice:
-    """--arch, else the configured list, else (auto) the GPUs present, else the fallback list.
-
-    Raises before anything compiles when nvcc cannot build one of them.
-    """
-    if requested:
-        for arch in requested:
-            try:
-                check_arch(arch)
-            except ValueError as exc:
-                raise UsageError(f"--arch: {exc}", "pass architectures like --arch sm_90 --arch sm_120") from None
-        choice = ArchChoice(tuple(nv.sort_archs(requested)), "--arch")
-    elif settings.architectures != "auto":
-        choice = ArchChoice(tuple(nv.sort_archs(settings.architectures)), "configuration")
-    else:
-        present = [a for a in gpu_archs() if not nv.unsupported([a], supported)]
-        if present:
-            choice = ArchChoice(tuple(nv.sort_archs(present)), "GPUs present")
-        else:
-            fallback = [a for a in FALLBACK_ARCHITECTURES if not nv.unsupported([a], supported)]
-            if not fallback:
-                raise ConfigError(
-                    "architectures = \"auto\": no GPU is visible and this nvcc supports none of "
-                    + ", ".join(FALLBACK_ARCHITECTURES),
-                    "set [workspace.metadata.pipeline.cuda] architectures explicitly",
-                )
-            choice = ArchChoice(tuple(fallback), "fallback list")
-    bad = nv.unsupported(choice.archs, supported)
-    if bad:
-        error = UsageError if choice.origin == "--arch" else ConfigError
-        raise error(
-            f"nvcc cannot build {', '.join(bad)} (from {choice.origin}); it supports {', '.join(supported)}",
-            "drop the architecture, or install a CUDA toolkit that supports it (`nvcc --list-gpu-code` lists them)",
-        )
-    return choice
-
-
-def gpu_archs_from_nvml() -> list[str]:
-    from pipeline.gpu.nvml import read_inventory, visible
-
-    inventory = read_inventory()
-    return [gpu.arch for gpu in visible(inventory)] if inventory.available else []
-
-
-# ---------------------------------------------------------------------- jobs
-
-@dataclass(frozen=True)
-class Product:
-    """One output file of one kernel: a cubin for a real arch or PTX for a virtual one; one cache entry."""
-
-    kernel: Kernel
-    kind: Literal["cubin", "ptx"]
-    arch: str  # sm_90 for a cubin, compute_120 for PTX
-
-    @property
-    def output_name(self) -> str:
-        return f"{self.kernel.name}.{self.arch}.{self.kind}"
-
-    @property
-    def label(self) -> str:
-        return f"{self.kernel.name} {self.arch}"
-
-
-@dataclass(frozen=True)
-class Job:
-    """One unit of scheduled work: one cubin, one PTX, or PTX then the newest cubin from that PTX.
-
-    The last form runs the front end (cicc) once for both files: nvcc -cubin for
-    the newest arch would compile the same compute_XY PTX again.
-    """
-
-    kernel: Kernel
-    products: tuple[Product, ...]
-
-    @property
-    def label(self) -> str:
-        return f"{self.kernel.name} {'+'.join(p.arch for p in self.products)}"
-
-    @property
-    def timing_key(self) -> str:
-        return f"{self.kernel.relative}|{'+'.join(p.arch for p in self.products)}"
-
-
-def plan_jobs(kernels: Sequence[Kernel], archs: Sequence[str], ptx: str | None) -> list[Job]:
-    jobs = []
-    for kernel in kernels:
-        for arch in archs:
-            cubin = Product(kernel, "cubin", arch)
-            if ptx is not None and nv.compute_of(arch) == ptx:
-                jobs.append(Job(kernel, (Product(kernel, "ptx", ptx), cubin)))
-            else:
-                jobs.append(Job(kernel, (cubin,)))
-        if ptx is not None and not any(nv.compute_of(a) == ptx for a in archs):
-            jobs.append(Job(kernel, (Product(kernel, "ptx", ptx),)))
-    return jobs
 
 
 @dataclass(frozen=True)
@@ -191,21 +84,6 @@ class BuildResult:
     warnings: list[nv.Diagnostic] = field(default_factory=list)
     seconds: float = 0.0
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "output_dir": str(self.output_dir),
-            "manifest": str(self.manifest_path),
-            "architectures": list(self.architectures.archs),
-            "architectures_from": self.architectures.origin,
-            "ptx": self.manifest.get("ptx"),
-            "jobs": self.jobs,
-            "compiled": self.compiled,
-            "cached": self.cached,
-            "warnings": [w.render() for w in self.warnings],
-            "seconds": round(self.seconds, 3),
-            "kernels": self.manifest["kernels"],
-        }
-
 
 class _Progress:
     """One overwritten line on a terminal; nothing otherwise (the summary line says it all)."""
@@ -227,204 +105,11 @@ class _Progress:
             sys.stderr.flush()
 
 
-class _Builder:
-    def __init__(self, workspace: Workspace, settings: CudaSettings, options: BuildOptions) -> None:
-        self.root = workspace.root.resolve()
-        self.settings = settings
-        self.options = options
-        self.werror = options.werror or settings.werror
-        self.nvcc = find_cuda_tool("nvcc")
-        self.fatbinary = find_cuda_tool("fatbinary")
-        version_text = proc.run([str(self.nvcc), "--version"]).stdout
-        self.nvcc_version = _release(version_text)
-        self.nvcc_id = hashlib.sha256(version_text.encode()).hexdigest()[:16]
-        self.cache = Cache(cache_dir(workspace, settings))
-        self.out = output_dir(workspace)
-        self.digests = FileDigests()
-
-    def supported_archs(self) -> tuple[str, ...]:
-        """``nvcc --list-gpu-code``, remembered per nvcc build (one process start less on warm runs)."""
-        path = self.cache.root / "toolchains" / f"{self.nvcc_id}.json"
-        try:
-            return tuple(json.loads(path.read_text())["supported"])
-        except (OSError, ValueError, KeyError, TypeError):
-            supported = nv.list_supported(self.nvcc)
-            fs.atomic_write_json(path, {"nvcc": self.nvcc_version, "supported": list(supported)}, sync_dir=False)
-            return supported
-
-    # -- paths as keys and messages show them
-    def shown(self, path: Path) -> str:
-        return str(path.relative_to(self.root)) if path.is_relative_to(self.root) else str(path)
-
-    def resolve_stored(self, stored: str) -> Path:
-        path = Path(stored)
-        return path if path.is_absolute() else self.root / path
-
-    def display(self, cwd: Path) -> Callable[[str], str]:
-        return lambda name: self.shown((Path(name) if Path(name).is_absolute() else cwd / name).resolve())
-
-    def flags(self, kernel: Kernel) -> nv.CompileFlags:
-        return nv.CompileFlags(kernel.include_dirs, kernel.defines, kernel.flags, self.werror)
-
-    def logical_args(self, kernel: Kernel) -> dict[str, Any]:
-        return {
-            "includes": [self.shown(d) for d in kernel.include_dirs],
-            "defines": list(kernel.defines),
-            "flags": list(kernel.flags),
-            "werror": self.werror,
-        }
-
-    # -- phase 1: includes
-    def _deps_key(self, kernel: Kernel) -> str:
-        # Per source *content*: going back to an earlier version (another branch) finds its record again.
-        return digest_json({"nvcc": self.nvcc_id, "source": kernel.relative, "args": self.logical_args(kernel),
-                            "content": self.digests(kernel.source)})
-
-    def dependencies(self, kernel: Kernel) -> list[tuple[str, str]] | None:
-        """The files ``kernel`` includes, with their digests; None when this source was never seen.
-
-        A known source whose headers all still match needs no tool at all (warm runs).
-        A known source with a changed header is rescanned with ``nvcc -M`` (the
-        changed header may include other files now), so its new key can still hit
-        the cache. A new source is scanned by its first compile job (``-MD``)
-        instead: it must be compiled anyway, and this saves one nvcc run per kernel.
-        """
-        record = self.cache.get_deps(self._deps_key(kernel)) if self.options.use_cache else None
-        if record is None:
-            return None
-        if all(self.digests(self.resolve_stored(p)) == d for p, d in record.get("deps", [])):
-            return [(p, d) for p, d in record["deps"]]
-        cwd = kernel.source.parent
-        result = proc.run(nv.deps_argv(self.nvcc, kernel.source, self.flags(kernel)), cwd=cwd, check=False)
-        if result.returncode != 0:
-            raise _JobError(kernel.relative, result.stderr or result.stdout, self.display(cwd))
-        return self.record_deps(kernel, result.stdout, cwd)
-
-    def record_deps(self, kernel: Kernel, make_rule: str, cwd: Path) -> list[tuple[str, str]]:
-        deps = []
-        for path in nv.parse_deps(make_rule, cwd):
-            resolved = path.resolve()
-            if resolved == kernel.source:
-                continue
-            digest = self.digests(resolved)
-            if digest is not None and (self.shown(resolved), digest) not in deps:
-                deps.append((self.shown(resolved), digest))
-        deps.sort()
-        self.cache.put_deps(self._deps_key(kernel), {"deps": deps})
-        return deps
-
-    def product_key(self, product: Product, deps: list[tuple[str, str]]) -> str:
-        return digest_json({
-            "nvcc": self.nvcc_id, "kind": product.kind, "arch": product.arch, "source": product.kernel.relative,
-            "content": self.digests(product.kernel.source), "deps": deps, "args": self.logical_args(product.kernel),
-        })
-
-    # -- phase 2: one compile job
-    def _step(self, product: Product, argv: list[str], cwd: Path, temp: Path) -> dict[str, Any]:
-        result = proc.run(argv, cwd=cwd, check=False)
-        if result.returncode != 0:
-            temp.unlink(missing_ok=True)
-            raise _JobError(product.kernel.relative, result.stderr + result.stdout, self.display(cwd))
-        log_text = result.stderr + result.stdout
-        usage = nv.parse_resource_usage(log_text) if product.kind == "cubin" else {}
-        return {
-            "entries": nv.entry_functions(log_text),
-            "usage": {name: vars(u) for name, u in usage.items()},
-            "warnings": [
-                vars(d) for d in nv.parse_diagnostics(log_text, self.display(cwd), product.kernel.relative)
-                if d.severity == "warning"
-            ],
-        }
-
-    def compile(self, job: Job, keys: dict[Product, str], scan: bool) -> JobOutcome:
-        """Run ``job``; store its products in the cache when their keys are known already.
-
-        ``scan``: also write the include list (``-MD``); the caller stores the products
-        once the keys can be computed from it.
-        """
-        started = time.monotonic()
-        flags = self.flags(job.kernel)
-        cwd = job.kernel.source.parent
-        metas: dict[Product, dict[str, Any]] = {}
-        ptx_temp: Path | None = None
-        temps: list[tuple[Product, Path]] = []
-        depfile = self.out / f".{job.kernel.name}.{os.getpid()}.{threading.get_ident()}.d"
-        make_rule: str | None = None
-        try:
-            for index, product in enumerate(job.products):
-                output = self.out / product.output_name
-                # The suffix stays last: nvcc picks the input language by it.
-                temp = output.with_name(f".{output.stem}.{os.getpid()}.{threading.get_ident()}{output.suffix}")
-                temps.append((product, temp))
-                extra = nv.depfile_args(depfile) if scan and index == 0 else []
-                if product.kind == "ptx":
-                    argv = nv.ptx_argv(self.nvcc, job.kernel.source, product.arch, temp, flags, extra)
-                    ptx_temp = temp
-                else:
-                    # From the PTX just made when there is one: ptxas only, no second front-end pass.
-                    argv = nv.cubin_argv(self.nvcc, ptx_temp or job.kernel.source, product.arch, temp, flags, extra)
-                metas[product] = self._step(product, argv, cwd, temp)
-                if extra:
-                    make_rule = depfile.read_text()
-            if ptx_temp is not None and len(job.products) > 1:
-                # Entry names come from ptxas, which only the cubin step ran.
-                ptx_product = job.products[0]
-                metas[ptx_product]["entries"] = metas[job.products[-1]]["entries"]
-            for product, temp in temps:
-                data = temp.read_bytes()
-                os.replace(temp, self.out / product.output_name)
-                if product in keys:
-                    self.cache.put(keys[product], data, metas[product])
-        finally:
-            for _, temp in temps:
-                temp.unlink(missing_ok=True)
-            depfile.unlink(missing_ok=True)
-        return JobOutcome(metas, time.monotonic() - started, make_rule)
-
-    def bundle(self, kernel: Kernel, cubins: Sequence[tuple[str, Path]], ptx: tuple[str, Path] | None,
-               key: str) -> None:
-        output = self.out / f"{kernel.name}.fatbin"
-        temp = output.with_name(f".{output.name}.{os.getpid()}.tmp")
-        proc.run(nv.fatbinary_argv(self.fatbinary, temp, cubins, ptx))
-        data = temp.read_bytes()
-        os.replace(temp, output)
-        self.cache.put(key, data, {})
-
-
-@dataclass(frozen=True)
-class JobOutcome:
-    metas: dict[Product, dict[str, Any]]
-    seconds: float
-    make_rule: str | None  # the -MD output of a scanning job
-
-
-class _JobError(Exception):
-    def __init__(self, source: str, output: str, display: Callable[[str], str]) -> None:
-        super().__init__(source)
-        self.source = source
-        self.output = output
-        self.diagnostics = nv.parse_diagnostics(output, display, source)
-
-    def lines(self) -> list[str]:
-        errors = [d.render() for d in self.diagnostics if d.severity == "error"]
-        if errors:
-            return errors
-        tail = proc.tail(self.output, 5).strip()
-        return [f"{self.source}: error: {tail or 'nvcc failed without a message'}"]
-
-
-def _release(version_text: str) -> str:
-    for token in version_text.split():
-        if token.startswith("V") and token[1:2].isdigit():
-            return token[1:]
-    return version_text.strip().splitlines()[-1] if version_text.strip() else "unknown"
-
-
 def _run_pool(jobs: int, tasks: Sequence[Any], work: Callable[[Any], Any],
-              on_done: Callable[[Any, Any], None] | None = None) -> tuple[dict[Any, Any], list[_JobError]]:
+              on_done: Callable[[Any, Any], None] | None = None) -> tuple[dict[Any, Any], list[JobError]]:
     """Run ``work`` over ``tasks`` (already in priority order); collect results and every job error."""
     results: dict[Any, Any] = {}
-    errors: list[_JobError] = []
+    errors: list[JobError] = []
     if not tasks:
         return results, errors
     with ThreadPoolExecutor(max_workers=max(1, min(jobs, len(tasks)))) as pool:
@@ -433,7 +118,7 @@ def _run_pool(jobs: int, tasks: Sequence[Any], work: Callable[[Any], Any],
             task = futures[future]
             try:
                 results[task] = future.result()
-            except _JobError as exc:
+            except JobError as exc:
                 errors.append(exc)
                 continue
             if on_done is not None:
@@ -441,7 +126,7 @@ def _run_pool(jobs: int, tasks: Sequence[Any], work: Callable[[Any], Any],
     return results, errors
 
 
-def _fail(errors: list[_JobError], what: str) -> CheckFailed:
+def _fail(errors: list[JobError], what: str) -> CheckFailed:
     lines: list[str] = []
     for error in sorted(errors, key=lambda e: e.source):
         for line in error.lines():
@@ -503,17 +188,18 @@ def _build(
     gpu_archs: Callable[[], Sequence[str]],
 ) -> BuildResult:
     started = time.monotonic()
-    builder = _Builder(workspace, settings, options)
-    supported = builder.supported_archs()
+    compiler = Compiler(workspace.root, output_dir(workspace), cache_dir(workspace, settings),
+                       werror=options.werror or settings.werror, use_cache=options.use_cache)
+    supported = compiler.supported_archs()
     choice = resolve_architectures(options.archs, settings, supported, gpu_archs)
     kernels = discover(workspace, settings)
-    builder.out.mkdir(parents=True, exist_ok=True)
-    with _output_lock(builder.out):
-        return _build_locked(builder, settings, options, choice, kernels, started)
+    compiler.out.mkdir(parents=True, exist_ok=True)
+    with _output_lock(compiler.out):
+        return _build_locked(compiler, settings, options, choice, kernels, started)
 
 
 def _build_locked(
-    builder: _Builder,
+    compiler: Compiler,
     settings: CudaSettings,
     options: BuildOptions,
     choice: ArchChoice,
@@ -525,14 +211,14 @@ def _build_locked(
 
     # (1) includes of every kernel
     deps: dict[Kernel, list[tuple[str, str]] | None]
-    deps, errors = _run_pool(jobs, kernels, builder.dependencies)
+    deps, errors = _run_pool(jobs, kernels, compiler.dependencies)
     if errors:
         raise _fail(errors, "preprocessing")
 
     # (2) compile jobs: cache hits first, then the misses, longest first
     all_jobs = plan_jobs(kernels, choice.archs, ptx)
     products = [p for job in all_jobs for p in job.products]
-    keys = {p: builder.product_key(p, deps[p.kernel]) for p in products if deps[p.kernel] is not None}
+    keys = {p: compiler.product_key(p, deps[p.kernel]) for p in products if deps[p.kernel] is not None}
     metas: dict[Product, dict[str, Any]] = {}
     misses: list[Job] = []
     cached: list[str] = []
@@ -542,29 +228,31 @@ def _build_locked(
             scanning.setdefault(job.kernel, job)
             misses.append(job)
             continue
-        entries = [builder.cache.get(keys[p]) if options.use_cache else None for p in job.products]
+        entries = [compiler.cache.get(keys[p]) if options.use_cache else None for p in job.products]
         if any(entry is None for entry in entries):
             misses.append(job)
             continue
         for product, entry in zip(job.products, entries, strict=True):
             assert entry is not None
-            _place(entry.artifact, builder.out / product.output_name)
+            _place(entry.artifact, compiler.out / product.output_name)
             metas[product] = entry.meta
             cached.append(product.label)
-    timings = builder.cache.timings()
+    timings = compiler.cache.timings()
 
     def cost(job: Job) -> float:
         known = timings.get(job.timing_key)
         if known is not None:
             return known
-        size = sum((builder.resolve_stored(p).stat().st_size if builder.resolve_stored(p).is_relative_to(builder.root)
-                    else 0) for p, _ in deps[job.kernel] or [])
+        size = 0
+        for stored, _ in deps[job.kernel] or []:
+            header = compiler.resolve_stored(stored)
+            size += header.stat().st_size if header.is_relative_to(compiler.root) else 0
         return (job.kernel.source.stat().st_size + size) * len(job.products) / 1e5
 
     misses.sort(key=cost, reverse=True)
     progress = _Progress(len(misses), is_tty() if options.progress is None else options.progress)
     results, errors = _run_pool(
-        jobs, misses, lambda job: builder.compile(job, keys, scanning.get(job.kernel) is job),
+        jobs, misses, lambda job: compiler.compile(job, keys, scanning.get(job.kernel) is job),
         on_done=lambda job, outcome: progress.step(job.label, outcome.seconds),
     )
     progress.finish()
@@ -576,34 +264,34 @@ def _build_locked(
     for kernel, job in scanning.items():  # keys of new sources, now that their includes are known
         make_rule = results[job].make_rule
         assert make_rule is not None
-        deps[kernel] = builder.record_deps(kernel, make_rule, kernel.source.parent)
+        deps[kernel] = compiler.record_deps(kernel, make_rule, kernel.source.parent)
         for product in (p for j in all_jobs if j.kernel is kernel for p in j.products):
-            keys[product] = builder.product_key(product, deps[kernel])
-            builder.cache.put(keys[product], (builder.out / product.output_name).read_bytes(), metas[product])
+            keys[product] = compiler.product_key(product, deps[kernel])
+            compiler.cache.put(keys[product], (compiler.out / product.output_name).read_bytes(), metas[product])
     if results:
-        builder.cache.put_timings(timings)
+        compiler.cache.put_timings(timings)
 
     # (3) one fatbin per kernel
     bundles = []
     for kernel in kernels:
-        cubins = [(arch, builder.out / Product(kernel, "cubin", arch).output_name) for arch in choice.archs]
-        ptx_part = (ptx, builder.out / Product(kernel, "ptx", ptx).output_name) if ptx else None
+        cubins = [(arch, compiler.out / Product(kernel, "cubin", arch).output_name) for arch in choice.archs]
+        ptx_part = (ptx, compiler.out / Product(kernel, "ptx", ptx).output_name) if ptx else None
         parts = [keys[Product(kernel, "cubin", arch)] for arch in choice.archs]
         if ptx:
             parts.append(keys[Product(kernel, "ptx", ptx)])
-        key = digest_json({"fatbin": parts, "nvcc": builder.nvcc_id})
-        entry = builder.cache.get(key) if options.use_cache else None
+        key = digest_json({"fatbin": parts, "nvcc": compiler.nvcc_id})
+        entry = compiler.cache.get(key) if options.use_cache else None
         if entry is not None:
-            _place(entry.artifact, builder.out / f"{kernel.name}.fatbin")
+            _place(entry.artifact, compiler.out / f"{kernel.name}.fatbin")
         else:
             bundles.append((kernel, tuple(cubins), ptx_part, key))
-    _, errors = _run_pool(jobs, bundles, lambda b: builder.bundle(*b))
+    _, errors = _run_pool(jobs, bundles, lambda b: compiler.bundle(*b))
 
     # (4) manifest, stale outputs removed
-    manifest = _manifest(kernels, deps, choice, ptx, metas, builder.nvcc_version)
-    manifest_path = builder.out / "manifest.json"
+    manifest = build_manifest(kernels, deps, choice.archs, ptx, metas, compiler.nvcc_version)
+    manifest_path = compiler.out / "manifest.json"
     fs.atomic_write_json(manifest_path, manifest)
-    _remove_stale(builder.out, manifest)
+    remove_stale(compiler.out, manifest)
 
     warnings: list[nv.Diagnostic] = []
     for product in products:
@@ -612,7 +300,7 @@ def _build_locked(
             if diagnostic not in warnings:
                 warnings.append(diagnostic)
     return BuildResult(
-        output_dir=builder.out, manifest_path=manifest_path, manifest=manifest, architectures=choice, jobs=jobs,
+        output_dir=compiler.out, manifest_path=manifest_path, manifest=manifest, architectures=choice, jobs=jobs,
         compiled=[p.label for job in misses for p in job.products], cached=cached, warnings=warnings,
         seconds=time.monotonic() - started,
     )
@@ -627,52 +315,3 @@ def _place(artifact: Path, target: Path) -> None:
         pass
     # No fsync: target/cuda is a copy of the (durable) cache, rebuilt from it in moments.
     fs.atomic_write(target, artifact.read_bytes(), sync=False)
-
-
-def _manifest(kernels: list[Kernel], deps: dict[Kernel, list[tuple[str, str]]], choice: ArchChoice,
-              ptx: str | None, metas: dict[Product, dict[str, Any]], nvcc_version: str) -> dict[str, Any]:
-    entries = []
-    for kernel in kernels:
-        per_arch: dict[str, Any] = {}
-        entry_names: list[str] = []
-        for arch in choice.archs:
-            meta = metas[Product(kernel, "cubin", arch)]
-            for name in meta.get("entries", []):
-                if name not in entry_names:
-                    entry_names.append(name)
-            per_arch[arch] = {
-                "cubin": f"{kernel.name}.{arch}.cubin",
-                "functions": meta.get("usage", {}),
-            }
-        headers = [p for p, _ in deps[kernel] or [] if not p.startswith("/")]  # inside the workspace
-        entries.append({
-            "name": kernel.name,
-            "source": kernel.relative,
-            "set": kernel.set_name,
-            "crate": kernel.crate,
-            "headers": headers,
-            "fatbin": f"{kernel.name}.fatbin",
-            "ptx": f"{kernel.name}.{ptx}.ptx" if ptx else None,
-            "entries": [n for n in entry_names if nv.is_extern_c(n)],
-            "mangled_entries": [n for n in entry_names if not nv.is_extern_c(n)],
-            "architectures": per_arch,
-        })
-    return {
-        "schema": MANIFEST_SCHEMA,
-        "nvcc": nvcc_version,
-        "architectures": list(choice.archs),
-        "ptx": ptx,
-        "kernels": entries,
-    }
-
-
-def _remove_stale(out: Path, manifest: dict[str, Any]) -> None:
-    keep = {"manifest.json"}
-    for kernel in manifest["kernels"]:
-        keep.add(kernel["fatbin"])
-        if kernel["ptx"]:
-            keep.add(kernel["ptx"])
-        keep.update(a["cubin"] for a in kernel["architectures"].values())
-    for path in out.iterdir():
-        if path.is_file() and path.suffix in ARTIFACT_SUFFIXES and path.name not in keep:
-            path.unlink(missing_ok=True)

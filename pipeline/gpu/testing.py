@@ -25,7 +25,7 @@ from pipeline.foundation.output import log
 from pipeline.gpu.leases import acquire, lease_dir
 from pipeline.gpu.nvml import Inventory, visible
 from pipeline.gpu.runner import exit_status
-from pipeline.stages import feature_args
+from pipeline.stages.cargo import feature_args
 from pipeline.workspace.model import Workspace
 
 

@@ -8,18 +8,19 @@ against the remote's default branch; an updated ref with the remote's old tip.
 
 from __future__ import annotations
 
+import fnmatch
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline import stages
 from pipeline.changes import affected as affected_mod
 from pipeline.foundation import git
-from pipeline.foundation.errors import CheckFailed, PipelineError
+from pipeline.foundation.errors import CheckFailed
 from pipeline.foundation.output import log
 from pipeline.project import Project
+from pipeline.stages import cargo, registry, runner
 
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"  # git's empty tree: "everything is new"
 BYPASS = "to push without the checks (not recommended), use `git push --no-verify`"
@@ -85,62 +86,58 @@ def push_ranges(top: Path, remote: str, refs: Sequence[PushedRef], default_branc
 
 
 @dataclass(frozen=True)
-class CheckOutcome:
-    name: str
-    ok: bool
-    seconds: float
-    fix: str = ""
+class HookCheck:
+    """One check of this push: a registry stage with the crates it runs on."""
+
+    name: str  # as the hook prints it: `fmt (prism-core)`, `generate --check`
+    stage: str
+    args: tuple[str, ...]  # after the stage's command: `-p CRATE`..., `--check`
+    fix: str
 
 
-def _run_command(argv: Sequence[str]) -> None:
-    """Run another pipeline command in this process (dupes, generate, built by others)."""
-    from pipeline import cli
-
-    code = cli.main(list(argv))
-    if code != 0:
-        raise CheckFailed(f"`pipeline {' '.join(argv)}` exited with code {code}")
+def _matches(path: str, patterns: Sequence[str]) -> bool:
+    return bool(path) and any(fnmatch.fnmatchcase(path, p) for p in patterns)
 
 
-def plan_checks(project: Project, result: affected_mod.Affected) -> list[tuple[str, Callable[[], None], str]]:
-    """(name, action, how to fix) for every check this push needs."""
-    from pipeline import cli
+def _selection(result: affected_mod.Affected, when: str) -> list[str] | None:
+    """The crates a check runs on ([] = the whole workspace), None when it has nothing to check."""
+    if when in ("inputs", "ci"):
+        return []
+    packages = (result.packages(changed_only=True) if when == "changed"
+                else result.packages(tests=True) if when == "tests" else result.packages())
+    if packages is None:
+        return []
+    return list(packages) if packages else None
 
+
+def plan_checks(project: Project, result: affected_mod.Affected) -> list[HookCheck]:
+    """The checks this push needs: every registry stage with a hook rule whose condition holds."""
     settings = project.config.hooks
     root = project.root
-    packages = result.packages()
-    selection = list(packages) if packages is not None else []
-    checks: list[tuple[str, Callable[[], None], str]] = []
-    if packages is None or packages:
-        scope = "workspace" if packages is None else ", ".join(selection)
-        changed = result.packages(changed_only=True)
-        if settings.run_fmt and (changed is None or changed):
-            fmt_selection = list(changed) if changed is not None else []
-            fmt_scope = "workspace" if changed is None else ", ".join(fmt_selection)
-            argv = stages.fmt_argv(fix=False, packages=fmt_selection)
-            fix_argv = stages.fmt_argv(fix=True, packages=fmt_selection)
-            checks.append((f"fmt ({fmt_scope})", lambda a=argv: stages.run_stage("fmt", a, root),
-                           f"run `{' '.join(fix_argv)}` in {root}, commit, push again"))
-        if settings.run_clippy:
-            argv = stages.clippy_argv(project.config, project.workspace, selection)
-            checks.append((f"clippy ({scope})", lambda a=argv: stages.run_stage("clippy", a, root),
-                           f"fix the warnings shown by `{' '.join(argv)}` in {root}"))
-    manifests = any(
-        p.endswith(("Cargo.toml", "Cargo.lock"))
-        for f in result.files for p in (f.change.path, f.change.old_path or "")
-    )
-    workspace_arg = ["--workspace", str(root)]
-    if settings.run_dupes and manifests and "dupes" in cli.COMMANDS:
-        checks.append(("dupes", lambda: _run_command([*workspace_arg, "dupes"]),
-                       "see `pipeline dupes` for the duplicated versions and why-paths"))
-    if settings.run_generate_check and result.generate_check and "generate" in cli.COMMANDS:
-        checks.append(("generate --check", lambda: _run_command([*workspace_arg, "generate", "--check"]),
-                       "run `pipeline generate` and commit the regenerated CI files"))
-    test_packages = result.packages(tests=True)
-    if settings.run_tests and (test_packages is None or test_packages):
-        test_selection = list(test_packages) if test_packages is not None else []
-        argv = stages.test_argv(project.config, project.workspace, test_selection)
-        checks.append(("test", lambda a=argv: stages.run_stage("test", a, root),
-                       f"fix the failing tests: `{' '.join(argv)}` in {root}"))
+    paths = [p for f in result.files for p in (f.change.path, f.change.old_path or "")]
+    checks: list[HookCheck] = []
+    for stage in registry.stages():
+        rule = stage.hook
+        if rule is None or not getattr(settings, rule.setting, rule.default):
+            continue
+        if rule.when == "inputs" and not any(_matches(p, stage.inputs) for p in paths):
+            continue
+        if rule.when == "ci" and not result.generate_check:
+            continue
+        selection = _selection(result, rule.when)
+        if selection is None:
+            continue
+        argv = cargo.argv_for(stage.command, project.config, project.workspace, selection)
+        fix_argv = cargo.argv_for(stage.command, project.config, project.workspace, selection, fix=True)
+        if argv is None:
+            argv = fix_argv = ["pipeline", *stage.argv, *stage.check_args]
+        if rule.when in ("changed", "affected"):
+            name = f"{stage.name} ({', '.join(selection) if selection else 'workspace'})"
+        else:
+            name = " ".join([stage.name, *stage.check_args])
+        args = tuple(word for crate in selection for word in ("-p", crate)) + stage.check_args
+        fix = rule.fix.format(argv=" ".join(argv), fix_argv=" ".join(fix_argv or argv), root=root)
+        checks.append(HookCheck(name, stage.name, args, fix))
     return checks
 
 
@@ -183,24 +180,21 @@ def run_pre_push(project: Project, remote: str, stdin_text: str, env: dict[str, 
         log("pipeline pre-push: whole workspace affected (" + ", ".join(result.whole_workspace) + ")")
     elif result.crates:
         log("pipeline pre-push: affected crates: " + ", ".join(result.crates))
-    outcomes: list[CheckOutcome] = []
-    for name, action, fix in checks:
-        log(f"pipeline pre-push: {name} ...")
-        t0 = time.perf_counter()
-        try:
-            action()
-            ok = True
-        except PipelineError as exc:
-            log(exc.render())
-            ok = False
-        outcomes.append(CheckOutcome(name, ok, time.perf_counter() - t0, fix))
-    for outcome in outcomes:
-        log(f"  {'ok  ' if outcome.ok else 'FAIL'} {outcome.name} ({outcome.seconds:.1f} s)")
-    failed = [o for o in outcomes if not o.ok]
+    outcomes: list[tuple[HookCheck, runner.Outcome]] = []
+    for check in checks:
+        log(f"pipeline pre-push: {check.name} ...")
+        # Every check is required here: a push is not checked by skipping what cannot run.
+        outcome = runner.run_stage(check.stage, project, args=check.args, required=True)
+        if outcome.status == "failed":
+            log(f"error: {outcome.detail}" + (f"\nhint: {outcome.hint}" if outcome.hint else ""))
+        outcomes.append((check, outcome))
+    for check, outcome in outcomes:
+        log(f"  {'ok  ' if outcome.ok else 'FAIL'} {check.name} ({outcome.seconds:.1f} s)")
+    failed = [check for check, outcome in outcomes if not outcome.ok]
     if failed:
         raise CheckFailed(
-            "pre-push checks failed: " + ", ".join(o.name for o in failed) + "\n"
-            + "\n".join(f"  {o.name}: {o.fix}" for o in failed),
+            "pre-push checks failed: " + ", ".join(c.name for c in failed) + "\n"
+            + "\n".join(f"  {c.name}: {c.fix}" for c in failed),
             BYPASS,
         )
     log(f"pipeline pre-push: {len(outcomes)} checks passed ({time.perf_counter() - started:.1f} s)")

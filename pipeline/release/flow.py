@@ -12,7 +12,6 @@ import contextlib
 import fnmatch
 import json
 import os
-import sys
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +25,7 @@ from pipeline.project import Project
 from pipeline.release.edit import Edit, edit_toml, update_lockfile
 from pipeline.release.levels import Target, auto_level, parse_target
 from pipeline.release.plan import Plan, check_versions, make_plan
-from pipeline.release.settings import OPTIONAL_GATES, ReleaseSettings
+from pipeline.release.settings import ReleaseSettings
 from pipeline.workspace.cargo_semver import SemverError, Version
 from pipeline.workspace.model import Workspace
 
@@ -51,6 +50,7 @@ class Request:
     verify: bool = True
     allow_dirty: bool = False
     json: bool = False
+    require_gates: bool = False  # a gate whose tool or data is missing fails instead of being skipped
 
 
 @dataclass(frozen=True)
@@ -481,24 +481,27 @@ def release_lock(root: Path) -> Iterator[None]:
         yield
 
 
-def run_gates(root: Path, gates: Sequence[str]) -> None:
-    from pipeline import cli
+def run_gates(project: Project, gates: Sequence[str], *, require: bool = False) -> list[dict[str, Any]]:
+    """Run the release gates in order through the stage runner; the first failure stops the release.
 
+    Prints one line per gate; their output goes to stderr (stdout is the plan's, or --json's).
+    An optional gate whose tool or data is missing is skipped unless ``require``.
+    """
+    from pipeline.stages import runner
+
+    root = project.root
+    outcomes = []
     for stage in gates:
-        if stage not in cli.COMMANDS:
-            if stage in OPTIONAL_GATES:
-                log(f"release: gate `{stage}` skipped: this installation has no `pipeline {stage}`")
-                continue
-            raise UsageError(f"release gate `{stage}` is not a pipeline command", "fix `gates` in the configuration")
-        log(f"release: gate `{stage}`")
-        # A gate's report is a log of the release: stdout stays for the plan (and --json).
-        with contextlib.redirect_stdout(sys.stderr):
-            code = cli.main([stage, "--workspace", str(root)])
-        if code != 0:
+        log(f"release: gate {stage} ...")
+        outcome = runner.run_stage(stage, project, required=True if require else None)
+        log(f"release: gate {stage}: {outcome.line()}")
+        outcomes.append(outcome.to_json())
+        if not outcome.ok:
             raise CheckFailed(
-                f"release gate `{stage}` failed (exit {code}) in {root}; nothing was written",
-                f"fix what `pipeline {stage}` reports, or pass --no-verify to skip the gates",
+                f"release gate `{stage}` failed in {root}; nothing was written\n{outcome.detail}",
+                (f"{outcome.hint}; " if outcome.hint else "") + "or pass --no-verify to skip the gates",
             )
+    return outcomes
 
 
 def _verify_cargo(root: Path) -> None:
@@ -515,7 +518,7 @@ def execute(project: Project, req: Request, prepared: Prepared, *, fault: FaultH
     root = ws.root
     result: dict[str, Any] = {}
     if req.full and req.verify:
-        run_gates(root, settings.gates)
+        result["gates"] = run_gates(project, settings.gates, require=req.require_gates or settings.require_gates)
     new_files = {path: new for path, (_old, new) in prepared.files.items()}
     verify = (lambda: _verify_cargo(root)) if req.full and (root / "Cargo.lock").is_file() else None
     olds = {path: old for path, (old, _new) in prepared.files.items()}

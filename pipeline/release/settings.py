@@ -5,12 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pipeline.foundation.fields import setting
-
-# Commands that must never run as a release gate: they are the release (or part of it).
-_NOT_GATES = frozenset({"release", "bump", "changelog"})
-# Stages other parts of the tool provide; a gate naming one is skipped (with a log line)
-# in an installation without it, so the default works before and after they land.
-OPTIONAL_GATES = frozenset({"dupes", "audit", "cuda"})
+from pipeline.stages import registry
 
 
 @dataclass(frozen=True)
@@ -43,9 +38,12 @@ class ReleaseSettings:
         "", doc="e.g. `https://github.com/org/repo`: adds compare links to the changelog when set"
     )
     gates: tuple[str, ...] = setting(
-        factory=lambda: ("fmt", "clippy", "test", "lint", "dupes", "audit", "cuda"),
-        doc="pipeline stages that must pass before a release is written (skipped by `--no-verify`); "
-        "`dupes`, `audit` and `cuda` are skipped where not installed",
+        factory=registry.gates,
+        doc="stages that must pass before a release is written (skipped by `--no-verify`); a gate whose tool "
+        "or data is missing is skipped when optional, failed when required (see the gates table)",
+    )
+    require_gates: bool = setting(
+        False, doc="every gate is required: a missing tool or database fails the release (`--require-gates`)"
     )
     push_remote: str = setting("origin", doc="remote that `--push` pushes the release commit and tags to")
     artifacts: bool = setting(True, doc="build binaries and write `dist/` (tarballs, SHA256SUMS, manifest.json)")
@@ -68,10 +66,7 @@ class ReleaseSettings:
         # A tag starting with `-` reaches git as an option (`git tag -a -v1.0.0` verifies a tag).
         if (self.tag_prefix or self.shared_tag).startswith("-") or (self.tag_prefix or self.crate_tag).startswith("-"):
             raise ValueError("tags cannot start with `-`: change `tag-prefix`, `shared-tag` or `crate-tag`")
-        # Imported here: cli knows every command, and importing it is cheap (no command modules).
-        from pipeline.cli import COMMANDS
-
+        known = registry.names()
         for gate in self.gates:
-            if gate in _NOT_GATES or (gate not in COMMANDS and gate not in OPTIONAL_GATES):
-                usable = sorted(n for n in COMMANDS if n not in _NOT_GATES)
-                raise ValueError(f"`gates` names `{gate}`, which is not a pipeline stage (usable: {', '.join(usable)})")
+            if gate not in known:
+                raise ValueError(f"`gates` names `{gate}`, which is not a pipeline stage (usable: {', '.join(known)})")

@@ -12,6 +12,7 @@ from pathlib import Path
 from pipeline.config import PipelineConfig
 from pipeline.foundation import proc
 from pipeline.foundation.errors import CheckFailed
+from pipeline.stages import registry
 from pipeline.workspace.model import Workspace
 
 
@@ -45,12 +46,8 @@ def feature_args(config: PipelineConfig, workspace: Workspace, packages: Sequenc
 
 
 def fmt_argv(*, fix: bool, packages: Sequence[str] = ()) -> list[str]:
-    argv = ["cargo", "fmt"]
-    if packages:
-        for name in packages:
-            argv += ["-p", name]
-    else:
-        argv.append("--all")
+    # `cargo fmt` says `--all` where the other cargo commands say `--workspace`.
+    argv = ["cargo", "fmt", *(_package_args(packages) if packages else ["--all"])]
     if not fix:
         argv.append("--check")
     return argv
@@ -76,11 +73,16 @@ def test_argv(
     return ["cargo", "test", *_package_args(packages), *chosen, *extra]
 
 
-STAGE_HINTS = {
-    "fmt": "run `nox -s fmt -- --fix` (or `cargo fmt --all`) to format the code",
-    "clippy": "fix the warnings above; `cargo clippy --fix` applies the machine-applicable ones",
-    "test": "fix the failing tests above; rerun one with `cargo test -p CRATE NAME`",
-}
+def argv_for(stage: str, config: PipelineConfig, workspace: Workspace, packages: Sequence[str] = (),
+             *, fix: bool = False) -> list[str] | None:
+    """The cargo command line of a cargo stage (None for the other stages)."""
+    if stage == "fmt":
+        return fmt_argv(fix=fix, packages=packages)
+    if stage == "clippy":
+        return clippy_argv(config, workspace, packages)
+    if stage == "test":
+        return test_argv(config, workspace, packages)
+    return None
 
 
 def run_stage(stage: str, argv: Sequence[str], root: Path) -> None:
@@ -94,5 +96,5 @@ def run_stage(stage: str, argv: Sequence[str], root: Path) -> None:
     if result.returncode != 0:
         raise CheckFailed(
             f"stage `{stage}` failed in {root}: `{' '.join(argv)}` exited with code {result.returncode}",
-            STAGE_HINTS[stage],
+            registry.get(stage).hint,
         )

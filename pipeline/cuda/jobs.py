@@ -1,0 +1,62 @@
+"""The job model of a CUDA build: the files each kernel produces and the units of scheduled work (pure)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from pipeline.cuda import nvcc as nv
+from pipeline.cuda.kernels import Kernel
+
+
+@dataclass(frozen=True)
+class Product:
+    """One output file of one kernel: a cubin for a real arch or PTX for a virtual one; one cache entry."""
+
+    kernel: Kernel
+    kind: Literal["cubin", "ptx"]
+    arch: str  # sm_90 for a cubin, compute_120 for PTX
+
+    @property
+    def output_name(self) -> str:
+        return f"{self.kernel.name}.{self.arch}.{self.kind}"
+
+    @property
+    def label(self) -> str:
+        return f"{self.kernel.name} {self.arch}"
+
+
+@dataclass(frozen=True)
+class Job:
+    """One unit of scheduled work: one cubin, one PTX, or PTX then the newest cubin from that PTX.
+
+    The last form runs the front end (cicc) once for both files: nvcc -cubin for
+    the newest arch would compile the same compute_XY PTX again.
+    """
+
+    kernel: Kernel
+    products: tuple[Product, ...]
+
+    @property
+    def label(self) -> str:
+        return f"{self.kernel.name} {'+'.join(p.arch for p in self.products)}"
+
+    @property
+    def timing_key(self) -> str:
+        return f"{self.kernel.relative}|{'+'.join(p.arch for p in self.products)}"
+
+
+def plan_jobs(kernels: Sequence[Kernel], archs: Sequence[str], ptx: str | None) -> list[Job]:
+    jobs = []
+    for kernel in kernels:
+        for arch in archs:
+            cubin = Product(kernel, "cubin", arch)
+            if ptx is not None and nv.compute_of(arch) == ptx:
+                jobs.append(Job(kernel, (Product(kernel, "ptx", ptx), cubin)))
+            else:
+                jobs.append(Job(kernel, (cubin,)))
+        if ptx is not None and not any(nv.compute_of(a) == ptx for a in archs):
+            jobs.append(Job(kernel, (Product(kernel, "ptx", ptx),)))
+    return jobs
+

@@ -1,0 +1,69 @@
+"""Where the CUDA build's outputs are described: ``target/cuda/manifest.json``, and what it keeps there.
+
+The manifest is the contract with what loads the kernels (``pipeline gpu smoke``, the release's
+artifacts): one entry per kernel with its fatbin, PTX, cubins, entry points and per-function
+resource usage. Anything else in the output directory with an artifact suffix is stale.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pipeline.cuda import nvcc as nv
+from pipeline.cuda.jobs import Product
+from pipeline.cuda.kernels import Kernel
+
+SCHEMA = 1
+ARTIFACT_SUFFIXES = (".cubin", ".ptx", ".fatbin")
+
+
+def build_manifest(kernels: list[Kernel], deps: dict[Kernel, list[tuple[str, str]]], archs: tuple[str, ...],
+                   ptx: str | None, metas: dict[Product, dict[str, Any]], nvcc_version: str) -> dict[str, Any]:
+    """The manifest of one build: ``metas`` holds what each product's compile reported (entries, usage)."""
+    entries = []
+    for kernel in kernels:
+        per_arch: dict[str, Any] = {}
+        entry_names: list[str] = []
+        for arch in archs:
+            meta = metas[Product(kernel, "cubin", arch)]
+            for name in meta.get("entries", []):
+                if name not in entry_names:
+                    entry_names.append(name)
+            per_arch[arch] = {
+                "cubin": f"{kernel.name}.{arch}.cubin",
+                "functions": meta.get("usage", {}),
+            }
+        headers = [p for p, _ in deps[kernel] or [] if not p.startswith("/")]  # inside the workspace
+        entries.append({
+            "name": kernel.name,
+            "source": kernel.relative,
+            "set": kernel.set_name,
+            "crate": kernel.crate,
+            "headers": headers,
+            "fatbin": f"{kernel.name}.fatbin",
+            "ptx": f"{kernel.name}.{ptx}.ptx" if ptx else None,
+            "entries": [n for n in entry_names if nv.is_extern_c(n)],
+            "mangled_entries": [n for n in entry_names if not nv.is_extern_c(n)],
+            "architectures": per_arch,
+        })
+    return {
+        "schema": SCHEMA,
+        "nvcc": nvcc_version,
+        "architectures": list(archs),
+        "ptx": ptx,
+        "kernels": entries,
+    }
+
+
+def remove_stale(out: Path, manifest: dict[str, Any]) -> None:
+    """Delete the outputs of earlier builds ``manifest`` does not list (another architecture, a removed kernel)."""
+    keep = {"manifest.json"}
+    for kernel in manifest["kernels"]:
+        keep.add(kernel["fatbin"])
+        if kernel["ptx"]:
+            keep.add(kernel["ptx"])
+        keep.update(a["cubin"] for a in kernel["architectures"].values())
+    for path in out.iterdir():
+        if path.is_file() and path.suffix in ARTIFACT_SUFFIXES and path.name not in keep:
+            path.unlink(missing_ok=True)
