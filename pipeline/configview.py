@@ -18,7 +18,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pipeline.foundation.fields import toml_key
+from pipeline.foundation.config import toml_key
 
 CONFIG_TABLE = ("workspace", "metadata", "pipeline")
 # Settings a variable overrides where they are used (cuda/build.py, gpu/leases.py).

@@ -1,15 +1,68 @@
-"""The target workspace and its configuration, found the way DESIGN.md describes."""
+"""The composition root: the target workspace, and its configuration assembled from each area's settings.
+
+Every area keeps its own section (``pipeline/<area>/settings.py``) and the generic parser
+lives in ``pipeline/foundation/config.py``; only this module knows the whole
+``[workspace.metadata.pipeline]`` table, so no area imports another's settings through it.
+The workspace is found the way ``../shared/DESIGN.md`` ("Interfaces other people rely on")
+describes.
+"""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from pipeline.config import PipelineConfig, load_config
+from pipeline.ci.settings import CiSettings
+from pipeline.cuda.settings import CudaSettings
+from pipeline.deps.settings import AuditSettings, DupesSettings
+from pipeline.foundation.config import parse_config, setting
 from pipeline.foundation.errors import UsageError
+from pipeline.gpu.settings import GpuSettings, SmokeCase
+from pipeline.hooks.settings import HooksSettings
+from pipeline.release.settings import ReleaseSettings
 from pipeline.workspace.load import find_workspace_root, load_workspace
+from pipeline.workspace.manifest import locate_key
 from pipeline.workspace.model import Workspace
+from pipeline.workspace.settings import FeatureSettings, LintSettings
+
+# ---------------------------------------------------------------------------
+# The configuration
+
+
+@dataclass(frozen=True)
+class CudaConfig(CudaSettings):
+    """``[pipeline.cuda]``: cuda/'s keys, plus the smoke cases `pipeline gpu smoke` launches (gpu/'s)."""
+
+    smoke: tuple[SmokeCase, ...] = setting(
+        factory=tuple, doc="launches checked by `pipeline gpu smoke` (`[[workspace.metadata.pipeline.cuda.smoke]]`)"
+    )
+
+
+@dataclass(frozen=True)
+class PipelineConfig(FeatureSettings):
+    """The whole ``[workspace.metadata.pipeline]`` table (the feature keys first, from FeatureSettings)."""
+
+    lint: LintSettings = setting(factory=LintSettings, doc="workspace hygiene checks (`nox -s lint`)")
+    release: ReleaseSettings = setting(factory=ReleaseSettings, doc="the release flow")
+    dupes: DupesSettings = setting(factory=DupesSettings, doc="duplicate dependency versions")
+    audit: AuditSettings = setting(factory=AuditSettings, doc="security advisories")
+    cuda: CudaConfig = setting(factory=CudaConfig, doc="CUDA kernel compilation")
+    gpu: GpuSettings = setting(factory=GpuSettings, doc="GPU inventory, leases and GPU tests")
+    ci: CiSettings = setting(factory=CiSettings, doc="generated CI files")
+    hooks: HooksSettings = setting(factory=HooksSettings, doc="the pre-push hook")
+
+
+def load_config(metadata: Mapping[str, Any], source: Path) -> PipelineConfig:
+    """The configuration of a workspace from its ``[workspace.metadata]`` table (``source``: its manifest)."""
+    raw = metadata.get("pipeline", {})
+    return parse_config(PipelineConfig, raw, source, locate=lambda key: locate_key(source, key))
+
+
+# ---------------------------------------------------------------------------
+# The workspace
 
 WORKSPACE_ENV = "PIPELINE_WORKSPACE"
 

@@ -10,8 +10,8 @@ from ci_support import CONFIGS, REPO, check_golden, load_yaml, pipeline_cli, ren
 
 from pipeline import __version__
 from pipeline.ci.pins import DEFAULT_PINS
-from pipeline.config import load_config
 from pipeline.foundation.errors import ConfigError
+from pipeline.project import load_config
 
 EXAMPLE = REPO / "examples" / "prism4d"
 PINNED = re.compile(r"^\s*(?:- )?uses: ([\w.-]+/[\w.-]+)@([0-9a-f]{40}) # (v\d+\.\d+\.\d+)$")

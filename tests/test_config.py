@@ -8,8 +8,9 @@ import pytest
 from conftest import REPO_ROOT
 
 from pipeline.commands.config import reference
-from pipeline.config import PipelineConfig, documented_keys, load_config
+from pipeline.foundation.config import documented_keys
 from pipeline.foundation.errors import ConfigError
+from pipeline.project import PipelineConfig, load_config
 from pipeline.readme import render_reference_block
 
 

@@ -6,9 +6,8 @@ import re
 import tomllib
 from pathlib import Path
 
-from pipeline.config import load_config
 from pipeline.configview import key_lines, render
-from pipeline.project import load_project
+from pipeline.project import load_config, load_project
 
 
 def _line_of(path: Path, needle: str) -> int:

@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.config import load_config
 from pipeline.cuda import nvcc as nv
 from pipeline.cuda.archs import resolve_architectures
 from pipeline.cuda.settings import CudaSettings
 from pipeline.foundation.errors import ConfigError, UsageError
 from pipeline.gpu.linear import parse_linear
+from pipeline.project import load_config
 
 PTXAS = """\
 ptxas info    : 0 bytes gmem

@@ -13,9 +13,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from gpu_support import REPO, fake_gpus, pipeline_env, run_pipeline, write_fake_pynvml
 
-from pipeline.config import load_config
 from pipeline.gpu.smoke import plan_problems
 from pipeline.gpu.testing import build_argv, count_results, parse_binaries
+from pipeline.project import load_config
 
 needs_cargo = pytest.mark.skipif(shutil.which("cargo") is None, reason="needs cargo")
 

@@ -11,10 +11,9 @@ from factory import make_workspace
 from hooks_support import commit_all, env, git, pipeline
 
 from pipeline.changes.affected import compute_affected, crate_dirs
-from pipeline.config import load_config
 from pipeline.foundation.git import Change
 from pipeline.hooks.prepush import EMPTY_TREE, parse_push_lines, plan_checks, push_ranges
-from pipeline.project import Project
+from pipeline.project import Project, load_config
 from pipeline.workspace.load import load_workspace
 
 

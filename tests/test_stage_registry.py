@@ -13,9 +13,8 @@ from factory import make_workspace
 import pipeline.nox_sessions as sessions  # registers the real sessions now, before a test swaps the registry
 from pipeline import cli
 from pipeline.changes.affected import compute_affected, crate_dirs
-from pipeline.config import load_config
 from pipeline.foundation.git import Change
-from pipeline.project import Project, load_project
+from pipeline.project import Project, load_config, load_project
 from pipeline.stages import registry, runner
 
 PIPELINE = Path(__file__).resolve().parent.parent / "pipeline"

@@ -11,10 +11,9 @@ from typing import Any
 from pipeline import __version__
 from pipeline.ci.model import CiPipeline, Context, build_pipeline
 from pipeline.ci.settings import RELATIVE_PATH, TAG_PREFIX
-from pipeline.config import PipelineConfig, load_config
 from pipeline.foundation import fs, git
 from pipeline.foundation.errors import ConfigError, ManifestError
-from pipeline.project import resolve_root
+from pipeline.project import PipelineConfig, load_config, resolve_root
 from pipeline.workspace.manifest import read_toml
 
 

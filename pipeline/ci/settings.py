@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from pipeline import __version__
-from pipeline.foundation.fields import setting
+from pipeline.cuda.settings import ARCH_PATTERN  # what `pipeline cuda --arch` accepts
+from pipeline.foundation.config import setting
 from pipeline.stages import registry
 
 # The stages CI knows how to run, their jobs and default timeouts come from the stage registry
@@ -37,8 +38,6 @@ RESERVED_JOB_IDS = OWN_JOB_IDS | frozenset({
 SESSION = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,63}")
 LABEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:/-]{0,99}")
 FEATURE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_+.-]{0,63}(/[A-Za-z0-9_][A-Za-z0-9_+.-]{0,63})?")
-# What `pipeline cuda --arch` accepts (a real architecture; the PTX is added by the cuda section).
-ARCH = re.compile(r"sm_[0-9]{2,3}[af]?")
 TOOLCHAIN = re.compile(r"(stable|beta|nightly|[0-9]+\.[0-9]+(\.[0-9]+)?)(-[0-9]{4}-[0-9]{2}-[0-9]{2})?")
 IMAGE = re.compile(
     r"[a-z0-9][a-z0-9._-]*(:[0-9]+)?(/[a-z0-9][a-z0-9._-]*)*"
@@ -275,7 +274,7 @@ class CiSettings:
                 _check_image(key, image)
         if not self.cuda_archs:
             raise ValueError("`cuda-archs` needs at least one architecture")
-        check_all("cuda-archs", self.cuda_archs, ARCH, "a CUDA architecture like `sm_90`")
+        check_all("cuda-archs", self.cuda_archs, ARCH_PATTERN, "a CUDA architecture like `sm_90`")
         check("toolchain", self.toolchain, TOOLCHAIN, "a toolchain like `stable`, `1.85` or `nightly-2025-01-01`")
         check_all("pip-install", self.pip_install, PIP_REQUIREMENT, "a pip requirement, path or `-e`")
         _check_path("noxfile", self.noxfile)

@@ -11,8 +11,9 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
-from pipeline.config import PipelineConfig, documented_keys
+from pipeline.foundation.config import documented_keys
 from pipeline.foundation.output import emit_json
+from pipeline.project import PipelineConfig
 
 
 def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:

@@ -8,6 +8,7 @@ from pipeline.cuda.build import BuildOptions, build
 from pipeline.format.cuda import build_json
 from pipeline.foundation.errors import UsageError
 from pipeline.foundation.output import emit_json, log
+from pipeline.gpu.nvml import local_archs
 from pipeline.project import load_project
 
 
@@ -26,7 +27,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--jobs {args.jobs}: must be at least 1", "pass --jobs N with N >= 1, or leave it out")
     project = load_project(args.workspace)
     options = BuildOptions(archs=tuple(args.arch), jobs=args.jobs, use_cache=not args.no_cache, werror=args.werror)
-    result = build(project.workspace, project.config.cuda, options)
+    result = build(project.workspace, project.config.cuda, options, gpu_archs=local_archs)
     for warning in result.warnings:
         log(warning.render())
     kernels = len(result.manifest["kernels"])

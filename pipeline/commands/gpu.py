@@ -69,6 +69,7 @@ def _run(args: argparse.Namespace, inventory) -> int:  # type: ignore[no-untyped
 
 def _smoke(args: argparse.Namespace, inventory) -> int:  # type: ignore[no-untyped-def]
     from pipeline.cuda.build import BuildOptions, build, output_dir
+    from pipeline.gpu.nvml import local_archs
     from pipeline.gpu.smoke import SmokeReport, plan_problems, run_smoke
     from pipeline.project import load_project
 
@@ -85,7 +86,7 @@ def _smoke(args: argparse.Namespace, inventory) -> int:  # type: ignore[no-untyp
                 raise CheckFailed(f"gpu smoke: cannot read {out / 'manifest.json'}: {exc}",
                                   "run `pipeline cuda` first, or drop --no-build") from None
         else:
-            manifest = build(project.workspace, project.config.cuda, BuildOptions()).manifest
+            manifest = build(project.workspace, project.config.cuda, BuildOptions(), gpu_archs=local_archs).manifest
         problems = plan_problems(manifest, cases)
         if problems:
             raise CheckFailed("gpu smoke: " + "; ".join(problems),

@@ -60,10 +60,3 @@ def resolve_architectures(
         )
     return choice
 
-
-def gpu_archs_from_nvml() -> list[str]:
-    from pipeline.gpu.nvml import read_inventory, visible
-
-    inventory = read_inventory()
-    return [gpu.arch for gpu in visible(inventory)] if inventory.available else []
-

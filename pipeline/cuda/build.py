@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.cuda import nvcc as nv
-from pipeline.cuda.archs import ArchChoice, gpu_archs_from_nvml, resolve_architectures
+from pipeline.cuda.archs import ArchChoice, resolve_architectures
 from pipeline.cuda.cache import digest_json
 from pipeline.cuda.compiler import Compiler, JobError
 from pipeline.cuda.jobs import Job, Product, plan_jobs
@@ -143,8 +143,14 @@ def build(
     workspace: Workspace,
     settings: CudaSettings,
     options: BuildOptions = BuildOptions(),
-    gpu_archs: Callable[[], Sequence[str]] = gpu_archs_from_nvml,
+    *,
+    gpu_archs: Callable[[], Sequence[str]],
 ) -> BuildResult:
+    """Build every kernel; ``gpu_archs`` says which GPUs this host has, for ``architectures = "auto"``.
+
+    The caller hands it in (``pipeline.gpu.nvml.local_archs`` from the commands), so cuda/
+    never imports gpu/.
+    """
     try:
         return _build(workspace, settings, options, gpu_archs)
     except OSError as exc:

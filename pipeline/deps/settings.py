@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from pipeline.foundation.fields import setting
+from pipeline.foundation.config import setting
 from pipeline.workspace.cargo_semver import SemverError, Version, VersionReq
 
 _ADVISORY_ID = re.compile(r"^[A-Z]+-[0-9A-Za-z]+(?:-[0-9A-Za-z]+)+$")  # RUSTSEC-2020-0071, GHSA-xxxx-xxxx-xxxx

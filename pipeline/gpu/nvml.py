@@ -152,3 +152,9 @@ def visible(inventory: Inventory, cuda_visible_devices: str | None = None) -> tu
         else:
             break  # CUDA stops at the first invalid entry
     return tuple(chosen)
+
+
+def local_archs() -> list[str]:
+    """The architectures of the GPUs this process may use (``CUDA_VISIBLE_DEVICES``); [] without a driver."""
+    inventory = read_inventory()
+    return [gpu.arch for gpu in visible(inventory)] if inventory.available else []

@@ -14,9 +14,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipeline.cuda.settings import SmokeCase
 from pipeline.gpu.linear import parse_linear
 from pipeline.gpu.nvml import Inventory
+from pipeline.gpu.settings import SmokeCase
 
 PYCUDA_HINT = (
     "install the optional extra: pip install 'cargo-gpu-pipeline[gpu]' (pycuda builds against the CUDA toolkit)"

@@ -18,13 +18,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pipeline.config import PipelineConfig
 from pipeline.foundation import proc
 from pipeline.foundation.errors import CheckFailed, PipelineError
 from pipeline.foundation.output import log
 from pipeline.gpu.leases import acquire, lease_dir
 from pipeline.gpu.nvml import Inventory, visible
 from pipeline.gpu.runner import exit_status
+from pipeline.project import PipelineConfig
 from pipeline.stages.cargo import feature_args
 from pipeline.workspace.model import Workspace
 

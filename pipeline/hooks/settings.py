@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pipeline.foundation.fields import setting
+from pipeline.foundation.config import setting
 
 DEFAULT_IGNORE = ("*.md", "*.rst", "LICENSE*", "COPYRIGHT*", "AUTHORS*", "docs/*", "*/docs/*", ".gitignore")
 DEFAULT_CI_PATHS = (".github/workflows/*", ".gitlab-ci.yml", ".gitlab-ci/*")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pipeline.foundation.fields import setting
+from pipeline.foundation.config import setting
 from pipeline.stages import registry
 
 

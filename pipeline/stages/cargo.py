@@ -9,11 +9,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from pipeline.config import PipelineConfig
 from pipeline.foundation import proc
 from pipeline.foundation.errors import CheckFailed
 from pipeline.stages import registry
 from pipeline.workspace.model import Workspace
+from pipeline.workspace.settings import FeatureSettings
 
 
 def _package_args(packages: Sequence[str]) -> list[str]:
@@ -25,7 +25,7 @@ def _package_args(packages: Sequence[str]) -> list[str]:
     return args
 
 
-def feature_args(config: PipelineConfig, workspace: Workspace, packages: Sequence[str] = ()) -> list[str]:
+def feature_args(config: FeatureSettings, workspace: Workspace, packages: Sequence[str] = ()) -> list[str]:
     """Feature flags from configuration for the selected crates.
 
     cargo rejects ``--features X`` when no selected crate defines X, so a plain
@@ -54,7 +54,7 @@ def fmt_argv(*, fix: bool, packages: Sequence[str] = ()) -> list[str]:
 
 
 def clippy_argv(
-    config: PipelineConfig, workspace: Workspace, packages: Sequence[str] = (), extra: Sequence[str] = (),
+    config: FeatureSettings, workspace: Workspace, packages: Sequence[str] = (), extra: Sequence[str] = (),
     features: Sequence[str] | None = None,
 ) -> list[str]:
     """``features``: cargo feature arguments replacing the configured ones (a feature-matrix entry)."""
@@ -66,14 +66,14 @@ def clippy_argv(
 
 
 def test_argv(
-    config: PipelineConfig, workspace: Workspace, packages: Sequence[str] = (), extra: Sequence[str] = (),
+    config: FeatureSettings, workspace: Workspace, packages: Sequence[str] = (), extra: Sequence[str] = (),
     features: Sequence[str] | None = None,
 ) -> list[str]:
     chosen = feature_args(config, workspace, packages) if features is None else list(features)
     return ["cargo", "test", *_package_args(packages), *chosen, *extra]
 
 
-def argv_for(stage: str, config: PipelineConfig, workspace: Workspace, packages: Sequence[str] = (),
+def argv_for(stage: str, config: FeatureSettings, workspace: Workspace, packages: Sequence[str] = (),
              *, fix: bool = False) -> list[str] | None:
     """The cargo command line of a cargo stage (None for the other stages)."""
     if stage == "fmt":

@@ -1,11 +1,11 @@
-"""``[workspace.metadata.pipeline]`` parsed into frozen dataclasses.
+"""Configuration as frozen dataclasses: the field helper and the one generic TOML-table parser.
 
-Each section is a frozen dataclass whose fields carry their TOML key (kebab
-case by default) and a one-line ``doc``. One generic parser walks the
-dataclasses: every key has a default, unknown keys are an error with a "did
-you mean" suggestion, and wrong types name the key and the expected type.
-Sections that belong to one area of the tool live with that area
-(``pipeline/<area>/settings.py``); this module only assembles them.
+Each section is a frozen dataclass whose fields carry their TOML key (kebab case by
+default) and a one-line ``doc`` (:func:`setting`). One generic parser walks the
+dataclasses: every key has a default, unknown keys are an error with a "did you mean"
+suggestion, and wrong types name the key and the expected type. Sections live with
+their area (``pipeline/<area>/settings.py``); the composition root (``pipeline/project.py``)
+assembles them into the whole ``[workspace.metadata.pipeline]`` table.
 """
 
 from __future__ import annotations
@@ -13,20 +13,32 @@ from __future__ import annotations
 import dataclasses
 import types
 import typing
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import field
 from pathlib import Path
 from typing import Any, Literal, TypeVar, get_args, get_origin, get_type_hints
 
-from pipeline.ci.settings import CiSettings
-from pipeline.cuda.settings import CudaSettings
-from pipeline.deps.settings import AuditSettings, DupesSettings
 from pipeline.foundation.errors import ConfigError
-from pipeline.foundation.fields import setting, toml_key
-from pipeline.gpu.settings import GpuSettings
-from pipeline.hooks.settings import HooksSettings
-from pipeline.release.settings import ReleaseSettings
-from pipeline.workspace.manifest import locate_key
+
+# Where a key is written (``path:line:column``); the caller knows the file's format.
+Locate = Callable[[str], str]
+
+def setting(default: Any = dataclasses.MISSING, *, doc: str, key: str | None = None, factory: Any = None) -> Any:
+    """A configuration field: its default, one line of documentation and optionally its TOML key.
+
+    The TOML key defaults to the field name in kebab case (``tag_prefix`` -> ``tag-prefix``).
+    """
+    metadata = {"doc": doc}
+    if key is not None:
+        metadata["key"] = key
+    if factory is not None:
+        return field(default_factory=factory, metadata=metadata)
+    return field(default=default, metadata=metadata)
+
+
+def toml_key(f: dataclasses.Field[Any]) -> str:
+    return f.metadata.get("key", f.name.replace("_", "-"))
+
 
 T = TypeVar("T")
 
@@ -71,13 +83,14 @@ def _type_name(tp: Any) -> str:
 
 
 class _Parser:
-    def __init__(self, source: Path) -> None:
+    def __init__(self, source: Path, locate: Locate) -> None:
         self.source = source
+        self.locate = locate
 
     def section(self, cls: type[T], raw: Any, where: str) -> T:
         if not isinstance(raw, dict):
             raise ConfigError(
-                f"{locate_key(self.source, where.rsplit('.', 1)[-1])}: [{where}] must be a table, got {_describe(raw)}",
+                f"{self.locate(where.rsplit('.', 1)[-1])}: [{where}] must be a table, got {_describe(raw)}",
                 f"write it as a [{where}] table",
             )
         hints = get_type_hints(cls)
@@ -93,7 +106,7 @@ class _Parser:
                     hint = "known keys: " + ", ".join(sorted(fields))
                 else:
                     hint = "this table takes no keys"
-                raise ConfigError(f"{locate_key(self.source, key)}: unknown key `{key}` in [{where}]", hint)
+                raise ConfigError(f"{self.locate(key)}: unknown key `{key}` in [{where}]", hint)
         values: dict[str, Any] = {}
         for key, f in fields.items():
             if key in raw:
@@ -109,7 +122,7 @@ class _Parser:
         except _Invalid as exc:
             doc = f.metadata.get("doc") if f is not None else None
             raise ConfigError(
-                f"{locate_key(self.source, key)}: `{where}` must be {exc.expected}, got {_describe(raw)}",
+                f"{self.locate(key)}: `{where}` must be {exc.expected}, got {_describe(raw)}",
                 doc or "see the README's configuration reference",
             ) from None
 
@@ -155,9 +168,10 @@ class _Parser:
         raise _Invalid(_type_name(tp))
 
 
-def parse_config(cls: type[T], raw: Mapping[str, Any], source: Path, where: str = CONFIG_TABLE) -> T:
-    """Parse ``raw`` into ``cls``; errors name ``source`` and the key."""
-    return _Parser(source).section(cls, dict(raw), where)
+def parse_config(cls: type[T], raw: Mapping[str, Any], source: Path, where: str = CONFIG_TABLE,
+                 locate: Locate | None = None) -> T:
+    """Parse ``raw`` into ``cls``; errors name ``source`` and the key (``locate(key)``: its ``path:line:column``)."""
+    return _Parser(source, locate or (lambda _key: str(source))).section(cls, dict(raw), where)
 
 
 def documented_keys(cls: type[Any], prefix: str = CONFIG_TABLE) -> Iterator[tuple[str, str, str, str]]:
@@ -192,40 +206,3 @@ def _format_default(value: Any) -> str:
     if dataclasses.is_dataclass(value):
         return "(table)"
     return str(value)
-
-
-# ---------------------------------------------------------------------------
-# The sections of [workspace.metadata.pipeline]
-
-
-@dataclass(frozen=True)
-class LintSettings:
-    allow: tuple[str, ...] = setting(
-        factory=tuple,
-        doc="lint rule ids to skip (e.g. `wildcard-requirement`); `pipeline lint --list` shows them",
-    )
-
-
-@dataclass(frozen=True)
-class PipelineConfig:
-    """The whole ``[workspace.metadata.pipeline]`` table."""
-
-    features: tuple[str, ...] = setting(
-        factory=tuple, doc="cargo features enabled for the clippy and test stages (`--features`)"
-    )
-    all_features: bool = setting(False, doc="run clippy and test with `--all-features`")
-    no_default_features: bool = setting(False, doc="run clippy and test with `--no-default-features`")
-    lint: LintSettings = setting(factory=LintSettings, doc="workspace hygiene checks (`nox -s lint`)")
-    release: ReleaseSettings = setting(factory=ReleaseSettings, doc="the release flow")
-    dupes: DupesSettings = setting(factory=DupesSettings, doc="duplicate dependency versions")
-    audit: AuditSettings = setting(factory=AuditSettings, doc="security advisories")
-    cuda: CudaSettings = setting(factory=CudaSettings, doc="CUDA kernel compilation")
-    gpu: GpuSettings = setting(factory=GpuSettings, doc="GPU inventory, leases and GPU tests")
-    ci: CiSettings = setting(factory=CiSettings, doc="generated CI files")
-    hooks: HooksSettings = setting(factory=HooksSettings, doc="the pre-push hook")
-
-
-def load_config(metadata: Mapping[str, Any], source: Path) -> PipelineConfig:
-    """The configuration of a workspace from its ``[workspace.metadata]`` table."""
-    raw = metadata.get("pipeline", {})
-    return parse_config(PipelineConfig, raw, source)
