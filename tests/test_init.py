@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.adopt.detect import tag_scheme
-from pipeline.config import load_config
+from pipeline.project import load_config
 
 
 def _git(root: Path, *args: str) -> str:
