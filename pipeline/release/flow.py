@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import fnmatch
 import json
-import os
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -115,11 +114,7 @@ def last_release_tag(repo: GitRepo, ws: Workspace, settings: ReleaseSettings) ->
 
 
 def crate_dirs(ws: Workspace) -> dict[str, str]:
-    result = {}
-    for package in ws.members:
-        rel = os.path.relpath(package.directory, ws.root).replace(os.sep, "/")
-        result[package.name] = "" if rel == "." else rel
-    return result
+    return ws.member_dirs()
 
 
 def unreleased_changes(repo: GitRepo, ws: Workspace, settings: ReleaseSettings) -> cl.Changes:

@@ -6,6 +6,7 @@ and :mod:`pipeline.format.workspace` turns it into the ``--json`` shape.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -48,6 +49,9 @@ class Dependency:
     optional: bool = False
     member: str | None = None
     external_path: bool = False
+    # Reaches ``member`` through a `[patch.<source>]` or `[replace]` entry of the root manifest,
+    # not by path: `macros = "~2.7.0"` with `[patch.crates-io] macros = { path = "macros" }`.
+    patched: bool = False
 
     @property
     def renamed(self) -> bool:
@@ -128,6 +132,18 @@ class Workspace:
             for dep in package.dependencies:
                 if dep.member is not None and dep.kind in wanted:
                     yield package.name, dep
+
+    def member_dirs(self, top: Path | None = None) -> dict[str, str]:
+        """Member name -> its directory relative to ``top`` (default: the workspace root), posix, "" for ``top``.
+
+        Both sides are resolved, so a checkout reached through a symlink (git reports real paths) matches.
+        """
+        base = os.path.realpath(top if top is not None else self.root)
+        result = {}
+        for package in self.members:
+            rel = os.path.relpath(os.path.realpath(package.directory), base).replace(os.sep, "/")
+            result[package.name] = "" if rel == "." else rel
+        return result
 
     def reverse_dependencies(self, kinds: Iterable[DepKind] = tuple(DepKind)) -> dict[str, tuple[str, ...]]:
         """member -> the members that depend on it directly."""
