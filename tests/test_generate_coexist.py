@@ -49,8 +49,8 @@ def test_own_files_are_regenerated_and_coexisting_names_work(example_copy: Path,
     ours.write_text(TEAM_CI)
     (root / ".gitlab-ci.yml").write_text("include: pipeline.gitlab-ci.yml\n")
     manifest = root / "Cargo.toml"
-    manifest.write_text(manifest.read_text().replace(
-        'pip-install = ["."]\n', 'pip-install = ["."]\ngithub-ci-file = "pipeline-ci.yml"\ngitlab-file = "pipeline.gitlab-ci.yml"\n'))
+    names = 'github-ci-file = "pipeline-ci.yml"\ngitlab-file = "pipeline.gitlab-ci.yml"\n'
+    manifest.write_text(manifest.read_text().replace('pip-install = ["."]\n', 'pip-install = ["."]\n' + names))
     result = run_cli("generate", "--workspace", str(root))
     assert result.returncode == 0, result.stderr
     assert ours.read_text() == TEAM_CI
