@@ -293,9 +293,12 @@ class CiSettings:
             raise ValueError("`cuda-archs` needs at least one architecture")
         check_all("cuda-archs", self.cuda_archs, ARCH_PATTERN, "a CUDA architecture like `sm_90`")
         check("toolchain", self.toolchain, TOOLCHAIN, "a toolchain like `stable`, `1.85` or `nightly-2025-01-01`")
-        from pipeline.ci.requirements import check_pip_install  # packaging: only when a config is read
+        if self.pip_install != _default_pip():
+            # packaging is imported only for a configured value: commands reading an unconfigured
+            # workspace keep to the standard library (the audit runs under `python -S` too).
+            from pipeline.ci.requirements import check_pip_install
 
-        check_pip_install("pip-install", self.pip_install)
+            check_pip_install("pip-install", self.pip_install)
         _check_path("noxfile", self.noxfile)
         for name, features in self.feature_sets.items():
             check("feature-sets", name, NAME, "a feature-set name (letters, digits, `_ . -`)")
