@@ -49,6 +49,7 @@ FLOWS = (
     "pipeline.hooks.prepush",
     "pipeline.release.flow",
     "pipeline.report.gather",
+    "pipeline.release.steps.gates",  # the release's gates step runs stages on the Project
 )
 
 # Which other areas of its own layer an area may import.
