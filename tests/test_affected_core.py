@@ -117,7 +117,7 @@ def test_ci_files_trigger_generate_check_only(generated, path: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "path", ["README.md", "docs/guide.md", "ws/README.md", "ws/crates/gen-crate-0003/README.md", "scripts/x.sh"]
+    "path", ["README.md", "docs/guide.md", "ws/README.md", "ws/docs/a/b.md", "ws/CHANGELOG.md", "scripts/x.sh"]
 )
 def test_docs_and_files_outside_crates_trigger_nothing(generated, path: str) -> None:
     result = run(generated, Change("M", path))
@@ -225,5 +225,6 @@ def test_path_dependency_outside_the_members_affects_its_users(generated) -> Non
     dev_only = run(generated, Change("M", "ws/vendor/legacy/src/lib.rs"),
                    external={"ws/vendor/legacy": (("gen-crate-0011", DepKind.DEV),)})
     assert dev_only.crates == () and dev_only.test_crates == ("gen-crate-0011",)
+    # Inside the crate's directory every file is the crate's, its readme included (issue 13).
     docs = run(generated, Change("M", "ws/vendor/legacy/README.md"), external=external)
-    assert docs.nothing and docs.files[0].effect == "none"
+    assert docs.files[0].effect == "path-dependency" and docs.crates == ("gen-crate-0010", "gen-crate-0011")

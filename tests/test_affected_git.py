@@ -75,7 +75,6 @@ def test_ci_file_triggers_generate_check(repo: Path) -> None:
 def test_doc_only_change_triggers_nothing(repo: Path) -> None:
     edit(repo / "README.md", "# docs\n")
     edit(repo / "docs" / "guide.md", "guide\n")
-    edit(repo / "crates" / LEAF / "README.md", "crate docs\n")
     commit_all(repo, "docs")
     data = affected_json(repo, "base")
     assert data["nothing"] and data["crates"] == []

@@ -125,7 +125,7 @@ def test_json_shape(tmp_path: Path) -> None:
     assert member["manifest_path"] == "crates/gen-crate-0001/Cargo.toml"
     dep = member["dependencies"][0]
     assert set(dep) == {"key", "name", "kind", "target", "requirement", "path", "workspace", "optional",
-                        "member", "external_path"}
+                        "member", "external_path", "patched"}
     json.dumps(data)
 
 

@@ -44,7 +44,7 @@ _INCLUDE = re.compile(r'^\s*#\s*include\s*[<"]([^>"]+)[>"]', re.MULTILINE)
 class Rules:
     """What the configuration says about paths (patterns use fnmatch; ``*`` crosses ``/``)."""
 
-    ignore: tuple[str, ...] = ()  # inside crates, relative to the workspace root or a file name
+    ignore: tuple[str, ...] = ()  # inside crates: `/`-anchored at the workspace root, else a path or file name
     ci_paths: tuple[str, ...] = (".github/workflows/*", ".gitlab-ci.yml")  # relative to the repository
 
 
@@ -167,8 +167,20 @@ def _within(path: str, prefix: str) -> str | None:
 
 
 def _matches(path: str, patterns: Iterable[str]) -> bool:
+    """fnmatch rules (``*`` crosses ``/``): a pattern starting with ``/`` is anchored at the
+    workspace root (``/README.md`` is the top-level file only, ``/docs/**`` everything under
+    ``docs/``); any other pattern matches the path or the file name anywhere."""
     name = posixpath.basename(path)
-    return any(fnmatch.fnmatchcase(path, p) or fnmatch.fnmatchcase(name, p) for p in patterns)
+    for pattern in patterns:
+        if pattern.startswith("/"):
+            anchored = pattern[1:]
+            if fnmatch.fnmatchcase(path, anchored) or (
+                anchored.endswith("/**") and path.startswith(anchored[:-2])
+            ):
+                return True
+        elif fnmatch.fnmatchcase(path, pattern) or fnmatch.fnmatchcase(name, pattern):
+            return True
+    return False
 
 
 def _is_tool_config(path: str, prefix: str) -> bool:
@@ -483,7 +495,7 @@ def rules_from(config: Any) -> Rules:
     hooks = getattr(config, "hooks", None)
     if hooks is None:
         return Rules()
-    return Rules(ignore=tuple(hooks.ignore), ci_paths=tuple(hooks.ci_paths))
+    return Rules(ignore=(*hooks.ignore, *getattr(hooks, "ignore_extra", ())), ci_paths=tuple(hooks.ci_paths))
 
 
 def affected_since(workspace: Workspace, base_ref: str, rules: Rules, head_ref: str = "HEAD") -> Affected:

@@ -46,6 +46,7 @@ def workspace_json(workspace: Workspace) -> dict[str, Any]:
                         "optional": d.optional,
                         "member": d.member,
                         "external_path": d.external_path,
+                        "patched": d.patched,
                     }
                     for d in p.dependencies
                 ],

@@ -17,7 +17,7 @@ path) and :func:`repository_root` (the checkout CI generation writes into).
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -355,3 +355,8 @@ def open_repo(root: Path, *, hint: str = "fix the git problem above and run the 
         return None
     top = find_toplevel(root)
     return None if top is None else GitRepo(top, root, hint)
+
+
+def stream_git(repo: Path, *args: str, hint: str | None = None) -> Iterator[str]:
+    """`git ARGS` in ``repo``, its stdout yielded while it runs (a long `git log` parsed as it arrives)."""
+    return proc.stream(["git", *args], cwd=repo, hint=hint or _HINT)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -122,3 +122,49 @@ def run(
     if check and completed.returncode != 0:
         raise CommandFailed(list(result.argv), completed.returncode, tail(result.stderr or result.stdout), hint)
     return result
+
+
+def stream(
+    argv: Sequence[str | os.PathLike[str]],
+    *,
+    cwd: Path | str | None = None,
+    hint: str | None = None,
+    chunk: int = 1 << 16,
+) -> Iterator[str]:
+    """Run ``argv`` and yield its stdout as text while it runs (long `git log` output parsed
+    as it arrives). A failure raises :class:`CommandFailed` once the output is consumed."""
+    import codecs
+    import tempfile
+
+    args = [os.fspath(a) for a in argv]
+    program = args[0]
+    if os.sep not in program:
+        args[0] = find_tool(program)
+    # stderr to a file: a pipe nobody reads could fill up and stall the tool.
+    with tempfile.TemporaryFile() as errors:
+        try:
+            child = subprocess.Popen(args, cwd=cwd, stdout=subprocess.PIPE, stderr=errors,
+                                     stdin=subprocess.DEVNULL)
+        except FileNotFoundError as exc:
+            raise ToolMissing(program, hint or INSTALL_HINTS.get(program, f"install `{program}`")) from exc
+        except OSError as exc:
+            raise OperationFailed(f"`{program}` could not be started: {exc.strerror or exc}",
+                                  hint or "check that it is an executable file") from exc
+        assert child.stdout is not None
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        try:
+            while True:
+                data = os.read(child.stdout.fileno(), chunk)
+                if not data:
+                    break
+                yield decoder.decode(data)
+            rest = decoder.decode(b"", final=True)
+            if rest:
+                yield rest
+        finally:
+            child.stdout.close()
+            code = child.wait()
+        if code != 0:
+            errors.seek(0)
+            text = errors.read().decode("utf-8", errors="replace")
+            raise CommandFailed([program, *args[1:]], code, tail(text), hint)

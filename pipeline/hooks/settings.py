@@ -6,7 +6,9 @@ from dataclasses import dataclass
 
 from pipeline.foundation.config import setting
 
-DEFAULT_IGNORE = ("*.md", "*.rst", "LICENSE*", "COPYRIGHT*", "AUTHORS*", "docs/*", "*/docs/*", ".gitignore")
+# Top-level documentation only: inside a crate's directory every file is the crate's (a `.md`
+# under `tests/` or `resources/` is test data, `README.md` is the package's readme).
+DEFAULT_IGNORE = ("/README.md", "/docs/**", "/CHANGELOG.md")
 DEFAULT_CI_PATHS = (".github/workflows/*", ".gitlab-ci.yml", ".gitlab-ci/*")
 
 
@@ -31,8 +33,11 @@ class HooksSettings:
     )
     ignore: tuple[str, ...] = setting(
         factory=lambda: DEFAULT_IGNORE,
-        doc="patterns (fnmatch, against the workspace-relative path or the file name) of files inside crates "
-        "whose changes affect no crate",
+        doc="patterns (fnmatch; a leading `/` anchors at the workspace root, `**` spans directories; otherwise "
+        "against the path or the file name) of files inside crates whose changes affect no crate",
+    )
+    ignore_extra: tuple[str, ...] = setting(
+        factory=tuple, doc="more patterns like `ignore`, added to it (so the defaults stay)",
     )
     ci_paths: tuple[str, ...] = setting(
         factory=lambda: DEFAULT_CI_PATHS,

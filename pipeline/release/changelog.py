@@ -9,12 +9,21 @@ from __future__ import annotations
 
 import datetime as _dt
 import os
+import posixpath
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import PurePosixPath
+from typing import Protocol
 
 from pipeline.foundation.git import CommitInfo
+
+
+class HistoryLike(Protocol):
+    sha: str
+    subject: str
+    body: str
+    crates: tuple[str, ...]
+
 
 _CONVENTIONAL = re.compile(r"^(?P<type>[A-Za-z]+)(?:\((?P<scope>[^()]*)\))?(?P<bang>!)?:\s+(?P<desc>\S.*)$")
 _BREAKING_FOOTER = re.compile(r"^BREAKING[ -]CHANGE:\s*(?P<text>.*)$", re.MULTILINE)
@@ -89,17 +98,9 @@ def parse_commit(commit: CommitInfo, crates: tuple[str, ...]) -> Entry:
 
 def attribute(files: Iterable[str], crate_dirs: Mapping[str, str]) -> tuple[str, ...]:
     """Crates owning ``files`` (workspace-relative posix paths); the deepest directory wins."""
-    by_depth = sorted(crate_dirs.items(), key=lambda item: -len(item[1]))
-    found: list[str] = []
-    for name in files:
-        path = PurePosixPath(name)
-        for crate, directory in by_depth:
-            if directory in ("", ".") or path.is_relative_to(directory):
-                if directory in ("", ".") and any(path.is_relative_to(d) for _, d in by_depth if d not in ("", ".")):
-                    continue
-                found.append(crate)
-                break
-    return tuple(sorted(set(found)))
+    from pipeline.release.unreleased import Attributor
+
+    return Attributor(crate_dirs).crates(files)
 
 
 @dataclass(frozen=True)
@@ -149,12 +150,38 @@ def collect(
     commits: Sequence[CommitInfo], crate_dirs: Mapping[str, str], since: str | None, skip_prefix: str = ""
 ) -> Changes:
     """Entries for ``commits`` (oldest first in the result); release commits are skipped."""
+    from pipeline.release.unreleased import Attributor
+
+    # One attributor for the whole range: its per-directory memo is what makes long histories cheap.
+    crates_of = Attributor(crate_dirs).crates
     entries = []
     for commit in reversed(commits):
         if skip_prefix and commit.subject.startswith(skip_prefix):
             continue
-        entries.append(parse_commit(commit, attribute(commit.files, crate_dirs)))
+        entries.append(parse_commit(commit, crates_of(commit.files)))
     return Changes(since, tuple(entries))
+
+
+def from_history(commits: Sequence[HistoryLike], since: str | None) -> Changes:
+    """Entries for commits already attributed (:class:`pipeline.release.unreleased.HistoryCommit`),
+    oldest first in the result."""
+    return Changes(since, tuple(parse_commit(c, c.crates) for c in reversed(commits)))  # type: ignore[arg-type]
+
+
+def changelog_files(root_file: str, crate_dirs: Mapping[str, str], exists: Callable[[str], bool]) -> dict[str, str]:
+    """crate -> the changelog its section goes to (workspace-relative).
+
+    Where crates keep their own ``CHANGELOG.md`` (clap's shape) each crate's section goes
+    to its own file and no root file is created; a crate without one then writes none. Where
+    the workspace keeps one root file (or no file at all yet), every crate's goes there.
+    """
+    name = posixpath.basename(root_file) or "CHANGELOG.md"
+    own = {c: posixpath.join(d, name) if d not in ("", ".") else root_file for c, d in crate_dirs.items()}
+    per_crate = {c: path for c, path in own.items() if crate_dirs[c] not in ("", ".") and exists(path)}
+    if per_crate:
+        # The root package (if any) keeps the root file.
+        return {c: path for c, path in own.items() if c in per_crate or crate_dirs[c] in ("", ".")}
+    return {c: root_file for c in crate_dirs}
 
 
 def release_date() -> str:

@@ -124,7 +124,23 @@ class _Scanner:
     def _string(self) -> tuple[int, int]:
         text, start = self.text, self.pos
         if text.startswith(('"""', "'''"), start):
-            raise _Unsupported("multi-line string")
+            # A multi-line string: its span keeps the delimiters, so an edit keeps the form.
+            delimiter = text[start : start + 3]
+            end = start + 3
+            while True:
+                end = text.find(delimiter, end)
+                if end == -1:
+                    raise _Unsupported(f"unterminated multi-line string at offset {start}")
+                backslashes = len(text[:end]) - len(text[:end].rstrip("\\"))
+                if delimiter == "'''" or backslashes % 2 == 0:
+                    break
+                end += 1
+            end += 3
+            for _ in range(2):  # up to two quotes of the content may touch the closing delimiter
+                if text.startswith(delimiter[0], end):
+                    end += 1
+            self.pos = end
+            return start, end
         match = (_BASIC if text[start] == '"' else _LITERAL).match(text, start)
         if match is None:
             raise _Unsupported(f"unterminated string at offset {start}")
@@ -200,9 +216,14 @@ def _check_olds(parsed: Mapping[str, Any], edits: Iterable[Edit], file: Path) ->
 
 
 def edit_toml(text: str, edits: Sequence[Edit], file: Path) -> str:
-    """``text`` with each edit's string value replaced; every other byte kept."""
+    """``text`` with each edit's string value replaced; every other byte kept.
+
+    A UTF-8 byte order mark (which cargo accepts) stays in front; a value written as a
+    literal (`'0.1.0'`) or a multi-line string stays in that form."""
     if not edits:
         return text
+    if text.startswith("\ufeff"):
+        return "\ufeff" + edit_toml(text[1:], edits, file)
     for locate in (_locate_by_search, _locate_by_scan):
         try:
             result = _replace(text, edits, locate(text, edits))
@@ -220,6 +241,20 @@ def edit_toml(text: str, edits: Sequence[Edit], file: Path) -> str:
     if toml_loads(result) != expected:  # pragma: no cover - tomlkit is the reference
         raise ManifestError(f"{file}: could not edit the manifest safely", "edit the versions by hand")
     return result
+
+
+def value_line(text: str, path: tuple[str, ...], value: str) -> int | None:
+    """The 1-based line where the string ``value`` sits at key ``path`` in ``text``, if found."""
+    text = text.removeprefix("\ufeff")
+    probe = [Edit(path, value, value + "~")]
+    for locate in (_locate_by_search, _locate_by_scan):
+        try:
+            span = locate(text, probe).get(path)
+        except _Unsupported:
+            continue
+        if span is not None:
+            return text.count("\n", 0, span[0]) + 1
+    return None
 
 
 def _locate_by_scan(text: str, edits: Sequence[Edit]) -> dict[tuple[str, ...], tuple[int, int]]:
@@ -291,13 +326,21 @@ def _replace(text: str, edits: Sequence[Edit], spans: Mapping[tuple[str, ...], t
             raise _Unsupported(f"no single-line string at {edit.path}")
         start, end = span
         quote = text[start]
-        if edit.old == edit.new or text[start + 1 : end - 1] != edit.old:
+        lead = ""
+        if text.startswith(('"""', "'''"), start):
+            quote = text[start : start + 3]
+            inner = text[start + 3 : end - 3]
+            # TOML trims a newline right after the opening delimiter: keep it where it was.
+            lead = "\r\n" if inner.startswith("\r\n") else "\n" if inner.startswith("\n") else ""
+            if inner[len(lead) :] != edit.old or edit.old == edit.new:
+                raise _Unsupported(f"{edit.path}: multi-line value is not plainly {edit.old!r}")
+        elif edit.old == edit.new or text[start + 1 : end - 1] != edit.old:
             raise _Unsupported(f"{edit.path} is not {edit.old!r} (the slow path reports it)")
-        if (quote == "'" and "'" in edit.new) or (quote == '"' and ('"' in edit.new or "\\" in edit.new)):
+        if (quote[0] == "'" and "'" in edit.new) or (quote[0] == '"' and ('"' in edit.new or "\\" in edit.new)):
             raise _Unsupported("value needs escaping")
         if "\n" in edit.new or "\r" in edit.new:
             raise _Unsupported("value spans lines")
-        replacements.append((start, end, f"{quote}{edit.new}{quote}"))
+        replacements.append((start, end, f"{quote}{lead}{edit.new}{quote}"))
     out = []
     last = 0
     for start, end, new in sorted(replacements):
@@ -321,7 +364,8 @@ def _tomlkit_edit(text: str, edits: Sequence[Edit]) -> str:
             container = container[part]
         old_item = container[edit.path[-1]]
         literal = isinstance(old_item, String) and old_item.type.is_literal()
-        new_item = tomlkit.string(edit.new, literal=literal)
+        multiline = isinstance(old_item, String) and old_item.type.is_multiline()
+        new_item = tomlkit.string(edit.new, literal=literal, multiline=multiline)
         if hasattr(old_item, "trivia"):
             new_item._trivia = copy.copy(old_item.trivia)  # keeps the `# comment` and spacing
         container[edit.path[-1]] = new_item

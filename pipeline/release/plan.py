@@ -16,21 +16,35 @@ Rules (cargo-release's, with the ones the issue adds):
   Ranges and wildcards are left alone, with a warning when they no longer match.
 * A crate whose normal or build requirement on a moved crate no longer matches
   is itself moved (its published manifest changes), transitively.
+* Requirements that reach a member through ``[patch]``/``[replace]`` are rewritten like
+  path ones; requirements in manifests outside the members (excluded crates, examples)
+  are updated when the old one would reject the new version (:mod:`pipeline.workspace.outside`).
+* ``extra_crates`` (outside the members, on the workspace's version line) move with it.
+* ``publish = false`` crates follow ``unpublished``: ``skip`` keeps their own version and
+  only updates their requirements; ``bump`` moves them; ``release`` tags them too.
+* Resolution check: after the edits, every requirement that reaches a moved crate must
+  accept its new version; each one that does not is a blocker naming ``file:line``.
 """
 
 from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pipeline.foundation.errors import ManifestError, UsageError
 from pipeline.release.levels import PRE_KINDS, Target, apply
 from pipeline.workspace.cargo_semver import Comparator, Op, SemverError, Version, VersionReq
 from pipeline.workspace.manifest import locate_key
 from pipeline.workspace.model import DepKind, Package, Workspace
+
+if TYPE_CHECKING:
+    from pipeline.workspace.outside import Outside, OutsideCrate
+
+UNPUBLISHED_POLICIES = ("skip", "bump", "release")
 
 _REWRITABLE = frozenset({Op.CARET, Op.TILDE, Op.EXACT})
 _FORCING_KINDS = frozenset({DepKind.NORMAL, DepKind.BUILD})
@@ -43,6 +57,8 @@ class VersionChange:
     new: Version
     inherited: bool
     reason: str
+    publish: bool = True
+    manifest: Path | None = None  # set for crates outside the members (`extra-crates`)
 
 
 @dataclass(frozen=True)
@@ -67,6 +83,7 @@ class Plan:
     notes: tuple[str, ...] = ()
     # Problems that make --execute refuse (a requirement that would break cargo).
     blockers: tuple[str, ...] = ()
+    unpublished: str = "skip"
     _by_name: Mapping[str, VersionChange] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -86,6 +103,14 @@ class Plan:
     @property
     def empty(self) -> bool:
         return not self.changes
+
+    def tagged(self, change: VersionChange) -> bool:
+        """Does ``change`` get a tag of its own (publish = false crates only with `release`)?"""
+        return change.publish or self.unpublished == "release"
+
+    def listed(self, change: VersionChange) -> bool:
+        """Is ``change`` shown and written to the changelog (`skip` hides publish = false crates)?"""
+        return change.publish or self.unpublished != "skip"
 
 
 # ---------------------------------------------------------------------------
@@ -149,6 +174,9 @@ class _Site:
     dependency: str  # the member it points to
     dependents: tuple[tuple[str, DepKind], ...]  # members whose published manifest carries it
     what: str
+    # "always": rewritten whenever its crate moves (members, extra crates); "breaks": only when
+    # the old requirement rejects the new version (manifests outside the release).
+    policy: str = "always"
 
 
 def _sites(ws: Workspace) -> list[_Site]:
@@ -176,7 +204,9 @@ def _sites(ws: Workspace) -> list[_Site]:
         )
     for package in ws.members:
         for dep in package.dependencies:
-            if dep.workspace or dep.member is None or dep.requirement is None:
+            # A patched dependency is written by name (`macros = "~2.7.0"`): its site comes from
+            # pipeline.workspace.outside, which reads where the string sits.
+            if dep.workspace or dep.member is None or dep.requirement is None or dep.patched:
                 continue
             table = ".".join(_quote(t) for t in dep.table)
             sites.append(
@@ -192,17 +222,30 @@ def _sites(ws: Workspace) -> list[_Site]:
     return sites
 
 
+def _outside_sites(outside: Outside, extra: frozenset[str]) -> list[_Site]:
+    sites = []
+    for req in outside.requirements:
+        member_like = req.owner_is_member or (req.owner is not None and req.owner in extra)
+        dependents = ((req.owner, req.kind),) if req.owner_is_member and req.owner is not None else ()
+        sites.append(_Site(req.file, req.value_path, req.requirement, req.member, dependents, req.what,
+                           "always" if member_like else "breaks"))
+    return sites
+
+
 def _quote(part: str) -> str:
     return part if all(c.isalnum() or c in "-_" for c in part) else f"'{part}'"
 
 
-def select_default(ws: Workspace, target: Target) -> tuple[str, ...]:
+def select_default(ws: Workspace, target: Target, unpublished: str = "skip") -> tuple[str, ...]:
     """Crates moved when none are named: all of them for a level; for an explicit
-    version, the shared version's crates when there is a shared version."""
+    version, the shared version's crates when there is a shared version. With
+    ``unpublished = "skip"``, publish = false crates with their own version stay."""
     if target.version is not None and ws.version is not None:
         inheriting = tuple(p.name for p in ws.members if p.version_inherited)
         if inheriting:
             return inheriting
+    if unpublished == "skip":
+        return tuple(p.name for p in ws.members if p.publish or p.version_inherited)
     return ws.names
 
 
@@ -220,18 +263,38 @@ def check_versions(ws: Workspace) -> None:
             ) from None
 
 
+Locate = Callable[[Path, tuple[str, ...], str], int | None]
+
+
 def make_plan(
-    ws: Workspace, target: Target, crates: Iterable[str] | None = None, levels: Mapping[str, Target] | None = None
+    ws: Workspace,
+    target: Target,
+    crates: Iterable[str] | None = None,
+    levels: Mapping[str, Target] | None = None,
+    *,
+    outside: Outside | None = None,
+    extra_crates: Sequence[str] = (),
+    unpublished: str = "skip",
+    locate: Locate | None = None,
 ) -> Plan:
     """The plan for moving ``crates`` (default: :func:`select_default`) to ``target``.
 
     ``target`` must not be ``auto`` here: the flow resolves it from commits first.
     ``levels`` overrides the target of selected crates with their own version line
-    (what `auto` found for each of them).
+    (what `auto` found for each of them). ``outside``: requirements on members outside
+    the members' path dependencies (:func:`pipeline.workspace.outside.gather`);
+    ``extra_crates``: outside crates (names or paths) released with the workspace;
+    ``locate``: finds the line of a value in a file, for the blockers' ``file:line``.
     """
     if target.auto:
         raise UsageError("`auto` must be resolved to a level before planning", "give a level such as minor")
-    selected = tuple(dict.fromkeys(crates)) if crates is not None else select_default(ws, target)
+    if unpublished not in UNPUBLISHED_POLICIES:
+        raise UsageError(f"`unpublished` = {unpublished!r} is not one of {', '.join(UNPUBLISHED_POLICIES)}",
+                         'set `unpublished = "skip"` (the default), "bump" or "release"')
+    extras = _extra_crates(ws, outside, extra_crates)
+    locate = locate or locate_value
+    selected = (tuple(dict.fromkeys(crates)) if crates is not None
+                else select_default(ws, target, unpublished))
     for name in selected:
         ws.package(name)  # unknown crate -> ManifestError naming the members
     check_versions(ws)
@@ -271,7 +334,19 @@ def make_plan(
     for name in selected:
         move(ws.package(name), "selected", (levels or {}).get(name, target))
 
-    sites = _sites(ws)
+    # Crates outside the members on the workspace's version line: the shared version's
+    # new value when they carry it, else the target applied to their own version.
+    for extra in extras:
+        assert extra.version is not None
+        old = Version.parse(extra.version)
+        if shared_new is not None and shared_old is not None and old == shared_old:
+            new[extra.name] = shared_new
+        else:
+            new[extra.name] = apply(old, target, crate=f"crate `{extra.name}` ({extra.manifest_path})")
+        reasons[extra.name] = "extra crate (release.extra-crates)"
+
+    extra_names = frozenset(e.name for e in extras)
+    sites = _sites(ws) + (_outside_sites(outside, extra_names) if outside is not None else [])
     while True:
         forced: list[tuple[Package, str]] = []
         for site in sites:
@@ -282,7 +357,7 @@ def make_plan(
                 continue
             for dependent, kind in site.dependents:
                 package = ws.package(dependent)
-                if dependent not in new and kind in _FORCING_KINDS and package.publish:
+                if dependent not in new and kind in _FORCING_KINDS and (package.publish or unpublished != "skip"):
                     forced.append((package, f"its requirement on {site.dependency} changes"))
         if not forced:
             break
@@ -293,6 +368,7 @@ def make_plan(
     warnings: list[str] = []
     notes: list[str] = []
     blockers: list[str] = []
+    finals: list[tuple[_Site, str]] = []
     for site in sites:
         if site.dependency not in new:
             continue
@@ -300,21 +376,32 @@ def make_plan(
         rewrite = rewrite_requirement(site.requirement, version)
         where = f"{site.what} (in {_rel(site.file, ws.root)})"
         if rewrite.kind in ("range", "invalid"):
-            if rewrite.breaks:
-                text = (
-                    f"{where}: requirement `{site.requirement}` on {site.dependency} is left alone "
-                    f"and no longer matches {version}"
-                )
-                warnings.append(text)
-                blockers.append(text)
-            else:
+            finals.append((site, site.requirement))
+            if not rewrite.breaks:
                 notes.append(f"{where}: requirement `{site.requirement}` left alone (still matches {version})")
             continue
-        if rewrite.new is None:
+        if rewrite.new is None or (site.policy == "breaks" and not rewrite.breaks):
+            finals.append((site, site.requirement))
             continue
         if rewrite.expanded:
             notes.append(f"{where}: `{site.requirement}` becomes `{rewrite.new}` (a pre-release needs a full version)")
         edits.append(ValueEdit(site.file, site.path, site.requirement, rewrite.new, where))
+        finals.append((site, rewrite.new))
+    # The resolution check: what cargo will see once the edits are written.
+    for site, final in finals:
+        problem = _rejects(site, final, new[site.dependency], ws.root, locate)
+        if problem is not None:
+            warnings.append(problem)
+            blockers.append(problem)
+    for key in outside.replace_keys if outside is not None else ():
+        if key.member in new and key.version != str(new[key.member]):
+            line = locate(key.file, ("replace",), key.key)
+            name = key.key.replace("@", ":").partition(":")[0]
+            text = (f"{_rel(key.file, ws.root)}{f':{line}' if line else ''}: [replace] entry `{key.key}` names "
+                    f"version {key.version} of {key.member}, which moves to {new[key.member]}; "
+                    f'fix: rename the key to "{name}:{new[key.member]}"')
+            warnings.append(text)
+            blockers.append(text)
 
     # Version fields themselves.
     version_edits: list[ValueEdit] = []
@@ -329,6 +416,10 @@ def make_plan(
                 ValueEdit(package.manifest_path, ("package", "version"), package.version, str(new[package.name]),
                           f"{package.name}: [package] version")
             )
+    for extra in extras:
+        assert extra.version is not None
+        version_edits.append(ValueEdit(extra.manifest_path, ("package", "version"), extra.version,
+                                       str(new[extra.name]), f"{extra.name}: [package] version"))
 
     order = ws.topological_order()
     changes = tuple(
@@ -338,11 +429,19 @@ def make_plan(
             new[name],
             ws.package(name).version_inherited,
             reasons[name],
+            ws.package(name).publish,
         )
         for name in order
         if name in new
+    ) + tuple(
+        VersionChange(e.name, Version.parse(e.version or ""), new[e.name],
+                      shared_new is not None and new[e.name] == shared_new, reasons[e.name], e.publish,
+                      e.manifest_path)
+        for e in extras
     )
     for change in changes:
+        if change.manifest is not None:
+            continue
         package = ws.package(change.crate)
         for dep in package.dependencies:
             if dep.external_path and dep.kind is not DepKind.DEV:
@@ -359,7 +458,75 @@ def make_plan(
         warnings=tuple(dict.fromkeys(warnings)),
         notes=tuple(dict.fromkeys(notes)),
         blockers=tuple(dict.fromkeys(blockers)),
+        unpublished=unpublished,
     )
+
+
+def locate_value(file: Path, path: tuple[str, ...], value: str) -> int | None:
+    """The line of a blocker's value: read only when there is a blocker to report."""
+    from pipeline.release.edit import value_line
+
+    try:
+        text = file.read_bytes().decode("utf-8", errors="replace")
+    except OSError:
+        return None
+    if path == ("replace",):  # a [replace] key: its own line
+        for number, line in enumerate(text.removeprefix("\ufeff").splitlines(), start=1):
+            if line.lstrip().startswith((f'"{value}"', f"'{value}'")):
+                return number
+        return None
+    return value_line(text, path, value)
+
+
+def _extra_crates(ws: Workspace, outside: Outside | None, wanted: Sequence[str]) -> list[OutsideCrate]:
+    found = []
+    for item in wanted:
+        crate = outside.crate(item, ws.root) if outside is not None else None
+        if crate is None:
+            known = ", ".join(sorted(c.name for c in outside.crates)) if outside is not None else ""
+            raise UsageError(
+                f"{ws.manifest_path}: `release.extra-crates` names `{item}`, which is no crate outside the members",
+                ("crates outside the members: " + known) if known else
+                "give the path (relative to the workspace root) of a crate with its own Cargo.toml",
+            )
+        if ws.has(crate.name):
+            raise UsageError(f"{ws.manifest_path}: `release.extra-crates` names `{item}`, which is a member",
+                             "members are released anyway: remove it from `extra-crates`")
+        if crate.version is None:
+            raise ManifestError(f"{locate_key(crate.manifest_path, 'version')}: extra crate `{crate.name}` has no "
+                                "version of its own", 'write `version = "..."` in its [package] table')
+        try:
+            Version.parse(crate.version)
+        except SemverError as exc:
+            raise ManifestError(f"{locate_key(crate.manifest_path, 'version')}: crate `{crate.name}` version: {exc}",
+                                "write it as MAJOR.MINOR.PATCH (e.g. 1.2.0)") from None
+        found.append(crate)
+    return found
+
+
+def _suggest(requirement: str, new: Version) -> str:
+    """A requirement that accepts ``new`` and is written as the old one was when possible."""
+    try:
+        req = VersionReq.parse(requirement)
+        first = req.comparators[0] if req.comparators else None
+    except SemverError:
+        first = None
+    precision = 3 if new.pre else (1 + (first.minor is not None) + (first.patch is not None)) if first else 2
+    parts = [new.major, new.minor, new.patch][: max(precision, 1)]
+    text = ".".join(str(p) for p in parts)
+    return text + ("-" + ".".join(new.pre) if new.pre else "")
+
+
+def _rejects(site: _Site, final: str, version: Version, root: Path, locate: Locate) -> str | None:
+    try:
+        if VersionReq.parse(final).matches(version):
+            return None
+    except SemverError:
+        pass
+    line = locate(site.file, site.path, site.requirement)
+    place = _rel(site.file, root) + (f":{line}" if line else "")
+    return (f"{place}: {site.what}: requirement `{final}` on {site.dependency} no longer matches {version} "
+            f'(its new version); fix: write `version = "{_suggest(final, version)}"` there (or a range with it)')
 
 
 def _rel(path: Path | None, root: Path) -> str:

@@ -67,7 +67,7 @@ def load_workspace(root: Path) -> Workspace:
     for pattern in _str_list(ws_table.get("members", []), manifest_path, "members"):
         member_dirs.extend(_expand_member(root, pattern, manifest_path, excluded, paths))
 
-    loader = _Loader(root, manifest_path, ws_package, ws_deps, excluded, paths)
+    loader = _Loader(root, manifest_path, ws_package, ws_deps, excluded, paths, _patch_targets(data, root, paths))
     seen: set[Path] = set()
     queue = [d for d in member_dirs if not _is_excluded(d, excluded)]
     raw_packages: list[tuple[Path, Path, dict[str, Any]]] = []
@@ -119,6 +119,32 @@ def load_workspace(root: Path) -> Workspace:
         metadata=metadata,
         virtual="package" not in data,
     )
+
+
+def _source(spec: Any) -> str:
+    """The source a dependency comes from, named as `[patch.<source>]` names it."""
+    if isinstance(spec, dict):
+        if isinstance(spec.get("git"), str):
+            return spec["git"].rstrip("/").removesuffix(".git")
+        if isinstance(spec.get("registry"), str):
+            return spec["registry"]
+    return "crates-io"
+
+
+def _patch_targets(data: dict[str, Any], root: Path, paths: _Paths) -> dict[tuple[str, str], Path]:
+    """(source, package name) -> directory for every `[patch.*]` / `[replace]` entry with a path."""
+    found: dict[tuple[str, str], Path] = {}
+    patch = data.get("patch")
+    for source, entries in (patch.items() if isinstance(patch, dict) else ()):
+        source_key = source.rstrip("/").removesuffix(".git") if "://" in source else source
+        for key, spec in (entries.items() if isinstance(entries, dict) else ()):
+            if isinstance(spec, dict) and isinstance(spec.get("path"), str):
+                found[(source_key, str(spec.get("package", key)))] = paths.join(root, spec["path"])
+    replace = data.get("replace")
+    for key, spec in (replace.items() if isinstance(replace, dict) else ()):
+        if isinstance(spec, dict) and isinstance(spec.get("path"), str):
+            found[("replace", key.replace("@", ":").partition(":")[0])] = paths.join(root, spec["path"])
+    return found
 
 
 class _Paths:
@@ -260,6 +286,7 @@ class _Loader:
     ws_deps: dict[str, WorkspaceDependency]
     excluded: tuple[Path, ...]
     paths: _Paths
+    patches: dict[tuple[str, str], Path]  # (source, package name) -> the directory a patch points at
 
     def path_dependencies(self, data: dict[str, Any], directory: Path) -> Iterator[Path]:
         for _table_path, _kind, _target, table in _iter_dep_tables(data):
@@ -364,7 +391,13 @@ class _Loader:
                     )
                 member = None
                 external = False
-                if path is not None:
+                patched = False
+                if path is None and self.patches:
+                    target = self.patches.get((_source(spec), name)) or self.patches.get(("replace", name))
+                    member = member_paths.get(target) if target is not None else None
+                    patched = member is not None and member != crate
+                    member = member if patched else None
+                elif path is not None:
                     if path not in member_paths and not _has_file(path, "Cargo.toml"):
                         raise ManifestError(
                             f"{locate_key(manifest, key)}: crate `{crate}` has a path dependency `{key}` on "
@@ -385,4 +418,5 @@ class _Loader:
                     optional=optional,
                     member=member,
                     external_path=external,
+                    patched=patched,
                 )

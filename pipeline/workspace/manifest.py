@@ -31,7 +31,8 @@ def read_toml(path: Path, what: str = "manifest") -> dict[str, Any]:
         raise ManifestError(f"{path}: {what} not found", f"check that {path} exists") from exc
     except UnicodeDecodeError as exc:
         raise ManifestError(f"{path}: {what} is not valid UTF-8 ({exc.reason})", "save the file as UTF-8") from exc
-    return parse_toml(text, path, what)
+    # Cargo accepts a UTF-8 byte order mark in front of a manifest; TOML parsers do not.
+    return parse_toml(text.removeprefix("\ufeff"), path, what)
 
 
 def parse_toml(text: str, path: Path, what: str = "manifest") -> dict[str, Any]:
@@ -58,7 +59,7 @@ def locate_key(path: Path, key: str) -> str:
     person at the right place.
     """
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        lines = path.read_text(encoding="utf-8").removeprefix("\ufeff").splitlines()
     except OSError:
         return str(path)
     pattern = re.compile(r"^\s*(?:[\w.\-\"']*\.)?[\"']?" + re.escape(key) + r"[\"']?\s*[=.]")

@@ -49,6 +49,9 @@ class Dependency:
     optional: bool = False
     member: str | None = None
     external_path: bool = False
+    # Reaches ``member`` through a `[patch.<source>]` or `[replace]` entry of the root manifest,
+    # not by path: `macros = "~2.7.0"` with `[patch.crates-io] macros = { path = "macros" }`.
+    patched: bool = False
 
     @property
     def renamed(self) -> bool:

@@ -1,0 +1,73 @@
+"""History benchmark (issue 13).
+
+`pipeline changelog` and `pipeline release auto` (dry run) on a repository of 20,000
+commits over 50 crates with independent versions (each crate tagged
+`{crate}-v{version}` at its own points; one crate never released, so the range is
+the whole history), against `git log --format=... --name-only` over the same range,
+interleaved in one run (target: within 1.5x). The repository is built in the run
+with `git fast-import`. The in-process row is the history core alone
+(`pipeline.release.unreleased.read_history`: one log, one rev-list, attribution).
+
+    python bench/bench_history.py [--commits N] [--crates N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from common import REPO_ROOT, interleaved, table, timed
+from history_factory import make_history
+
+RUNS = 5
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--commits", type=int, default=20_000)
+    parser.add_argument("--crates", type=int, default=50)
+    parser.add_argument("--runs", type=int, default=RUNS)
+    args = parser.parse_args()
+    env = {"PYTHONPATH": str(REPO_ROOT)}
+    from pipeline.release import unreleased as history
+
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp) / "history"
+        start = time.perf_counter()
+        shape = make_history(root, crates=args.crates, commits=args.commits,
+                             untagged=(f"hist-crate-{args.crates - 1:02d}",))
+        built = time.perf_counter() - start
+        dirs = {n: f"crates/{n}" for n in shape.crates}
+        since = {n: shape.last_tags.get(n) for n in shape.crates}
+
+        def core() -> float:
+            begin = time.perf_counter()
+            history.read_history(root, "", dirs, since, tag_shas=dict(history.tag_commits(root)),
+                                 skip_prefix="chore(release): ")
+            return time.perf_counter() - begin
+
+        pipeline = [sys.executable, "-m", "pipeline", "--workspace", str(root)]
+        times = interleaved(
+            args.runs,
+            git=lambda: timed(["git", "log", "--format=%x1e%H%x1f%s%x1f%b%x1f", "--name-only", "HEAD"], cwd=root),
+            changelog=lambda: timed([*pipeline, "changelog"], cwd=root, env=env),
+            auto=lambda: timed([*pipeline, "release", "auto"], cwd=root, env=env),
+            core=core,
+        )
+    rows = [("command", "seconds", "ratio"),
+            (f"git log --format=... --name-only ({shape.commits} commits)", f"{times['git']:.3f}", "1.00")]
+    for key, label in (("changelog", "pipeline changelog"), ("auto", "pipeline release auto (dry run)")):
+        ratio = times[key] / times["git"]
+        rows.append((label, f"{times[key]:.3f}", f"{ratio:.2f}  target <= 1.50: " + ("met" if ratio <= 1.5 else
+                                                                                     "NOT met")))
+    rows.append(("  history core in-process (log + rev-list + attribution)", f"{times['core']:.3f}",
+                 f"{times['core'] / times['git']:.2f}"))
+    table(f"history of {shape.commits} commits over {len(shape.crates)} crates (median of {args.runs}; "
+          f"repository built in {built:.1f} s with git fast-import)", rows)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,268 @@
+"""Unreleased history of every crate, read in one pass: the core of `changelog`, `auto`, `--changed`.
+
+Each crate's unreleased commits run from its own last tag (independent versions),
+yet git is asked once, not once per crate: one ``git log --name-only`` over the
+union of the ranges, and, when the crates' tags differ, one ``git rev-list
+--parents`` over the same commits to know which tags reach which commit (a
+bitmask per commit). Attribution of a file to its crate is a dictionary lookup
+on the file's directory, memoised per directory, so 20,000 commits over 50 crates
+cost one lookup per distinct directory rather than one path comparison per file
+and crate.
+
+The parsing and the reachability arithmetic are pure functions of git's output;
+:func:`read_history` is the thin edge that runs git.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pipeline.foundation import git, proc
+
+RECORD = "\x1e"
+FIELD = "\x1f"
+LOG_FORMAT = "%x1e%H%x1f%s%x1f%b%x1f"
+
+
+class Attributor:
+    """File path (workspace-relative, posix) -> the crate whose directory is the deepest holding it.
+
+    ``crate_dirs``: crate -> its directory relative to the workspace root ("" for a root package).
+    """
+
+    def __init__(self, crate_dirs: Mapping[str, str]) -> None:
+        self._owner: dict[str, str | None] = {}
+        root = None
+        for crate, directory in crate_dirs.items():
+            directory = directory.strip("/")
+            if directory in ("", "."):
+                root = crate
+            else:
+                self._owner[directory] = crate
+        self._root = root
+        self._owner[""] = root
+
+    def owner_of_dir(self, directory: str) -> str | None:
+        owner = self._owner
+        if directory in owner:
+            return owner[directory]
+        # Walk up to the nearest known directory, then remember the answer for every level.
+        chain = [directory]
+        parent = directory.rpartition("/")[0]
+        while parent not in owner:
+            chain.append(parent)
+            parent = parent.rpartition("/")[0]
+        found = owner[parent]
+        for item in chain:
+            owner[item] = found
+        return found
+
+    def owner(self, path: str) -> str | None:
+        return self.owner_of_dir(path.rpartition("/")[0])
+
+    def crates(self, files: Iterable[str]) -> tuple[str, ...]:
+        owner, lookup = self._owner, self.owner_of_dir
+        found = {owner[d] if d in owner else lookup(d) for d in (name.rpartition("/")[0] for name in files)}
+        found.discard(None)
+        if len(found) == 1:
+            return (found.pop(),)  # type: ignore[return-value]
+        return tuple(sorted(found))  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class HistoryCommit:
+    sha: str
+    subject: str
+    body: str
+    files: tuple[str, ...]  # relative to the workspace root, posix
+    crates: tuple[str, ...]  # the crates owning those files
+
+    @property
+    def short(self) -> str:
+        return self.sha[:7]
+
+
+def parse_log(text: str, prefix: str, attributor: Attributor, skip_prefix: str = "") -> list[HistoryCommit]:
+    """Records of ``git log --format=LOG_FORMAT --name-only`` (newest first).
+
+    ``prefix``: the workspace root relative to the repository top ("" or "dir/"): file names
+    outside it are dropped. Subjects starting with ``skip_prefix`` (release commits) are left out.
+    """
+    return list(parse_records(text.split(RECORD)[1:], prefix, attributor, skip_prefix))
+
+
+def parse_records(
+    records: Iterable[str], prefix: str, attributor: Attributor, skip_prefix: str = ""
+) -> Iterator[HistoryCommit]:
+    cut = len(prefix)
+    crates_of = attributor.crates
+    for record in records:
+        sha, subject, body, names = [*record.split(FIELD, 3), "", "", ""][:4]
+        subject = subject.strip()
+        if skip_prefix and subject.startswith(skip_prefix):
+            continue
+        if prefix:
+            files = tuple(f[cut:] for f in names.split("\n") if f.startswith(prefix))
+        else:
+            files = tuple(f for f in names.split("\n") if f)
+        yield HistoryCommit(sha.strip(), subject, body.strip(), files, crates_of(files))
+
+
+def stream_records(chunks: Iterable[str]) -> Iterator[str]:
+    """Whole records out of ``git log`` output arriving in pieces."""
+    pending = ""
+    for chunk in chunks:
+        pending += chunk
+        parts = pending.split(RECORD)
+        pending = parts.pop()
+        yield from (p for p in parts if p)
+    if pending:
+        yield pending
+
+
+def reach_masks(revlist: str, tips: Mapping[str, int]) -> dict[str, int]:
+    """``git rev-list --topo-order --parents`` output -> commit -> bitmask of the tips reaching it.
+
+    ``tips``: commit -> its bit (a tag's commit). Children come before parents in topological
+    order, so one pass pushes each commit's mask down to its parents. Commits outside the
+    listed range are reached by every tip that matters (the range starts at their merge base).
+    """
+    masks: dict[str, int] = dict(tips)
+    for line in revlist.split("\n"):
+        if not line:
+            continue
+        commit, *parents = line.split(" ")
+        mask = masks.get(commit, 0)
+        if mask:
+            for parent in parents:
+                masks[parent] = masks.get(parent, 0) | mask
+    return masks
+
+
+@dataclass(frozen=True)
+class History:
+    """Unreleased commits (newest first, merges left out) and each crate's own range."""
+
+    commits: tuple[HistoryCommit, ...]
+    since: Mapping[str, str | None]  # crate -> the tag its range starts at (None: whole history)
+    masks: Mapping[str, int] = field(default_factory=dict)  # commit -> tips reaching it (empty: one range)
+    bits: Mapping[str, int] = field(default_factory=dict)  # crate -> its tag's bit
+
+    def unreleased_for(self, crate: str, commit: HistoryCommit) -> bool:
+        """Is ``commit`` after ``crate``'s own tag?"""
+        bit = self.bits.get(crate)
+        return bit is None or not self.masks.get(commit.sha, 0) & bit
+
+    def for_crate(self, crate: str) -> list[HistoryCommit]:
+        """The commits touching ``crate`` since its own tag."""
+        return [c for c in self.commits if crate in c.crates and self.unreleased_for(crate, c)]
+
+    def for_crates(self, crates: Iterable[str], *, unattributed: bool = True) -> list[HistoryCommit]:
+        """Commits unreleased for any of ``crates`` and touching one of them; with ``unattributed``
+        also those touching no crate (a workspace file) that are unreleased for one of them.
+        Each commit's ``crates`` keeps only the crates it is unreleased for."""
+        wanted = tuple(dict.fromkeys(crates))
+        result = []
+        for commit in self.commits:
+            if commit.crates:
+                own = tuple(c for c in commit.crates if self.unreleased_for(c, commit))
+                if own and (set(own) & set(wanted)):
+                    result.append(commit if own == commit.crates else _with_crates(commit, own))
+            elif unattributed and any(self.unreleased_for(c, commit) for c in wanted):
+                result.append(commit)
+        return result
+
+    def changed(self, crates: Sequence[str]) -> tuple[str, ...]:
+        """Of ``crates``, those with a commit of their own since their own tag (or never tagged)."""
+        found = set()
+        for commit in self.commits:
+            for crate in commit.crates:
+                if crate not in found and self.unreleased_for(crate, commit):
+                    found.add(crate)
+        return tuple(c for c in crates if c in found or self.since.get(c, "") is None)
+
+
+def _with_crates(commit: HistoryCommit, crates: tuple[str, ...]) -> HistoryCommit:
+    return HistoryCommit(commit.sha, commit.subject, commit.body, commit.files, crates)
+
+
+# ---------------------------------------------------------------------------
+# Edge: git
+
+
+_HINT = "the history of the release could not be read; check the repository with `git log`"
+
+
+def _git(top: Path, *args: str, check: bool = True) -> proc.Result:
+    return git.run_git(top, *args, check=check, hint=_HINT)
+
+
+def tag_commits(top: Path) -> list[tuple[str, str]]:
+    """(tag, commit it points to) for every tag reachable from HEAD, newest first."""
+    out = _git(top, "for-each-ref", "--merged", "HEAD", "--sort=-creatordate",
+               "--format=%(refname:short)%00%(objectname)%00%(*objectname)", "refs/tags").stdout
+    result = []
+    for line in out.splitlines():
+        name, obj, peeled = [*line.split("\0"), "", ""][:3]
+        if name:
+            result.append((name, peeled or obj))
+    return result
+
+
+def read_history(
+    top: Path,
+    prefix: str,
+    crate_dirs: Mapping[str, str],
+    since: Mapping[str, str | None],
+    *,
+    tag_shas: Mapping[str, str] | None = None,
+    skip_prefix: str = "",
+) -> History:
+    """Each crate's commits since its own tag (``since``: crate -> tag or None), in one log.
+
+    ``top``: the repository's top directory; ``prefix``: the workspace root under it ("" or
+    "dir/"); ``tag_shas``: tag -> commit (from :func:`tag_commits`, to save asking again).
+    """
+    attributor = Attributor(crate_dirs)
+    shas = dict(tag_shas or {})
+    wanted = sorted({t for t in since.values() if t is not None})
+    for tag in wanted:
+        if tag not in shas:
+            shas[tag] = _git(top, "rev-parse", "--verify", "--quiet", f"{tag}^{{commit}}").stdout.strip()
+    whole = any(t is None for t in since.values()) or not since
+    commits_of = {shas[t] for t in wanted}
+    if whole:
+        start: list[str] = []
+    elif len(commits_of) == 1:
+        start = [f"^{next(iter(commits_of))}"]
+    else:
+        base = _git(top, "merge-base", "--octopus", *sorted(commits_of), check=False)
+        start = [f"^{b}" for b in base.stdout.split()] if base.returncode == 0 else []
+    bits: dict[str, int] = {}
+    revlist: dict[str, str] = {}
+    worker = None
+    if len(commits_of) > 1 or (whole and commits_of):
+        # Independent versions: which tags reach which commit decides each crate's range. The
+        # rev-list (no diffs, quick) runs beside the log, which is parsed as it arrives.
+        bit_of = {sha: 1 << i for i, sha in enumerate(sorted(commits_of))}
+        bits = {c: bit_of[shas[t]] for c, t in since.items() if t is not None}
+
+        def graph() -> None:
+            revlist["out"] = _git(top, "rev-list", "--topo-order", "--parents", "HEAD", *start).stdout
+
+        worker = threading.Thread(target=graph, daemon=True)
+        worker.start()
+    specs = ["--", prefix] if prefix else []
+    chunks = git.stream_git(top, "log", "--no-merges", f"--format={LOG_FORMAT}", "--name-only", "--no-renames",
+                            "HEAD", *start, *specs, hint=_HINT)
+    commits = tuple(parse_records(stream_records(chunks), prefix, attributor, skip_prefix))
+    masks: dict[str, int] = {}
+    if worker is not None:
+        worker.join()
+        if "out" not in revlist:
+            _git(top, "rev-list", "--topo-order", "--parents", "HEAD", *start)  # raises the thread's error
+        masks = reach_masks(revlist["out"], bit_of)
+    return History(commits, dict(since), masks, bits)

@@ -1,0 +1,100 @@
+"""The one-pass history core: attribution by directory, each crate's range from its own tag."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from history_factory import make_history
+
+from pipeline.release import unreleased as h
+
+
+def git(root: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=root, check=True, capture_output=True, text=True).stdout
+
+
+def test_attribution_takes_the_deepest_directory_and_the_root_package_owns_the_rest() -> None:
+    a = h.Attributor({"app": "", "core": "crates/core", "inner": "crates/core/inner", "io": "crates/io"})
+    assert a.crates(["crates/core/src/lib.rs"]) == ("core",)
+    assert a.crates(["crates/core/inner/src/a/b/c.rs", "crates/io/x.md"]) == ("inner", "io")
+    assert a.crates(["README.md", "src/main.rs", "crates/other/x.rs"]) == ("app",)
+    # `crates/core-extra` is not inside `crates/core`: directories, not string prefixes.
+    assert a.crates(["crates/core-extra/src/lib.rs"]) == ("app",)
+    assert h.Attributor({"core": "crates/core"}).crates(["README.md", "docs/x.md"]) == ()
+
+
+def test_reach_masks_follow_merges() -> None:
+    # d merges b and c; tag bits: b=1, c=2.  a is the parent of both.
+    revlist = "d b c\nc a\nb a\na\n"
+    masks = h.reach_masks(revlist, {"b": 1, "c": 2})
+    assert masks["a"] == 3 and masks["b"] == 1 and masks["c"] == 2 and masks.get("d", 0) == 0
+
+
+@pytest.fixture(scope="module")
+def small_history(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object]:
+    root = tmp_path_factory.mktemp("hist") / "repo"
+    shape = make_history(root, crates=6, commits=400, seed=3, untagged=("hist-crate-05",))
+    return root, shape
+
+
+def test_each_crate_runs_from_its_own_tag(small_history: tuple[Path, object]) -> None:
+    root, shape = small_history
+    since = {n: shape.last_tags.get(n) for n in shape.crates}  # type: ignore[attr-defined]
+    assert since["hist-crate-05"] is None
+    history = h.read_history(root, "", {n: f"crates/{n}" for n in shape.crates}, since,  # type: ignore[attr-defined]
+                             tag_shas=dict(h.tag_commits(root)))
+    for name in shape.crates:  # type: ignore[attr-defined]
+        tag = since[name]
+        expected = git(root, "log", "--no-merges", "--format=%H", f"{tag}..HEAD" if tag else "HEAD", "--",
+                       f"crates/{name}").split()
+        got = [c.sha for c in history.for_crate(name)]
+        assert got == expected, name
+    assert set(history.changed(shape.crates)) == set(shape.crates)  # type: ignore[attr-defined]
+
+
+def test_merged_branches_and_a_prefix(tmp_path: Path) -> None:
+    """A crate tagged on a side branch: commits of the main line after the fork stay unreleased."""
+    top = tmp_path / "top"
+    ws = top / "ws"
+    (ws / "a").mkdir(parents=True)
+    (ws / "b").mkdir()
+    git(tmp_path, "init", "-q", "-b", "main", str(top))
+    for key, value in (("user.email", "t@e"), ("user.name", "T"), ("commit.gpgsign", "false")):
+        git(top, "config", key, value)
+
+    def commit(path: str, message: str) -> str:
+        file = top / path
+        file.parent.mkdir(parents=True, exist_ok=True)
+        file.write_text(file.read_text() + "x\n" if file.exists() else "x\n")
+        git(top, "add", "-A")
+        git(top, "commit", "-q", "-m", message)
+        return git(top, "rev-parse", "HEAD").strip()
+
+    commit("ws/a/x.rs", "feat: a1")
+    commit("outside/readme", "docs: outside the workspace")
+    git(top, "tag", "a-v0.1.0")
+    git(top, "checkout", "-q", "-b", "side")
+    commit("ws/b/y.rs", "fix: b on side")
+    git(top, "tag", "b-v0.1.0")
+    git(top, "checkout", "-q", "main")
+    main_b = commit("ws/b/z.rs", "feat: b on main")
+    main_a = commit("ws/a/w.rs", "fix: a on main")
+    git(top, "merge", "-q", "--no-ff", "-m", "merge side", "side")
+    history = h.read_history(top, "ws/", {"a": "a", "b": "b"}, {"a": "a-v0.1.0", "b": "b-v0.1.0"})
+    assert [c.sha for c in history.for_crate("a")] == [main_a]
+    assert [c.sha for c in history.for_crate("b")] == [main_b]
+    assert all(not f.startswith("ws/") for c in history.commits for f in c.files)
+    assert history.changed(["a", "b"]) == ("a", "b")
+
+
+def test_release_commits_are_skipped() -> None:
+    r, f = h.RECORD, h.FIELD
+    text = f"{r}1{f}chore(release): v1{f}{f}\na/x\n{r}2{f}fix: y{f}{f}\na/y\n"
+    commits = h.parse_log(text, "", h.Attributor({"a": "a"}), "chore(release): ")
+    assert [c.sha for c in commits] == ["2"] and commits[0].crates == ("a",)
