@@ -47,9 +47,8 @@ def run_as(uid: int, argv: list[str], *, env: dict[str, str] | None = None,
                           env=env or as_env(), capture_output=True, text=True, cwd=cwd)
 
 
-@pytest.fixture
-def shared_tmp() -> Iterator[Path]:
-    """A fresh directory both throwaway users can reach (0755 root; subdirectories are the test's)."""
+def shared_dir() -> Iterator[Path]:
+    """For a fixture: a fresh directory both throwaway users can reach (0755 root; subdirectories are the test's)."""
     reason = skip_reason()
     if reason:
         pytest.skip(reason)

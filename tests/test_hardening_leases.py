@@ -7,6 +7,7 @@ import json
 import os
 import stat
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,13 +15,18 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from gpu_support import fake_gpus, pipeline_env, run_pipeline, write_fake_pynvml
-from hostile_support import ATTACKER, VICTIM, as_env, run_as, shared_tmp  # noqa: F401 - fixture
+from hostile_support import ATTACKER, VICTIM, run_as, shared_dir
 
 from pipeline.foundation import fs
 from pipeline.foundation.errors import OperationFailed
 from pipeline.gpu.leases import default_lease_dir, lease_dir, lock_path, try_acquire, unsafe_directory
 
 UUID = "GPU-fake0000-0000-0000-0000-000000000000"
+
+
+@pytest.fixture
+def shared_tmp() -> Iterator[Path]:
+    yield from shared_dir()
 
 
 def test_default_lease_dir_is_per_user(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -46,7 +52,7 @@ def test_group_or_world_writable_lease_dir_without_sticky_is_refused(tmp_path: P
     directory = tmp_path / "leases"
     directory.mkdir()
     directory.chmod(mode)
-    with pytest.raises(OperationFailed, match="refusing lease directory .*without the sticky bit"):
+    with pytest.raises(OperationFailed, match=r"refusing lease directory .*without the sticky bit"):
         try_acquire(directory, [UUID], 1, "pipeline gpu run")
     directory.chmod(mode | stat.S_ISVTX)
     assert unsafe_directory(directory) is None

@@ -306,13 +306,16 @@ PROGRAM_MAX = 64
 
 
 def program_name(text: str) -> str:
-    """What a holder record may say about a program: its name, at most a few words, no arguments."""
-    words = text.split()
-    kept = []
-    for word in words[:3]:
-        if word.startswith("-") or "=" in word or "/" in word and kept:
+    """What a holder record may say about a program: its name (a few words), never its arguments.
+
+    ``pipeline release`` stays; ``/usr/bin/cargo test --token=X`` becomes ``cargo test``: words
+    stop at the first option, assignment or path after the program itself.
+    """
+    kept: list[str] = []
+    for word in text.split()[:3]:
+        if kept and (word.startswith("-") or "=" in word or "/" in word):
             break
-        kept.append(os.path.basename(word) if not kept else word)
+        kept.append(word if kept else os.path.basename(word))
     return " ".join(kept)[:PROGRAM_MAX] or "?"
 
 
