@@ -59,7 +59,9 @@ def test_github_workflows_are_hardened(rendered):
             assert isinstance(job["timeout-minutes"], int), (where, job_id)
             writes = {k for k, v in job["permissions"].items() if v != "read"}
             if writes:
-                assert writes == {"contents"} and "environment" in job, (where, job_id)
+                # Only the publishing job writes: the release, and the provenance it attests (OIDC + store).
+                assert writes == {"contents", "id-token", "attestations"} and "environment" in job, (where, job_id)
+                assert any("actions/attest-build-provenance@" in s.get("uses", "") for s in job["steps"]), where
             labels = job["runs-on"]
             if "self-hosted" in labels:
                 # Fork pull requests never reach self-hosted runners.
@@ -189,7 +191,7 @@ def test_configured_values_round_trip_exactly(rendered):
 
 def test_default_pins_are_full_shas_with_versions():
     assert set(DEFAULT_PINS) == {"actions/checkout", "actions/cache", "actions/upload-artifact",
-                                 "actions/download-artifact"}
+                                 "actions/download-artifact", "actions/attest-build-provenance"}
     for pin in DEFAULT_PINS.values():
         assert re.fullmatch(r"[0-9a-f]{40}", pin.sha) and re.fullmatch(r"v\d+\.\d+\.\d+", pin.version)
 

@@ -133,10 +133,17 @@ def _steps(pipeline: CiPipeline, job: Job, pins: dict[str, Pin], step_env: list[
         artifact = job.downloads[0]
         steps.append(_step("Download the release artifacts", pin=pins["actions/download-artifact"],
                            inputs=(Input(Plain("name"), artifact.name), Input(Plain("path"), "dist"))))
-        steps.append(_step("Verify checksums and create the GitHub release", run=[
+        steps.append(_step("Verify checksums", run=["cd dist", "sha256sum -c SHA256SUMS"]))
+        # Provenance for every file, checked before anything is published (`gh attestation verify FILE`).
+        steps.append(_step("Attest build provenance", pin=pins["actions/attest-build-provenance"],
+                           inputs=(Input(Plain("subject-path"), "dist/*"),)))
+        steps.append(_step("Create the GitHub release", run=[
             "cd dist",
-            "sha256sum -c SHA256SUMS",
-            'gh release create "$TAG" --repo "$GITHUB_REPOSITORY" --title "$TAG" --verify-tag --generate-notes -- *',
+            # A version with a pre-release part (`1.4.0-rc.1`) is published as a pre-release.
+            "flags=()",
+            'case "${TAG#"$TAG_PREFIX"}" in *-*) flags+=(--prerelease) ;; esac',
+            'gh release create "$TAG" --repo "$GITHUB_REPOSITORY" --title "$TAG" --verify-tag --generate-notes'
+            ' "${flags[@]}" -- *',
         ]))
         return steps
     checkout = [Input(Plain("persist-credentials"), yaml_bool(False))]
@@ -177,11 +184,16 @@ def github_job(pipeline: CiPipeline, job: Job, pins: dict[str, Pin]) -> GithubJo
     if dist:
         env.append(("DIST_DIR", dist.path))
     if job.publish:
-        env += [("GH_TOKEN", "${{ github.token }}"), ("TAG", "${{ github.ref_name }}")]
-    permission = (
-        Permission(Plain("contents"), Plain("write"), "to create the release and upload its assets")
+        env += [("GH_TOKEN", "${{ github.token }}"), ("TAG", "${{ github.ref_name }}"),
+                ("TAG_PREFIX", next((t.pattern for t in pipeline.release_triggers if t.event == "tag"), ""))]
+    permissions = (
+        (
+            Permission(Plain("contents"), Plain("write"), "to create the release and upload its assets"),
+            Permission(Plain("id-token"), Plain("write"), "to sign the provenance attestations (Sigstore OIDC)"),
+            Permission(Plain("attestations"), Plain("write"), "to store the provenance attestations"),
+        )
         if job.publish
-        else Permission(Plain("contents"), Plain("read"), "to check out the repository")
+        else (Permission(Plain("contents"), Plain("read"), "to check out the repository"),)
     )
     return GithubJob(
         id=Plain(job.id),
@@ -190,7 +202,7 @@ def github_job(pipeline: CiPipeline, job: Job, pins: dict[str, Pin]) -> GithubJo
         needs=tuple(Plain(n) for n in job.needs),
         runs_on=tuple(labels),
         timeout=yaml_int(job.timeout),
-        permissions=(permission,),
+        permissions=permissions,
         environment=settings.release.environment if job.publish else "",
         container=job.container,
         matrix=tuple(variables([(_matrix_key(var), value) for var, value in entry]) for entry in job.matrix_entries),

@@ -138,6 +138,9 @@ def gitlab_job(pipeline: CiPipeline, job: Job) -> GitlabJob:
         pairs.append(("DIST_DIR", dist.path))
     if job.full_history:
         pairs.append(("GIT_DEPTH", "0"))
+    if job.id == "release":
+        # The runner writes SLSA provenance metadata (artifacts-metadata.json) for the release artifacts.
+        pairs.append(("RUNNER_GENERATE_ARTIFACTS_METADATA", "true"))
     if job.session == "-":
         script = ['cd "$DIST_DIR"', "sha256sum -c SHA256SUMS"]
         pairs.append(("DIST_DIR", job.downloads[0].path))

@@ -30,6 +30,8 @@ DEFAULT_PINS: Mapping[str, Pin] = {
         Pin("actions/cache", "5a3ec84eff668545956fd18022155c47e93e2684", "v4.2.3"),
         Pin("actions/upload-artifact", "ea165f8d65b6e75b540449e92b4886f43607fa02", "v4.6.2"),
         Pin("actions/download-artifact", "d3f86a106a0bac45b974a628896c90dbdf5c8093", "v4.3.0"),
+        # Sigstore-signed SLSA provenance for each release file (`gh attestation verify` checks it).
+        Pin("actions/attest-build-provenance", "e8998f949152b193b063cb0ec769d69d929409be", "v2.4.0"),
     )
 }
 

@@ -387,8 +387,35 @@ class GitRepo:
     def unstage(self, paths: Iterable[Path]) -> None:
         self.git("reset", "-q", "--", *[self.relative(p) for p in paths])
 
-    def tag(self, name: str, message: str) -> None:
-        self.git("tag", "-a", name, "-m", message)
+    def signs_tags(self) -> bool:
+        """Whether git signs annotated tags by itself (`tag.gpgSign`)."""
+        result = self.git("config", "--type=bool", "--get", "tag.gpgSign", check=False)
+        return result.ok and result.stdout.strip() == "true"
+
+    def tag(self, name: str, message: str, *, sign: bool = False) -> None:
+        """An annotated tag; signed when ``sign`` or `tag.gpgSign` asks (GPG, or SSH with `gpg.format = ssh`)."""
+        if not (sign or self.signs_tags()):
+            self.git("tag", "-a", name, "-m", message)
+            return
+        result = self.git("tag", "-s", name, "-m", message, check=False)
+        # git can exit 0 and leave an unsigned tag (an SSH `user.signingkey` path that does not
+        # exist is taken for a literal key): the tag object itself must carry the signature.
+        signed = result.ok and "-----BEGIN " in self.git("cat-file", "tag", name, check=False).stdout
+        if not signed:
+            if result.ok:
+                self.git("tag", "-d", name, check=False)
+            raise GitError(
+                f"`git tag -s {name}` failed in {self.top}"
+                + (f" (exit {result.returncode})" if not result.ok else " (the tag came out unsigned)")
+                + f": {proc.tail(result.stderr, 3)}",
+                "signing needs a key: set `user.signingkey` (a GPG key id, or with `gpg.format = ssh` the path of "
+                "an SSH public key) and check that `git tag -s test-tag -m test` works; or turn off "
+                "`release.sign-tags` / `tag.gpgSign`",
+            )
+
+    def verify_tag(self, name: str) -> proc.Result:
+        """`git tag -v NAME`: exit 0 when the signature is good (SSH needs `gpg.ssh.allowedSignersFile`)."""
+        return self.git("tag", "-v", name, check=False)
 
     def delete_tag(self, name: str) -> None:
         self.git("tag", "-d", name)

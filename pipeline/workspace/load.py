@@ -261,7 +261,8 @@ def _workspace_dependencies(
             path = paths.join(root, spec["path"]) if isinstance(spec.get("path"), str) else None
             name = spec.get("package", key)
             requirement = spec.get("version") if isinstance(spec.get("version"), str) else None
-            result[key] = WorkspaceDependency(key, name, requirement, path)
+            registry = spec.get("registry") if isinstance(spec.get("registry"), str) else None
+            result[key] = WorkspaceDependency(key, name, requirement, path, registry)
         else:
             raise ManifestError(
                 f"{locate_key(manifest_path, key)}: [workspace.dependencies] `{key}` must be a string or a table",
@@ -340,6 +341,9 @@ class _Loader:
         repository, _ = self._inherited(pkg, "repository", manifest, name)
         publish_value, _ = self._inherited(pkg, "publish", manifest, name)
         publish = not (publish_value is False or publish_value == [])
+        publish_registries = (
+            tuple(str(r) for r in publish_value) if isinstance(publish_value, list) and publish else None
+        )
         features_raw = data.get("features", {})
         features = {k: tuple(v) for k, v in features_raw.items() if isinstance(v, list)}
         deps = tuple(self._dependencies(data, directory, manifest, name, member_paths))
@@ -362,6 +366,7 @@ class _Loader:
             dependencies=deps,
             has_binary=has_binary,
             has_build_script=has_build_script,
+            publish_registries=publish_registries,
         )
 
     def _dependencies(
@@ -373,6 +378,7 @@ class _Loader:
                 path: Path | None
                 from_workspace = False
                 optional = False
+                registry: str | None = None
                 if isinstance(spec, str):
                     name, requirement, path = key, spec, None
                 elif isinstance(spec, dict):
@@ -386,11 +392,12 @@ class _Loader:
                                 f"add `{key}` to [workspace.dependencies]",
                             )
                         from_workspace = True
-                        name, requirement, path = ws.name, ws.requirement, ws.path
+                        name, requirement, path, registry = ws.name, ws.requirement, ws.path, ws.registry
                     else:
                         name = spec.get("package", key)
                         requirement = spec.get("version") if isinstance(spec.get("version"), str) else None
                         path = self.paths.join(directory, spec["path"]) if isinstance(spec.get("path"), str) else None
+                        registry = spec.get("registry") if isinstance(spec.get("registry"), str) else None
                 else:
                     raise ManifestError(
                         f"{locate_key(manifest, key)}: dependency `{key}` of crate `{crate}` "
@@ -426,5 +433,6 @@ class _Loader:
                     optional=optional,
                     member=member,
                     external_path=external,
+                    registry=registry,
                     patched=patched,
                 )

@@ -49,6 +49,9 @@ class Dependency:
     optional: bool = False
     member: str | None = None
     external_path: bool = False
+    # The `registry` key: where cargo looks for the version when the path is stripped on
+    # publish (none means crates.io, whatever registry the dependent goes to).
+    registry: str | None = None
     # Reaches ``member`` through a `[patch.<source>]` or `[replace]` entry of the root manifest,
     # not by path: `macros = "~2.7.0"` with `[patch.crates-io] macros = { path = "macros" }`.
     patched: bool = False
@@ -75,6 +78,8 @@ class Package:
     dependencies: tuple[Dependency, ...] = ()
     has_binary: bool = False
     has_build_script: bool = False
+    # `publish = ["name", ...]`: the only registries cargo lets it go to; None allows any.
+    publish_registries: tuple[str, ...] | None = None
 
     @property
     def directory(self) -> Path:
@@ -87,6 +92,7 @@ class WorkspaceDependency:
     name: str
     requirement: str | None
     path: Path | None
+    registry: str | None = None
 
 
 @dataclass(frozen=True)
