@@ -57,7 +57,7 @@ def test_templates_git_accepts_pass(template: str) -> None:
         ReleaseSettings(shared_tag=template)
 
 
-REF_CHARS = st.sampled_from(list("av0.-_/@{}~^:?*[\\ .lock") + ["\x01", "\x7f", "é"])
+REF_CHARS = st.sampled_from([*"av0.-_/@{}~^:?*[\\ .lock", "\x01", "\x7f", "é"])
 
 
 @settings(max_examples=150, deadline=None)

@@ -8,7 +8,6 @@ from pipeline.foundation.config import setting
 from pipeline.foundation.git import ref_format_problem
 from pipeline.stages import registry
 
-
 # Versions a release may make, to render the tag templates with when the configuration is read.
 EXAMPLE_VERSIONS = ("0.5.0", "1.0.0-rc.1", "2.0.0+build.7")
 

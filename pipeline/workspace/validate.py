@@ -102,7 +102,7 @@ def _dep_tables(data: dict[str, Any], path: Path) -> Iterator[tuple[str, dict[st
                     yield f"target.{cfg}.{name}", target[name]
 
 
-def _version(value: Any, path: Path, where: str) -> None:
+def _version(value: Any, path: Path, where: str, crate: str | None = None) -> None:
     if _inheritable(value):
         return
     if not isinstance(value, str):
@@ -111,7 +111,7 @@ def _version(value: Any, path: Path, where: str) -> None:
     try:
         Version.parse(value)
     except SemverError as exc:
-        raise _fail(path, "version", f"`{where}`: {exc}",
+        raise _fail(path, "version", f"crate `{crate}` version: {exc}" if crate else f"`{where}`: {exc}",
                     'write it as MAJOR.MINOR.PATCH (e.g. `version = "1.2.0"`); Cargo refuses it too') from None
 
 
@@ -132,7 +132,7 @@ def _check_package(package: dict[str, Any], path: Path) -> None:
         raise _fail(path, "name", f"[package] name {name!r} is not a valid crate name",
                     "use letters, digits, `-` and `_`, not starting with a digit")
     if "version" in package:
-        _version(package["version"], path, "package.version")
+        _version(package["version"], path, "package.version", name)
     if "edition" in package:
         _edition(package["edition"], path, "package.edition")
     publish = package.get("publish")
