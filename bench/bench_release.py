@@ -46,10 +46,14 @@ def main() -> None:
     def plan_only(root: Path) -> float:
         # Load + plan + every edit computed in memory (what --execute does before writing).
         from pipeline.project import load_project
-        from pipeline.release import flow
+        from pipeline.release.facts import gather
+        from pipeline.release.prepare import prepare
+        from pipeline.release.request import Request
 
         start = time.perf_counter()
-        flow.prepare(load_project(str(root)), flow.Request(target="minor", execute=True, full=False))
+        request = Request(target="minor", execute=True, full=False)
+        project = load_project(str(root))
+        prepare(gather(project.workspace, project.config.release, request), request)
         return time.perf_counter() - start
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -48,6 +48,7 @@ FLOWS = (
     "pipeline.gpu.testing",
     "pipeline.hooks.prepush",
     "pipeline.release.flow",
+    "pipeline.release.steps.gates",  # the release's gates step runs stages on the Project
 )
 
 # Which other areas of its own layer an area may import.

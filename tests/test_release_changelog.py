@@ -8,7 +8,7 @@ from release_support import git, init_git, make_shapes
 
 from pipeline.foundation.git import CommitInfo, open_repo
 from pipeline.release import changelog as cl
-from pipeline.release.flow import crate_dirs, unreleased_changes
+from pipeline.release.history import crate_dirs, unreleased_changes
 from pipeline.release.settings import ReleaseSettings
 from pipeline.workspace.load import load_workspace
 

@@ -113,7 +113,7 @@ def test_backwards_prerelease_is_refused(ws: Path, capsys: pytest.CaptureFixture
 def test_second_concurrent_execute_is_refused(ws: Path) -> None:
     holder = subprocess.Popen(
         [sys.executable, "-c",
-         "import sys, time; from pathlib import Path; from pipeline.release.flow import release_lock\n"
+         "import sys, time; from pathlib import Path; from pipeline.release.lock import release_lock\n"
          "with release_lock(Path(sys.argv[1])):\n    print('locked', flush=True); time.sleep(120)\n", str(ws)],
         cwd=REPO, stdout=subprocess.PIPE, text=True, env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"},
     )
@@ -269,7 +269,7 @@ def test_optional_gate_is_skipped_where_not_installed(
     ws: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from pipeline.project import load_project
-    from pipeline.release.flow import run_gates
+    from pipeline.release.steps.gates import run_gates
     from pipeline.stages import probes
 
     monkeypatch.setattr(probes, "nvcc", lambda project: "nvcc not installed")  # a machine without CUDA

@@ -94,9 +94,10 @@ def test_resolution_check_names_file_line_requirement_version_and_fix(real: Path
     demo.write_text(demo.read_text().replace('"^0.11"', '">=0.11, <0.12"'))
     ws = load_workspace(real)
     plan = make_plan(ws, Target(level="minor"), outside=gather(ws))
-    (blocker,) = plan.blockers
+    (blocker,) = (b.message for b in plan.blockers)
     assert blocker.startswith("examples/demo/Cargo.toml:10: ")
     assert "`>=0.11, <0.12`" in blocker and "0.12.0" in blocker and "fix: " in blocker
+    assert plan.blockers[0].location == "examples/demo/Cargo.toml:10"
 
 
 def test_replace_key_naming_the_old_version_blocks(tmp_path: Path) -> None:
@@ -104,8 +105,8 @@ def test_replace_key_naming_the_old_version_blocks(tmp_path: Path) -> None:
     root = make_real(tmp_path / "ws", tags=False, lockfile=False, extra_root=replace)
     ws = load_workspace(root)
     plan = make_plan(ws, Target(level="minor"), ["macros"], outside=gather(ws))
-    assert any("[replace] entry `macros:2.7.0`" in b and "macros:2.8.0" in b and "Cargo.toml:14" in b
-               for b in plan.blockers)
+    assert any("[replace] entry `macros:2.7.0`" in b.message and "macros:2.8.0" in b.message
+               and b.location == "Cargo.toml:14" for b in plan.blockers)
 
 
 def test_unpublished_bump_and_release_move_publish_false_crates(real: Path) -> None:

@@ -59,7 +59,7 @@ def test_hook_checks_follow_the_registry(renamed, tmp_path: Path) -> None:
 
 
 def test_release_gates_follow_the_registry(renamed, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from pipeline.release.flow import run_gates
+    from pipeline.release.steps.gates import run_gates
 
     config = load_config({}, tmp_path / "Cargo.toml")
     assert config.release.gates[0] == "format" and "spelling" not in config.release.gates

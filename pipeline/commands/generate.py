@@ -18,8 +18,14 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
 def run(args: argparse.Namespace) -> int:
     from pipeline.ci.generate import compare, load_target, pipeline_for, write_files
     from pipeline.ci.render import render_all
+    from pipeline.ci.sessions import check_extra_sessions
 
-    pipeline, repo = pipeline_for(load_target(args.workspace))
+    target = load_target(args.workspace)
+    pipeline, repo = pipeline_for(target)
+    # A job running a session the noxfile lacks would fail in CI: a configuration error now.
+    sessions = check_extra_sessions(target.config.ci, repo, target.root / "Cargo.toml")
+    if sessions is not None and not sessions.checked:
+        log(f"pipeline generate: note: `ci.extra-sessions` not checked against the noxfile: {sessions.reason}")
     files = render_all(pipeline)
     if args.check:
         drifts = compare(files, repo)

@@ -7,6 +7,7 @@ import argparse
 from pipeline.foundation.errors import UsageError
 from pipeline.project import load_project
 from pipeline.release import flow
+from pipeline.release.request import Request
 
 
 def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
@@ -56,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
                 "run `pipeline release --artifacts-only` on the tagged commit",
             )
         return flow.artifacts_only(project, args.json)
-    request = flow.Request(
+    request = Request(
         target=args.target,
         crates=tuple(args.crates),
         changed=args.changed,

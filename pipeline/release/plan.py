@@ -36,15 +36,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pipeline.foundation.errors import ManifestError, UsageError
+from pipeline.release.findings import Finding
 from pipeline.release.levels import PRE_KINDS, Target, apply
 from pipeline.workspace.cargo_semver import Comparator, Op, SemverError, Version, VersionReq
-from pipeline.workspace.manifest import locate_key
+from pipeline.workspace.manifest import locate_key, locate_key_in
 from pipeline.workspace.model import DepKind, Package, Workspace
 
 if TYPE_CHECKING:
     from pipeline.workspace.outside import Outside, OutsideCrate
 
 UNPUBLISHED_POLICIES = ("skip", "bump", "release")
+BLOCKER_HINT = "change that requirement by hand so it accepts the new version"
 
 _REWRITABLE = frozenset({Op.CARET, Op.TILDE, Op.EXACT})
 _FORCING_KINDS = frozenset({DepKind.NORMAL, DepKind.BUILD})
@@ -82,7 +84,7 @@ class Plan:
     warnings: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
     # Problems that make --execute refuse (a requirement that would break cargo).
-    blockers: tuple[str, ...] = ()
+    blockers: tuple[Finding, ...] = ()
     unpublished: str = "skip"
     _by_name: Mapping[str, VersionChange] = field(default_factory=dict, repr=False, compare=False)
 
@@ -249,16 +251,22 @@ def select_default(ws: Workspace, target: Target, unpublished: str = "skip") -> 
     return ws.names
 
 
-def check_versions(ws: Workspace) -> None:
-    """Every version the plan reads is a semantic version, else a ManifestError naming the manifest."""
+def check_versions(ws: Workspace, manifests: Mapping[Path, bytes] | None = None) -> None:
+    """Every version the plan reads is a semantic version, else a ManifestError naming the manifest.
+
+    ``manifests`` (the bytes of the manifests, as the release facts hold them) lets the
+    error point at the line; without them it names the file. Nothing is read here.
+    """
     found = [(ws.manifest_path, "[workspace.package] version", ws.version)] if ws.version is not None else []
     found += [(p.manifest_path, f"crate `{p.name}` version", p.version) for p in ws.members if not p.version_inherited]
     for file, what, text in found:
         try:
             Version.parse(text)
         except SemverError as exc:
+            data = (manifests or {}).get(file)
+            where = locate_key_in(file, data.decode("utf-8", "replace"), "version") if data is not None else str(file)
             raise ManifestError(
-                f"{locate_key(file, 'version')}: {what}: {exc}",
+                f"{where}: {what}: {exc}",
                 "write it as MAJOR.MINOR.PATCH (e.g. 1.2.0), as Cargo requires, then run the command again",
             ) from None
 
@@ -284,7 +292,10 @@ def make_plan(
     (what `auto` found for each of them). ``outside``: requirements on members outside
     the members' path dependencies (:func:`pipeline.workspace.outside.gather`);
     ``extra_crates``: outside crates (names or paths) released with the workspace;
-    ``locate``: finds the line of a value in a file, for the blockers' ``file:line``.
+    ``locate``: finds the line of a value in a file, for the blockers' ``file:line`` (the
+    release passes :func:`text_locator` over the manifests in its facts, so planning reads
+    nothing). The versions must have passed :func:`check_versions` (the release's prepare
+    step checks them once, before `auto` reads the base version).
     """
     if target.auto:
         raise UsageError("`auto` must be resolved to a level before planning", "give a level such as minor")
@@ -297,7 +308,6 @@ def make_plan(
                 else select_default(ws, target, unpublished))
     for name in selected:
         ws.package(name)  # unknown crate -> ManifestError naming the members
-    check_versions(ws)
     shared_old = Version.parse(ws.version) if ws.version is not None else None
     def follow(package: Package) -> Target:
         # A dependent forced to move only needs a new version, not a new feature level:
@@ -367,14 +377,14 @@ def make_plan(
     edits: list[ValueEdit] = []
     warnings: list[str] = []
     notes: list[str] = []
-    blockers: list[str] = []
+    blockers: list[Finding] = []
     finals: list[tuple[_Site, str]] = []
     for site in sites:
         if site.dependency not in new:
             continue
         version = new[site.dependency]
         rewrite = rewrite_requirement(site.requirement, version)
-        where = f"{site.what} (in {_rel(site.file, ws.root)})"
+        where = f"{site.what} (in {rel_path(site.file, ws.root)})"
         if rewrite.kind in ("range", "invalid"):
             finals.append((site, site.requirement))
             if not rewrite.breaks:
@@ -391,17 +401,18 @@ def make_plan(
     for site, final in finals:
         problem = _rejects(site, final, new[site.dependency], ws.root, locate)
         if problem is not None:
-            warnings.append(problem)
+            warnings.append(problem.message)
             blockers.append(problem)
     for key in outside.replace_keys if outside is not None else ():
         if key.member in new and key.version != str(new[key.member]):
             line = locate(key.file, ("replace",), key.key)
             name = key.key.replace("@", ":").partition(":")[0]
-            text = (f"{_rel(key.file, ws.root)}{f':{line}' if line else ''}: [replace] entry `{key.key}` names "
+            place = f"{rel_path(key.file, ws.root)}{f':{line}' if line else ''}"
+            text = (f"{place}: [replace] entry `{key.key}` names "
                     f"version {key.version} of {key.member}, which moves to {new[key.member]}; "
                     f'fix: rename the key to "{name}:{new[key.member]}"')
             warnings.append(text)
-            blockers.append(text)
+            blockers.append(Finding(text, BLOCKER_HINT, place))
 
     # Version fields themselves.
     version_edits: list[ValueEdit] = []
@@ -446,7 +457,7 @@ def make_plan(
         for dep in package.dependencies:
             if dep.external_path and dep.kind is not DepKind.DEV:
                 warnings.append(
-                    f"{change.crate} depends on `{dep.name}` by path ({_rel(dep.path, ws.root)}), which is outside "
+                    f"{change.crate} depends on `{dep.name}` by path ({rel_path(dep.path, ws.root)}), which is outside "
                     "the workspace and not released by this plan; release or publish it separately"
                 )
     return Plan(
@@ -463,13 +474,28 @@ def make_plan(
 
 
 def locate_value(file: Path, path: tuple[str, ...], value: str) -> int | None:
-    """The line of a blocker's value: read only when there is a blocker to report."""
-    from pipeline.release.edit import value_line
-
+    """The line of a blocker's value, reading ``file``: for callers without the file's bytes."""
     try:
         text = file.read_bytes().decode("utf-8", errors="replace")
     except OSError:
         return None
+    return line_of_value(text, path, value)
+
+
+def text_locator(manifests: Mapping[Path, bytes]) -> Locate:
+    """A :data:`Locate` over bytes already read (the release facts'): planning stays pure.
+    A file it was not given has no known line (the blocker then names the file alone)."""
+
+    def locate(file: Path, path: tuple[str, ...], value: str) -> int | None:
+        data = manifests.get(file)
+        return None if data is None else line_of_value(data.decode("utf-8", errors="replace"), path, value)
+
+    return locate
+
+
+def line_of_value(text: str, path: tuple[str, ...], value: str) -> int | None:
+    from pipeline.release.edit import value_line
+
     if path == ("replace",):  # a [replace] key: its own line
         for number, line in enumerate(text.removeprefix("\ufeff").splitlines(), start=1):
             if line.lstrip().startswith((f'"{value}"', f"'{value}'")):
@@ -517,23 +543,27 @@ def _suggest(requirement: str, new: Version) -> str:
     return text + ("-" + ".".join(new.pre) if new.pre else "")
 
 
-def _rejects(site: _Site, final: str, version: Version, root: Path, locate: Locate) -> str | None:
+def _rejects(site: _Site, final: str, version: Version, root: Path, locate: Locate) -> Finding | None:
     try:
         if VersionReq.parse(final).matches(version):
             return None
     except SemverError:
         pass
     line = locate(site.file, site.path, site.requirement)
-    place = _rel(site.file, root) + (f":{line}" if line else "")
-    return (f"{place}: {site.what}: requirement `{final}` on {site.dependency} no longer matches {version} "
+    place = rel_path(site.file, root) + (f":{line}" if line else "")
+    text = (f"{place}: {site.what}: requirement `{final}` on {site.dependency} no longer matches {version} "
             f'(its new version); fix: write `version = "{_suggest(final, version)}"` there (or a range with it)')
+    return Finding(text, BLOCKER_HINT, place)
 
 
-def _rel(path: Path | None, root: Path) -> str:
+def rel_path(path: Path | None, root: Path) -> str:
+    """``path`` as the release shows it, relative to the workspace root (posix).
+
+    String work, not Path.relative_to: the plan names the file of every requirement site.
+    """
     if path is None:
         return "?"
-    # String work, not Path.relative_to: the plan names the file of every requirement site.
     text, top = str(path), str(root).rstrip(os.sep) + os.sep
     if text.startswith(top):
         return text[len(top) :].replace(os.sep, "/")
-    return os.path.relpath(path, root)
+    return os.path.relpath(path, root).replace(os.sep, "/")  # outside: a path dependency beside it, `../x`

@@ -100,11 +100,16 @@ def locate_key(path: Path, key: str) -> str:
     person at the right place.
     """
     try:
-        lines = path.read_text(encoding="utf-8").removeprefix("\ufeff").splitlines()
+        text = path.read_text(encoding="utf-8")
     except OSError:
         return str(path)
+    return locate_key_in(path, text, key)
+
+
+def locate_key_in(path: Path, text: str, key: str) -> str:
+    """:func:`locate_key` on text already read (pure: for planners that were handed the file)."""
     pattern = re.compile(r"^\s*(?:[\w.\-\"']*\.)?[\"']?" + re.escape(key) + r"[\"']?\s*[=.]")
-    for number, line in enumerate(lines, start=1):
+    for number, line in enumerate(text.removeprefix("\ufeff").splitlines(), start=1):
         match = pattern.search(line)
         if match:
             column = line.find(key) + 1

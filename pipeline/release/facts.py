@@ -1,0 +1,143 @@
+"""Every fact a release is planned from, gathered once into one frozen object.
+
+This is the release's only reading edge before anything is written: git state
+(branch, dirty files, tags, remotes), the history (unreleased commits, changed
+crates), the bytes of every manifest, Cargo.lock and the changelog, and the host
+triple from ``rustc -vV``. Planning (:mod:`pipeline.release.prepare`) takes a
+:class:`ReleaseFacts` and does no I/O, so it can be tested with a hand-made one.
+
+Only what the request needs is gathered: ``bump LEVEL`` reads no git and runs no
+rustc (on a 500-crate workspace that is most of the command's time).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pipeline.foundation import proc
+from pipeline.foundation.errors import PipelineError
+from pipeline.release import history
+from pipeline.release.request import Request
+from pipeline.release.settings import ReleaseSettings
+from pipeline.workspace.model import Workspace
+
+if TYPE_CHECKING:
+    from pipeline.foundation.git import GitRepo
+    from pipeline.release import changelog as cl
+
+
+@dataclass(frozen=True)
+class GitFacts:
+    """The repository as the release saw it before planning."""
+
+    top: Path  # the repository's work tree (the workspace may sit below it)
+    head: str | None  # None: no commits yet
+    branch: str | None = None  # None: detached HEAD
+    dirty: tuple[str, ...] = ()  # tracked files with changes under the workspace (not read with --allow-dirty)
+    tags: frozenset[str] = frozenset()  # every tag of the repository
+    merged_tags: tuple[str, ...] = ()  # tags reachable from HEAD, newest first
+    remotes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ReleaseFacts:
+    workspace: Workspace
+    settings: ReleaseSettings
+    git: GitFacts | None = None  # None: not in a git repository, or git not needed (`bump LEVEL`)
+    changes: cl.Changes | None = None  # unreleased commits (a release, or `auto`)
+    changed: tuple[str, ...] | None = None  # --changed: members with commits since their tag
+    manifests: Mapping[Path, bytes] = field(default_factory=dict)  # the root and every member manifest
+    lockfile: bytes | None = None  # Cargo.lock, when there is one
+    changelog: bytes | None = None  # the changelog file, when a release writes one and it exists
+    host_triple: str = "<target>"  # `rustc -vV` host, for artifact names in the plan
+    cuda_outputs: bool = False  # target/cuda/manifest.json exists (a CUDA tarball is built)
+    today: str = ""  # the release date (UTC, or $SOURCE_DATE_EPOCH)
+
+    @property
+    def root(self) -> Path:
+        return self.workspace.root
+
+    @property
+    def has_history(self) -> bool:
+        return self.git is not None and self.git.head is not None
+
+    @property
+    def changelog_path(self) -> Path | None:
+        return self.root / self.settings.changelog if self.settings.changelog else None
+
+
+def gather(ws: Workspace, settings: ReleaseSettings, req: Request) -> ReleaseFacts:
+    """Read everything ``req`` needs, once. Raises only for what cannot be read."""
+    repo = None
+    if req.needs_git:
+        from pipeline.foundation.git import open_repo
+
+        repo = open_repo(ws.root)
+    git = git_facts(repo, req) if repo is not None else None
+    changes = None
+    changed = None
+    if repo is not None and git is not None and git.head is not None:
+        if req.full or req.level.auto:
+            changes = history.unreleased_changes(repo, ws, settings, git.merged_tags)
+        if req.changed:
+            changed = history.changed_crates(repo, ws, settings, git.merged_tags)
+    paths = dict.fromkeys([ws.manifest_path, *(p.manifest_path for p in ws.members)])
+    manifests = {path: path.read_bytes() for path in paths}
+    lock = ws.root / "Cargo.lock"
+    changelog = None
+    triple = "<target>"
+    cuda_outputs = False
+    if req.full:
+        if settings.changelog and (ws.root / settings.changelog).is_file():
+            changelog = (ws.root / settings.changelog).read_bytes()
+        if settings.artifacts:
+            triple = host_triple()
+            cuda_outputs = (ws.root / "target" / "cuda" / "manifest.json").is_file()
+    return ReleaseFacts(
+        workspace=ws,
+        settings=settings,
+        git=git,
+        changes=changes,
+        changed=changed,
+        manifests=manifests,
+        lockfile=lock.read_bytes() if lock.is_file() else None,
+        changelog=changelog,
+        host_triple=triple,
+        cuda_outputs=cuda_outputs,
+        today=release_date(),
+    )
+
+
+def git_facts(repo: GitRepo, req: Request) -> GitFacts:
+    head = repo.head()
+    if head is None:
+        return GitFacts(top=repo.top, head=None)
+    if not req.full:  # bump --changed / auto: only the history is read
+        return GitFacts(top=repo.top, head=head, merged_tags=tuple(repo.tags_merged()))
+    # `git tag --list` and `git remote` once, rather than one call per planned tag.
+    return GitFacts(
+        top=repo.top,
+        head=head,
+        branch=repo.branch(),
+        dirty=() if req.allow_dirty else tuple(repo.dirty_files()),
+        tags=frozenset(t for t in repo.git("tag", "--list").stdout.splitlines() if t.strip()),
+        merged_tags=tuple(repo.tags_merged()),
+        remotes=tuple(repo.remotes()) if req.push else (),
+    )
+
+
+def release_date() -> str:
+    from pipeline.release import changelog as cl
+
+    return cl.release_date()
+
+
+def host_triple() -> str:
+    try:
+        out = proc.run(["rustc", "-vV"]).stdout
+    except PipelineError:  # only for display in a plan; the build itself reports a missing rustc
+        return "<target>"
+    return next((line.split(":", 1)[1].strip() for line in out.splitlines() if line.startswith("host:")), "<target>")
