@@ -7,8 +7,8 @@ tarball) is written, durably, before the first file is touched and after every s
 * the plan: each file's original and new bytes (base64) with their SHA-256, the commit message,
   the tags with their messages, whether to build artifacts and to push (and where);
 * ``head``: the commit the release started from; ``steps``: the steps done, in order
-  (``files``, ``commit`` with its sha, ``tag:NAME``, ``artifacts``, ``push``; other steps, such
-  as publishing, may record their own names).
+  (``files``, ``commit`` with its sha, ``tags``, ``artifacts``, ``push``; other steps, such
+  as publishing, may record their own names and data in ``extra``).
 
 While a journal exists, a new release (or bump) is refused. ``pipeline release --resume`` brings
 the repository to the end state of the plan; ``--abort`` back to its start. Both are idempotent
@@ -102,7 +102,8 @@ class Journal:
         steps = ["files"]
         if self.commit_message is not None:
             steps.append("commit")
-            steps += [f"tag:{t.name}" for t in self.tags]
+            if self.tags:
+                steps.append("tags")
         if self.artifacts is not None:
             steps.append("artifacts")
         if self.push_remote is not None:
@@ -256,7 +257,8 @@ def stray_temps(root: Path, files: Iterable[FileChange]) -> list[Path]:
         with contextlib.suppress(OSError):
             for entry in os.scandir(target.parent):
                 name = entry.name
-                if name.startswith(f".{target.name}.") and name.endswith(".tmp") and entry.is_file(follow_symlinks=False):
+                if (name.startswith(f".{target.name}.") and name.endswith(".tmp")
+                        and entry.is_file(follow_symlinks=False)):
                     found.append(Path(entry.path))
     return sorted(set(found))
 

@@ -108,8 +108,8 @@ def resume(root: Path, path: Path, journal: Journal, build: BuildArtifacts) -> d
                 raise OperationFailed(f"tag {tag.name} exists but points at {target[:7]}, not at the release "
                                       f"commit {commit[:7]}", f"delete it (`git tag -d {tag.name}`) if it is stale, "
                                       "then resume again")
-            if not recorder.journal.done(f"tag:{tag.name}"):
-                recorder.record(f"tag:{tag.name}")
+        if journal.tags and not recorder.journal.done("tags"):
+            recorder.record("tags")
         if journal.artifacts is not None and not recorder.journal.done("artifacts"):
             written = build(recorder.journal, commit, repo.commit_time(commit))
             result["artifacts"] = [str(p) for p in written]
