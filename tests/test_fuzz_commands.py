@@ -109,6 +109,6 @@ def test_generated_toml_never_crashes_a_command(base: Path, capsys: pytest.Captu
             apply(ws, file, op, where, payload)
         for command in COMMANDS:
             code = cli.main(["--workspace", str(ws), *command])
-            out, err = capsys.readouterr()
+            _, err = capsys.readouterr()
             assert code in (0, 1, 2), f"{command}: exit {code}\n{err[-3000:]}"
             assert "Traceback" not in err, f"{command}:\n{err[-3000:]}"
