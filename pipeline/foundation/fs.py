@@ -259,6 +259,29 @@ def _rollback(replaced: list[Path], originals: Mapping[Path, bytes | None]) -> l
     return problems
 
 
+def read_regular(path: Path) -> bytes | None:
+    """The bytes of ``path`` if it is a regular file itself; None for a symlink, a FIFO, a device...
+
+    ``O_NOFOLLOW`` and ``fstat`` on the open descriptor, so a link swapped in between a check and
+    the read can never make us read its target (``README.env -> /proc/self/environ``).
+    """
+    try:
+        fd = _open_nofollow(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError as exc:
+        if exc.errno in (errno.ELOOP, errno.ENXIO):  # a symlink; a socket or FIFO without a writer
+            return None
+        raise
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        chunks = []
+        while chunk := os.read(fd, 1 << 20):
+            chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
 # ---------------------------------------------------------------------------
 # File locks
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
 from pipeline.foundation.config import setting
 from pipeline.foundation.git import ref_format_problem
@@ -72,6 +74,14 @@ class ReleaseSettings:
                     keys = f"`{key}` = {template!r}" + (f" with `tag-prefix` = {self.tag_prefix!r}"
                                                          if self.tag_prefix else "")
                     raise ValueError(f"{keys} makes tags git refuses: e.g. {example!r}: {problem}")
+        name = self.project_name
+        if name and (name in (".", "..") or any(c in name for c in "/\\\0") or name.startswith("-")):
+            # It becomes a file name in dist/: `../../x` would write outside it.
+            raise ValueError(f"`project-name` = {name!r} must be a plain file name (no `/`, not `..`)")
+        if self.dist_dir and ("\0" in self.dist_dir or os.path.isabs(self.dist_dir)
+                              or ".." in Path(self.dist_dir).parts):
+            raise ValueError(f"`dist-dir` = {self.dist_dir!r} must be a directory inside the workspace (relative, "
+                             "no `..`)")
         known = registry.names()
         for gate in self.gates:
             if gate not in known:
