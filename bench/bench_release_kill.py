@@ -14,6 +14,7 @@ time of a resume and of an abort as ratios of it.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import signal
@@ -78,7 +79,9 @@ def main() -> None:
             state = copy_state(template, base / f"k{attempt}")
             release = start_release(state)
             time.sleep(rng.uniform(0.0, full))
-            release.send_signal(signal.SIGKILL)
+            # The whole process group, as a killed CI job or a power cut ends it: git's children too.
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(release.pid, signal.SIGKILL)
             release.communicate()
             if release.returncode == 0:
                 completed += 1

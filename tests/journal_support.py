@@ -86,7 +86,8 @@ def env() -> dict[str, str]:
 
 def start_release(state: Path, point: str = "none") -> subprocess.Popen[str]:
     return subprocess.Popen([sys.executable, "-c", KILLER, point, *RELEASE, "--workspace", str(state / "ws")],
-                            cwd=REPO, env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            cwd=REPO, env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)  # its own process group: a kill takes git's children too
 
 
 def journal_file(ws: Path) -> Path:
