@@ -159,3 +159,19 @@ def test_a_failed_commit_that_cannot_restore_reports_what_is_on_disk(
     assert run(ws, "release", "--abort") == 0
     assert problems_at_start(state, before, head) == []
     assert strays(ws) == []
+
+
+@pytest.mark.parametrize("flag", ["--resume", "--abort"])
+def test_a_git_killed_mid_commit_leaves_an_index_lock_that_recovery_clears(
+    flag: str, template: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Killing the release's process group kills its `git commit` too, which leaves .git/index.lock.
+    before = snapshot(template / "ws")
+    head = git(template / "ws", "rev-parse", "HEAD").strip()
+    state = copy_state(template, tmp_path / "locked")
+    release = start_release(state, "add")
+    release.communicate()
+    (state / "ws" / ".git" / "index.lock").write_text("")
+    assert run(state / "ws", "release", flag) == 0, capsys.readouterr().err
+    problems = problems_at_end(state, head) if flag == "--resume" else problems_at_start(state, before, head)
+    assert problems == []

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.foundation import fs, git, proc
-from pipeline.foundation.errors import OperationFailed, PipelineError
+from pipeline.foundation.errors import OperationFailed
 from pipeline.foundation.output import log
 from pipeline.release.journal import Journal, Recorder, file_states, refuse_other, remove, stray_temps
 
@@ -36,6 +36,18 @@ def _clean_temps(root: Path, journal: Journal) -> None:
             temp.unlink()
         log(f"release: removed {temp.relative_to(root) if temp.is_relative_to(root) else temp} "
             "(left by the interrupted write)")
+
+
+def _clear_index_lock(repo: git.GitRepo | None) -> None:
+    """A ``git add``/``git commit`` killed with the release leaves ``index.lock``; every later git
+    write refuses while it exists. We hold the release lock and the journal says the release was
+    interrupted, so the lock file is that dead git's."""
+    if repo is None:
+        return
+    lock = git.git_path(repo.top, "index.lock")
+    if lock.exists():
+        lock.unlink(missing_ok=True)
+        log(f"release: removed {lock} (left by a git command killed with the release)")
 
 
 def _verify_cargo(root: Path) -> None:
@@ -81,6 +93,7 @@ def resume(root: Path, path: Path, journal: Journal, build: BuildArtifacts) -> d
     recorder = Recorder(path, journal)
     repo = _repo(journal, root)
     _clean_temps(root, journal)
+    _clear_index_lock(repo)
     commit = _find_commit(repo, journal) if repo is not None else None
     states = file_states(root, journal.files)
     if commit is None:
@@ -143,6 +156,7 @@ def abort(root: Path, path: Path, journal: Journal) -> dict[str, Any]:
     """Put every file back, delete the commit and tags the release made; refused once it was pushed."""
     repo = _repo(journal, root)
     _clean_temps(root, journal)
+    _clear_index_lock(repo)
     deleted: list[str] = []
     commit = _find_commit(repo, journal) if repo is not None else None
     if repo is not None:
@@ -178,8 +192,7 @@ def abort(root: Path, path: Path, journal: Journal) -> dict[str, Any]:
     if repo is not None:
         # The index may hold the release's files (killed between `git add` and the commit, or
         # after the commit was undone): back to HEAD's for those paths only.
-        with contextlib.suppress(PipelineError):
-            repo.unstage([root / f.path for f in journal.files])
+        repo.unstage([root / f.path for f in journal.files])
     remove(path)
     log("release: the interrupted release was undone")
     return {"aborted": True, "commit": commit, "deleted_tags": deleted}
