@@ -31,9 +31,13 @@ if TYPE_CHECKING:
     from pipeline.release.settings import ReleaseSettings
     from pipeline.workspace.model import Workspace
 
-RECORD = "\x1e"
-FIELD = "\x1f"
-LOG_FORMAT = "%x1e%H%x1f%s%x1f%b%x1f"
+# NUL separates the fields, and a record is the four fields after its leading NUL: a commit
+# message cannot hold a NUL (git stops at one), so no byte of a subject or body can start a
+# record or a field. (\x1e/\x1f separators let a commit body inject fake commits.)
+RECORD = "\x00"
+FIELD = "\x00"
+LOG_FORMAT = "%x00%H%x00%s%x00%b%x00"
+_FIELDS = 4  # sha, subject, body, names
 
 
 class Attributor:
@@ -100,7 +104,7 @@ def parse_log(text: str, prefix: str, attributor: Attributor, skip_prefix: str =
     ``prefix``: the workspace root relative to the repository top ("" or "dir/"): file names
     outside it are dropped. Subjects starting with ``skip_prefix`` (release commits) are left out.
     """
-    return list(parse_records(text.split(RECORD)[1:], prefix, attributor, skip_prefix))
+    return list(parse_records(stream_records([text]), prefix, attributor, skip_prefix))
 
 
 def parse_records(
@@ -121,15 +125,32 @@ def parse_records(
 
 
 def stream_records(chunks: Iterable[str]) -> Iterator[str]:
-    """Whole records out of ``git log`` output arriving in pieces."""
-    pending = ""
+    """Whole records (``sha NUL subject NUL body NUL names``) out of ``git log`` output arriving in pieces.
+
+    Positional: the output is ``NUL sha NUL subject NUL body NUL names`` per commit, so after
+    the leading NUL every four NUL-separated tokens are one commit, whatever they contain.
+    """
+    tokens: list[str] = []
+    partial: str | None = None  # the token still being read (None before the leading NUL)
     for chunk in chunks:
-        pending += chunk
-        parts = pending.split(RECORD)
-        pending = parts.pop()
-        yield from (p for p in parts if p)
-    if pending:
-        yield pending
+        parts = chunk.split("\x00")
+        if partial is None:
+            parts = parts[1:]  # anything before the first NUL is no record
+            if not parts:
+                continue
+            partial = ""
+        partial += parts[0]
+        if len(parts) > 1:
+            tokens.append(partial)
+            tokens.extend(parts[1:-1])
+            partial = parts[-1]
+        while len(tokens) >= _FIELDS:
+            yield "\x00".join(tokens[:_FIELDS])
+            del tokens[:_FIELDS]
+    if partial is not None:
+        tokens.append(partial)
+        if len(tokens) == _FIELDS:
+            yield "\x00".join(tokens)
 
 
 def reach_masks(revlist: str, tips: Mapping[str, int]) -> dict[str, int]:
