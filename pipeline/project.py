@@ -23,6 +23,7 @@ from pipeline.foundation.errors import UsageError
 from pipeline.gpu.settings import GpuSettings, SmokeCase
 from pipeline.hooks.settings import HooksSettings
 from pipeline.release.settings import ReleaseSettings
+from pipeline.runner.settings import RunnerSettings
 from pipeline.workspace.load import find_workspace_root, load_workspace
 from pipeline.workspace.manifest import locate_key
 from pipeline.workspace.model import Workspace
@@ -53,6 +54,7 @@ class PipelineConfig(FeatureSettings):
     gpu: GpuSettings = setting(factory=GpuSettings, doc="GPU inventory, leases and GPU tests")
     ci: CiSettings = setting(factory=CiSettings, doc="generated CI files")
     hooks: HooksSettings = setting(factory=HooksSettings, doc="the pre-push hook")
+    runner: RunnerSettings = setting(factory=RunnerSettings, doc="GPU runner hosts (`pipeline runner check|setup`)")
 
 
 def load_config(metadata: Mapping[str, Any], source: Path) -> PipelineConfig:

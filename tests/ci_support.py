@@ -50,7 +50,9 @@ cuda-archs = ["sm_80", "sm_90", "sm_120"]
 toolchain = "1.85.0"
 pip-install = ["cargo-gpu-pipeline[gpu]>=0.1"]
 pr-stages = ["generate", "fmt", "clippy", "lint", "test", "cuda"]
-timeouts = {{ test = 90, gpu_test = 120 }}
+timeouts = {{ test = 90, gpu_test = 120, profile = 30 }}
+profile = ["cargo", "bench", "-p", "crate-a", "--", "--quick"]
+profile-tool = "ncu"
 cache-dirs = ["target", ".cache/sccache"]
 feature-sets = {{ default = [], gpu = ["gpu"], tensorcore = ["gpu", "tensorcore"], \
 full = ["gpu", "tensorcore", "onnx"] }}
@@ -64,6 +66,9 @@ expire-in = "12 weeks"
 [workspace.metadata.pipeline.ci.pins."actions/checkout"]
 sha = "08eba0b27e820071cde6df949e0beb9ba4906955"
 version = "v4.3.0"
+
+[workspace.metadata.pipeline.runner]
+enforce = true
 
 [[workspace.metadata.pipeline.ci.extra-sessions]]
 name = "bench-gpu"

@@ -64,6 +64,49 @@ def nvmlDeviceGetPersistenceMode(handle):
     if "persistence" not in handle:
         raise NVMLError("Not Supported")
     return handle["persistence"]
+
+# The runner-check fields: each from handle[key] ([graphics, memory] for clocks, [current, pending] for
+# modes), NVMLError "Not Supported" where the key is absent (a GeForce card has no ECC, MIG...).
+def _field(handle, key):
+    if key not in handle:
+        raise NVMLError("Not Supported")
+    return handle[key]
+
+def _clock(handle, key, clock_type):
+    return _field(handle, key)[{0: 0, 2: 1}[clock_type]]
+
+def nvmlDeviceGetClockInfo(handle, clock_type):
+    return _clock(handle, "clocks", clock_type)
+
+def nvmlDeviceGetApplicationsClock(handle, clock_type):
+    return _clock(handle, "app_clocks", clock_type)
+
+def nvmlDeviceGetMaxClockInfo(handle, clock_type):
+    return _clock(handle, "max_clocks", clock_type)
+
+def nvmlDeviceGetEccMode(handle):
+    return tuple(_field(handle, "ecc"))
+
+def nvmlDeviceGetMigMode(handle):
+    return tuple(_field(handle, "mig"))
+
+def nvmlDeviceGetCurrPcieLinkGeneration(handle):
+    return _field(handle, "pcie")[0]
+
+def nvmlDeviceGetMaxPcieLinkGeneration(handle):
+    return _field(handle, "pcie")[1]
+
+def nvmlDeviceGetCurrPcieLinkWidth(handle):
+    return _field(handle, "pcie")[2]
+
+def nvmlDeviceGetMaxPcieLinkWidth(handle):
+    return _field(handle, "pcie")[3]
+
+def nvmlDeviceGetTemperature(handle, sensor):
+    return _field(handle, "temperature")
+
+def nvmlDeviceGetCurrentClocksEventReasons(handle):
+    return _field(handle, "reasons")
 '''
 
 

@@ -52,7 +52,8 @@ def test_github_workflows_are_hardened(rendered):
         seen += 1
         where = f"{case}:{rel}"
         assert doc["permissions"] == {}, where
-        assert set(doc["on"]) <= {"push", "pull_request"}, where  # never pull_request_target / workflow_run
+        # never pull_request_target / workflow_run; workflow_dispatch only for a manual job (ci.profile)
+        assert set(doc["on"]) <= {"push", "pull_request", "workflow_dispatch"}, where
         assert "pull_request_target" not in text and "workflow_run" not in text, where
         assert doc["concurrency"]["cancel-in-progress"] is rel.endswith("ci.yml"), where  # releases queue
         for job_id, job in doc["jobs"].items():
@@ -67,7 +68,8 @@ def test_github_workflows_are_hardened(rendered):
                 # Fork pull requests never reach self-hosted runners.
                 assert "github.event.pull_request.head.repo.full_name == github.repository" in job.get(
                     "if", ""
-                ) or job.get("if") == "github.event_name != 'pull_request'", (where, job_id)
+                ) or job.get("if") in ("github.event_name != 'pull_request'",
+                                       "github.event_name == 'workflow_dispatch'"), (where, job_id)
             for step in job["steps"]:
                 assert "${{" not in step.get("run", ""), (where, job_id, step["name"])
                 if step.get("uses", "").startswith("actions/checkout@"):
@@ -119,6 +121,8 @@ def test_example_runs_from_the_repository_root_with_its_workspace(rendered):
     assert 'nox" --no-dependencies -f noxfile.py -s tests' in tests["steps"][-1]["run"]
     smoke = doc["jobs"]["gpu-smoke"]
     assert smoke["steps"][-1]["run"] == (
+        "\"$PIPELINE_VENV/bin/pipeline\" runner check || echo 'warning: this GPU runner does not match "
+        "[workspace.metadata.pipeline.runner] (findings above); runner.enforce = true stops the job here'\n"
         '"$PIPELINE_VENV/bin/pipeline" gpu run --gpus 1 -- "$PIPELINE_VENV/bin/nox" --no-dependencies -f noxfile.py '
         "-s gpu_smoke -- --require-gpu\n")
     assert "hashFiles('examples/prism4d/Cargo.lock')" in doc["jobs"]["clippy"]["steps"][1]["with"]["key"]
@@ -150,7 +154,10 @@ def test_gitlab_pipeline_is_hardened(rendered):
                 conditions = [r["if"] for r in job["rules"]]
                 assert all('$CI_COMMIT_REF_PROTECTED == "true"' in c or
                            "$CI_MERGE_REQUEST_SOURCE_PROJECT_ID == $CI_PROJECT_ID" in c for c in conditions)
-                assert " gpu run --gpus " in job["script"][0]
+                assert " runner check" in job["script"][0]  # the runner is checked before GPU time is spent
+                # every GPU job holds its lease; the profile job leases through `pipeline profile --gpus`
+                assert " gpu run --gpus " in job["script"][1] or (job_id == "profile" and
+                                                                  " --gpus " in job["script"][1])
         gpu_jobs = [j for j, job in jobs.items() if any(t in job.get("tags", []) for t in ("gpu", "h100"))]
         assert gpu_jobs and all(jobs[j]["resource_group"].startswith("gpu-") for j in gpu_jobs), case
         assert "release" in jobs["publish"] and jobs["publish"]["rules"][0]["if"].startswith("$CI_COMMIT_TAG =~")
@@ -165,6 +172,7 @@ def test_gitlab_release_waits_for_gate_jobs_gpu_ones_optional(rendered):
     assert doc["gpu-test"]["resource_group"] == "gpu-h100"
     assert doc["gpu-test"]["timeout"] == "120 minutes"
     assert doc["bench-gpu"]["script"] == [
+        '"$PIPELINE_VENV/bin/pipeline" runner check',  # runner.enforce = true in this case
         '"$PIPELINE_VENV/bin/pipeline" gpu run --gpus 2 -- "$PIPELINE_VENV/bin/nox" --no-dependencies '
         "-f noxfile.py -s bench -- --quick --out=target/bench.json"]
 

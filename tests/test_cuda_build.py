@@ -73,7 +73,7 @@ def test_example_outputs_and_manifest(example: tuple[Path, dict]) -> None:
     assert sorted(output["compiled"]) == sorted(f"{k} {a}" for k in by_name for a in ("sm_80", "sm_90", "compute_90"))
     assert output["cached"] == []
     assert sorted(p.name for p in out.iterdir() if p.is_file()) == sorted(
-        ["manifest.json"] + [f"{k}.fatbin" for k in by_name] + [f"{k}.compute_90.ptx" for k in by_name]
+        ["manifest.json", "SHA256SUMS"] + [f"{k}.fatbin" for k in by_name] + [f"{k}.compute_90.ptx" for k in by_name]
         + [f"{k}.{a}.cubin" for k in by_name for a in ("sm_80", "sm_90")]
     )
 

@@ -128,7 +128,8 @@ def test_doctor_cli_reports_mismatch_with_exit_1(tmp_path: Path) -> None:
     data = json.loads(result.stdout)
     levels = {f["check"]: f["level"] for f in data["findings"]}
     assert levels["toolkit-driver"] == "error" and levels["arch-coverage"] == "ok"
-    assert data["cuda"]["targets"] == ["sm_90"] and data["cuda"]["targets_from"] == "auto: GPUs present"
+    # The example configures what every build embeds (sm_80, sm_90, sm_120): the GPU's sm_90 is covered.
+    assert data["cuda"]["targets"] == ["sm_80", "sm_90", "sm_120"] and data["cuda"]["targets_from"] == "configuration"
     assert result.returncode == 1 and "hint:" in result.stderr
     matching = run_pipeline(["doctor"], env=pipeline_env(fake, fake_gpus(1)))
     # exit 0 unless a required Rust tool is missing on this machine (the GPU machine has no cargo)

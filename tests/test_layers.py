@@ -46,6 +46,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
 FLOWS = (
     "pipeline.ci.generate",
     "pipeline.gpu.testing",
+    "pipeline.gpu.prebuilt",  # the prebuilt half of `test --gpu` (its binaries and results are testing's)
     "pipeline.hooks.prepush",
     "pipeline.release.flow",
     "pipeline.release.steps.gates",  # the release's gates step runs stages on the Project

@@ -30,7 +30,8 @@ def test_nox_session_prints_the_plan_and_writes_nothing(example: Path) -> None:
     before = snapshot(example)
     # The interpreter running the tests, not a `nox` that PATH may lack (or that belongs to another Python).
     result = subprocess.run(
-        [sys.executable, "-m", "nox", "-f", str(REPO / "noxfile.py"), "-s", "release", "--", "minor", "--workspace", str(example)],
+        [sys.executable, "-m", "nox", "-f", str(REPO / "noxfile.py"), "-s", "release", "--", "minor",
+         "--workspace", str(example)],
         cwd=REPO, capture_output=True, text=True,
     )
     assert result.returncode == 0, result.stderr

@@ -97,6 +97,8 @@ def context_for(project: Target | Any, repo_root: Path) -> Context:
         release_tag_prefix=tag_prefix,
         advisory_db=advisory_db,
         cuda_output_dir=inside("target/cuda"),
+        runner_enforce=project.config.runner.enforce,
+        profile_dir=inside("target/profile"),
     )
 
 

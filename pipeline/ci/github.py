@@ -67,6 +67,7 @@ class GithubCi:
     pr_branch: str
     env: tuple[Var, ...]
     jobs: tuple[GithubJob, ...]
+    dispatch: bool = False  # `workflow_dispatch`: a manual job is there
 
 
 @dataclass(frozen=True)
@@ -100,6 +101,8 @@ def _step(name: str, *, pin: Pin | None = None, inputs: tuple[Input, ...] = (), 
 
 
 def _condition(job: Job, labels: tuple[str, ...]) -> str:
+    if job.manual:
+        return "github.event_name == 'workflow_dispatch'"
     if not job.pull_requests:
         return "github.event_name != 'pull_request'"
     if job.runner is Runner.GPU or "self-hosted" in labels:
@@ -232,6 +235,7 @@ def github_view(pipeline: CiPipeline, workflow: Workflow) -> GithubCi | GithubRe
         pr_branch=triggers.get("pull_request", ""),
         env=env,
         jobs=jobs,
+        dispatch=any(job.manual for job in pipeline.jobs(workflow)),
     )
 
 

@@ -79,6 +79,7 @@ class GitlabJob:
     script: tuple[str, ...]
     artifacts: Artifacts | None
     release: Release | None
+    allow_failure: bool = False  # a manual job must not hold the pipeline as "blocked"
 
 
 @dataclass(frozen=True)
@@ -99,6 +100,9 @@ def _tag_rule(pipeline: CiPipeline) -> str:
 def _rules(pipeline: CiPipeline, job: Job) -> tuple[Rule, ...]:
     if job.stage == "release":
         return (Rule(_tag_rule(pipeline)),)
+    if job.manual:
+        # Started by hand from a pipeline of a protected ref; never on merge requests (GPU runner).
+        return (Rule(_PROTECTED_RULE, Plain("manual")),)
     if job.runner is Runner.GPU:
         # Self-hosted GPU runners: protected refs, or merge requests from this project (never a fork).
         protected = Rule(_PROTECTED_RULE)
@@ -184,6 +188,7 @@ def gitlab_job(pipeline: CiPipeline, job: Job) -> GitlabJob:
         script=tuple(script),
         artifacts=artifacts,
         release=release,
+        allow_failure=job.manual,
     )
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from pipeline.changes.patterns import gitlab_changes
-from pipeline.ci.settings import RELEASE_JOB, CiSettings
+from pipeline.ci.settings import PROFILE_JOB, RELEASE_JOB, CiSettings
 from pipeline.stages import registry
 
 
@@ -76,6 +76,7 @@ class Job:
     publish: bool = False  # creates the release: the only job with write access
     full_history: bool = False  # needs tags and history (changelog, release)
     rust: bool = True  # needs the Rust toolchain
+    manual: bool = False  # runs only when started by hand (GitHub workflow_dispatch, GitLab `when: manual`)
     # Input-scoped: on merge requests GitLab runs it only when one of these repository-relative
     # globs (`**` spans directories) matches a changed file; () runs it on every one. From the
     # registry's stage inputs (pipeline.changes.patterns); GitHub has no per-job path filter.
@@ -114,6 +115,10 @@ class Context:
     # the repository root, or `~/...`; None when the runner provides it (cargo-deny, an absolute `db`).
     advisory_db: str | None = "~/.cargo/advisory-db"
     cuda_output_dir: str = "target/cuda"  # what `pipeline cuda` writes and the release packages
+    # `[workspace.metadata.pipeline.runner] enforce`: GPU jobs stop (instead of warning) when
+    # `pipeline runner check` finds the runner misconfigured.
+    runner_enforce: bool = False
+    profile_dir: str = "target/profile"  # what `pipeline profile` writes (the profile job uploads it)
 
 
 @dataclass(frozen=True)
@@ -324,6 +329,16 @@ def _release_jobs(settings: CiSettings, context: Context) -> list[Job]:
     return [*before, build, publish]
 
 
+def _profile_job(settings: CiSettings, context: Context) -> list[Job]:
+    """The manual profiling job: `pipeline profile` leases its GPUs itself, so no `gpu run` around it."""
+    if not settings.profile:
+        return []
+    args = ("--tool", settings.profile_tool, "--gpus", str(settings.gpus), "--require", "--", *settings.profile)
+    return [Job(PROFILE_JOB, f"{settings.profile_tool} profile on a GPU runner (manual)", "gpu", "profile", args,
+                runner=Runner.GPU, timeout=settings.timeouts.get(PROFILE_JOB, 60), pull_requests=False,
+                manual=True, uploads=(Artifact(PROFILE_JOB, context.profile_dir),))]
+
+
 def build_pipeline(settings: CiSettings, context: Context) -> CiPipeline:
     """The whole pipeline for ``settings``: CI jobs and release jobs."""
     paths = list(dict.fromkeys((*(_join(context.workspace, d) for d in settings.cache_dirs), context.cuda_cache_dir)))
@@ -332,7 +347,8 @@ def build_pipeline(settings: CiSettings, context: Context) -> CiPipeline:
     return CiPipeline(
         settings=settings,
         context=context,
-        ci_jobs=tuple(_stage_jobs(settings, release=False, workspace=context.workspace)),
+        ci_jobs=tuple([*_stage_jobs(settings, release=False, workspace=context.workspace),
+                       *_profile_job(settings, context)]),
         release_jobs=tuple(_release_jobs(settings, context)),
         cache_paths=cache_paths,
         ci_triggers=(Trigger("push", settings.default_branch), Trigger("pull_request", settings.default_branch)),

@@ -22,6 +22,7 @@ from pipeline.stages import registry
 # The stages CI knows how to run, their jobs and default timeouts come from the stage registry
 # (read at call time: `registry.ci_stages()`); these are the generator's own jobs.
 RELEASE_JOB = "release"
+PROFILE_JOB = "profile"  # the manual profiling job (`ci.profile`)
 
 # Strict patterns: what a value may look like to be written into YAML.
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
@@ -29,7 +30,7 @@ NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 JOB_ID = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,63}")
 # Job ids the generator uses itself, GitLab's top-level keywords (a job named `variables` would
 # replace them) and words YAML 1.1 reads as booleans or null (GitLab parses YAML 1.1).
-OWN_JOB_IDS = frozenset({"checks", "checks-main", "release", "publish", "release-kernels"})
+OWN_JOB_IDS = frozenset({"checks", "checks-main", "release", "publish", "release-kernels", "profile"})
 RESERVED_JOB_IDS = OWN_JOB_IDS | frozenset({
     "default", "include", "stages", "variables", "workflow", "image", "services", "cache", "before_script",
     "after_script", "types", "pages", "spec",
@@ -250,6 +251,12 @@ class CiSettings:
     pins: Mapping[str, ActionPin] = setting(
         factory=dict, doc="override the pinned commit of an action: `{ \"actions/checkout\" = { sha, version } }`"
     )
+    profile: tuple[str, ...] = setting(
+        factory=tuple,
+        doc="command of the manual `profile` job: `pipeline profile --require -- CMD` on a GPU runner, report "
+        "uploaded (e.g. `[\"cargo\", \"bench\", \"-p\", \"prism-gpu\"]`); empty: no profile job",
+    )
+    profile_tool: Literal["perf", "nsys", "ncu"] = setting("perf", doc="profiler of the `profile` job")
     release: CiReleaseSettings = setting(factory=CiReleaseSettings, doc="the release workflow")
 
     def __post_init__(self) -> None:
@@ -282,12 +289,13 @@ class CiSettings:
             check("feature-sets", name, NAME, "a feature-set name (letters, digits, `_ . -`)")
             check_all(f"feature-sets.{name}", features, FEATURE, "a cargo feature name")
         for stage, minutes in self.timeouts.items():
-            known = (*known_stages, RELEASE_JOB, *(e.name for e in self.extra_sessions))
+            known = (*known_stages, RELEASE_JOB, PROFILE_JOB, *(e.name for e in self.extra_sessions))
             if stage not in known:
                 raise ValueError(f"`timeouts` has unknown stage {stage!r}; known: {', '.join(known)}")
             _check_timeout(f"timeouts.{stage}", minutes)
         for path in self.cache_dirs:
             _check_path("cache-dirs", path)
+        check_all("profile", self.profile, ARGUMENT, "a plain argument (no spaces, quotes, `$` or braces)")
         names = [e.name for e in self.extra_sessions]
         for extra in self.extra_sessions:
             if names.count(extra.name) > 1 or extra.name in known_stages or extra.name in {"checks", "publish"}:

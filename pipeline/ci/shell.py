@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import shlex
 
-from pipeline.ci.model import DIST_ARTIFACT, Artifact, CiPipeline, Job
+from pipeline.ci.model import DIST_ARTIFACT, Artifact, CiPipeline, Job, Runner
 
 _ENV_REF = re.compile(r"\$[A-Z_][A-Z0-9_]*")
 
@@ -101,9 +101,26 @@ def dist_artifact(artifacts: tuple[Artifact, ...]) -> Artifact | None:
     return next((a for a in artifacts if a.name == DIST_ARTIFACT), None)
 
 
+RUNNER_WARNING = ("warning: this GPU runner does not match [workspace.metadata.pipeline.runner] (findings "
+                  "above); runner.enforce = true stops the job here")
+
+
+def runner_check_line(pipeline: CiPipeline, job: Job) -> str | None:
+    """`pipeline runner check` before a GPU job's session: a misconfigured runner is named before an
+    hour of GPU time is spent; it warns, or stops the job with `runner.enforce = true`."""
+    if job.runner is not Runner.GPU or job.session == "-":
+        return None
+    tool = '"$PIPELINE_VENV/bin/pipeline"' if pipeline.settings.pip_install else "pipeline"
+    if pipeline.context.runner_enforce:
+        return f"{tool} runner check"
+    return f"{tool} runner check || echo {shlex.quote(RUNNER_WARNING)}"
+
+
 def run_lines(pipeline: CiPipeline, job: Job) -> list[str]:
-    """The job's nox session (under `pipeline gpu run` where it leases GPUs), then the checksum check."""
-    lines = [" ".join(_nox_words(pipeline, job))]
+    """The runner check on GPU runners, the job's nox session (under `pipeline gpu run` where it leases
+    GPUs), then the checksum check."""
+    check = runner_check_line(pipeline, job)
+    lines = [*([check] if check else []), " ".join(_nox_words(pipeline, job))]
     if dist_artifact(job.uploads):
         # The release session writes SHA256SUMS; make sure it is there and matches before upload.
         lines.append(

@@ -1,4 +1,4 @@
-"""``pipeline cuda [--arch sm_XX]... [--jobs N] [--no-cache] [--json] [--werror]``: compile the kernels."""
+"""``pipeline cuda [--arch sm_XX]... [--jobs N] [--no-cache] [--json] [--werror] [--emit-cargo DIR]``: compile."""
 
 from __future__ import annotations
 
@@ -20,9 +20,18 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
     parser.add_argument("--no-cache", action="store_true", help="compile everything (results still fill the cache)")
     parser.add_argument("--werror", action="store_true", help="treat nvcc warnings as errors")
     parser.add_argument("--json", action="store_true", help="the build result and manifest as JSON")
+    parser.add_argument("--emit-cargo", metavar="OUT_DIR", default=None,
+                        help="for build.rs: copy the fatbins into OUT_DIR and print cargo: directives "
+                        "(rerun-if-changed for every source and header) on stdout")
+    parser.add_argument("--crate", default=None, metavar="NAME",
+                        help="with --emit-cargo: only the kernels of this crate")
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.crate is not None and args.emit_cargo is None:
+        raise UsageError("--crate needs --emit-cargo", "pass --emit-cargo OUT_DIR --crate NAME (from build.rs)")
+    if args.emit_cargo is not None and args.json:
+        raise UsageError("--emit-cargo and --json both want stdout", "pass one of them")
     if args.jobs is not None and args.jobs < 1:
         raise UsageError(f"--jobs {args.jobs}: must be at least 1", "pass --jobs N with N >= 1, or leave it out")
     project = load_project(args.workspace)
@@ -39,7 +48,16 @@ def run(args: argparse.Namespace) -> int:
     )
     if kernels == 0:
         summary = f"cuda: no .cu kernel files found in {project.root} (configure kernel-sets to add some)"
-    if args.json:
+    if args.emit_cargo:
+        from pathlib import Path
+
+        from pipeline.cuda import cargo
+
+        log(summary)
+        selected = cargo.selected_kernels(result.manifest, args.crate)
+        cargo.export(Path(args.emit_cargo), result.output_dir, selected)
+        print("\n".join(cargo.directives(result.manifest, project.root, selected)))
+    elif args.json:
         log(summary)
         emit_json(build_json(result))
     else:

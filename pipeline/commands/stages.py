@@ -23,6 +23,14 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
                             "sharded across the GPUs")
         parser.add_argument("--require-gpu", action="store_true",
                             help="with --gpu: fail instead of skipping without a GPU")
+        prebuilt = parser.add_mutually_exclusive_group()
+        prebuilt.add_argument("--prebuilt", metavar="DIR", default=None,
+                              help="with --gpu: run the test binaries in DIR (from --save-prebuilt) instead of "
+                              "building them; no cargo needed")
+        prebuilt.add_argument("--save-prebuilt", metavar="DIR", default=None,
+                              help="with --gpu: build the GPU test binaries and copy them into DIR; runs nothing")
+        parser.add_argument("--lease-record", metavar="FILE", default=None,
+                            help="with --gpu: write one JSON line per test binary (GPU, start, end, lease holder)")
     if name != "fmt":
         matrix = parser.add_mutually_exclusive_group()
         matrix.add_argument("--each-feature", action="store_true",
@@ -65,12 +73,16 @@ def run(args: argparse.Namespace) -> int:
     packages = _changed_packages(project, args)
     if packages is None:
         return 0
+    if args.command == "test" and (args.prebuilt or args.save_prebuilt or args.lease_record) and not args.gpu:
+        raise UsageError("--prebuilt, --save-prebuilt and --lease-record apply to the GPU tests only",
+                         "add --gpu: `pipeline test --gpu --prebuilt DIR`")
     if args.command == "test" and args.gpu:
         from pipeline.gpu.nvml import read_inventory
         from pipeline.gpu.testing import run_gpu_tests
 
         return run_gpu_tests(project.workspace, project.config, read_inventory(), packages=packages,
-                             extra=args.cargo_args, require_gpu=args.require_gpu)
+                             extra=args.cargo_args, require_gpu=args.require_gpu, prebuilt=args.prebuilt,
+                             save_prebuilt=args.save_prebuilt, lease_record=args.lease_record)
     if args.command != "fmt" and (args.each_feature or args.feature_powerset):
         return _run_matrix(project, args, packages)
     if args.command != "fmt" and args.depth is not None:

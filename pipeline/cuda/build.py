@@ -36,7 +36,7 @@ from pipeline.cuda.cache import digest_json
 from pipeline.cuda.compiler import Compiler, JobError
 from pipeline.cuda.jobs import Job, Product, plan_jobs
 from pipeline.cuda.kernels import Kernel, discover
-from pipeline.cuda.manifest import build_manifest, remove_stale
+from pipeline.cuda.manifest import SUMS_NAME, build_manifest, remove_stale, sums_text
 from pipeline.cuda.settings import CudaSettings
 from pipeline.foundation import fs
 from pipeline.foundation.errors import CheckFailed, OperationFailed
@@ -299,6 +299,7 @@ def _build_locked(
     manifest = build_manifest(kernels, deps, choice.archs, ptx, metas, compiler.nvcc_version)
     manifest_path = compiler.out / "manifest.json"
     fs.atomic_write_json(manifest_path, manifest)
+    fs.atomic_write(compiler.out / SUMS_NAME, sums_text(compiler.out, manifest).encode(), sync=False)
     remove_stale(compiler.out, manifest)
 
     warnings: list[nv.Diagnostic] = []

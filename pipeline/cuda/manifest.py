@@ -56,14 +56,44 @@ def build_manifest(kernels: list[Kernel], deps: dict[Kernel, list[tuple[str, str
     }
 
 
-def remove_stale(out: Path, manifest: dict[str, Any]) -> None:
-    """Delete the outputs of earlier builds ``manifest`` does not list (another architecture, a removed kernel)."""
-    keep = {"manifest.json"}
+SUMS_NAME = "SHA256SUMS"
+
+
+def listed_files(manifest: dict[str, Any]) -> list[str]:
+    """Every file of the output directory the manifest names (artifacts; not manifest.json itself)."""
+    names: list[str] = []
     for kernel in manifest["kernels"]:
-        keep.add(kernel["fatbin"])
-        if kernel["ptx"]:
-            keep.add(kernel["ptx"])
-        keep.update(a["cubin"] for a in kernel["architectures"].values())
+        for name in (kernel.get("fatbin"), kernel.get("ptx"), kernel.get("library"),
+                     *(a.get("cubin") for a in kernel.get("architectures", {}).values())):
+            if name and name not in names:
+                names.append(name)
+    return names
+
+
+def sums_text(out: Path, manifest: dict[str, Any]) -> str:
+    """``sha256sum -c`` format for every listed artifact: what build.rs checks prebuilt fatbins against."""
+    import hashlib
+
+    lines = []
+    for name in sorted(listed_files(manifest)):
+        lines.append(f"{hashlib.sha256((out / name).read_bytes()).hexdigest()}  {name}\n")
+    return "".join(lines)
+
+
+def remove_stale(out: Path, manifest: dict[str, Any]) -> None:
+    """Delete what earlier builds left that ``manifest`` does not list (another architecture, a removed
+    kernel), and the temp and dependency files of builds that were killed (``.NAME.<pid>.<tid>.d``).
+    """
+    keep = {"manifest.json", SUMS_NAME, *listed_files(manifest)}
     for path in out.iterdir():
-        if path.is_file() and path.suffix in ARTIFACT_SUFFIXES and path.name not in keep:
+        if path.name in keep:
+            continue
+        if path.is_symlink() or (path.is_file() and (path.suffix in ARTIFACT_SUFFIXES or _is_temp(path.name))):
             path.unlink(missing_ok=True)
+
+
+def _is_temp(name: str) -> bool:
+    """``.saxpy.1234.5678.d``, ``.saxpy.sm_90.1234.5678.cubin``, ``.saxpy.fatbin.1234.tmp``, ``.x.tmp``."""
+    import re
+
+    return bool(name.startswith(".") and re.search(r"\.\d+(\.\d+)?\.(d|cubin|ptx|o|tmp)$|\.tmp$", name))

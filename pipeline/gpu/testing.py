@@ -21,7 +21,7 @@ from pathlib import Path
 from pipeline.foundation import proc
 from pipeline.foundation.errors import CheckFailed, PipelineError
 from pipeline.foundation.output import log
-from pipeline.gpu.leases import acquire, lease_dir
+from pipeline.gpu.leases import acquire, lease_dir, lock_path, read_holder
 from pipeline.gpu.nvml import Inventory, visible
 from pipeline.gpu.runner import exit_status
 from pipeline.project import PipelineConfig
@@ -52,6 +52,9 @@ class BinaryResult:
     passed: int = 0
     failed: int = 0
     ignored: int = 0
+    started: float = 0.0  # wall-clock (time.time) start and end: lease records compare them across binaries
+    ended: float = 0.0
+    holder: dict[str, object] | None = None  # what the GPU's lock file said while the binary ran
 
 
 @dataclass
@@ -142,9 +145,9 @@ def shard_and_run(binaries: Sequence[TestBinary], uuids: Sequence[str], director
     lock = threading.Lock()
     started = time.monotonic()
 
-    def worker() -> None:
+    def worker(number: int) -> None:
         try:
-            lease = acquire(directory, uuids, 1, timeout=timeout, command="pipeline test --gpu",
+            lease = acquire(directory, uuids, 1, timeout=timeout, command=f"pipeline test --gpu (worker {number})",
                             progress=log, should_stop=work.empty)
         except PipelineError as exc:
             with lock:
@@ -154,17 +157,20 @@ def shard_and_run(binaries: Sequence[TestBinary], uuids: Sequence[str], director
             return
         with lease:
             gpu = lease.cuda_visible_devices
+            held = read_holder(lock_path(directory, gpu))  # None when an ancestor's lease is inherited
+            holder = None if held is None else {"pid": held.pid, "command": held.command, "host": held.host}
             while True:
                 try:
                     binary = work.get_nowait()
                 except queue.Empty:
                     return
-                began = time.monotonic()
+                began, wall = time.monotonic(), time.time()
                 result = proc.run([str(binary.executable), *extra_test_args], cwd=binary.cwd, check=False,
                                   env={"CUDA_VISIBLE_DEVICES": gpu, "PIPELINE_GPU_LEASE": gpu})
+                ended = time.time()
                 output = result.stdout + result.stderr
                 outcome = BinaryResult(binary, gpu, exit_status(result.returncode), time.monotonic() - began, output,
-                                       *count_results(output))
+                                       *count_results(output), started=wall, ended=ended, holder=holder)
                 with lock:
                     run.results.append(outcome)
                     run.gpus_used.add(gpu)
@@ -172,7 +178,8 @@ def shard_and_run(binaries: Sequence[TestBinary], uuids: Sequence[str], director
                     if output.strip():
                         log(output.rstrip())
 
-    threads = [threading.Thread(target=worker, name=f"gpu-test-{i}") for i in range(min(len(uuids), len(binaries)))]
+    threads = [threading.Thread(target=worker, args=(i,), name=f"gpu-test-{i}")
+               for i in range(min(len(uuids), len(binaries)))]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -183,8 +190,22 @@ def shard_and_run(binaries: Sequence[TestBinary], uuids: Sequence[str], director
 
 def run_gpu_tests(workspace: Workspace, config: PipelineConfig, inventory: Inventory, *,
                   packages: Sequence[str] = (), extra: Sequence[str] = (), require_gpu: bool = False,
-                  timeout: float | None = None) -> int:
+                  timeout: float | None = None, prebuilt: str | None = None, save_prebuilt: str | None = None,
+                  lease_record: str | None = None) -> int:
+    """Build (or take prebuilt) GPU test binaries and run them sharded across leased GPUs.
+
+    With ``prebuilt`` the ``extra`` arguments go to each test binary (libtest's, e.g.
+    ``--test-threads 1``); otherwise to cargo. ``save_prebuilt`` only builds and copies.
+    """
+    from pipeline.gpu import prebuilt as saved
+
     root = workspace.root
+    if save_prebuilt is not None:
+        binaries = build_binaries(workspace, config, packages, extra)
+        index = saved.save(binaries, Path(save_prebuilt), root)
+        print(f"test --gpu: saved {len(binaries)} test binaries to {save_prebuilt} ({index.name}); run them with "
+              f"`pipeline test --gpu --prebuilt {save_prebuilt}`")
+        return 0
     if not inventory.available:
         if require_gpu:
             raise CheckFailed(f"test --gpu: {inventory.reason}",
@@ -192,6 +213,33 @@ def run_gpu_tests(workspace: Workspace, config: PipelineConfig, inventory: Inven
         log(f"test --gpu: skipped: {inventory.reason}")
         return 0
     uuids = [gpu.uuid for gpu in visible(inventory)]
+    if prebuilt is not None:
+        binaries = saved.load(Path(prebuilt), root)
+        log(f"test --gpu: {len(binaries)} prebuilt test binaries from {prebuilt}")
+    else:
+        binaries = build_binaries(workspace, config, packages, extra)
+    if not binaries:
+        log("test --gpu: no test binaries to run")
+        return 0
+    wait = config.gpu.lease_timeout if timeout is None else timeout
+    run = shard_and_run(binaries, uuids, lease_dir(config.gpu.lease_dir), wait,
+                        extra_test_args=extra if prebuilt is not None else ())
+    if lease_record is not None:
+        saved.write_records(Path(lease_record), run)
+    shared = saved.overlaps(saved.records(run))
+    if shared:  # the leases failed their one job: say so loudly, whatever the tests said
+        raise CheckFailed("test --gpu: binaries shared a GPU at once: " + "; ".join(
+            f"{o.first} and {o.second} on {o.gpu} for {o.seconds:.2f} s" for o in shared),
+            f"check that every job on the host uses the same lease directory ({lease_dir(config.gpu.lease_dir)})")
+    log(f"test --gpu: lease records: {len(run.results)} binaries on {len(run.gpus_used)} GPU(s), "
+        "no two on one GPU at once" + (f" (written to {lease_record})" if lease_record else ""))
+    rerun = f"pipeline gpu run --gpus 1 -- {prebuilt}/BINARY" if prebuilt is not None else None
+    return report_run(run, binaries, rerun)
+
+
+def build_binaries(workspace: Workspace, config: PipelineConfig, packages: Sequence[str],
+                   extra: Sequence[str]) -> list[TestBinary]:
+    root = workspace.root
     argv = build_argv(config, workspace, extra, packages)
     log(f"test --gpu: {' '.join(argv)}  (in {root})")
     built = proc.run(argv, cwd=root, check=False)
@@ -203,12 +251,11 @@ def run_gpu_tests(workspace: Workspace, config: PipelineConfig, inventory: Inven
             + proc.tail("\n".join(r for r in rendered if r) + "\n" + built.stderr, 30),
             "fix the build errors above",
         )
-    binaries = parse_binaries(built.stdout)
-    if not binaries:
-        log("test --gpu: no test binaries to run")
-        return 0
-    wait = config.gpu.lease_timeout if timeout is None else timeout
-    run = shard_and_run(binaries, uuids, lease_dir(config.gpu.lease_dir), wait)
+    return parse_binaries(built.stdout)
+
+
+def report_run(run: GpuTestRun, binaries: Sequence[TestBinary], rerun: str | None = None) -> int:
+    """Print the merged result; failing or missing binaries fail the stage."""
     if run.errors and not run.results:
         raise run.errors[0]
     passed = sum(r.passed for r in run.results)
@@ -223,6 +270,6 @@ def run_gpu_tests(workspace: Workspace, config: PipelineConfig, inventory: Inven
         raise CheckFailed(
             f"test --gpu: {len(failing)} test binar{'y' if len(failing) == 1 else 'ies'} failed"
             + (f": {names}" if names else "") + (f"; {missing} not run" if missing else ""),
-            "rerun one with `pipeline gpu run --gpus 1 -- cargo test -p CRATE NAME`",
+            f"rerun one with `{rerun or 'pipeline gpu run --gpus 1 -- cargo test -p CRATE NAME'}`",
         )
     return 0

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pipeline.cuda.settings import CudaSettings
 from pipeline.foundation import fs, proc
 from pipeline.foundation.errors import PipelineError
 from pipeline.foundation.output import log
@@ -115,6 +116,18 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def _kernel_report(ws: Workspace, cuda: CudaSettings | None, binaries: Sequence[str],
+                   executables: Mapping[str, list[Path]]) -> Any:
+    """What cuobjdump finds in the shipped binaries and fatbins (None: the workspace built no kernels)."""
+    from pipeline.cuda import ship
+
+    req = ship.requirement(ws, cuda)
+    if req is None:
+        return None
+    outputs = [(crate, exe) for crate in binaries for exe in executables.get(crate, [])]
+    return ship.check(ws, outputs, req)
+
+
 def build(
     ws: Workspace,
     *,
@@ -126,6 +139,7 @@ def build(
     commit: str,
     commit_time: int,
     crates: Sequence[str],
+    cuda_settings: CudaSettings | None = None,
 ) -> list[Path]:
     """Build and write the artifacts of a release; returns the files written."""
     short = commit[:7]
@@ -133,6 +147,7 @@ def build(
     binaries = binary_crates(ws, crates)
     files: dict[str, bytes] = {}
     target_dir: Path | None = None
+    executables: dict[str, list[Path]] = {}
     if binaries:
         executables, target_dir = _cargo_build(ws, binaries)
         for crate in binaries:
@@ -155,12 +170,15 @@ def build(
             architectures = []
         version = workspace_version or next(iter(versions.values()), "0.0.0")
         stem = f"{project}-cuda-{version}-{short}"
+        from pipeline.cuda.ship import packaged_names
+
+        # Only what the manifest lists: never a symlink, a stray temp file or anything else lying there.
         entries = [
             (f"{stem}/{p.relative_to(cuda_dir).as_posix()}", p.read_bytes(), 0o644)
-            for p in sorted(cuda_dir.rglob("*"))
-            if p.is_file()
+            for p in sorted(packaged_names(cuda_dir))
         ]
         files[f"{stem}.tar.gz"] = _tar_gz(entries, commit_time)
+    kernels = _kernel_report(ws, cuda_settings, binaries, executables)
     manifest: dict[str, Any] = {
         "schema": 1,
         "project": project,
@@ -172,6 +190,7 @@ def build(
         "rustc": tools.rustc,
         "nvcc": tools.nvcc,
         "gpu_architectures": architectures,
+        "cuda": kernels,
         "files": [{"name": name, "size": len(data), "sha256": _sha256(data)} for name, data in sorted(files.items())],
     }
     files["manifest.json"] = (json.dumps(manifest, indent=2) + "\n").encode()

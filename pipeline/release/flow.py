@@ -26,7 +26,7 @@ from pipeline.release.lock import release_lock
 from pipeline.release.plan import rel_path
 from pipeline.release.prepare import prepare
 from pipeline.release.request import Request
-from pipeline.release.steps import Release, Step, artifacts, commit, gates, push, tag, write
+from pipeline.release.steps import Release, Step, artifacts, commit, gates, kernels, push, tag, write
 
 if TYPE_CHECKING:
     from pipeline.foundation.git import GitRepo
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
 def steps(project: Project) -> tuple[Step, ...]:
     """The order a release is carried out in; each step decides from the request whether it runs."""
-    return (gates.Gates(project), write, commit, tag, artifacts, push)
+    return (gates.Gates(project), kernels.Kernels(project.config.cuda), write, commit, tag, artifacts, push)
 
 
 def run(project: Project, req: Request, *, fault: FaultHook | None = None) -> int:

@@ -253,6 +253,8 @@ TASKS: tuple[Task, ...] = (
         "Crates a change affects (`-- --base origin/main --json`).")),
     Task("hooks", "pipeline.commands.hooks", NoxSession(
         "Install the pre-push hook (`-- install --force`, `-- uninstall`).", bare_args=("install",))),
+    Task("profile", "pipeline.commands.profile", NoxSession(
+        "Profile a command on a leased GPU into target/profile/ (`-- --tool nsys -- CMD...`).")),
 )
 
 

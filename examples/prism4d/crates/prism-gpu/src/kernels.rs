@@ -1,15 +1,32 @@
 //! Compiled kernel images (fatbins), embedded when `build.rs` could run nvcc.
 
-/// Architecture the embedded fatbins were compiled for (`sm_90` by default,
-/// `PRISM_CUDA_ARCH` at build time); empty when no kernels were compiled.
+/// Architectures the embedded fatbins hold as SASS (`sm_80,sm_90,sm_120`: the workspace's
+/// `architectures`, or `PIPELINE_CUDA_ARCHS` at build time), plus PTX for the newest;
+/// empty when no kernels were compiled.
 pub const KERNEL_ARCH: &str = env!("PRISM_KERNEL_ARCH");
 
-#[cfg(not(prism_no_kernels))]
-pub static SAXPY_FATBIN: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/saxpy.fatbin"));
-#[cfg(not(prism_no_kernels))]
-pub static REDUCE_FATBIN: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/reduce.fatbin"));
-#[cfg(not(prism_no_kernels))]
-pub static STENCIL_FATBIN: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/stencil.fatbin"));
+/// A fatbin image, 8-byte aligned as the CUDA driver and `cuobjdump` expect.
+#[repr(C, align(8))]
+pub struct Image<const N: usize>(pub [u8; N]);
+
+/// Embeds `OUT_DIR/<name>.fatbin` in the `.nv_fatbin` section, where nvcc-built objects keep
+/// theirs: `cuobjdump --list-elf`/`--list-ptx` on the binary then list every architecture, which
+/// is what `pipeline release` checks before tagging.
+macro_rules! embed {
+    ($image:ident, $bytes:ident, $file:literal) => {
+        #[cfg(not(prism_no_kernels))]
+        #[used]
+        #[cfg_attr(target_os = "linux", link_section = ".nv_fatbin")]
+        static $image: Image<{ include_bytes!(concat!(env!("OUT_DIR"), "/", $file)).len() }> =
+            Image(*include_bytes!(concat!(env!("OUT_DIR"), "/", $file)));
+        #[cfg(not(prism_no_kernels))]
+        pub static $bytes: &[u8] = &$image.0;
+    };
+}
+
+embed!(SAXPY_IMAGE, SAXPY_FATBIN, "saxpy.fatbin");
+embed!(REDUCE_IMAGE, REDUCE_FATBIN, "reduce.fatbin");
+embed!(STENCIL_IMAGE, STENCIL_FATBIN, "stencil.fatbin");
 
 /// Whether this build embeds compiled kernels.
 pub const fn available() -> bool {
