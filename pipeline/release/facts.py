@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from pipeline.foundation import proc
 from pipeline.foundation.errors import PipelineError
-from pipeline.release import history
+from pipeline.foundation.output import log
 from pipeline.release.request import Request
 from pipeline.release.settings import ReleaseSettings
 from pipeline.workspace.model import Workspace
@@ -27,6 +27,8 @@ from pipeline.workspace.model import Workspace
 if TYPE_CHECKING:
     from pipeline.foundation.git import GitRepo
     from pipeline.release import changelog as cl
+    from pipeline.release.tagscheme import Scheme
+    from pipeline.workspace.outside import Outside
 
 
 @dataclass(frozen=True)
@@ -49,7 +51,14 @@ class ReleaseFacts:
     git: GitFacts | None = None  # None: not in a git repository, or git not needed (`bump LEVEL`)
     changes: cl.Changes | None = None  # unreleased commits (a release, or `auto`)
     changed: tuple[str, ...] | None = None  # --changed: members with commits since their tag
-    manifests: Mapping[Path, bytes] = field(default_factory=dict)  # the root and every member manifest
+    # the root, every member manifest and every manifest outside the members that names a member
+    manifests: Mapping[Path, bytes] = field(default_factory=dict)
+    outside: Outside | None = None  # requirements on members outside the members' path deps
+    scheme: Scheme | None = None  # the tag scheme (configured, or inferred from the tags)
+    changelogs: Mapping[Path, bytes] = field(default_factory=dict)  # per-crate CHANGELOG.md files that exist
+    # Cargo.lock of crates outside the members (an excluded crate is its own workspace): they
+    # lock the members they use by path, at the version the bump changes.
+    outside_locks: Mapping[Path, bytes] = field(default_factory=dict)
     lockfile: bytes | None = None  # Cargo.lock, when there is one
     changelog: bytes | None = None  # the changelog file, when a release writes one and it exists
     host_triple: str = "<target>"  # `rustc -vV` host, for artifact names in the plan
@@ -79,20 +88,43 @@ def gather(ws: Workspace, settings: ReleaseSettings, req: Request) -> ReleaseFac
     git = git_facts(repo, req) if repo is not None else None
     changes = None
     changed = None
+    scheme = None
     if repo is not None and git is not None and git.head is not None:
+        from pipeline.release.unreleased import read_release_history
+
+        # One read of the history for every crate, each from its own last tag.
+        found = read_release_history(repo.top, ws, settings)
+        for line in found.lines:
+            log(line)
+        scheme = found.scheme
         if req.full or req.level.auto:
-            changes = history.unreleased_changes(repo, ws, settings, git.merged_tags)
+            changes = found.changes(found.crates)
         if req.changed:
-            changed = history.changed_crates(repo, ws, settings, git.merged_tags)
-    paths = dict.fromkeys([ws.manifest_path, *(p.manifest_path for p in ws.members)])
+            changed = found.changed(found.crates)
+    from pipeline.workspace.outside import gather as gather_outside
+
+    outside = gather_outside(ws)
+    paths = dict.fromkeys([ws.manifest_path, *(p.manifest_path for p in ws.members), *outside.manifests])
     manifests = {path: path.read_bytes() for path in paths}
+    outside_locks = {}
+    for crate in outside.crates:
+        lock_path = crate.directory / "Cargo.lock"
+        if crate.member_deps and lock_path != ws.root / "Cargo.lock" and lock_path.is_file():
+            outside_locks[lock_path] = lock_path.read_bytes()
     lock = ws.root / "Cargo.lock"
     changelog = None
+    changelogs: dict[Path, bytes] = {}
     triple = "<target>"
     cuda_outputs = False
     if req.full:
         if settings.changelog and (ws.root / settings.changelog).is_file():
             changelog = (ws.root / settings.changelog).read_bytes()
+        if settings.changelog:
+            name = Path(settings.changelog).name
+            for package in ws.members:
+                own = package.directory / name
+                if own != ws.root / settings.changelog and own.is_file():
+                    changelogs[own] = own.read_bytes()
         if settings.artifacts:
             triple = host_triple()
             cuda_outputs = (ws.root / "target" / "cuda" / "manifest.json").is_file()
@@ -103,6 +135,10 @@ def gather(ws: Workspace, settings: ReleaseSettings, req: Request) -> ReleaseFac
         changes=changes,
         changed=changed,
         manifests=manifests,
+        outside=outside,
+        scheme=scheme,
+        changelogs=changelogs,
+        outside_locks=outside_locks,
         lockfile=lock.read_bytes() if lock.is_file() else None,
         changelog=changelog,
         host_triple=triple,

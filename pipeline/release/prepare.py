@@ -19,7 +19,7 @@ from pipeline.release.edit import Edit, edit_toml, update_lockfile
 from pipeline.release.facts import ReleaseFacts
 from pipeline.release.findings import Finding
 from pipeline.release.levels import Target, auto_level
-from pipeline.release.plan import Plan, check_versions, make_plan, text_locator
+from pipeline.release.plan import Plan, check_versions, make_plan, rel_path, text_locator
 from pipeline.release.preflight import preflight
 from pipeline.release.request import Request
 from pipeline.release.settings import ReleaseSettings
@@ -28,6 +28,7 @@ from pipeline.workspace.model import Workspace
 
 if TYPE_CHECKING:
     from pipeline.release import changelog as cl
+    from pipeline.release.tagscheme import Scheme
 
 # The changelog (and git) are imported where they are used: `bump LEVEL` needs neither,
 # and on a 500-crate workspace their import is a noticeable part of the command.
@@ -63,16 +64,19 @@ def prepare(facts: ReleaseFacts, req: Request) -> Prepared:
     ws, settings = facts.workspace, facts.settings
     crates = _selected_crates(facts, req)
     check_versions(ws, facts.manifests)  # before `auto` reads the base version
+    if req.level.auto and crates is None and facts.changes is not None:
+        crates = auto_selection(ws, facts.changes, settings.unpublished)
     target, own_levels = resolve_target(req.level, ws, facts.changes, crates or ())
-    plan = make_plan(ws, target, crates, own_levels, locate=text_locator(facts.manifests))
+    plan = make_plan(ws, target, crates, own_levels, outside=facts.outside, extra_crates=settings.extra_crates,
+                     unpublished=settings.unpublished, locate=text_locator(facts.manifests))
 
     files = _manifest_and_lock_changes(facts, plan)
-    tags = release_tags(plan, settings) if req.full else ()
+    tags = release_tags(plan, settings, facts.scheme) if req.full else ()
     names = tuple(t.name for t in tags)
     section = None
     path = facts.changelog_path
     if req.full and path is not None and plan.changes:
-        files[path], section = _changelog_change(path, facts, plan, names)
+        section = _changelog_changes(path, facts, plan, tags, files)
 
     problems, warnings = preflight(facts, req, names) if req.full else ([], [])
     problems += plan.blockers
@@ -85,19 +89,31 @@ def prepare(facts: ReleaseFacts, req: Request) -> Prepared:
                     facts.changes)
 
 
-def release_tags(plan: Plan, settings: ReleaseSettings) -> tuple[ReleaseTag, ...]:
-    """The shared tag, then one per crate with its own version."""
+def release_tags(plan: Plan, settings: ReleaseSettings, scheme: Scheme | None = None) -> tuple[ReleaseTag, ...]:
+    """The shared tag, then one per crate with its own version (publish = false crates only with
+    ``unpublished = "release"``), named by the workspace's scheme: the configured templates, or
+    the ones its existing tags follow. A primary crate's tag has no ``{crate}``; two crates at
+    the same version under such a template share one tag (serde's `v1.0.228`)."""
     from pipeline.release.tags import render_tag
 
-    tags = []
-    if plan.shared is not None:
+    shared_template = scheme.shared if scheme is not None and scheme.shared else settings.shared_tag
+    crate_template = scheme.crate if scheme is not None and scheme.crate else settings.crate_tag
+    primary = set(scheme.shared_crates if scheme is not None else ()) | (
+        {settings.primary_crate} if settings.primary_crate else set())
+    tags: dict[str, ReleaseTag] = {}
+    if plan.shared is not None and any(c.inherited and plan.tagged(c) for c in plan.changes):
         shared = plan.shared[1]
-        tags.append(ReleaseTag(render_tag(settings.shared_tag, settings.tag_prefix, shared), str(shared)))
+        name = render_tag(shared_template, settings.tag_prefix, shared)
+        tags[name] = ReleaseTag(name, str(shared))
     for change in plan.changes:
-        if not change.inherited:
-            tags.append(ReleaseTag(render_tag(settings.crate_tag, settings.tag_prefix, change.new, change.crate),
-                                   str(change.new)))
-    return tuple(tags)
+        if change.inherited or not plan.tagged(change):
+            continue
+        if change.crate in primary:
+            name = render_tag(shared_template, settings.tag_prefix, change.new)
+        else:
+            name = render_tag(crate_template, settings.tag_prefix, change.new, change.crate)
+        tags.setdefault(name, ReleaseTag(name, str(change.new)))
+    return tuple(tags.values())
 
 
 def auto_choice(facts: ReleaseFacts) -> tuple[cl.Changes, str | None]:
@@ -117,6 +133,32 @@ def level_base(ws: Workspace, crates: Sequence[str] = ()) -> Version:
     shared = ws.version is not None and (not crates or any(ws.package(c).version_inherited for c in crates))
     base = ws.version if shared and ws.version else ws.package(crates[0]).version if crates else ws.members[0].version
     return Version.parse(base)
+
+
+def _own(changes: cl.Changes, crate: str) -> cl.Changes:
+    """The entries of commits touching ``crate`` itself (not a workspace-level file)."""
+    from pipeline.release import changelog as cl
+
+    return cl.Changes(changes.since, tuple(e for e in changes.entries if crate in e.crates))
+
+
+def auto_selection(ws: Workspace, changes: cl.Changes, unpublished: str = "skip") -> tuple[str, ...] | None:
+    """`auto` without --crate: the crates with commits of their own since their own tag, each
+    judged on them; the shared version's line moves when any of its crates (or a workspace-level
+    file) changed. None when the history has one range for all (every crate moves together)."""
+    if changes.since_by_crate is None:
+        return None
+    picked = []
+    shared_changed = ws.version is not None and any(not e.crates for e in changes.entries)
+    for package in ws.members:
+        if not package.publish and unpublished == "skip":
+            continue
+        if package.name not in changes.since_by_crate:
+            continue
+        inherits = package.version_inherited and ws.version is not None
+        if _own(changes, package.name).entries or (inherits and shared_changed):
+            picked.append(package.name)
+    return tuple(picked)
 
 
 def resolve_target(
@@ -148,7 +190,8 @@ def resolve_target(
     for package in ws.members:
         if (package.version_inherited and ws.version is not None) or (crates and package.name not in crates):
             continue
-        own = changes.for_crates([package.name])
+        own = _own(changes, package.name) if changes.since_by_crate is not None else changes.for_crates(
+            [package.name])
         own_level = auto_level(
             Version.parse(package.version), breaking=own.breaking, feature=own.feature, other=bool(own.entries)
         )
@@ -185,13 +228,14 @@ def _manifest_and_lock_changes(facts: ReleaseFacts, plan: Plan) -> dict[Path, tu
     for path, edits in by_file.items():
         old = facts.manifests[path]
         files[path] = (old, edit_toml(_utf8(old, path, "manifest"), edits, path).encode("utf-8"))
-    if facts.lockfile is not None and plan.changes:
-        lock = facts.root / "Cargo.lock"
-        text = _utf8(facts.lockfile, lock, "lockfile")
-        moved = {c.crate: (str(c.old), str(c.new)) for c in plan.changes}
-        new = update_lockfile(text, moved, lock).encode("utf-8")
-        if new != facts.lockfile:
-            files[lock] = (facts.lockfile, new)
+    moved = {c.crate: (str(c.old), str(c.new)) for c in plan.changes}
+    locks = dict(facts.outside_locks)
+    if facts.lockfile is not None:
+        locks[facts.root / "Cargo.lock"] = facts.lockfile
+    for lock, data in locks.items() if plan.changes else ():
+        new = update_lockfile(_utf8(data, lock, "lockfile"), moved, lock).encode("utf-8")
+        if new != data:
+            files[lock] = (data, new)
     return files
 
 
@@ -205,24 +249,56 @@ def _utf8(data: bytes, path: Path, what: str) -> str:
         ) from None
 
 
-def _changelog_change(
-    path: Path, facts: ReleaseFacts, plan: Plan, tags: Sequence[str]
-) -> tuple[tuple[bytes | None, bytes], str]:
+def _changelog_changes(
+    path: Path, facts: ReleaseFacts, plan: Plan, tags: Sequence[ReleaseTag],
+    files: dict[Path, tuple[bytes | None, bytes]],
+) -> str:
+    """Write each listed crate's section where the project keeps it: its own CHANGELOG.md when
+    crates have one (no root file is created), else the root file. Returns the text shown."""
     from pipeline.release import changelog as cl
 
-    settings, changes, old = facts.settings, facts.changes, facts.changelog
-    scoped = changes.for_crates(c.crate for c in plan.changes) if changes else cl.Changes(None, ())
-    title = str(plan.shared[1]) if plan.shared else tags[0]
-    links = {}
-    if settings.repository_url and tags:
-        url = settings.repository_url.rstrip("/")
-        previous = changes.since if changes else None
-        links = {
-            "Unreleased": f"{url}/compare/{tags[0]}...HEAD",
-            title: f"{url}/compare/{previous}...{tags[0]}" if previous else f"{url}/releases/tag/{tags[0]}",
-        }
-    new = cl.insert_release(_utf8(old or b"", path, "changelog"), title, facts.today, scoped, links)
-    return (old, new.encode("utf-8")), cl.render_section(title, facts.today, scoped)
+    ws, settings = facts.workspace, facts.settings
+    listed = [c for c in plan.changes if plan.listed(c)]
+    dirs = {c.crate: _crate_dir(facts, c.crate) for c in listed}
+    root_rel = settings.changelog
+    existing = {rel_path(p, ws.root) for p in facts.changelogs}
+    targets = cl.changelog_files(root_rel, dirs, lambda rel: rel in existing)
+    by_file: dict[str, list[str]] = {}
+    for crate, rel in targets.items():
+        by_file.setdefault(rel, []).append(crate)
+    shown = []
+    for rel, crates in by_file.items():
+        file = ws.root / rel
+        old = facts.changelog if file == path else facts.changelogs.get(file)
+        changes = facts.changes.for_crates(crates) if facts.changes else cl.Changes(None, ())
+        own = [c for c in listed if c.crate in crates]
+        shared = plan.shared is not None and any(c.inherited for c in own)
+        title = str(plan.shared[1]) if shared and plan.shared else str(own[0].new) if len(own) == 1 else (
+            tags[0].name if tags else str(own[0].new))
+        tag = next((t.name for t in tags if t.version == title), tags[0].name if tags else None)
+        links = {}
+        if settings.repository_url and tag is not None:
+            url = settings.repository_url.rstrip("/")
+            previous = changes.since
+            links = {
+                "Unreleased": f"{url}/compare/{tag}...HEAD",
+                title: f"{url}/compare/{previous}...{tag}" if previous else f"{url}/releases/tag/{tag}",
+            }
+        new = cl.insert_release(_utf8(old or b"", file, "changelog"), title, facts.today, changes, links)
+        files[file] = (old, new.encode("utf-8"))
+        section = cl.render_section(title, facts.today, changes)
+        shown.append(section if len(by_file) == 1 else f"({rel})\n{section}")
+    return "\n".join(shown)
+
+
+def _crate_dir(facts: ReleaseFacts, crate: str) -> str:
+    ws = facts.workspace
+    if ws.has(crate):
+        rel = rel_path(ws.package(crate).directory, ws.root)
+    else:
+        outside = facts.outside.crate(crate, ws.root) if facts.outside is not None else None
+        rel = rel_path(outside.directory, ws.root) if outside is not None else ""
+    return "" if rel in (".", str(ws.root)) else rel
 
 
 def _artifact_names(facts: ReleaseFacts, plan: Plan) -> tuple[str, ...]:

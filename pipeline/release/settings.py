@@ -13,10 +13,24 @@ class ReleaseSettings:
     """Keys of this section; each is documented in the README."""
 
     shared_tag: str = setting(
-        "v{version}", doc="tag for the shared workspace version; `{version}` is replaced (prefix added in front)"
+        "v{version}", doc="tag for the shared workspace version and the primary crates; `{version}` is replaced "
+        "(prefix added in front). Left at both defaults, the scheme is inferred from the existing tags "
+        "(`{version}`, `v{version}`, `{crate}-v{version}`, `{crate}-{version}`, `{crate}@{version}`)"
     )
     crate_tag: str = setting(
         "{crate}-v{version}", doc="tag for a crate with its own version; `{crate}` and `{version}` are replaced"
+    )
+    primary_crate: str = setting(
+        "", doc="a crate with its own version whose releases are tagged with `shared-tag` (no `{crate}`), "
+        "e.g. `clap` tagged `v4.6.6` beside `clap_lex-v1.1.0`"
+    )
+    extra_crates: tuple[str, ...] = setting(
+        factory=tuple, doc="crates outside the members (paths relative to the workspace root, or names) on the "
+        "workspace's version line, released with it: an `exclude`d kernels crate, an example with its own manifest"
+    )
+    unpublished: str = setting(
+        "skip", doc="`publish = false` crates: `skip` (keep their version, update their requirements), `bump` "
+        "(move them, no tag) or `release` (move and tag them)"
     )
     tag_prefix: str = setting(
         "", doc="text put in front of every tag, e.g. `prism4d-` so a workspace's tags never collide with others"
@@ -66,6 +80,8 @@ class ReleaseSettings:
         # A tag starting with `-` reaches git as an option (`git tag -a -v1.0.0` verifies a tag).
         if (self.tag_prefix or self.shared_tag).startswith("-") or (self.tag_prefix or self.crate_tag).startswith("-"):
             raise ValueError("tags cannot start with `-`: change `tag-prefix`, `shared-tag` or `crate-tag`")
+        if self.unpublished not in ("skip", "bump", "release"):
+            raise ValueError(f"`unpublished` = {self.unpublished!r} must be one of skip, bump, release")
         known = registry.names()
         for gate in self.gates:
             if gate not in known:

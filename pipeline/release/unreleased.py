@@ -15,12 +15,21 @@ The parsing and the reachability arithmetic are pure functions of git's output;
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pipeline.foundation import git, proc
+from pipeline.release import tagscheme
+from pipeline.workspace.cargo_semver import Version
+
+if TYPE_CHECKING:
+    from pipeline.release import changelog as cl
+    from pipeline.release.settings import ReleaseSettings
+    from pipeline.workspace.model import Workspace
 
 RECORD = "\x1e"
 FIELD = "\x1f"
@@ -165,11 +174,12 @@ class History:
         also those touching no crate (a workspace file) that are unreleased for one of them.
         Each commit's ``crates`` keeps only the crates it is unreleased for."""
         wanted = tuple(dict.fromkeys(crates))
+        wanted_set = set(wanted)
         result = []
         for commit in self.commits:
             if commit.crates:
-                own = tuple(c for c in commit.crates if self.unreleased_for(c, commit))
-                if own and (set(own) & set(wanted)):
+                own = tuple(c for c in commit.crates if c in wanted_set and self.unreleased_for(c, commit))
+                if own:
                     result.append(commit if own == commit.crates else _with_crates(commit, own))
             elif unattributed and any(self.unreleased_for(c, commit) for c in wanted):
                 result.append(commit)
@@ -202,7 +212,8 @@ def _git(top: Path, *args: str, check: bool = True) -> proc.Result:
 
 def tag_commits(top: Path) -> list[tuple[str, str]]:
     """(tag, commit it points to) for every tag reachable from HEAD, newest first."""
-    out = _git(top, "for-each-ref", "--merged", "HEAD", "--sort=-creatordate",
+    # Newest first; tags made in the same second (a scripted release) by version, highest first.
+    out = _git(top, "for-each-ref", "--merged", "HEAD", "--sort=-version:refname", "--sort=-creatordate",
                "--format=%(refname:short)%00%(objectname)%00%(*objectname)", "refs/tags").stdout
     result = []
     for line in out.splitlines():
@@ -266,3 +277,102 @@ def read_history(
             _git(top, "rev-list", "--topo-order", "--parents", "HEAD", *start)  # raises the thread's error
         masks = reach_masks(revlist["out"], bit_of)
     return History(commits, dict(since), masks, bits)
+
+
+# ---------------------------------------------------------------------------
+# The release's view: scheme, each crate's last tag, its unreleased commits
+
+
+DEFAULT_SHARED = "v{version}"
+DEFAULT_CRATE = "{crate}-v{version}"
+
+
+@dataclass(frozen=True)
+class ReleaseHistory:
+    """What the release reads from git, once: the tag scheme, each crate's last tag, the commits."""
+
+    scheme: tagscheme.Scheme
+    last: tagscheme.LastTags
+    history: History
+    lines: tuple[str, ...] = ()  # to print on stderr: the inferred scheme, crates without a tag
+    untagged_crates: tuple[str, ...] = ()
+    crates: tuple[str, ...] = ()  # the crates a release lists (publish = false ones per `unpublished`)
+
+    def since(self, crates: Iterable[str]) -> str | None:
+        """The tag ``crates`` start from: the one they all share, else the shared version's
+        (the others run from their own tags: ``since_by_crate``), else None."""
+        wanted = list(crates)
+        tags = {self.last.tags.get(c) for c in wanted}
+        if len(tags) == 1:
+            return next(iter(tags))
+        shared = [self.last.tags.get(c) for c in self.scheme.shared_crates if c in wanted]
+        return shared[0] if shared else None
+
+    def changes(self, crates: Iterable[str]) -> cl.Changes:
+        from pipeline.release import changelog as cl
+
+        wanted = tuple(c for c in crates if c in self.last.tags)
+        commits = self.history.for_crates(wanted)
+        changes = cl.from_history(commits, self.since(wanted))
+        return cl.Changes(changes.since, changes.entries,
+                          {c: self.last.tags.get(c) for c in wanted})
+
+    def changed(self, crates: Sequence[str]) -> tuple[str, ...]:
+        return self.history.changed([c for c in crates if c in self.last.tags])
+
+
+def release_scheme(
+    ws: Workspace, settings: ReleaseSettings, tags: Sequence[str], versions: Mapping[str, Version]
+) -> tagscheme.Scheme:
+    """The configured templates, or (both left at their defaults) the scheme the tags follow."""
+    inheriting = [p.name for p in ws.members if p.version_inherited and ws.version is not None
+                  and p.name in versions]
+    primary = [settings.primary_crate] if settings.primary_crate else []
+    configured = not (settings.shared_tag == DEFAULT_SHARED and settings.crate_tag == DEFAULT_CRATE)
+    if configured:
+        scheme = tagscheme.infer(tags, versions, inheriting=inheriting, primary=primary, prefix=settings.tag_prefix,
+                                 shared=settings.shared_tag, crate=settings.crate_tag)
+        return tagscheme.Scheme(scheme.shared, scheme.crate, scheme.prefix, scheme.shared_crates, inferred=False)
+    scheme = tagscheme.infer(tags, versions, inheriting=inheriting, primary=primary, prefix=settings.tag_prefix)
+    # Templates no tag uses yet fall back to the defaults (a first release, a first crate tag).
+    return tagscheme.Scheme(scheme.shared or DEFAULT_SHARED, scheme.crate or DEFAULT_CRATE, scheme.prefix,
+                            scheme.shared_crates or tuple(inheriting + primary), scheme.inferred and bool(
+                                scheme.summary), scheme.summary)
+
+
+def read_release_history(top: Path, ws: Workspace, settings: ReleaseSettings) -> ReleaseHistory:
+    """Tags, scheme and every member's unreleased commits: four git commands in all."""
+    tagged = tag_commits(top)
+    names = [t for t, _sha in tagged]
+    # publish = false crates are neither tagged nor listed unless configured (`unpublished`).
+    released = [p for p in ws.members if p.publish or settings.unpublished != "skip"]
+    versions = {}
+    for package in released:
+        try:
+            versions[package.name] = Version.parse(
+                ws.version if package.version_inherited and ws.version else package.version)
+        except ValueError:
+            continue  # not a semantic version: the plan reports it, naming the manifest
+    scheme = release_scheme(ws, settings, names, versions)
+    last = tagscheme.last_tags(names, versions, scheme)
+    lines: list[str] = []
+    if scheme.summary:
+        lines.append(scheme.summary)
+    untagged = last.untagged()
+    if untagged and names:
+        # Never a silent "whole history" while tags exist: say which crates have none, and what looks close.
+        for crate in untagged:
+            near = ", ".join(last.nearest.get(crate, ())) or "none"
+            lines.append(f"release: warning: no release tag of `{crate}` ({versions[crate]}) among {len(names)} "
+                         f"tags: its whole history counts as unreleased; nearest tags: {near} "
+                         "(set `shared-tag` / `crate-tag` / `primary-crate` if the scheme is not recognised)")
+    rel = os.path.relpath(ws.root, top)
+    prefix = "" if rel == "." else rel.replace(os.sep, "/") + "/"
+    dirs = {}
+    for package in ws.members:  # every member's directory: a file belongs to its deepest crate
+        d = os.path.relpath(package.directory, ws.root).replace(os.sep, "/")
+        dirs[package.name] = "" if d == "." else d
+    skip = settings.commit_message.split("{", 1)[0]
+    since = {name: tag for name, tag in last.tags.items()}
+    history = read_history(top, prefix, dirs, since, tag_shas=dict(tagged), skip_prefix=skip)
+    return ReleaseHistory(scheme, last, history, tuple(lines), untagged, tuple(versions))

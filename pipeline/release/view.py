@@ -108,7 +108,25 @@ def changelog_text(root: Path, changes: cl.Changes, level: str | None, today: st
     """`pipeline changelog`: what is unreleased and the level `auto` would choose."""
     from pipeline.release import changelog as cl
 
-    since = f"since {changes.since}" if changes.since else "(no release tag yet: whole history)"
+    by_crate = changes.since_by_crate or {}
+    others = {c: t for c, t in by_crate.items() if t != changes.since}
+    if changes.since and not others:
+        since = f"since {changes.since}"
+    elif changes.since:
+        untagged = sorted(c for c, t in others.items() if t is None)
+        own = sorted({t for t in others.values() if t})
+        since = f"since {changes.since}" + (" (" + ", ".join(
+            ([f"own tags: {', '.join(own[:6])}" + (", ..." if len(own) > 6 else "")] if own else [])
+            + ([f"never tagged: {', '.join(untagged)}"] if untagged else [])) + ")")
+    elif by_crate and any(by_crate.values()):
+        # Independent versions: each crate from its own tag.
+        shown = sorted({t for t in by_crate.values() if t})
+        untagged = sorted(c for c, t in by_crate.items() if t is None)
+        since = "since each crate's own tag (" + ", ".join(shown[:6]) + (", ..." if len(shown) > 6 else "") + ")"
+        if untagged:
+            since += "; never tagged: " + ", ".join(untagged)
+    else:
+        since = "(no release tag yet: whole history)"
     body = cl.render_section("Unreleased", today, changes).split("\n", 2)[-1].rstrip("\n")
     return f"unreleased changes in {root} {since}; `auto` would choose: {level or 'nothing'}\n\n{body}\n"
 

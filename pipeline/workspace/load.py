@@ -400,8 +400,8 @@ class _Loader:
                 external = False
                 patched = False
                 if path is None and self.patches:
-                    target = self.patches.get((_source(spec), name)) or self.patches.get(("replace", name))
-                    member = member_paths.get(target) if target is not None else None
+                    patch_dir = self.patches.get((_source(spec), name)) or self.patches.get(("replace", name))
+                    member = member_paths.get(patch_dir) if patch_dir is not None else None
                     patched = member is not None and member != crate
                     member = member if patched else None
                 elif path is not None:

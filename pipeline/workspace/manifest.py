@@ -59,7 +59,7 @@ def locate_key(path: Path, key: str) -> str:
     person at the right place.
     """
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8").removeprefix("\ufeff")
     except OSError:
         return str(path)
     return locate_key_in(path, text, key)
