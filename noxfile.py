@@ -2,6 +2,7 @@
 # requires-python = ">=3.11"
 # dependencies = [
 #     "nox>=2025.2.9",
+#     "packaging>=23.2",
 #     "jinja2>=3.1",
 #     "tomlkit>=0.13",
 #     "tomli>=2.1",

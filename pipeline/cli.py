@@ -44,6 +44,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "generate": _stage("generate"),
     "cuda": _stage("cuda"),
     "gpu": ("pipeline.commands.gpu", "GPUs: `info` (NVML inventory), `run` (under GPU leases), `smoke` (load test)"),
+    "report": ("pipeline.commands.report", "HTML (or --markdown) report: job graph, kernels, duplicates, release plan"),
+    "init": ("pipeline.commands.init", "adopt: configuration, noxfile.py, .gitignore (dry run unless --execute)"),
     "runner": ("pipeline.commands.runner", "GPU runner host: `check` readiness, `setup` a reviewed setup script"),
     "profile": ("pipeline.commands.profile", "profile a command (perf, nsys, ncu) on leased GPUs into target/profile/"),
 }

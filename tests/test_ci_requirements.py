@@ -111,3 +111,18 @@ def test_index_urls(url):
 def test_bad_index_urls_are_refused(url):
     with pytest.raises(ValueError, match=r"^`pip-index-url` = "):
         check_index_url("pip-index-url", url)
+
+
+def test_the_configuration_accepts_every_form_and_renders_the_extras(tmp_path):
+    from pathlib import Path
+
+    from pipeline.ci.shell import with_extras as shell_extras
+    from pipeline.project import load_config
+
+    forms = ["cargo-gpu-pipeline @ git+https://github.com/org/cargo-gpu-pipeline@v0.1.0",
+             "--extra-index-url=https://pypi.example.com/simple", "-e", "./tools/plugin",
+             "dist/helper-1.0-py3-none-any.whl"]
+    config = load_config({"pipeline": {"ci": {"pip-install": forms}}}, Path("Cargo.toml"))
+    assert config.ci.pip_install == tuple(forms)
+    assert shell_extras(forms[0], ["audit"]) == (
+        "cargo-gpu-pipeline[audit] @ git+https://github.com/org/cargo-gpu-pipeline@v0.1.0")

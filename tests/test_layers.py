@@ -6,8 +6,8 @@ The layers, bottom to top (docs/architecture.md explains them):
 1. workspace   ``pipeline.workspace``: the Cargo workspace model
 2. tools       ``pipeline.{changes,deps,cuda,gpu,runner}``: what the stages run and read
 3. stages      ``pipeline.stages`` (and ``pipeline.features``): the stage registry, runner and argv builders
-4. delivery    ``pipeline.{ci,hooks,release}``: CI files, the pre-push hook and releases, derived from the stages
-5. format      ``pipeline.format``: the ``--json`` shapes of any area's results
+4. delivery    ``pipeline.{ci,hooks,release,adopt}``: CI files, the pre-push hook, releases and `init`
+5. format      ``pipeline.format``: the ``--json`` shapes of any area's results; ``pipeline.report``: its views
 6. project     ``pipeline.project``: the composition root, assembling PipelineConfig from each area's settings;
                ``pipeline.configview``: the effective configuration shown with each value's origin
 7. flows       the few modules that run on an assembled Project (``FLOWS``)
@@ -34,8 +34,8 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("workspace", ("pipeline.workspace",)),
     ("tools", ("pipeline.changes", "pipeline.deps", "pipeline.cuda", "pipeline.gpu", "pipeline.runner")),
     ("stages", ("pipeline.stages", "pipeline.features")),
-    ("delivery", ("pipeline.ci", "pipeline.hooks", "pipeline.release")),
-    ("format", ("pipeline.format",)),
+    ("delivery", ("pipeline.ci", "pipeline.hooks", "pipeline.release", "pipeline.adopt")),
+    ("format", ("pipeline.format", "pipeline.report")),
     ("project", ("pipeline.project", "pipeline.configview")),
     ("flows", ()),  # FLOWS below: single modules inside area packages
     ("commands", ("pipeline.commands", "pipeline.nox_sessions", "pipeline.readme")),
@@ -49,6 +49,7 @@ FLOWS = (
     "pipeline.gpu.prebuilt",  # the prebuilt half of `test --gpu` (its binaries and results are testing's)
     "pipeline.hooks.prepush",
     "pipeline.release.flow",
+    "pipeline.report.gather",
     "pipeline.release.steps.gates",  # the release's gates step runs stages on the Project
 )
 
@@ -62,6 +63,7 @@ AREA_IMPORTS: dict[str, frozenset[str]] = {
     "ci": frozenset(),
     "hooks": frozenset(),
     "release": frozenset(),
+    "adopt": frozenset(),
 }
 FORBIDDEN_PAIRS = {frozenset({"gpu", "cuda"})}
 

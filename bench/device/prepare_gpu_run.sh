@@ -9,8 +9,12 @@ set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 out="${1:-$repo/bench/device/out}"
-python="${PYTHON:-$repo/../venv/bin/python}"
-[ -x "$python" ] || python="$(command -v python3)"
+# $PYTHON, else the project's venv beside the checkout (/work/venv for /work/main and /work/wt/*).
+python="${PYTHON:-}"
+for candidate in "$repo/../venv/bin/python" "$repo/../../venv/bin/python" "$(command -v python3)"; do
+    [ -n "$python" ] && break
+    [ -x "$candidate" ] && python="$candidate"
+done
 
 rm -rf "$out"
 mkdir -p "$out/bin"
@@ -49,8 +53,8 @@ cp "$repo/bench/device/load_time.py" "$out/load_time.py"
 
 # What is in there, checked here already (the GPU machine repeats it).
 for file in "$out/bin/prism_gpu-tests" "$out/bin/prism" "$work"/target/cuda/*.fatbin; do
-    elf="$("$out/bin/cuobjdump" --list-elf "$file" | grep -o 'sm_[0-9]*' | sort -u | tr '\n' ' ')"
-    ptx="$("$out/bin/cuobjdump" --list-ptx "$file" | grep -o 'sm_[0-9]*' | sort -u | tr '\n' ' ')"
+    elf="$("$out/bin/cuobjdump" --list-elf "$file" | grep -o 'sm_[0-9][0-9]*' | sort -u | tr '\n' ' ')"
+    ptx="$("$out/bin/cuobjdump" --list-ptx "$file" | grep -o 'sm_[0-9][0-9]*' | sort -u | tr '\n' ' ')"
     echo "$(basename "$file"): SASS $elf/ PTX $ptx"
     for arch in sm_80 sm_90 sm_120; do
         case " $elf" in *" $arch "*) ;; *) echo "missing $arch in $file" >&2; exit 1 ;; esac

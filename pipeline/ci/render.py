@@ -90,16 +90,27 @@ def _render(rel: str, view: Any) -> str:
     return environment().get_template(TEMPLATES[rel]).render({f.name: getattr(view, f.name) for f in fields(view)})
 
 
+def output_paths(settings: Any) -> dict[str, str]:
+    """Template key -> repository-relative path it is written to (the file names are configurable)."""
+    return {
+        GITHUB_CI: f".github/workflows/{settings.github_ci_file}",
+        GITHUB_RELEASE: f".github/workflows/{settings.github_release_file}",
+        GITHUB_ZIZMOR: GITHUB_ZIZMOR,
+        GITLAB_CI: settings.gitlab_file,
+    }
+
+
 def render_all(pipeline: CiPipeline) -> dict[str, str]:
     """Repository-relative path -> file text for every file the configuration asks for."""
     files: dict[str, str] = {}
     settings = pipeline.settings
+    paths = output_paths(settings)
     if settings.github:
-        files[GITHUB_CI] = _render(GITHUB_CI, github_view(pipeline, Workflow.CI))
+        files[paths[GITHUB_CI]] = _render(GITHUB_CI, github_view(pipeline, Workflow.CI))
         if pipeline.release_jobs:
-            files[GITHUB_RELEASE] = _render(GITHUB_RELEASE, github_view(pipeline, Workflow.RELEASE))
-        files[GITHUB_ZIZMOR] = _render(GITHUB_ZIZMOR, zizmor_view(pipeline))
+            files[paths[GITHUB_RELEASE]] = _render(GITHUB_RELEASE, github_view(pipeline, Workflow.RELEASE))
+        files[paths[GITHUB_ZIZMOR]] = _render(GITHUB_ZIZMOR, zizmor_view(pipeline))
     if settings.gitlab:
-        files[GITLAB_CI] = _render(GITLAB_CI, gitlab_view(pipeline))
+        files[paths[GITLAB_CI]] = _render(GITLAB_CI, gitlab_view(pipeline))
     # Included templates lose their last newline to trim_blocks: end every file with exactly one.
     return {rel: text.rstrip("\n") + "\n" for rel, text in files.items()}

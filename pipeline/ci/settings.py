@@ -46,7 +46,7 @@ IMAGE = re.compile(
 )
 # A flag or argument passed on a command line: no spaces, quotes, `$`, braces or shell syntax.
 ARGUMENT = re.compile(r"[A-Za-z0-9_./=:+,@-][A-Za-z0-9_./=:+,@-]{0,199}")
-PIP_REQUIREMENT = re.compile(r"-e|[A-Za-z0-9_.\[\]][A-Za-z0-9_.\[\],<>=!~+/-]{0,199}")
+WORKFLOW_FILE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}\.ya?ml")
 RELATIVE_PATH = re.compile(r"[A-Za-z0-9_.-][A-Za-z0-9_./-]{0,199}")
 TAG_PREFIX = re.compile(r"[A-Za-z0-9._-]{0,40}")
 EXPIRE = re.compile(r"[1-9][0-9]{0,3} (hour|day|week|month)s?")
@@ -185,6 +185,16 @@ class CiSettings:
 
     github: bool = setting(True, doc="render `.github/workflows/ci.yml` and `release.yml` (and `.github/zizmor.yml`)")
     gitlab: bool = setting(True, doc="render `.gitlab-ci.yml`")
+    github_ci_file: str = setting(
+        "ci.yml", doc="file name of the CI workflow in `.github/workflows/` (`pipeline-ci.yml` beside a team's own)"
+    )
+    github_release_file: str = setting(
+        "release.yml", doc="file name of the release workflow in `.github/workflows/` (`pipeline-release.yml`)"
+    )
+    gitlab_file: str = setting(
+        ".gitlab-ci.yml",
+        doc="path of the GitLab CI file; `pipeline.gitlab-ci.yml` to `include:` it from your own `.gitlab-ci.yml`",
+    )
     workflow_name: str = setting("CI", doc="name of the GitHub CI workflow (free text, quoted; no `$`, braces)")
     default_branch: str = setting("main", doc="branch whose pushes run CI (pull requests target it too)")
     stages: tuple[str, ...] = setting(
@@ -260,6 +270,13 @@ class CiSettings:
     release: CiReleaseSettings = setting(factory=CiReleaseSettings, doc="the release workflow")
 
     def __post_init__(self) -> None:
+        for key, name in (("github-ci-file", self.github_ci_file), ("github-release-file", self.github_release_file)):
+            check(key, name, WORKFLOW_FILE, "a workflow file name like `pipeline-ci.yml` (no directory)")
+        if self.github_ci_file == self.github_release_file:
+            raise ValueError("`github-ci-file` and `github-release-file` name the same file")
+        _check_path("gitlab-file", self.gitlab_file)
+        if not self.gitlab_file.endswith((".yml", ".yaml")):
+            raise ValueError(f"`gitlab-file` = {self.gitlab_file!r} must end in `.yml` or `.yaml`")
         check("workflow-name", self.workflow_name, TEXT, "plain text without `$`, braces or control characters")
         check("default-branch", self.default_branch, LABEL, "a branch name (letters, digits, `_ . : / -`)")
         known_stages = registry.ci_stages()
@@ -283,7 +300,12 @@ class CiSettings:
             raise ValueError("`cuda-archs` needs at least one architecture")
         check_all("cuda-archs", self.cuda_archs, ARCH_PATTERN, "a CUDA architecture like `sm_90`")
         check("toolchain", self.toolchain, TOOLCHAIN, "a toolchain like `stable`, `1.85` or `nightly-2025-01-01`")
-        check_all("pip-install", self.pip_install, PIP_REQUIREMENT, "a pip requirement, path or `-e`")
+        if self.pip_install != _default_pip():
+            # packaging is imported only for a configured value: commands reading an unconfigured
+            # workspace keep to the standard library (the audit runs under `python -S` too).
+            from pipeline.ci.requirements import check_pip_install
+
+            check_pip_install("pip-install", self.pip_install)
         _check_path("noxfile", self.noxfile)
         for name, features in self.feature_sets.items():
             check("feature-sets", name, NAME, "a feature-set name (letters, digits, `_ . -`)")

@@ -17,8 +17,6 @@ _ENV_REF = re.compile(r"\$[A-Z_][A-Z0-9_]*")
 # Optional extras of this tool that a session needs in the job's venv: without pycuda the load test
 # reports "skipped" (a failure under --require-gpu), without pip-audit `pipeline audit` stops.
 SESSION_EXTRAS = {"gpu_smoke": "gpu", "audit": "audit"}
-_TOOL_NAME = re.compile(r"cargo[-_.]gpu[-_.]pipeline", re.IGNORECASE)
-_REQUIREMENT = re.compile(r"(?P<name>[^\[<>=!~]+)(?:\[(?P<extras>[^\]]*)\])?(?P<rest>.*)")
 ADVISORY_DB_URL = "https://github.com/rustsec/advisory-db.git"
 
 
@@ -45,17 +43,12 @@ def _nox_words(pipeline: CiPipeline, job: Job) -> list[str]:
 
 
 def with_extras(requirement: str, extras: list[str]) -> str:
-    """``.`` -> ``.[gpu]``, ``cargo-gpu-pipeline==0.1.0`` -> ``cargo-gpu-pipeline[gpu]==0.1.0``; others unchanged."""
-    match = _REQUIREMENT.fullmatch(requirement)
-    if not extras or match is None:
-        return requirement
-    name = match.group("name")
-    local = name.startswith(".") or "/" in name  # this checkout (`.`) or another path to the tool
-    if not local and _TOOL_NAME.fullmatch(name) is None:
-        return requirement
-    have = [e for e in (match.group("extras") or "").split(",") if e]
-    wanted = have + [e for e in extras if e not in have]
-    return f"{name}[{','.join(wanted)}]{match.group('rest')}"
+    """``.`` -> ``.[gpu]``, ``cargo-gpu-pipeline==0.1.0`` -> ``cargo-gpu-pipeline[gpu]==0.1.0``, and the same for
+    ``name @ URL``, bare VCS URLs and wheel paths of this tool; every other entry unchanged."""
+    from pipeline.ci.requirements import parse_pip_argument
+    from pipeline.ci.requirements import with_extras as add_extras
+
+    return add_extras(parse_pip_argument(requirement), extras) if extras else requirement
 
 
 def _advisory_db_line(pipeline: CiPipeline, job: Job) -> str | None:

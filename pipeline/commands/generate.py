@@ -13,6 +13,8 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
     parser.add_argument("--check", action="store_true",
                         help="only compare: exit 1 with a unified diff when a file is stale or missing")
     parser.add_argument("--json", action="store_true", help="print the files and their state as JSON")
+    parser.add_argument("--force", action="store_true",
+                        help="replace CI files this tool did not write (default: refuse, naming them)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -43,6 +45,18 @@ def run(args: argparse.Namespace) -> int:
         if not args.json:
             log(f"pipeline generate: {len(files)} files up to date in {repo}")
         return 0
+    from pipeline.ci.ownership import foreign_files
+
+    foreign = [] if args.force else foreign_files(files, repo)
+    if foreign:
+        for item in foreign[1:]:
+            log(f"error: {repo / item.path} was not written by cargo-gpu-pipeline\nhint: {item.hint()}")
+        first = foreign[0]
+        raise CheckFailed(
+            f"{repo / first.path} was not written by cargo-gpu-pipeline: `pipeline generate` will not replace it"
+            + (f" (nor {len(foreign) - 1} other file(s) above)" if len(foreign) > 1 else ""),
+            f"{first.hint()}; or pass --force to replace it",
+        )
     changed = write_files(files, repo)
     if args.json:
         emit_json({"repository": str(repo), "files": sorted(files), "written": changed})
