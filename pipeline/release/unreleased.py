@@ -190,11 +190,15 @@ class History:
         """The commits touching ``crate`` since its own tag."""
         return [c for c in self.commits if crate in c.crates and self.unreleased_for(crate, c)]
 
-    def for_crates(self, crates: Iterable[str], *, unattributed: bool = True) -> list[HistoryCommit]:
+    def for_crates(self, crates: Iterable[str], *, unattributed: bool = True,
+                   unattributed_for: Sequence[str] | None = None) -> list[HistoryCommit]:
         """Commits unreleased for any of ``crates`` and touching one of them; with ``unattributed``
-        also those touching no crate (a workspace file) that are unreleased for one of them.
+        also those touching no crate (a workspace file) that are unreleased for one of
+        ``unattributed_for`` (default: ``crates``; the release passes the shared line's crates, so
+        a crate never tagged does not pull every workspace-level commit of the history in).
         Each commit's ``crates`` keeps only the crates it is unreleased for."""
         wanted = tuple(dict.fromkeys(crates))
+        judges = tuple(unattributed_for) if unattributed_for else wanted
         wanted_set = set(wanted)
         result = []
         for commit in self.commits:
@@ -202,7 +206,7 @@ class History:
                 own = tuple(c for c in commit.crates if c in wanted_set and self.unreleased_for(c, commit))
                 if own:
                     result.append(commit if own == commit.crates else _with_crates(commit, own))
-            elif unattributed and any(self.unreleased_for(c, commit) for c in wanted):
+            elif unattributed and any(self.unreleased_for(c, commit) for c in judges):
                 result.append(commit)
         return result
 
@@ -333,7 +337,10 @@ class ReleaseHistory:
         from pipeline.release import changelog as cl
 
         wanted = tuple(c for c in crates if c in self.last.tags)
-        commits = self.history.for_crates(wanted)
+        # Workspace-level files (no crate's) belong to the shared line / primary crates' range.
+        tagged = [c for c in wanted if self.last.tags.get(c) is not None]
+        judges = [c for c in self.scheme.shared_crates if c in wanted] or tagged or list(wanted)
+        commits = self.history.for_crates(wanted, unattributed_for=judges)
         changes = cl.from_history(commits, self.since(wanted))
         return cl.Changes(changes.since, changes.entries,
                           {c: self.last.tags.get(c) for c in wanted})
