@@ -68,7 +68,7 @@ def test_symlinked_readme_and_license_are_not_packaged(tmp_path: Path, capsys: p
     (root / "tool" / "README.env").symlink_to("/proc/self/environ")
     (root / "tool" / "LICENSE").symlink_to(secret)
     written = _build(root)
-    tarball = next(p for p in written if p.name.startswith("tool-0.1.0-"))
+    tarball = next(p for p in written if p.name.startswith("tool-0.1.0-") and p.name.endswith(".tar.gz"))
     with tarfile.open(tarball) as tar:
         names = sorted(Path(n).name for n in tar.getnames())
         contents = b"".join(tar.extractfile(m).read() for m in tar.getmembers() if m.isfile())  # type: ignore[union-attr]
