@@ -9,7 +9,16 @@ import sys
 from pathlib import Path
 
 import pytest
-from ci_support import CONFIGS, REPO, load_yaml, node_tools, pipeline_cli, render_workspace, write_config_workspace, write_tree
+from ci_support import (
+    CONFIGS,
+    REPO,
+    load_yaml,
+    node_tools,
+    pipeline_cli,
+    render_workspace,
+    write_config_workspace,
+    write_tree,
+)
 
 EXAMPLE = REPO / "examples" / "prism4d"
 
