@@ -52,7 +52,7 @@ def main() -> None:
         pipeline = [sys.executable, "-m", "pipeline", "--workspace", str(root)]
         times = interleaved(
             args.runs,
-            git=lambda: timed(["git", "log", "--format=%x1e%H%x1f%s%x1f%b%x1f", "--name-only", "HEAD"], cwd=root),
+            git=lambda: timed(["git", "log", "--format=%x00%H%x00%s%x00%b%x00", "--name-only", "HEAD"], cwd=root),
             changelog=lambda: timed([*pipeline, "changelog"], cwd=root, env=env),
             auto=lambda: timed([*pipeline, "release", "auto"], cwd=root, env=env),
             core=core,

@@ -19,7 +19,7 @@ from pipeline.ci.settings import CiSettings
 from pipeline.cuda.settings import CudaSettings
 from pipeline.deps.settings import AuditSettings, DupesSettings
 from pipeline.foundation.config import parse_config, setting
-from pipeline.foundation.errors import UsageError
+from pipeline.foundation.errors import ConfigError, UsageError
 from pipeline.gpu.settings import GpuSettings, SmokeCase
 from pipeline.hooks.settings import HooksSettings
 from pipeline.release.settings import ReleaseSettings
@@ -60,6 +60,9 @@ class PipelineConfig(FeatureSettings):
 def load_config(metadata: Mapping[str, Any], source: Path) -> PipelineConfig:
     """The configuration of a workspace from its ``[workspace.metadata]`` table (``source``: its manifest)."""
     raw = metadata.get("pipeline", {})
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{locate_key(source, 'pipeline')}: `workspace.metadata.pipeline` must be a table, got "
+                          f"{type(raw).__name__} {raw!r}"[:300], "write it as a [workspace.metadata.pipeline] table")
     return parse_config(PipelineConfig, raw, source, locate=lambda key: locate_key(source, key))
 
 

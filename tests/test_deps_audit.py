@@ -170,35 +170,37 @@ def test_informational_policy_and_ignore(lock_ws: Path, db: Path, capsys: pytest
     assert "`ignore` entry RUSTSEC-2099-0001" in err
 
 
-def test_malformed_advisories_are_skipped_with_a_warning_naming_them(
-    lock_ws: Path, db: Path, capsys: pytest.CaptureFixture[str]
+BROKEN_ADVISORIES = {
+    "bad-toml/RUSTSEC-2099-0001.md": ("```toml\n[advisory\nid = 1\n```\n# x\n", "malformed TOML front matter"),
+    "no-fence/RUSTSEC-2099-0002.md": ("# Just markdown\n", "does not start with a ```toml"),
+    "bad-req/RUSTSEC-2099-0003.md": (
+        '```toml\n[advisory]\nid = "RUSTSEC-2099-0003"\npackage = "pat-below"\ndate = "2024-01-01"\n'
+        '[versions]\npatched = [">= one.two"]\n```\n# Bad requirement\n', "versions.patched"),
+    "no-id/RUSTSEC-2099-0004.md": ('```toml\n[advisory]\npackage = "x"\ndate = "2024-01-01"\n```\n',
+                                   "`id` must be a non-empty string"),
+    "unclosed/RUSTSEC-2099-0005.md": ('```toml\n[advisory]\nid = "RUSTSEC-2099-0005"\n', "not closed"),
+}
+
+
+@pytest.mark.parametrize("rel", sorted(BROKEN_ADVISORIES))
+def test_a_malformed_advisory_fails_the_audit_naming_the_file(
+    rel: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    broken = {
-        "bad-toml/RUSTSEC-2099-0001.md": "```toml\n[advisory\nid = 1\n```\n# x\n",
-        "no-fence/RUSTSEC-2099-0002.md": "# Just markdown\n",
-        "bad-req/RUSTSEC-2099-0003.md": (
-            '```toml\n[advisory]\nid = "RUSTSEC-2099-0003"\npackage = "pat-below"\ndate = "2024-01-01"\n'
-            '[versions]\npatched = [">= one.two"]\n```\n# Bad requirement\n'
-        ),
-        "no-id/RUSTSEC-2099-0004.md": '```toml\n[advisory]\npackage = "x"\ndate = "2024-01-01"\n```\n',
-        "unclosed/RUSTSEC-2099-0005.md": '```toml\n[advisory]\nid = "RUSTSEC-2099-0005"\n',
-    }
-    for rel, text in broken.items():
-        (db / "crates" / rel).parent.mkdir(parents=True, exist_ok=True)
-        (db / "crates" / rel).write_text(text)
-    code, report, err = audit_json(capsys, lock_ws, "--db", str(db))
-    assert code == 1
-    assert keys(report) == expected_findings()  # the good advisories still apply
-    skipped = {Path(s["path"]).relative_to(db / "crates").as_posix(): s["reason"]
-               for s in report["rust"]["skipped_files"]}
-    assert set(skipped) == set(broken)
-    assert "malformed TOML front matter" in skipped["bad-toml/RUSTSEC-2099-0001.md"]
-    assert "does not start with a ```toml" in skipped["no-fence/RUSTSEC-2099-0002.md"]
-    assert "versions.patched" in skipped["bad-req/RUSTSEC-2099-0003.md"]
-    assert "`id` must be a non-empty string" in skipped["no-id/RUSTSEC-2099-0004.md"]
-    assert "not closed" in skipped["unclosed/RUSTSEC-2099-0005.md"]
-    for rel in broken:
-        assert f"warning: {db / 'crates' / rel}: skipped malformed advisory" in err
+    # Fail closed: a skipped advisory for a locked crate would let the vulnerable lockfile pass.
+    # The workspace locks only pat-at (not affected by the one good advisory): skipping the broken
+    # file used to end in exit 0.
+    ws = minimal_workspace(tmp_path / "ws", ["app"])
+    (ws / "Cargo.lock").write_text(render_lockfile(
+        [Pkg("pat-below", "1.2.3"), Pkg("app", "0.1.0", None, (("pat-below", "1.2.3"),))], 3))
+    db = write_advisory_db(tmp_path / "db", [Adv("RUSTSEC-2024-0001", "pat-below", patched=R1)])
+    text, reason = BROKEN_ADVISORIES[rel]
+    (db / "crates" / rel).parent.mkdir(parents=True, exist_ok=True)
+    (db / "crates" / rel).write_text(text)
+    code, out, err = run_cli(capsys, "--workspace", str(ws), "audit", "--json", "--skip-python", "--db", str(db))
+    assert code == 1, err
+    assert out == ""
+    assert f"{db / 'crates' / rel}: malformed advisory:" in err and reason in err
+    assert "Traceback" not in err and "hint:" in err
 
 
 def test_title_in_front_matter_wins_over_the_heading(tmp_path: Path) -> None:

@@ -65,7 +65,7 @@ def test_a_lock_is_exclusive_between_processes_and_records_its_holder(tmp_path: 
     holder = subprocess.Popen(
         [sys.executable, "-c",
          "import sys, time; from pathlib import Path; from pipeline.foundation import fs\n"
-         "with fs.locked(Path(sys.argv[1]), wait=False, command='holder cmd'):\n"
+         "with fs.locked(Path(sys.argv[1]), wait=False, command='holder cmd --token=SECRET'):\n"
          "    print('locked', flush=True); time.sleep(120)\n", str(path)],
         cwd=REPO, stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(REPO)},
     )
@@ -73,7 +73,7 @@ def test_a_lock_is_exclusive_between_processes_and_records_its_holder(tmp_path: 
         assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
         assert fs.try_lock(path) is None and fs.is_locked(path)
         found = fs.read_holder(path)
-        assert found is not None and found.pid == holder.pid and found.command == "holder cmd"
+        assert found is not None and found.pid == holder.pid and found.program == "holder cmd"
         seen: list[fs.Holder | None] = []
         with pytest.raises(OperationFailed, match=rf"locked by pid {holder.pid} \(`holder cmd`\)"):
             with fs.locked(path, wait=False, command="second", on_busy=seen.append):
@@ -84,6 +84,6 @@ def test_a_lock_is_exclusive_between_processes_and_records_its_holder(tmp_path: 
         holder.wait()
     assert not fs.is_locked(path)  # the lock died with its process
     with fs.locked(path, wait=True, command="third") as lock:
-        assert lock.held and fs.read_holder(path).command == "third"  # type: ignore[union-attr]
+        assert lock.held and fs.read_holder(path).program == "third"  # type: ignore[union-attr]
     assert not lock.held and not fs.is_locked(path)
     assert not fs.is_locked(tmp_path / "missing.lock") and not (tmp_path / "missing.lock").exists()

@@ -97,7 +97,6 @@ def rust_json(rust: RustAudit) -> dict[str, Any]:
         "db": db,
         "advisories": rust.advisories,
         "findings": [f.to_json() for f in rust.findings],
-        "skipped_files": [{"path": str(s.path), "reason": s.reason} for s in rust.skipped_files],
         "ignored": list(rust.ignored),
         "unused_ignores": list(rust.unused_ignores),
     }
@@ -117,8 +116,6 @@ def run(args: argparse.Namespace) -> int:
                           "(or `python = false` in [workspace.metadata.pipeline.audit])")
 
     rust = _rust(args, project)
-    for skipped in rust.skipped_files:
-        log(f"warning: {skipped.render()}")
     for unused in rust.unused_ignores:
         log(f"warning: `ignore` entry {unused} in [workspace.metadata.pipeline.audit] matched no finding")
     for note in rust.notes:

@@ -34,6 +34,13 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
                             help="every gate is required: one whose tool or data is missing fails the release "
                             "instead of being skipped (also `release.require-gates`)")
         parser.add_argument("--allow-dirty", action="store_true", help="release from a work tree with changes")
+        recovery = parser.add_mutually_exclusive_group()
+        recovery.add_argument("--resume", action="store_true",
+                              help="finish an interrupted release (files, commit, tags, artifacts, push) from its "
+                              "journal")
+        recovery.add_argument("--abort", action="store_true",
+                              help="undo an interrupted release: files back, its commit and tags deleted (if not "
+                              "pushed)")
         parser.add_argument("--artifacts-only", action="store_true",
                             help="only build dist/ for the release HEAD already is (CI on a release tag): "
                             "no bump, commit or tag")
@@ -44,6 +51,15 @@ def run(args: argparse.Namespace) -> int:
     if args.command == "changelog":
         return flow.changelog_preview(project, args.json)
     full = args.command == "release"
+    if full and (args.resume or args.abort):
+        flag = "--resume" if args.resume else "--abort"
+        given = [f for f, on in (("a level", args.target != "auto"), ("--crate", bool(args.crates)),
+                                 ("--changed", args.changed), ("--push", args.push), ("--artifacts-only",
+                                 args.artifacts_only)) if on]
+        if given:
+            raise UsageError(f"{flag} finishes or undoes the recorded release: it takes no {', '.join(given)}",
+                             f"run `pipeline release {flag}` alone (the journal holds the plan)")
+        return flow.recover(project, "resume" if args.resume else "abort", args.json)
     if full and args.artifacts_only:
         # It always builds (there is no plan to dry-run), so --execute is accepted and changes
         # nothing; every option that shapes a new release is refused rather than ignored.

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pipeline.deps.lockfile import LockedPackage
+from pipeline.foundation.errors import CheckFailed
 from pipeline.workspace.cargo_semver import SemverError, Version, VersionReq
 from pipeline.workspace.manifest import TOMLDecodeError, toml_loads
 
@@ -42,7 +43,7 @@ _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 class AdvisoryFormatError(ValueError):
-    """One advisory file that cannot be read; the database skips it with a warning."""
+    """One advisory file that cannot be read: the whole database is refused (fail closed)."""
 
 
 @dataclass(frozen=True)
@@ -71,19 +72,18 @@ class Advisory:
 
 
 @dataclass(frozen=True)
-class SkippedFile:
+class BrokenFile:
     path: Path
     reason: str
 
     def render(self) -> str:
-        return f"{self.path}: skipped malformed advisory: {self.reason}"
+        return f"{self.path}: malformed advisory: {self.reason}"
 
 
 @dataclass(frozen=True)
 class Database:
     root: Path
     advisories: Mapping[str, tuple[Advisory, ...]]  # by package name
-    skipped: tuple[SkippedFile, ...]
     count: int
 
     def for_package(self, name: str) -> tuple[Advisory, ...]:
@@ -176,38 +176,77 @@ def _heading(body: str) -> str | None:
     return None
 
 
-def advisory_files(root: Path) -> list[Path]:
-    """``crates/*/*.md`` (and legacy ``*.toml``), sorted; std advisories (``rust/``) do not apply to Cargo.lock."""
-    crates = root / "crates"
-    files: list[Path] = []
-    with os.scandir(crates) as entries:
-        dirs = sorted(e.path for e in entries if e.is_dir())
-    for directory in dirs:
+def _scan(directory: Path) -> list[os.DirEntry[str]]:
+    try:
         with os.scandir(directory) as entries:
-            files.extend(
-                Path(e.path) for e in entries if e.is_file() and e.name.endswith((".md", ".toml"))
-            )
+            return sorted(entries, key=lambda e: e.name)
+    except OSError as exc:  # a symlink loop, a permission problem: the database cannot be read whole
+        raise CheckFailed(
+            f"advisory database: cannot read {directory}: {exc.strerror or exc}",
+            "repair the checkout (`git -C DB status`, or clone it again): advisories cannot be checked",
+        ) from None
+
+
+def _is_dir(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_dir()
+    except OSError as exc:
+        raise CheckFailed(f"advisory database: cannot read {entry.path}: {exc.strerror or exc}",
+                          "repair the checkout (or clone it again): advisories cannot be checked") from None
+
+
+def advisory_files(root: Path) -> list[Path]:
+    """``crates/*/*.md`` (and legacy ``*.toml``), sorted; std advisories (``rust/``) do not apply to Cargo.lock.
+
+    Unreadable directories (a symlink loop among them) are a :class:`CheckFailed`: an audit
+    that cannot read the whole database must not pass.
+    """
+    files: list[Path] = []
+    for directory in (e for e in _scan(root / "crates") if _is_dir(e)):
+        for entry in _scan(Path(directory.path)):
+            if entry.name.endswith((".md", ".toml")) and not _is_dir(entry):
+                files.append(Path(entry.path))
     return sorted(files)
 
 
 def load_database(root: Path) -> Database:
-    """Every advisory under ``root/crates``; malformed files are skipped and listed, never fatal.
+    """Every advisory under ``root/crates``; any malformed file, or none at all, is a :class:`CheckFailed`.
 
-    All files are parsed (not only the locked crates') so a broken file is
-    reported whatever the lockfile holds; a thousand advisories take tens of ms.
+    Fail closed: a skipped advisory for a locked crate would let a vulnerable lockfile
+    pass, and an empty database passes everything. All files are parsed (not only the
+    locked crates') so a broken file is reported whatever the lockfile holds; a thousand
+    advisories take tens of ms.
     """
     by_package: dict[str, list[Advisory]] = {}
-    skipped = []
+    broken = []
     count = 0
     for path in advisory_files(root):
         count += 1
         try:
             advisory = parse_advisory(path.read_text(encoding="utf-8"), path)
-        except (AdvisoryFormatError, UnicodeDecodeError, OSError) as exc:
-            skipped.append(SkippedFile(path, str(exc)))
+        except (AdvisoryFormatError, UnicodeDecodeError) as exc:
+            broken.append(BrokenFile(path, str(exc)))
+            continue
+        except OSError as exc:
+            broken.append(BrokenFile(path, f"cannot read it: {exc.strerror or exc}"))
             continue
         by_package.setdefault(advisory.package, []).append(advisory)
-    return Database(root, {k: tuple(v) for k, v in by_package.items()}, tuple(skipped), count)
+    if broken:
+        shown = "\n".join(b.render() for b in broken[:20])
+        more = f"\n... and {len(broken) - 20} more" if len(broken) > 20 else ""
+        raise CheckFailed(
+            f"advisory database {root}: {len(broken)} malformed advisory file(s), so advisories cannot be "
+            f"checked:\n{shown}{more}",
+            "update or repair the database (`git -C DB pull`, or clone it again); a skipped advisory could "
+            "hide a vulnerable crate",
+        )
+    if count == 0:
+        raise CheckFailed(
+            f"advisory database {root}: no advisories under {root / 'crates'}: advisories cannot be checked",
+            "point --db at a full clone of https://github.com/rustsec/advisory-db (or run `pipeline audit "
+            "--fetch-db`)",
+        )
+    return Database(root, {k: tuple(v) for k, v in by_package.items()}, count)
 
 
 @dataclass(frozen=True)
@@ -304,5 +343,12 @@ def database_age_days(root: Path, git_commit_time: float | None) -> tuple[float,
     """(age in days, timestamp): the last commit's time when the db is a git checkout, else the newest file."""
     stamp = git_commit_time
     if stamp is None:
-        stamp = max((p.stat().st_mtime for p in advisory_files(root)), default=0.0)
+        stamp = max((_mtime(p) for p in advisory_files(root)), default=0.0)
     return (time.time() - stamp) / 86400.0, stamp
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.lstat().st_mtime  # a dangling or looping link is reported when it is read
+    except OSError:
+        return 0.0

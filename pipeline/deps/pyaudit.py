@@ -114,6 +114,20 @@ def parse_report(data: dict[str, Any], label: str) -> tuple[int, list[tuple[str,
     return len(deps), skipped, findings
 
 
+_FRAME = re.compile(r"^(Traceback \(most recent call last\)|File \"|During handling|The above exception|\^+$|~+$)")
+_LOG_PREFIX = re.compile(r"^(ERROR|WARNING|CRITICAL):[\w.]+:\s*")
+
+
+def failure_reason(stderr: str) -> str:
+    """One clean line saying why pip-audit failed: its last message, never traceback frames."""
+    lines = [line.strip() for line in stderr.splitlines()
+             if line.strip() and not line.startswith((" ", "\t")) and not _FRAME.match(line.strip())]
+    if not lines:
+        return ""
+    reason = _LOG_PREFIX.sub("", lines[-1])
+    return reason if len(reason) <= 300 else reason[:297] + "..."
+
+
 def _audit(argv: Sequence[str], label: str, cwd: Path) -> PySource:
     result = proc.run([sys.executable, "-m", "pip_audit", "--format", "json", "--progress-spinner", "off", *argv],
                       cwd=cwd, check=False)
@@ -122,7 +136,7 @@ def _audit(argv: Sequence[str], label: str, cwd: Path) -> PySource:
     except json.JSONDecodeError:
         data = None
     if not isinstance(data, dict):
-        tail = proc.tail(result.stderr, 4) or f"exit code {result.returncode}"
+        tail = failure_reason(result.stderr) or f"exit code {result.returncode}"
         status: Literal["unreachable", "failed"] = "unreachable" if _NETWORK.search(result.stderr) else "failed"
         return PySource(label, status, 0, (), (), f"pip-audit {' '.join(argv)}: {tail}")
     count, skipped, findings = parse_report(data, label)

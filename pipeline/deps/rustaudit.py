@@ -20,7 +20,7 @@ from typing import Any, Literal
 from pipeline.deps.advisories import (
     INFORMATIONAL_KINDS,
     Finding,
-    SkippedFile,
+    advisory_files,
     database_age_days,
     load_database,
     match_lockfile,
@@ -28,7 +28,7 @@ from pipeline.deps.advisories import (
 from pipeline.deps.lockfile import Lockfile
 from pipeline.deps.settings import AuditSettings
 from pipeline.foundation import proc
-from pipeline.foundation.errors import CommandFailed, OperationFailed, ToolMissing
+from pipeline.foundation.errors import CheckFailed, CommandFailed, OperationFailed, ToolMissing
 
 DEFAULT_DB = "~/.cargo/advisory-db"
 DB_URL = "https://github.com/rustsec/advisory-db"
@@ -51,7 +51,6 @@ class RustAudit:
     db: DbInfo | None
     advisories: int | None  # advisories in the database (builtin engine)
     findings: tuple[Finding, ...]
-    skipped_files: tuple[SkippedFile, ...] = ()
     ignored: tuple[str, ...] = ()
     unused_ignores: tuple[str, ...] = ()
     notes: tuple[str, ...] = field(default=())
@@ -89,6 +88,12 @@ def check_database(db: Path, origin: str, max_age_days: int) -> DbInfo:
         raise OperationFailed(
             f"{db} (from {origin}) is not a RustSec advisory-db checkout: no crates/ directory",
             f"point --db at a clone of {DB_URL}",
+        )
+    if not advisory_files(db):
+        raise CheckFailed(
+            f"advisory database {db} (from {origin}) holds no advisories under crates/: advisories cannot be "
+            "checked",
+            f"point --db at a full clone of {DB_URL} (or run `pipeline audit --fetch-db`)",
         )
     commit = _git_commit_time(db)
     age, stamp = database_age_days(db, commit)
@@ -130,7 +135,7 @@ def run_builtin(lockfile: Lockfile, db: DbInfo, settings: AuditSettings) -> Rust
     result = match_lockfile(lockfile.packages, database, informational=settings.informational,
                             ignore=settings.ignore)
     return RustAudit("builtin", lockfile.path, len(lockfile.packages), db, database.count, result.findings,
-                     database.skipped, result.ignored, result.unused_ignores)
+                     result.ignored, result.unused_ignores)
 
 
 def _finding_from_rustsec(advisory: dict[str, Any], package: dict[str, Any], patched: Sequence[str]) -> Finding:
@@ -171,7 +176,7 @@ def run_cargo_audit(lockfile: Lockfile, db: DbInfo, settings: AuditSettings) -> 
                             "run the command by hand to see why cargo-audit failed") from exc
     kept, used, unused = apply_policy(parse_cargo_audit(report), settings.informational, settings.ignore)
     count = (report.get("database") or {}).get("advisory-count")
-    return RustAudit("cargo-audit", lockfile.path, len(lockfile.packages), db, count, kept, (), used, unused)
+    return RustAudit("cargo-audit", lockfile.path, len(lockfile.packages), db, count, kept, used, unused)
 
 
 def _solution(notes: Sequence[str]) -> tuple[str, ...]:
@@ -215,5 +220,5 @@ def run_cargo_deny(root: Path, lockfile: Lockfile, settings: AuditSettings) -> R
                             "run `cargo deny check advisories` in the workspace to see why it failed")
     kept, used, unused = apply_policy(raw, settings.informational, settings.ignore)
     notes = ("cargo-deny reads the database configured in deny.toml (db-path); --db does not apply",)
-    return RustAudit("cargo-deny", lockfile.path, len(lockfile.packages), None, None, kept, (), used, unused, notes)
+    return RustAudit("cargo-deny", lockfile.path, len(lockfile.packages), None, None, kept, used, unused, notes)
 

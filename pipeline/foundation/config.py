@@ -11,6 +11,7 @@ assembles them into the whole ``[workspace.metadata.pipeline]`` table.
 from __future__ import annotations
 
 import dataclasses
+import re
 import types
 import typing
 from collections.abc import Callable, Iterator, Mapping
@@ -114,7 +115,10 @@ class _Parser:
         try:
             return cls(**values)
         except ValueError as exc:
-            raise ConfigError(f"{self.source}: [{where}] {exc}", "see the README's configuration reference") from exc
+            # Checks made after parsing name the key in backticks: point at the line that sets it.
+            named = [k for k in re.findall(r"`([\w-]+)`", str(exc)) if k in raw]
+            where_set = self.locate(named[0]) if named else str(self.source)
+            raise ConfigError(f"{where_set}: [{where}] {exc}", "see the README's configuration reference") from exc
 
     def value(self, tp: Any, raw: Any, where: str, key: str, f: dataclasses.Field[Any] | None) -> Any:
         try:

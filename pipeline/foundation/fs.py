@@ -16,8 +16,10 @@ than ``mkstemp``, which makes 0600 files (and costs more on 500 manifests).
 Locks: an exclusive ``flock`` on a lock file. The kernel drops it when the file
 descriptor closes, so a lock ends with its process, also on SIGKILL: no stale lock,
 nothing to clean up. Lock files are never deleted (deleting one would let two
-processes lock two different inodes of the same name). A holder may write who it is
-into the file (:meth:`FileLock.write_holder`) so that others can say what they wait for.
+processes lock two different inodes of the same name). They are opened with
+``O_NOFOLLOW``, created 0600, must be regular files of this user, and their mode is
+never changed. A holder may write its pid and program name (never its arguments) into
+the file (:meth:`FileLock.write_holder`) so that others can say what they wait for.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ import fcntl
 import json
 import os
 import secrets
-import socket
+import stat
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -257,29 +259,87 @@ def _rollback(replaced: list[Path], originals: Mapping[Path, bytes | None]) -> l
     return problems
 
 
+def read_regular(path: Path) -> bytes | None:
+    """The bytes of ``path`` if it is a regular file itself; None for a symlink, a FIFO, a device...
+
+    ``O_NOFOLLOW`` and ``fstat`` on the open descriptor, so a link swapped in between a check and
+    the read can never make us read its target (``README.env -> /proc/self/environ``).
+    """
+    try:
+        fd = _open_nofollow(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError as exc:
+        if exc.errno in (errno.ELOOP, errno.ENXIO):  # a symlink; a socket or FIFO without a writer
+            return None
+        raise
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        chunks = []
+        while chunk := os.read(fd, 1 << 20):
+            chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
 # ---------------------------------------------------------------------------
 # File locks
 
 
 @dataclass(frozen=True)
 class Holder:
-    """Who holds a lock, as its lock file says."""
+    """Who holds a lock, as its lock file says: a pid and a program name, nothing more.
+
+    Lock files may be read by other users of the host; a full command line can hold
+    tokens, so it is never recorded. ``since`` is the lock file's mtime (when the
+    holder wrote itself in).
+    """
 
     pid: int
-    command: str
+    program: str
     since: float
-    host: str
 
     def describe(self, now: float) -> str:
-        return f"pid {self.pid} (`{self.command}`) for {now - self.since:.0f} s"
+        return f"pid {self.pid} (`{self.program}`) for {now - self.since:.0f} s"
+
+
+def _open_nofollow(path: Path, flags: int, mode: int = 0o600) -> int:
+    """``open`` that never follows a symlink at ``path`` itself (ELOOP instead)."""
+    return os.open(path, flags | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0), mode)
 
 
 def read_holder(path: Path) -> Holder | None:
     try:
-        data = json.loads(path.read_text() or "null")
-        return Holder(int(data["pid"]), str(data["command"]), float(data["since"]), str(data["host"]))
+        fd = _open_nofollow(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError:
+        return None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            return None
+        data = json.loads(os.pread(fd, 4096, 0).decode("utf-8", "replace") or "null")
+        return Holder(int(data["pid"]), str(data["program"])[:PROGRAM_MAX], info.st_mtime)
     except (OSError, ValueError, TypeError, KeyError):
         return None
+    finally:
+        os.close(fd)
+
+
+PROGRAM_MAX = 64
+
+
+def program_name(text: str) -> str:
+    """What a holder record may say about a program: its name (a few words), never its arguments.
+
+    ``pipeline release`` stays; ``/usr/bin/cargo test --token=X`` becomes ``cargo test``: words
+    stop at the first option, assignment or path after the program itself.
+    """
+    kept: list[str] = []
+    for word in text.split()[:3]:
+        if kept and (word.startswith("-") or "=" in word or "/" in word):
+            break
+        kept.append(word if kept else os.path.basename(word))
+    return " ".join(kept)[:PROGRAM_MAX] or "?"
 
 
 class FileLock:
@@ -293,12 +353,11 @@ class FileLock:
     def held(self) -> bool:
         return self._fd is not None
 
-    def write_holder(self, command: str) -> None:
-        """Record this process as the holder (pid, command, since, host) in the lock file."""
+    def write_holder(self, program: str) -> None:
+        """Record this process as the holder (its pid and ``program``'s name) in the lock file."""
         if self._fd is None:
             return
-        record = json.dumps({"pid": os.getpid(), "command": command[:200], "since": time.time(),
-                             "host": socket.gethostname()})
+        record = json.dumps({"pid": os.getpid(), "program": program_name(program)})
         os.ftruncate(self._fd, 0)
         os.pwrite(self._fd, record.encode(), 0)
 
@@ -319,19 +378,34 @@ class FileLock:
         self.release()
 
 
+LOCK_MODE = 0o600
+
+
 def _open_lock_file(path: Path, mode: int) -> int:
-    # Not inherited by children (PEP 446): a child must not keep our lock alive.
-    return os.open(path, os.O_RDWR | os.O_CREAT, mode)
+    """The lock file, never through a symlink, and only a regular file this user owns.
+
+    ``O_NOFOLLOW``: a symlink planted at the lock's name (in a directory someone else can
+    write) would otherwise make us open, truncate and write whatever it points at. The
+    mode is what the file is created with (less the umask) and is never changed later:
+    no ``fchmod`` can widen someone else's file. Not inherited by children (PEP 446):
+    a child must not keep our lock alive.
+    """
+    fd = _open_nofollow(path, os.O_RDWR | os.O_CREAT | os.O_NONBLOCK, mode)
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", str(path))
+        if info.st_uid != os.geteuid():
+            raise OSError(errno.EPERM, f"owned by uid {info.st_uid}, not by this user ({os.geteuid()})", str(path))
+        if info.st_nlink > 1:  # a hard link to a file elsewhere
+            raise OSError(errno.EPERM, "has other hard links", str(path))
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
 
 
-def _share(fd: int, mode: int) -> None:
-    # The lock file is created with ``mode`` less the umask; a lock shared by every CI
-    # user on a host needs exactly ``mode`` (best effort: someone else may own the file).
-    with contextlib.suppress(OSError):
-        os.fchmod(fd, mode)
-
-
-def try_lock(path: Path, *, mode: int = 0o644) -> FileLock | None:
+def try_lock(path: Path, *, mode: int = LOCK_MODE) -> FileLock | None:
     """The lock on ``path`` now, or None if another process holds it (never waits)."""
     fd = _open_lock_file(path, mode)
     try:
@@ -341,11 +415,11 @@ def try_lock(path: Path, *, mode: int = 0o644) -> FileLock | None:
         if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
             return None
         raise
-    _share(fd, mode)
     return FileLock(path, fd)
 
 
-def wait_lock(path: Path, *, mode: int = 0o644, on_wait: Callable[[Holder | None], None] | None = None) -> FileLock:
+def wait_lock(path: Path, *, mode: int = LOCK_MODE,
+              on_wait: Callable[[Holder | None], None] | None = None) -> FileLock:
     """The lock on ``path``, waiting as long as it takes; ``on_wait`` is told once if it must wait."""
     lock = try_lock(path, mode=mode)
     if lock is not None:
@@ -358,16 +432,20 @@ def wait_lock(path: Path, *, mode: int = 0o644, on_wait: Callable[[Holder | None
     except BaseException:
         os.close(fd)
         raise
-    _share(fd, mode)
     return FileLock(path, fd)
 
 
 def is_locked(path: Path) -> bool:
     """Whether another process holds the lock on ``path`` now (a missing file is not locked)."""
     try:
-        fd = os.open(path, os.O_RDONLY)  # flock needs no write access; nothing created or chmodded
-    except FileNotFoundError:
+        # flock needs no write access; nothing created, nothing followed
+        fd = _open_nofollow(path, os.O_RDONLY | os.O_NONBLOCK)
+    except (FileNotFoundError, NotADirectoryError):
         return False
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:  # a symlink is never one of our locks
+            return False
+        raise
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError as exc:
@@ -380,28 +458,43 @@ def is_locked(path: Path) -> bool:
 
 
 @contextlib.contextmanager
-def locked(path: Path, *, wait: bool, command: str, mode: int = 0o644,
+def locked(path: Path, *, wait: bool, command: str, mode: int = LOCK_MODE,
            on_busy: Callable[[Holder | None], None] | None = None) -> Iterator[FileLock]:
     """Hold the lock on ``path`` for a ``with`` block, recording this process as the holder.
 
+    ``command`` is the program's name (``pipeline release``); only its name is recorded.
     ``wait`` False: a held lock calls ``on_busy`` (which should raise) and, if it returns,
     raises a generic OperationFailed. ``wait`` True: ``on_busy`` is told once, then it waits.
+    A lock that cannot be taken at all (no space for the file, an unwritable directory,
+    a symlink in its place) is an OperationFailed naming the lock file.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if wait:
-        lock = wait_lock(path, mode=mode, on_wait=on_busy)
-    else:
-        maybe = try_lock(path, mode=mode)
-        if maybe is None:
-            holder = read_holder(path)
-            if on_busy is not None:
-                on_busy(holder)
-            who = holder.describe(time.time()) if holder else "another process"
-            raise OperationFailed(f"{path} is locked by {who}",
-                                  "wait for it to finish; the lock is released when that process exits")
-        lock = maybe
     try:
-        lock.write_holder(command)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if wait:
+            lock = wait_lock(path, mode=mode, on_wait=on_busy)
+        else:
+            maybe = try_lock(path, mode=mode)
+            if maybe is None:
+                holder = read_holder(path)
+                if on_busy is not None:
+                    on_busy(holder)
+                who = holder.describe(time.time()) if holder else "another process"
+                raise OperationFailed(f"{path} is locked by {who}",
+                                      "wait for it to finish; the lock is released when that process exits")
+            lock = maybe
+    except OSError as exc:
+        raise lock_error(path, exc) from None
+    try:
+        with contextlib.suppress(OSError):  # a full disk: the lock holds, only the record is missing
+            lock.write_holder(command)
         yield lock
     finally:
         lock.release()
+
+
+def lock_error(path: Path, exc: OSError) -> OperationFailed:
+    reason = "it is a symlink" if exc.errno == errno.ELOOP else (exc.strerror or str(exc))
+    return OperationFailed(
+        f"cannot take the lock {path}: {reason}",
+        "check that its directory is writable by you, has free space, and holds no link in the lock's place",
+    )

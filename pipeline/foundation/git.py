@@ -25,8 +25,9 @@ from pipeline.foundation import proc
 from pipeline.foundation.errors import EXIT_USAGE, OperationFailed
 
 ZERO_SHA = "0" * 40
-_RECORD = "\x1e"
-_FIELD = "\x1f"
+# `git log` fields are NUL-separated: a commit message cannot hold a NUL, so no byte in it can
+# fake a record or a field (see :func:`parse_log_records`).
+LOG_FORMAT = "%x00%H%x00%s%x00%b%x00"
 _HINT = "fix the git problem above and run the command again"
 
 
@@ -72,6 +73,54 @@ class CommitInfo:
 
 # ---------------------------------------------------------------------------
 # Running git
+
+
+def parse_log_records(out: str) -> list[tuple[str, str, str, str]]:
+    """(sha, subject, body, names) per commit of ``git log --format=LOG_FORMAT [--name-only]``.
+
+    The output is ``NUL sha NUL subject NUL body NUL names`` per commit: after the leading NUL,
+    every four tokens are one commit, whatever bytes the message holds.
+    """
+    tokens = out.split("\x00")[1:]
+    return [(tokens[i], tokens[i + 1], tokens[i + 2], tokens[i + 3])
+            for i in range(0, len(tokens) - len(tokens) % 4, 4)]
+
+
+_REF_FORBIDDEN = set(" ~^:?*[\\\x7f") | {chr(c) for c in range(0x20)}
+
+
+def ref_format_problem(name: str, *, kind: str = "tag") -> str | None:
+    """Why ``refs/<kind>s/<name>`` breaks ``git check-ref-format``'s rules, or None when git accepts it.
+
+    Pure, so configuration is checked when it is read, before any commit exists: a tag name git
+    refuses used to fail only after the release commit was made.
+    """
+    if not name:
+        return "it is empty"
+    if name == "@":
+        return "`@` alone is not a valid ref name"
+    if name.startswith("-") and kind == "tag":
+        return "it starts with `-` (git would read it as an option)"
+    bad = sorted({c for c in name if c in _REF_FORBIDDEN})
+    if bad:
+        shown = ", ".join("space" if c == " " else repr(c) if ord(c) < 0x20 or c == "\x7f" else f"`{c}`" for c in bad)
+        return f"it contains {shown}"
+    if ".." in name:
+        return "it contains `..`"
+    if "@{" in name:
+        return "it contains `@{`"
+    if name.startswith("/") or name.endswith("/"):
+        return "it starts or ends with `/`"
+    if "//" in name:
+        return "it contains an empty path component (`//`)"
+    if name.endswith("."):
+        return "it ends with `.`"
+    for component in name.split("/"):
+        if component.startswith("."):
+            return f"its component `{component}` starts with `.`"
+        if component.endswith(".lock"):
+            return f"its component `{component}` ends with `.lock`"
+    return None
 
 
 def run_git(repo: Path, *args: str, check: bool = True, hint: str | None = None) -> proc.Result:
@@ -294,12 +343,11 @@ class GitRepo:
         specs = [self.prefix + p for p in paths] if paths else [self.prefix or "."]
         # Merge commits are left out: the commits they bring in are listed themselves.
         out = self._out(
-            "log", "--no-merges", f"--format={_RECORD}%H{_FIELD}%s{_FIELD}%b{_FIELD}", "--name-only", "--no-renames",
+            "log", "--no-merges", f"--format={LOG_FORMAT}", "--name-only", "--no-renames",
             revision, "--", *specs,
         )
         result = []
-        for record in out.split(_RECORD)[1:]:
-            sha, subject, body, names = [*record.split(_FIELD), "", "", ""][:4]
+        for sha, subject, body, names in parse_log_records(out):
             files = tuple(
                 f[len(self.prefix):] for f in names.splitlines() if f.strip() and f.startswith(self.prefix)
             )

@@ -2,8 +2,14 @@
 
 The locks are the foundation's (``pipeline.foundation.fs``): a lease ends with the
 process that holds it, also on SIGKILL or a crash, and lock files are never deleted.
-Each holder writes who it is into its lock file so waiters can say what they are
-waiting for.
+Each holder writes its pid and program name into its lock file so waiters can say
+what they are waiting for.
+
+The lease directory is per user by default (``$XDG_RUNTIME_DIR``, else a 0700
+directory of this user under the temporary directory). Whatever directory is used,
+it and every directory above it must be owned by this user or root and must not be
+writable by others unless sticky: otherwise another local user could swap the lock
+files for links to this user's files. Lock files are 0600, opened with ``O_NOFOLLOW``.
 
 Several GPUs are taken all or nothing: a process that gets only some of the
 ones it needs lets them go and tries again, so two jobs that each want two
@@ -13,6 +19,8 @@ GPUs of two can never hold one each forever.
 from __future__ import annotations
 
 import os
+import stat
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -39,14 +47,22 @@ def inherited_gpus() -> frozenset[str]:
 
 POLL_SECONDS = 0.1
 PROGRESS_SECONDS = 10.0
-# Every CI user on the host must be able to lock every GPU's file.
-LOCK_MODE = 0o666
 
-__all__ = ["Holder", "Lease", "acquire", "busy", "lease_dir", "lock_path", "read_holder", "try_acquire"]
+__all__ = ["Holder", "Lease", "acquire", "busy", "default_lease_dir", "lease_dir", "lock_path", "read_holder",
+           "try_acquire", "unsafe_directory"]
+
+
+def default_lease_dir() -> Path:
+    """This user's own lease directory: under ``$XDG_RUNTIME_DIR`` (0700, the user's), else the temp dir."""
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    if runtime and os.path.isabs(runtime):
+        return Path(runtime) / "cargo-gpu-pipeline" / "leases"
+    return Path(tempfile.gettempdir()) / f"cargo-gpu-pipeline-{os.geteuid()}" / "leases"
 
 
 def lease_dir(configured: str) -> Path:
-    return Path(os.environ.get(LEASE_DIR_ENV) or configured).expanduser()
+    chosen = os.environ.get(LEASE_DIR_ENV) or configured
+    return Path(chosen).expanduser() if chosen else default_lease_dir()
 
 
 def lock_path(directory: Path, uuid: str) -> Path:
@@ -54,14 +70,40 @@ def lock_path(directory: Path, uuid: str) -> Path:
     return directory / f"{safe}.lock"
 
 
+def unsafe_directory(directory: Path) -> str | None:
+    """Why ``directory`` (or one above it) lets another user tamper with its lock files; None if it is safe."""
+    me = os.geteuid()
+    current = Path(os.path.realpath(directory))  # check the directories really used
+    for level in (current, *current.parents):
+        try:
+            info = os.stat(level)
+        except OSError as exc:
+            return f"{level}: {exc.strerror or exc}"
+        owner_ok = info.st_uid == me if level == current else info.st_uid in (me, 0)
+        if not owner_ok:
+            return f"{level} is owned by uid {info.st_uid}, not by you (uid {me})" + (
+                "" if level == current else " or root")
+        if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH) and not info.st_mode & stat.S_ISVTX:
+            return f"{level} is writable by {'others' if info.st_mode & stat.S_IWOTH else 'its group'} " \
+                   f"(mode {stat.S_IMODE(info.st_mode):04o}) without the sticky bit"
+    return None
+
+
 def _ensure_dir(directory: Path) -> None:
-    if directory.is_dir():
-        return
-    directory.mkdir(parents=True, exist_ok=True)
-    try:  # every CI user on the host must be able to lock (sticky, like /tmp)
-        os.chmod(directory, 0o1777)  # noqa: S103 - shared lock dir, sticky bit as on /tmp
-    except OSError:
-        pass
+    if not directory.is_dir():
+        # 0700 for what we create; an existing parent keeps its mode (and is checked below).
+        old = os.umask(0o077)
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+        finally:
+            os.umask(old)
+    problem = unsafe_directory(directory)
+    if problem:
+        raise OperationFailed(
+            f"gpu lease: refusing lease directory {directory}: {problem}",
+            f"use a directory only you can write: unset `lease-dir` in [workspace.metadata.pipeline.gpu] (and "
+            f"${LEASE_DIR_ENV}) for the per-user default, or `chmod go-w` / `chown` it",
+        )
 
 
 class Lease:
@@ -102,8 +144,8 @@ def try_acquire(directory: Path, uuids: Sequence[str], count: int, command: str)
         raise OperationFailed(
             f"gpu lease: cannot lock in {directory}: {exc.strerror or exc}"
             + (f" ({exc.filename})" if exc.filename and str(exc.filename) != str(directory) else ""),
-            f"point `lease-dir` in [workspace.metadata.pipeline.gpu] (or ${LEASE_DIR_ENV}) at a directory every "
-            "CI user on the host can write",
+            f"point `lease-dir` in [workspace.metadata.pipeline.gpu] (or ${LEASE_DIR_ENV}) at a directory of "
+            "yours (a symlink or another user's file in a lock's place is refused)",
         ) from None
 
 
@@ -120,7 +162,7 @@ def _try_acquire(directory: Path, uuids: Sequence[str], count: int, command: str
                 _inherited_in_use.add(uuid)
                 taken.append((uuid, None))
             else:
-                lock = fs.try_lock(lock_path(directory, uuid), mode=LOCK_MODE)
+                lock = fs.try_lock(lock_path(directory, uuid))
                 if lock is None:
                     continue
                 taken.append((uuid, lock))

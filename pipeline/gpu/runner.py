@@ -43,7 +43,9 @@ def run_command(
     uuids = leasable(inventory, count, "gpu run")
     shown = shlex.join(command)
     wait = settings.lease_timeout if timeout is None else timeout
-    lease = acquire(lease_dir(settings.lease_dir), uuids, count, timeout=wait, command=shown, progress=log)
+    # The holder record names the program only: the command line may carry tokens.
+    lease = acquire(lease_dir(settings.lease_dir), uuids, count, timeout=wait, command="pipeline gpu run",
+                    progress=log)
     assert lease is not None  # no should_stop given: acquire either leases or raises
     with lease:
         log(f"gpu run: leased {lease.cuda_visible_devices}; running `{shown}`")

@@ -10,8 +10,6 @@ from types import MappingProxyType
 from pipeline.foundation.config import setting
 from pipeline.gpu.linear import parse_linear
 
-# One directory per host, shared by every CI job and user on it (only lock files live there).
-DEFAULT_LEASE_DIR = "/tmp/cargo-gpu-pipeline-leases"  # noqa: S108
 _C_IDENT = re.compile(r"^[A-Za-z_]\w*$")
 SCALAR_TYPES = ("i32", "u32", "i64", "f32", "f64")
 
@@ -83,9 +81,10 @@ class GpuSettings:
     """Keys of this section; each is documented in the README."""
 
     lease_dir: str = setting(
-        DEFAULT_LEASE_DIR,
-        doc="absolute directory of the per-GPU lock files shared by every job on the host "
-        "($PIPELINE_GPU_LEASE_DIR overrides)",
+        "",
+        doc="absolute directory of the per-GPU lock files shared by this user's jobs on the host; empty: "
+        "`$XDG_RUNTIME_DIR/cargo-gpu-pipeline/leases`, else a 0700 `cargo-gpu-pipeline-UID` in the temp dir; "
+        "refused when another user owns it or can write it ($PIPELINE_GPU_LEASE_DIR overrides)",
     )
     lease_timeout: float = setting(3600.0, doc="seconds `gpu run` and GPU tests wait for free GPUs (`--timeout`)")
     test_crates: tuple[str, ...] = setting(
@@ -96,9 +95,7 @@ class GpuSettings:
     )
 
     def __post_init__(self) -> None:
-        if not self.lease_dir:
-            raise ValueError("`lease-dir` must not be empty")
-        if not self.lease_dir.startswith(("/", "~")):
+        if self.lease_dir and not self.lease_dir.startswith(("/", "~")):
             # Relative to each job's own working directory, jobs would lock different files.
             raise ValueError(f"`lease-dir` = {self.lease_dir!r} must be absolute (or start with `~`): every job on "
                              "the host has to lock the same files")

@@ -158,7 +158,7 @@ def shard_and_run(binaries: Sequence[TestBinary], uuids: Sequence[str], director
         with lease:
             gpu = lease.cuda_visible_devices
             held = read_holder(lock_path(directory, gpu))  # None when an ancestor's lease is inherited
-            holder = None if held is None else {"pid": held.pid, "command": held.command, "host": held.host}
+            holder = None if held is None else {"pid": held.pid, "program": held.program}
             while True:
                 try:
                     binary = work.get_nowait()

@@ -47,7 +47,18 @@ INSTALL_PYTHON={python_q}
 WORKSPACE={workspace_q}
 top=$(git rev-parse --show-toplevel) || exit 1
 if [ -x "$INSTALL_PYTHON" ]; then
-    exec "$INSTALL_PYTHON" -m pipeline --workspace "$top/$WORKSPACE" hooks run "$@"
+    # -P: the repository's top directory is not put on sys.path, so a pipeline.py (or pipeline/)
+    # there cannot stand in for the installed tool.
+    "$INSTALL_PYTHON" -P -m pipeline --workspace "$top/$WORKSPACE" hooks run "$@"
+    status=$?
+    if [ "$status" -eq 3 ]; then
+        echo "hint: the push was stopped by an internal error of cargo-gpu-pipeline (the bug report is above); \
+report it, and push with \\`git push --no-verify\\` if you choose to" >&2
+    elif [ "$status" -ne 0 ] && ! "$INSTALL_PYTHON" -P -c "import pipeline.cli" 2>/dev/null; then
+        echo "hint: cargo-gpu-pipeline is not importable by $INSTALL_PYTHON any more: reinstall it there \
+(\\`pip install cargo-gpu-pipeline\\`) or run \\`pipeline hooks install --force\\` from where it is installed" >&2
+    fi
+    exit "$status"
 fi
 echo "error: the pre-push hook of cargo-gpu-pipeline was installed with $INSTALL_PYTHON, which no longer exists" >&2
 echo "hint: from the environment where cargo-gpu-pipeline is installed, run \\`pipeline hooks install --force\\` \\

@@ -14,6 +14,7 @@ import gzip
 import hashlib
 import io
 import json
+import os
 import tarfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ from typing import Any
 
 from pipeline.cuda.settings import CudaSettings
 from pipeline.foundation import fs, proc
-from pipeline.foundation.errors import PipelineError
+from pipeline.foundation.errors import OperationFailed, PipelineError
 from pipeline.foundation.output import log
 from pipeline.workspace.model import Workspace
 
@@ -152,11 +153,12 @@ def build(
         executables, target_dir = _cargo_build(ws, binaries)
         for crate in binaries:
             stem = artifact_name(crate, versions[crate], short, tools.triple).removesuffix(".tar.gz")
-            entries = [(f"{stem}/{exe.name}", exe.read_bytes(), 0o755) for exe in executables[crate]]
+            entries = [(f"{stem}/{exe.name}", _packaged(exe, required=True), 0o755) for exe in executables[crate]]
             directory = ws.package(crate).directory
             for extra in sorted(directory.glob("README*")) + sorted(directory.glob("LICENSE*")):
-                if extra.is_file():
-                    entries.append((f"{stem}/{extra.name}", extra.read_bytes(), 0o644))
+                data = _packaged(extra)
+                if data is not None:
+                    entries.append((f"{stem}/{extra.name}", data, 0o644))
             files[f"{stem}.tar.gz"] = _tar_gz(entries, commit_time)
     else:
         target_dir = None
@@ -174,8 +176,9 @@ def build(
 
         # Only what the manifest lists: never a symlink, a stray temp file or anything else lying there.
         entries = [
-            (f"{stem}/{p.relative_to(cuda_dir).as_posix()}", p.read_bytes(), 0o644)
+            (f"{stem}/{p.relative_to(cuda_dir).as_posix()}", data, 0o644)
             for p in sorted(packaged_names(cuda_dir))
+            if (data := _packaged(p)) is not None  # read with O_NOFOLLOW: no link swapped in since
         ]
         files[f"{stem}.tar.gz"] = _tar_gz(entries, commit_time)
     kernels = _kernel_report(ws, cuda_settings, binaries, executables)
@@ -196,5 +199,58 @@ def build(
     files["manifest.json"] = (json.dumps(manifest, indent=2) + "\n").encode()
     sums = "".join(f"{_sha256(data)}  {name}\n" for name, data in sorted(files.items()))
     files["SHA256SUMS"] = sums.encode()
+    stale = _check_dist(dist, files)
     fs.write_all({dist / name: data for name, data in files.items()}, what="the release artifacts")
+    for name in stale:  # the previous release's: SHA256SUMS covers everything it sits beside
+        (dist / name).unlink(missing_ok=True)
+        log(f"release: removed {dist.name}/{name} (of the previous release)")
     return [dist / name for name in sorted(files)]
+
+
+def _packaged(path: Path, *, required: bool = False) -> bytes | None:
+    """A file to package, read without following a symlink: a link (or anything not a regular file)
+    is skipped with a warning, never its target's content (a README linked to /proc/self/environ)."""
+    try:
+        data = fs.read_regular(path)
+    except FileNotFoundError:
+        data = None
+    if data is None:
+        message = f"{path} is a symlink or not a regular file: not packaged"
+        if required:
+            raise OperationFailed(message, "artifacts only hold regular files; replace the link by the file")
+        log(f"release: warning: {message}")
+    return data
+
+
+def _check_dist(dist: Path, files: Mapping[str, bytes]) -> list[str]:
+    """Every artifact lands inside ``dist`` itself, and ``dist`` is not a link to elsewhere.
+
+    Returns the previous release's files to remove once this one is written (what its
+    manifest.json lists); anything else in ``dist`` is refused: SHA256SUMS must cover all
+    that lies beside it."""
+    if dist.is_symlink():
+        raise OperationFailed(f"{dist} is a symlink: artifacts are only written into a real directory",
+                              "remove the link (or point `dist-dir` at a directory)")
+    for name in files:
+        if "/" in name or "\\" in name or name in (".", "..") or not name or "\0" in name:
+            raise OperationFailed(f"artifact name {name!r} would be written outside {dist}",
+                                  "check `release.project-name` and the crate names")
+    if not dist.is_dir():
+        return []
+    previous: set[str] = {"manifest.json", "SHA256SUMS"}
+    data = fs.read_regular(dist / "manifest.json") if (dist / "manifest.json").exists() else None
+    try:
+        listed = json.loads(data or b"{}").get("files", [])
+        previous.update(str(f["name"]) for f in listed if isinstance(f, dict) and "name" in f)
+    except (ValueError, AttributeError, TypeError):
+        pass
+    present = sorted(entry.name for entry in os.scandir(dist))
+    foreign = [name for name in present if name not in previous and name not in files]
+    if foreign:
+        raise OperationFailed(
+            f"{dist} holds files no release of this tool wrote: {', '.join(foreign[:10])}"
+            + (f" and {len(foreign) - 10} more" if len(foreign) > 10 else "")
+            + "; SHA256SUMS would sit beside files it does not cover",
+            f"move them out of {dist} (or empty it), then build the artifacts again",
+        )
+    return [name for name in present if name not in files]

@@ -384,7 +384,7 @@ def update_lockfile(text: str, changes: Mapping[str, tuple[str, str]], file: Pat
     versions of a name are locked) move too. Registry packages are never touched. A
     malformed lockfile is reported at its ``path:line:column``.
     """
-    before = set(_members(parse_toml(text, file, "lockfile")))
+    before = set(_members(parse_toml(text, file, "lockfile"), file))
     lines = text.splitlines(keepends=True)
     blocks: list[list[int]] = []
     for index, line in enumerate(lines):
@@ -416,7 +416,7 @@ def update_lockfile(text: str, changes: Mapping[str, tuple[str, str]], file: Pat
         data = toml_loads(result)
     except TOMLDecodeError as exc:  # pragma: no cover - only versions changed
         raise ManifestError(f"{file}: lockfile edit produced invalid TOML ({exc})", "run `cargo update -w`") from exc
-    locked = set(_members(data))
+    locked = set(_members(data, file))
     for name, (old, new) in changes.items():
         if (name, old) in before and (name, new) not in locked:
             raise ManifestError(f"{file}: could not move `{name}` to {new}", "run `cargo update -w --offline`")
@@ -428,7 +428,12 @@ def _lock_string(line: str) -> str:
     return value.strip('"')
 
 
-def _members(data: Mapping[str, Any]) -> Iterable[tuple[str, str]]:
-    for package in data.get("package", []):
+def _members(data: Mapping[str, Any], file: Path) -> Iterable[tuple[str, str]]:
+    packages = data.get("package", [])
+    if not isinstance(packages, list) or not all(isinstance(p, dict) for p in packages):
+        # Cargo refuses such a lockfile too: a located error, never a TypeError.
+        raise ManifestError(f"{file}: `package` must be an array of tables ([[package]])",
+                            "regenerate it with `cargo generate-lockfile` (or restore it from version control)")
+    for package in packages:
         if "source" not in package:
             yield package.get("name"), package.get("version")

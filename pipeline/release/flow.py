@@ -13,15 +13,17 @@ Where each part lives: :mod:`~pipeline.release.facts` (every fact, read once),
 from __future__ import annotations
 
 import contextlib
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pipeline.foundation.errors import OperationFailed, UsageError
 from pipeline.foundation.fs import FaultHook
-from pipeline.foundation.output import emit_json
+from pipeline.foundation.output import emit_json, log
 from pipeline.project import Project
 from pipeline.release import view
 from pipeline.release.facts import gather
 from pipeline.release.findings import refusal
+from pipeline.release.journaled import refuse_if_interrupted, run_steps
 from pipeline.release.lock import release_lock
 from pipeline.release.plan import rel_path
 from pipeline.release.prepare import prepare
@@ -30,6 +32,8 @@ from pipeline.release.steps import Release, Step, artifacts, commit, gates, kern
 
 if TYPE_CHECKING:
     from pipeline.foundation.git import GitRepo
+    from pipeline.release import journal as journal_types
+    from pipeline.release import recover as recover_types
 
 
 def steps(project: Project) -> tuple[Step, ...]:
@@ -44,6 +48,7 @@ def run(project: Project, req: Request, *, fault: FaultHook | None = None) -> in
     # An executing run holds the lock from reading the facts to the end, so no other
     # release can change the files between what was planned and what is written.
     with release_lock(project.workspace.root) if req.execute else contextlib.nullcontext():
+        refuse_if_interrupted(project.workspace.root)
         facts = gather(project.workspace, project.config.release, req)
         prepared = prepare(facts, req)
         root = facts.root
@@ -60,12 +65,47 @@ def run(project: Project, req: Request, *, fault: FaultHook | None = None) -> in
                 emit_json(view.plan_json(prepared, root, req, False))
             return 0
         release = Release(req, facts, prepared, repo=_open_repo(project) if req.full else None, fault=fault)
-        for step in steps(project):
-            if step.wanted(release):
-                release = step.run(release)
+        release = run_steps(release, steps(project))
         if req.json:
             emit_json(view.executed_json(release))
         return 0
+
+
+def recover(project: Project, mode: str, as_json: bool) -> int:
+    """`release --resume` / `release --abort`: finish or undo the release the journal records."""
+    from pipeline.release import journal
+    from pipeline.release import recover as recovery
+
+    root = project.workspace.root
+    with release_lock(root):
+        path = recovery.journal_location(root)
+        recorded = journal.load(path)
+        if recorded is None:
+            raise OperationFailed(f"no interrupted release in {root} (no journal {path})",
+                                  "nothing to resume or abort; `pipeline release` plans a new one")
+        log(f"release: {recorded.describe()}")
+        if mode == "abort":
+            result = recovery.abort(root, path, recorded)
+        else:
+            result = recovery.resume(root, path, recorded, _journal_artifacts(project))
+    if as_json:
+        emit_json(result)
+    return 0
+
+
+def _journal_artifacts(project: Project) -> recover_types.BuildArtifacts:
+    def build(recorded: journal_types.Journal, sha: str, when: int) -> list[Path]:
+        from pipeline.project import load_project
+        from pipeline.release.steps import Commit
+
+        fresh = load_project(str(project.workspace.root))  # the manifests as the release wrote them
+        spec = recorded.artifacts or {}
+        return list(artifacts.build_artifacts(
+            fresh.workspace, fresh.config.release, versions=spec["versions"],
+            workspace_version=spec["workspace_version"], tags=spec["tags"], commit=Commit(sha, when),
+            crates=spec["crates"]))
+
+    return build
 
 
 def artifacts_only(project: Project, as_json: bool) -> int:

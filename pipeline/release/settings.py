@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
 from pipeline.foundation.config import setting
+from pipeline.foundation.git import ref_format_problem
 from pipeline.stages import registry
+
+# Versions a release may make, to render the tag templates with when the configuration is read.
+EXAMPLE_VERSIONS = ("0.5.0", "1.0.0-rc.1", "2.0.0+build.7")
 
 
 @dataclass(frozen=True)
@@ -72,14 +78,24 @@ class ReleaseSettings:
             raise ValueError(f"`shared-tag` = {self.shared_tag!r} must contain `{{version}}`")
         if "{version}" not in self.crate_tag or "{crate}" not in self.crate_tag:
             raise ValueError(f"`crate-tag` = {self.crate_tag!r} must contain `{{crate}}` and `{{version}}`")
-        for key, template in (("shared-tag", self.shared_tag), ("crate-tag", self.crate_tag)):
-            if any(c in template for c in " ~^:?*[\\") or ".." in template:
-                raise ValueError(f"`{key}` = {template!r} cannot make a valid git tag name")
-        if any(c in self.tag_prefix for c in " ~^:?*[\\"):
-            raise ValueError(f"`tag-prefix` = {self.tag_prefix!r} cannot start a valid git tag name")
-        # A tag starting with `-` reaches git as an option (`git tag -a -v1.0.0` verifies a tag).
-        if (self.tag_prefix or self.shared_tag).startswith("-") or (self.tag_prefix or self.crate_tag).startswith("-"):
-            raise ValueError("tags cannot start with `-`: change `tag-prefix`, `shared-tag` or `crate-tag`")
+        # Every template is rendered with example values and checked with git's ref-name rules
+        # now, not when `git tag` refuses it after the release commit is made.
+        for key, template, crate in (("shared-tag", self.shared_tag, None), ("crate-tag", self.crate_tag, "my-crate")):
+            for version in EXAMPLE_VERSIONS:
+                example = self.tag_prefix + template.replace("{version}", version).replace("{crate}", crate or "")
+                problem = ref_format_problem(example)
+                if problem:
+                    keys = f"`{key}` = {template!r}" + (f" with `tag-prefix` = {self.tag_prefix!r}"
+                                                         if self.tag_prefix else "")
+                    raise ValueError(f"{keys} makes tags git refuses: e.g. {example!r}: {problem}")
+        name = self.project_name
+        if name and (name in (".", "..") or any(c in name for c in "/\\\0") or name.startswith("-")):
+            # It becomes a file name in dist/: `../../x` would write outside it.
+            raise ValueError(f"`project-name` = {name!r} must be a plain file name (no `/`, not `..`)")
+        if self.dist_dir and ("\0" in self.dist_dir or os.path.isabs(self.dist_dir)
+                              or ".." in Path(self.dist_dir).parts):
+            raise ValueError(f"`dist-dir` = {self.dist_dir!r} must be a directory inside the workspace (relative, "
+                             "no `..`)")
         if self.unpublished not in ("skip", "bump", "release"):
             raise ValueError(f"`unpublished` = {self.unpublished!r} must be one of skip, bump, release")
         known = registry.names()

@@ -31,9 +31,13 @@ if TYPE_CHECKING:
     from pipeline.release.settings import ReleaseSettings
     from pipeline.workspace.model import Workspace
 
-RECORD = "\x1e"
-FIELD = "\x1f"
-LOG_FORMAT = "%x1e%H%x1f%s%x1f%b%x1f"
+# NUL separates the fields, and a record is the four fields after its leading NUL: a commit
+# message cannot hold a NUL (git stops at one), so no byte of a subject or body can start a
+# record or a field. (\x1e/\x1f separators let a commit body inject fake commits.)
+RECORD = "\x00"
+FIELD = "\x00"
+LOG_FORMAT = "%x00%H%x00%s%x00%b%x00"
+_FIELDS = 4  # sha, subject, body, names
 
 
 class Attributor:
@@ -100,7 +104,7 @@ def parse_log(text: str, prefix: str, attributor: Attributor, skip_prefix: str =
     ``prefix``: the workspace root relative to the repository top ("" or "dir/"): file names
     outside it are dropped. Subjects starting with ``skip_prefix`` (release commits) are left out.
     """
-    return list(parse_records(text.split(RECORD)[1:], prefix, attributor, skip_prefix))
+    return list(parse_records(stream_records([text]), prefix, attributor, skip_prefix))
 
 
 def parse_records(
@@ -121,15 +125,32 @@ def parse_records(
 
 
 def stream_records(chunks: Iterable[str]) -> Iterator[str]:
-    """Whole records out of ``git log`` output arriving in pieces."""
-    pending = ""
+    """Whole records (``sha NUL subject NUL body NUL names``) out of ``git log`` output arriving in pieces.
+
+    Positional: the output is ``NUL sha NUL subject NUL body NUL names`` per commit, so after
+    the leading NUL every four NUL-separated tokens are one commit, whatever they contain.
+    """
+    tokens: list[str] = []
+    partial: str | None = None  # the token still being read (None before the leading NUL)
     for chunk in chunks:
-        pending += chunk
-        parts = pending.split(RECORD)
-        pending = parts.pop()
-        yield from (p for p in parts if p)
-    if pending:
-        yield pending
+        parts = chunk.split("\x00")
+        if partial is None:
+            parts = parts[1:]  # anything before the first NUL is no record
+            if not parts:
+                continue
+            partial = ""
+        partial += parts[0]
+        if len(parts) > 1:
+            tokens.append(partial)
+            tokens.extend(parts[1:-1])
+            partial = parts[-1]
+        while len(tokens) >= _FIELDS:
+            yield "\x00".join(tokens[:_FIELDS])
+            del tokens[:_FIELDS]
+    if partial is not None:
+        tokens.append(partial)
+        if len(tokens) == _FIELDS:
+            yield "\x00".join(tokens)
 
 
 def reach_masks(revlist: str, tips: Mapping[str, int]) -> dict[str, int]:
@@ -169,11 +190,15 @@ class History:
         """The commits touching ``crate`` since its own tag."""
         return [c for c in self.commits if crate in c.crates and self.unreleased_for(crate, c)]
 
-    def for_crates(self, crates: Iterable[str], *, unattributed: bool = True) -> list[HistoryCommit]:
+    def for_crates(self, crates: Iterable[str], *, unattributed: bool = True,
+                   unattributed_for: Sequence[str] | None = None) -> list[HistoryCommit]:
         """Commits unreleased for any of ``crates`` and touching one of them; with ``unattributed``
-        also those touching no crate (a workspace file) that are unreleased for one of them.
+        also those touching no crate (a workspace file) that are unreleased for one of
+        ``unattributed_for`` (default: ``crates``; the release passes the shared line's crates, so
+        a crate never tagged does not pull every workspace-level commit of the history in).
         Each commit's ``crates`` keeps only the crates it is unreleased for."""
         wanted = tuple(dict.fromkeys(crates))
+        judges = tuple(unattributed_for) if unattributed_for else wanted
         wanted_set = set(wanted)
         result = []
         for commit in self.commits:
@@ -181,7 +206,7 @@ class History:
                 own = tuple(c for c in commit.crates if c in wanted_set and self.unreleased_for(c, commit))
                 if own:
                     result.append(commit if own == commit.crates else _with_crates(commit, own))
-            elif unattributed and any(self.unreleased_for(c, commit) for c in wanted):
+            elif unattributed and any(self.unreleased_for(c, commit) for c in judges):
                 result.append(commit)
         return result
 
@@ -312,7 +337,10 @@ class ReleaseHistory:
         from pipeline.release import changelog as cl
 
         wanted = tuple(c for c in crates if c in self.last.tags)
-        commits = self.history.for_crates(wanted)
+        # Workspace-level files (no crate's) belong to the shared line / primary crates' range.
+        tagged = [c for c in wanted if self.last.tags.get(c) is not None]
+        judges = [c for c in self.scheme.shared_crates if c in wanted] or tagged or list(wanted)
+        commits = self.history.for_crates(wanted, unattributed_for=judges)
         changes = cl.from_history(commits, self.since(wanted))
         return cl.Changes(changes.since, changes.entries,
                           {c: self.last.tags.get(c) for c in wanted})

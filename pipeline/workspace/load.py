@@ -20,6 +20,7 @@ from typing import Any
 from pipeline.foundation.errors import ManifestError
 from pipeline.workspace.manifest import locate_key, read_toml
 from pipeline.workspace.model import DEP_TABLES, Dependency, DepKind, Package, Workspace, WorkspaceDependency
+from pipeline.workspace.validate import check_manifest, check_self_dependency
 
 
 def find_workspace_root(start: Path) -> Path | None:
@@ -47,6 +48,7 @@ def load_workspace(root: Path) -> Workspace:
             "pass --workspace PATH pointing at a directory with a Cargo.toml, or set PIPELINE_WORKSPACE",
         )
     data = read_toml(manifest_path)
+    check_manifest(data, manifest_path, member="package" in data)
     ws_table = data.get("workspace")
     if ws_table is None and "package" not in data:
         raise ManifestError(
@@ -77,7 +79,11 @@ def load_workspace(root: Path) -> Workspace:
             continue
         seen.add(directory)
         member_manifest = directory / "Cargo.toml"
-        member_data = data if directory == root else read_toml(member_manifest)
+        if directory == root:
+            member_data = data
+        else:
+            member_data = read_toml(member_manifest)
+            check_manifest(member_data, member_manifest, member=True)
         if "package" not in member_data:
             raise ManifestError(
                 f"{member_manifest}: a workspace member needs a [package] table",
@@ -96,6 +102,8 @@ def load_workspace(root: Path) -> Workspace:
                 queue.append(dep_path)
 
     member_paths = {directory: _package_name(d, directory) for directory, _manifest, d in raw_packages}
+    for directory, manifest, d in raw_packages:
+        check_self_dependency(member_paths[directory], directory, d, manifest)
     packages = tuple(loader.package(directory, manifest, d, member_paths) for directory, manifest, d in raw_packages)
     names: dict[str, Path] = {}
     for package in packages:
@@ -219,7 +227,7 @@ def _expand_member(
 
 
 def _package_name(data: dict[str, Any], directory: Path) -> str:
-    name = data.get("package", {}).get("name")
+    name = data["package"].get("name")  # a table: check_manifest saw to it
     if not isinstance(name, str) or not name:
         raise ManifestError(
             f"{directory / 'Cargo.toml'}: [package] has no `name`",

@@ -26,8 +26,10 @@ from pipeline.foundation.errors import ManifestError
 from pipeline.workspace.manifest import parse_toml
 from pipeline.workspace.model import DEP_TABLES, DepKind, Workspace
 
-# Directories never holding a manifest cargo reads for the workspace.
-_SKIP_DIRS = frozenset({"target", ".git", "node_modules", ".hg", ".svn", "dist", "__pycache__", ".venv", "venv"})
+# Directories never holding a manifest cargo reads for the workspace (a crate's `src/` holds
+# its code, not other crates: pruning it keeps the walk short on large trees).
+_SKIP_DIRS = frozenset({"target", ".git", "node_modules", ".hg", ".svn", "dist", "__pycache__", ".venv", "venv",
+                        "src"})
 CRATES_IO = "crates-io"
 
 

@@ -30,12 +30,17 @@ def make_commit(repo: GitRepo, prepared: Prepared) -> Commit:
     paths = list(prepared.files)
     try:
         sha = repo.commit(paths, prepared.commit_message)
-    except OperationFailed:
+    except OperationFailed as refused:
         originals = {p: old for p, (old, _new) in prepared.files.items() if old is not None}
-        fs.write_all(originals, what="the release")
-        for path, (old, _new) in prepared.files.items():
-            if old is None:
-                path.unlink(missing_ok=True)
+        try:
+            fs.write_all(originals, what="the release")
+            for path, (old, _new) in prepared.files.items():
+                if old is None:
+                    path.unlink(missing_ok=True)
+        except (OperationFailed, OSError):
+            # Putting the files back failed too (a full disk): the commit's own error is the news;
+            # the journaled flow reports which files are really modified now.
+            raise refused from None
         with contextlib.suppress(OperationFailed):
             repo.unstage(paths)
         raise
