@@ -83,12 +83,13 @@ def _inside(workspace: Workspace, kernel_set: KernelSet, key: str, value: str) -
 
 def _glob(workspace: Workspace, kernel_set: KernelSet, key: str, pattern: str) -> list[Path]:
     _inside(workspace, kernel_set, key, pattern)
+    what = "source glob" if key == "sources" else f"`{key}` glob"
     root = workspace.root.resolve()
     try:
         matches = sorted(p.resolve() for p in workspace.root.glob(pattern) if p.is_file())
     except (ValueError, IndexError, NotImplementedError) as exc:  # pathlib refuses the pattern
         raise ConfigError(
-            f"{_where(workspace, key, pattern)}: kernel set {kernel_set.name!r}: `{key}` glob {pattern!r} is not "
+            f"{_where(workspace, key, pattern)}: kernel set {kernel_set.name!r}: {what} {pattern!r} is not "
             f"a valid glob ({exc or type(exc).__name__})",
             "write globs relative to the workspace root, e.g. `crates/*/kernels/*.cu` (`**` only as a "
             "whole path component)",
@@ -96,13 +97,13 @@ def _glob(workspace: Workspace, kernel_set: KernelSet, key: str, pattern: str) -
     for path in matches:
         if not path.is_relative_to(root):  # a symlink leading out of the repository
             raise ConfigError(
-                f"{_where(workspace, key, pattern)}: kernel set {kernel_set.name!r}: `{key}` glob {pattern!r} "
+                f"{_where(workspace, key, pattern)}: kernel set {kernel_set.name!r}: {what} {pattern!r} "
                 f"reaches {path}, outside the workspace root {root} (through a symlink)",
                 "point the glob at files that live under the workspace root",
             )
     if not matches:
         raise ConfigError(
-            f"{_where(workspace, key, pattern)}: kernel set {kernel_set.name!r}: `{key}` glob {pattern!r} "
+            f"{_where(workspace, key, pattern)}: kernel set {kernel_set.name!r}: {what} {pattern!r} "
             "matches no file",
             "fix the glob (relative to the workspace root) or remove it",
         )
