@@ -88,9 +88,10 @@ def main() -> None:
                 continue
             kills += 1
             if not journal_file(state / "ws").exists():
-                # Killed before the journal: nothing may have changed.
+                # Killed before the journal (nothing may have changed) or after the release removed it
+                # (everything must be done): one of the two end states, exactly.
                 problems = problems_at_start(state, before, head)
-                if problems:
+                if problems and problems_at_end(state, head):
                     inconsistent += 1
                     failures.append(f"kill {kills} (no journal): {problems}")
                 continue

@@ -16,16 +16,24 @@ from collections.abc import Sequence
 
 from pipeline import __version__
 from pipeline.foundation.errors import EXIT_INTERNAL, EXIT_USAGE, PipelineError
+from pipeline.stages import registry  # pure data (no command module): cheap at start-up, which the hook needs
+
+
+def _stage(command: str) -> tuple[str, str]:
+    """A stage command's module and help: the registry's, the one description of a stage."""
+    stage = next(s for s in registry.stages() if s.command == command and not s.args)
+    return stage.module, f"stage: {stage.summary}"
+
 
 # name -> (module, one-line help). Keep in the order `pipeline --help` shows them.
 COMMANDS: dict[str, tuple[str, str]] = {
     "workspace": ("pipeline.commands.workspace", "members, versions and the dependency graph"),
-    "fmt": ("pipeline.commands.stages", "stage: cargo fmt --check (--fix applies)"),
-    "clippy": ("pipeline.commands.stages", "stage: cargo clippy with -D warnings"),
-    "test": ("pipeline.commands.stages", "stage: cargo test --workspace"),
-    "lint": ("pipeline.commands.lint", "stage: workspace hygiene checks"),
-    "dupes": ("pipeline.commands.dupes", "duplicate dependency versions with why-paths"),
-    "audit": ("pipeline.commands.audit", "stage: RustSec advisories for Cargo.lock, pip-audit for Python deps"),
+    "fmt": _stage("fmt"),
+    "clippy": _stage("clippy"),
+    "test": _stage("test"),
+    "lint": _stage("lint"),
+    "dupes": _stage("dupes"),
+    "audit": _stage("audit"),
     "doctor": ("pipeline.commands.doctor", "tools, versions, driver/toolkit match, GPUs"),
     "bump": ("pipeline.commands.release", "bump versions (dry run unless --execute)"),
     "release": ("pipeline.commands.release", "the whole release: versions, changelog, tag, artifacts"),
@@ -33,8 +41,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "affected": ("pipeline.commands.affected", "crates touched by a change, plus their dependents"),
     "hooks": ("pipeline.commands.hooks", "install (or run) the pre-push hook that checks affected crates"),
     "config": ("pipeline.commands.config", "the effective configuration, or the reference of every key"),
-    "generate": ("pipeline.commands.generate", "render CI files (GitHub Actions, GitLab CI); --check fails on drift"),
-    "cuda": ("pipeline.commands.cuda", "stage: compile CUDA kernels for every target architecture (cached)"),
+    "generate": _stage("generate"),
+    "cuda": _stage("cuda"),
     "gpu": ("pipeline.commands.gpu", "GPUs: `info` (NVML inventory), `run` (under GPU leases), `smoke` (load test)"),
     "report": ("pipeline.commands.report", "HTML (or --markdown) report: job graph, kernels, duplicates, release plan"),
     "init": ("pipeline.commands.init", "adopt: configuration, noxfile.py, .gitignore (dry run unless --execute)"),

@@ -334,3 +334,20 @@ def test_a_second_build_into_the_same_directory_waits_for_the_first(example: tup
     _out, err = child.communicate(timeout=300)
     assert child.returncode == 0, err
     assert not (root / "target" / "cuda" / ".pipeline-cuda.lock").exists()
+
+
+def test_a_failing_bundle_step_is_reported_naming_the_kernel(tmp_path: Path, monkeypatch) -> None:
+    from pipeline.cuda import nvcc as nv
+    from pipeline.foundation.errors import CheckFailed
+
+    root = kernel_workspace(tmp_path / "ws", kernels=2, headers=1)
+
+    def failing_fatbinary(fatbinary, output, cubins, ptx):  # type: ignore[no-untyped-def]
+        return [sys.executable, "-c", "import sys; sys.stderr.write('fatbinary fatal: out of space\\n'); sys.exit(1)"]
+
+    monkeypatch.setattr(nv, "fatbinary_argv", failing_fatbinary)
+    with pytest.raises(CheckFailed) as failure:
+        _build(root, archs=("sm_90",))
+    assert "fatbinary failed bundling 2 kernel file(s)" in failure.value.message
+    assert "crates/gpu-kernels/kernels/k0.cu" in failure.value.message
+    assert not (root / "target" / "cuda" / "manifest.json").exists()  # no manifest naming fatbins that are not there

@@ -74,7 +74,8 @@ def test_prebuilt_binaries_shard_across_gpus_and_never_share_one(tmp_path: Path)
     assert overlaps(lines) == []
     for line in lines:
         holder = line["holder"]
-        assert holder["command"].startswith("pipeline test --gpu (worker ") and holder["pid"] > 0
+        # The lock record names the program only (never its arguments): pid and `pipeline test`.
+        assert holder == {"pid": holder["pid"], "program": "pipeline test"} and holder["pid"] > 0
     # what the binaries logged themselves agrees: no two overlapped on one GPU
     own = [dict(zip(("gpu", "start", "end", "binary", "cwd"), row.split())) for row in log.read_text().splitlines()]
     assert len(own) == 6 and overlaps(own) == []

@@ -10,10 +10,11 @@ import pytest
 from factory import make_workspace
 from hooks_support import commit_all, env, git, pipeline
 
-from pipeline.changes.affected import compute_affected, crate_dirs
+from pipeline.changes.affected import compute_affected, crate_dirs, rules_from
 from pipeline.foundation.git import Change
 from pipeline.hooks.prepush import EMPTY_TREE, parse_push_lines, plan_checks, push_ranges
 from pipeline.project import Project, load_config
+from pipeline.stages import registry
 from pipeline.workspace.load import load_workspace
 
 
@@ -28,7 +29,7 @@ def planned(workspace, changes: list[Change], **hooks) -> list[str]:
     project = Project(workspace, load_config({"pipeline": {"hooks": hooks}}, workspace.manifest_path))
     result = compute_affected(
         changes, base="b", head="h", prefix="", workspace=workspace,
-        dirs=crate_dirs(workspace, workspace.root),
+        dirs=crate_dirs(workspace, workspace.root), rules=rules_from(project.config, registry.inputs_by_stage()),
     )
     return [check.name for check in plan_checks(project, result)]
 

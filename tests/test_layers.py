@@ -170,3 +170,17 @@ def test_the_checker_sees_local_relative_and_aliased_imports() -> None:
     assert frozenset({area_of("pipeline.gpu.smoke"), area_of("pipeline.cuda.settings")}) in FORBIDDEN_PAIRS
     with pytest.raises(AssertionError, match="in no layer"):
         layer_of("pipeline.config")  # a new top-level module must be placed on purpose
+
+
+def test_readme_architecture_tree_names_every_package_and_layer() -> None:
+    """The README's one tree has a line for every package of pipeline/, and its closing note every layer."""
+    readme = (PACKAGE.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Architecture", 1)[1].split("\n## ", 1)[0]
+    tree = section.split("```", 2)[1]
+    packages = sorted(p.name for p in PACKAGE.iterdir() if (p / "__init__.py").is_file())
+    missing = [name for name in packages if f"  {name}/" not in tree]
+    assert not missing, f"README architecture tree lacks {missing}"
+    note = section.split("```", 2)[2]
+    for name, _ in LAYERS:
+        assert name in note, f"README architecture note lacks the layer {name}"
+    assert "No module imports from a layer above its own" in note

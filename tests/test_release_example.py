@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -23,10 +25,13 @@ def example(tmp_path: Path) -> Path:
     return root
 
 
+@pytest.mark.skipif(importlib.util.find_spec("nox") is None, reason="nox is not importable here")
 def test_nox_session_prints_the_plan_and_writes_nothing(example: Path) -> None:
     before = snapshot(example)
+    # The interpreter running the tests, not a `nox` that PATH may lack (or that belongs to another Python).
     result = subprocess.run(
-        ["nox", "-f", str(REPO / "noxfile.py"), "-s", "release", "--", "minor", "--workspace", str(example)],
+        [sys.executable, "-m", "nox", "-f", str(REPO / "noxfile.py"), "-s", "release", "--", "minor",
+         "--workspace", str(example)],
         cwd=REPO, capture_output=True, text=True,
     )
     assert result.returncode == 0, result.stderr

@@ -22,9 +22,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from pipeline.changes.patterns import CI_FILES, MEMBER_FILES
+from pipeline.changes.patterns import matches as input_matches
 from pipeline.foundation import git
 from pipeline.foundation.errors import PipelineError
 from pipeline.foundation.git import Change
+from pipeline.foundation.graph import reachable
 from pipeline.workspace.load import load_workspace
 from pipeline.workspace.manifest import TOMLDecodeError, toml_loads
 from pipeline.workspace.model import ORDERING_KINDS, DepKind, Workspace
@@ -45,7 +48,10 @@ class Rules:
     """What the configuration says about paths (patterns use fnmatch; ``*`` crosses ``/``)."""
 
     ignore: tuple[str, ...] = ()  # inside crates: `/`-anchored at the workspace root, else a path or file name
-    ci_paths: tuple[str, ...] = (".github/workflows/*", ".gitlab-ci.yml")  # relative to the repository
+    ci_paths: tuple[str, ...] = CI_FILES  # relative to the repository
+    # (stage, its inputs) from the stage registry (pipeline.changes.patterns says how they match):
+    # Affected.stages lists those a change touches.
+    stage_inputs: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -76,6 +82,7 @@ class Affected:
     generate_check: tuple[str, ...] = ()  # paths that make `generate --check` run
     cuda_kernels: tuple[str, ...] = ()  # kernels (.cu) including a changed CUDA file
     cuda_crates: tuple[str, ...] = ()
+    stages: tuple[str, ...] = ()  # registry stages with an input among the changed files
     members: tuple[str, ...] = field(default=(), repr=False)
 
     @property
@@ -114,6 +121,7 @@ class Affected:
             "whole_workspace": list(self.whole_workspace),
             "generate_check": list(self.generate_check),
             "cuda": {"kernels": list(self.cuda_kernels), "crates": list(self.cuda_crates)},
+            "stages": list(self.stages),
             "packages": _maybe_list(self.packages()),
             "test_packages": _maybe_list(self.packages(tests=True)),
             "nothing": self.nothing,
@@ -214,19 +222,8 @@ def cuda_include_graph(sources: Mapping[str, str]) -> dict[str, frozenset[str]]:
             # Unresolved (e.g. a header deleted by the change): keep the path it would have.
             found.update(matches or {local})
         direct[path] = found
-    graph = {}
-    for kernel in sources:
-        if not kernel.endswith(".cu"):
-            continue
-        seen = {kernel}
-        stack = [kernel]
-        while stack:
-            for included in direct.get(stack.pop(), ()):
-                if included not in seen:
-                    seen.add(included)
-                    stack.append(included)
-        graph[kernel] = frozenset(seen)
-    return graph
+    return {kernel: reachable([kernel], lambda path: direct.get(path, ())) for kernel in sources
+            if kernel.endswith(".cu")}
 
 
 def _ordered(workspace: Workspace, names: Iterable[str]) -> tuple[str, ...]:
@@ -343,6 +340,14 @@ def compute_affected(
         kernels = {k for k, included in cuda_graph.items() if included & cuda_files}
     kernel_crates = {c for c in (owner(k, dirs) for k in kernels) if c is not None}
 
+    def touched(patterns: tuple[str, ...]) -> bool:
+        # MEMBER_FILES: exactly when a crate is affected (ignore rules, deleted crates and
+        # path dependencies outside the members included), or the whole workspace is.
+        if MEMBER_FILES in patterns and (tests or removed):
+            return True
+        return any(input_matches(_within(p, prefix), p, patterns)
+                   for c in changes for p in (c.path, c.old_path) if p)
+
     return Affected(
         base=base,
         head=head,
@@ -355,6 +360,7 @@ def compute_affected(
         generate_check=tuple(dict.fromkeys(generate)),
         cuda_kernels=tuple(sorted(kernels)),
         cuda_crates=_ordered(workspace, kernel_crates),
+        stages=tuple(name for name, patterns in rules.stage_inputs if touched(patterns)),
         members=members,
     )
 
@@ -381,6 +387,7 @@ def merge(workspace: Workspace, results: Sequence[Affected]) -> Affected:
         generate_check=tuple(dict.fromkeys(p for r in results for p in r.generate_check)),
         cuda_kernels=union("cuda_kernels", ordered=False),
         cuda_crates=union("cuda_crates"),
+        stages=tuple(dict.fromkeys(s for r in results for s in r.stages)),
     )
 
 
@@ -491,11 +498,14 @@ def _affected_range(
     return result
 
 
-def rules_from(config: Any) -> Rules:
+def rules_from(config: Any, stage_inputs: tuple[tuple[str, tuple[str, ...]], ...] = ()) -> Rules:
+    """The rules of the configuration's hooks section; ``stage_inputs``: the registry's
+    (``pipeline.stages.registry.inputs_by_stage()``, handed in from the layer above)."""
     hooks = getattr(config, "hooks", None)
     if hooks is None:
-        return Rules()
-    return Rules(ignore=(*hooks.ignore, *getattr(hooks, "ignore_extra", ())), ci_paths=tuple(hooks.ci_paths))
+        return Rules(stage_inputs=stage_inputs)
+    return Rules(ignore=(*hooks.ignore, *getattr(hooks, "ignore_extra", ())), ci_paths=tuple(hooks.ci_paths),
+                 stage_inputs=stage_inputs)
 
 
 def affected_since(workspace: Workspace, base_ref: str, rules: Rules, head_ref: str = "HEAD") -> Affected:

@@ -19,12 +19,14 @@ STAGES = ("check", "test", "build", "gpu", "release")
 _GPU_MR_RULE = '$CI_PIPELINE_SOURCE == "merge_request_event" && $CI_MERGE_REQUEST_SOURCE_PROJECT_ID == $CI_PROJECT_ID'
 _PROTECTED_RULE = '$CI_PIPELINE_SOURCE != "merge_request_event" && $CI_COMMIT_REF_PROTECTED == "true"'
 _MR_RULE = '$CI_PIPELINE_SOURCE == "merge_request_event"'
+_NOT_MR_RULE = '$CI_PIPELINE_SOURCE != "merge_request_event"'
 
 
 @dataclass(frozen=True)
 class Rule:
     condition: str  # `if:`
     when: Plain | None = None
+    changes: tuple[str, ...] = ()  # `changes:` globs: the rule matches only when one matches a changed file
 
 
 @dataclass(frozen=True)
@@ -104,9 +106,12 @@ def _rules(pipeline: CiPipeline, job: Job) -> tuple[Rule, ...]:
     if job.runner is Runner.GPU:
         # Self-hosted GPU runners: protected refs, or merge requests from this project (never a fork).
         protected = Rule(_PROTECTED_RULE)
-        return (Rule(_GPU_MR_RULE), protected) if job.pull_requests else (protected,)
+        return (Rule(_GPU_MR_RULE, changes=job.changes), protected) if job.pull_requests else (protected,)
     if not job.pull_requests:
         return (Rule(_MR_RULE, Plain("never")), Rule("$CI_COMMIT_BRANCH || $CI_COMMIT_TAG"))
+    if job.changes:
+        # Input-scoped: a merge request runs it when its inputs changed; the default branch and tags always.
+        return (Rule(_MR_RULE, changes=job.changes), Rule(_NOT_MR_RULE))
     return ()
 
 
@@ -131,7 +136,10 @@ def _needs(pipeline: CiPipeline, job: Job) -> list[Need]:
         # The CI jobs of the tag pipeline gate it; release-only jobs before it hand over their outputs.
         release_only = {j.id for j in pipeline.release_jobs if j.stage == "release"}
         return [*_gate_needs(pipeline), *(_need(n, artifacts=True) for n in job.needs if n in release_only)]
-    return [_need(n, artifacts=False) for n in job.needs]
+    # A merge request leaves out an input-scoped job whose inputs it does not change: a job running
+    # there waits for it only if it runs (elsewhere it always does).
+    scoped = {j.id for j in pipeline.ci_jobs if j.changes} if job.pull_requests else set()
+    return [_need(n, optional=n in scoped, artifacts=False) for n in job.needs]
 
 
 def gitlab_job(pipeline: CiPipeline, job: Job) -> GitlabJob:

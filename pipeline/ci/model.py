@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from pipeline.changes.patterns import gitlab_changes
 from pipeline.ci.settings import PROFILE_JOB, RELEASE_JOB, CiSettings
 from pipeline.stages import registry
 
@@ -76,6 +77,10 @@ class Job:
     full_history: bool = False  # needs tags and history (changelog, release)
     rust: bool = True  # needs the Rust toolchain
     manual: bool = False  # runs only when started by hand (GitHub workflow_dispatch, GitLab `when: manual`)
+    # Input-scoped: on merge requests GitLab runs it only when one of these repository-relative
+    # globs (`**` spans directories) matches a changed file; () runs it on every one. From the
+    # registry's stage inputs (pipeline.changes.patterns); GitHub has no per-job path filter.
+    changes: tuple[str, ...] = ()
 
     @property
     def sessions(self) -> tuple[str, ...]:
@@ -187,8 +192,19 @@ def _needs(stage: registry.Stage, enabled: set[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(found))
 
 
-def _stage_jobs(settings: CiSettings, *, release: bool) -> list[Job]:
-    """The stage jobs of the CI workflow, or the release gates (no caches, no PR filter)."""
+def _changes(stages: list[registry.Stage], workspace: str) -> tuple[str, ...]:
+    """The change globs of a job running ``stages``: () when one of them is not input-scoped."""
+    globs: list[str] = []
+    for stage in stages:
+        found = gitlab_changes(stage.inputs, workspace) if stage.ci and stage.ci.scoped and stage.inputs else None
+        if not found:
+            return ()
+        globs += found
+    return tuple(dict.fromkeys(globs))
+
+
+def _stage_jobs(settings: CiSettings, *, release: bool, workspace: str = ".") -> list[Job]:
+    """The stage jobs of the CI workflow, or the release gates (no caches, no PR filter, no change rules)."""
     wanted = [s for s in settings.stages if not release or s in settings.release.gates]
     enabled = set(wanted)
     on_pr = set(settings.pr_stages)
@@ -197,6 +213,9 @@ def _stage_jobs(settings: CiSettings, *, release: bool) -> list[Job]:
 
     def pr(stage: str) -> bool:
         return release or stage in on_pr
+
+    def changes(*of: registry.Stage) -> tuple[str, ...]:
+        return () if release else _changes(list(of), workspace)
 
     stages = [s for s in registry.stages() if s.ci is not None and s.name in enabled]
     for kind in _KIND_ORDER:
@@ -210,12 +229,13 @@ def _stage_jobs(settings: CiSettings, *, release: bool) -> list[Job]:
                     axis = MatrixAxis("stages", tuple((("SESSION", _session(s)),) for s in group))
                     jobs.append(Job(job_id, "cheap checks", "check", "", matrix=(axis,),
                                     timeout=max(_timeout(settings, s) for s in group), pull_requests=pr(group[0]),
-                                    cache=cache))
+                                    cache=cache, changes=changes(*(registry.get(s) for s in group))))
             continue
         for stage in of_kind:
             rule = stage.ci
             assert rule is not None
-            common = dict(timeout=_timeout(settings, stage.name), pull_requests=pr(stage.name), rust=rule.rust)
+            common = dict(timeout=_timeout(settings, stage.name), pull_requests=pr(stage.name), rust=rule.rust,
+                          changes=changes(stage))
             if kind == "generate":
                 jobs.append(Job(rule.job_id, rule.title, rule.group, _session(stage.name), rule.args, **common))
             elif kind == "cargo":
@@ -327,7 +347,8 @@ def build_pipeline(settings: CiSettings, context: Context) -> CiPipeline:
     return CiPipeline(
         settings=settings,
         context=context,
-        ci_jobs=tuple([*_stage_jobs(settings, release=False), *_profile_job(settings, context)]),
+        ci_jobs=tuple([*_stage_jobs(settings, release=False, workspace=context.workspace),
+                       *_profile_job(settings, context)]),
         release_jobs=tuple(_release_jobs(settings, context)),
         cache_paths=cache_paths,
         ci_triggers=(Trigger("push", settings.default_branch), Trigger("pull_request", settings.default_branch)),

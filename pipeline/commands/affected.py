@@ -9,6 +9,7 @@ from pipeline.changes import affected as affected_mod
 from pipeline.foundation import git
 from pipeline.foundation.output import emit_json, log
 from pipeline.project import load_project
+from pipeline.stages import registry
 
 
 def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
@@ -39,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     project = load_project(args.workspace)
     base = args.base or default_base(project.root, project.config.hooks.default_branch)
     result = affected_mod.affected_since(
-        project.workspace, base, affected_mod.rules_from(project.config), head_ref=args.head
+        project.workspace, base, affected_mod.rules_from(project.config, registry.inputs_by_stage()), head_ref=args.head
     )
     if args.json:
         emit_json(result.to_json())
@@ -66,6 +67,8 @@ def render(result: affected_mod.Affected) -> str:
     if result.cuda_kernels:
         kernels = ", ".join(result.cuda_kernels)
         lines.append(f"CUDA kernels: {kernels} (crates: {', '.join(result.cuda_crates)})")
+    if result.stages:
+        lines.append("stages with a changed input: " + ", ".join(result.stages))
     if result.nothing:
         lines.append("nothing to check")
     return "\n".join(lines)

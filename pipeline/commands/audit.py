@@ -7,9 +7,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from pipeline.commands.dupes import lockfile_path
 from pipeline.deps import pyaudit
-from pipeline.deps.lockfile import read_lockfile
+from pipeline.deps.lockfile import lockfile_path, read_lockfile
 from pipeline.deps.rustaudit import (
     RustAudit,
     check_database,

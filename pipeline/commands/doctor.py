@@ -39,6 +39,7 @@ def _toolchain_finding(pin, installed: list[str]) -> Finding:  # type: ignore[no
 def _targets(workspace_arg: str | None, inventory, supported):  # type: ignore[no-untyped-def]
     """(target archs, where they come from, PTX arch, config finding or None), never raising."""
     from pipeline.cuda import nvcc as nv
+    from pipeline.cuda.archs import choose_architectures
     from pipeline.cuda.settings import FALLBACK_ARCHITECTURES
     from pipeline.gpu.nvml import visible
     from pipeline.project import load_project
@@ -51,15 +52,11 @@ def _targets(workspace_arg: str | None, inventory, supported):  # type: ignore[n
         level = "error" if isinstance(exc, ConfigError) else "warning"
         finding = Finding(level, "config", f"workspace configuration not read: {exc.message}", exc.hint)
         return list(FALLBACK_ARCHITECTURES), "fallback list", None, finding
-    if settings.architectures != "auto":
-        targets, origin = list(settings.architectures), "configuration"
-    else:
-        present = [g.arch for g in visible(inventory)] if inventory.available else []
-        if present:
-            targets, origin = nv.sort_archs(present), "auto: GPUs present"
-        else:
-            targets = [a for a in FALLBACK_ARCHITECTURES if supported is None or not nv.unsupported([a], supported)]
-            origin = "auto: fallback list"
+    # The policy `pipeline cuda` uses; doctor reports what nvcc cannot build instead of stopping.
+    choice = choose_architectures((), settings, supported,
+                                  lambda: [g.arch for g in visible(inventory)] if inventory.available else [])
+    targets = list(choice.archs)
+    origin = f"auto: {choice.origin}" if choice.auto else choice.origin
     ptx = nv.ptx_arch(targets) if settings.ptx and targets else None
     return targets, origin, ptx, None
 

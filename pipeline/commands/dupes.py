@@ -8,8 +8,8 @@ from typing import Any
 
 from pipeline.deps.duplicates import DupesReport, find_duplicates
 from pipeline.deps.graph import DepGraph, lock_view, metadata_view
-from pipeline.deps.lockfile import read_lockfile
-from pipeline.foundation.errors import CheckFailed, ManifestError, PipelineError, UsageError
+from pipeline.deps.lockfile import lockfile_path, read_lockfile
+from pipeline.foundation.errors import CheckFailed, PipelineError, UsageError
 from pipeline.foundation.output import emit_json, log
 from pipeline.project import load_project
 
@@ -26,16 +26,6 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
     parser.add_argument(
         "--target", metavar="TRIPLE", help="only dependencies built for this target (needs `cargo metadata` offline)"
     )
-
-
-def lockfile_path(root: Path, explicit: str | None) -> Path:
-    path = Path(explicit).expanduser() if explicit else root / "Cargo.lock"
-    if not path.is_file():
-        raise ManifestError(
-            f"{path}: lockfile not found",
-            "run `cargo generate-lockfile` in the workspace, or pass --lockfile PATH",
-        )
-    return path
 
 
 def report_to_json(report: DupesReport, graph: DepGraph, lock: Path, lock_version: int, policy: str) -> dict[str, Any]:

@@ -1,6 +1,8 @@
 """Which GPU architectures ``pipeline cuda`` builds for, and why: ``--arch``, configuration, GPUs present, fallback.
 
-Checked against what this nvcc can build before anything compiles.
+:func:`choose_architectures` is the one policy (``pipeline doctor`` reports what it picks);
+:func:`resolve_architectures` also checks the pick against what this nvcc can build,
+before anything compiles.
 """
 
 from __future__ import annotations
@@ -12,11 +14,52 @@ from pipeline.cuda import nvcc as nv
 from pipeline.cuda.settings import FALLBACK_ARCHITECTURES, CudaSettings, check_arch
 from pipeline.foundation.errors import ConfigError, UsageError
 
+_UNSUPPORTED_HINT = (
+    "drop the architecture, or install a CUDA toolkit that supports it (`nvcc --list-gpu-code` lists them)"
+)
+
 
 @dataclass(frozen=True)
 class ArchChoice:
     archs: tuple[str, ...]
     origin: str  # "--arch", "configuration", "GPUs present", "fallback list"
+
+    @property
+    def auto(self) -> bool:
+        """Picked by `architectures = "auto"` (GPUs present or the fallback list)."""
+        return self.origin in ("GPUs present", "fallback list")
+
+
+def choose_architectures(
+    requested: Sequence[str],
+    settings: CudaSettings,
+    supported: Sequence[str] | None,
+    gpu_archs: Callable[[], Sequence[str]],
+) -> ArchChoice:
+    """--arch, else the configured list, else (auto) the GPUs present, else the fallback list.
+
+    Pure and never raising: ``supported`` (None when nvcc is missing: no filter) only
+    narrows what ``auto`` picks; an explicit list is taken as written.
+    """
+    if requested:
+        return ArchChoice(tuple(nv.sort_archs(requested)), "--arch")
+    if settings.architectures != "auto":
+        return ArchChoice(tuple(nv.sort_archs(settings.architectures)), "configuration")
+
+    def buildable(arch: str) -> bool:
+        return supported is None or not nv.unsupported([arch], supported)
+
+    present = [a for a in gpu_archs() if buildable(a)]
+    if present:
+        return ArchChoice(tuple(nv.sort_archs(present)), "GPUs present")
+    return ArchChoice(tuple(a for a in FALLBACK_ARCHITECTURES if buildable(a)), "fallback list")
+
+
+def _unsupported(choice: ArchChoice, supported: Sequence[str]) -> str | None:
+    bad = nv.unsupported(choice.archs, supported)
+    if not bad:
+        return None
+    return f"nvcc cannot build {', '.join(bad)} (from {choice.origin}); it supports {', '.join(supported)}"
 
 
 def resolve_architectures(
@@ -25,38 +68,28 @@ def resolve_architectures(
     supported: Sequence[str],
     gpu_archs: Callable[[], Sequence[str]],
 ) -> ArchChoice:
-    """--arch, else the configured list, else (auto) the GPUs present, else the fallback list.
+    """:func:`choose_architectures`, checked: raises before anything compiles when nvcc cannot build one.
 
-    Raises before anything compiles when nvcc cannot build one of them.
+    A bad ``--arch`` is a usage error; a bad configured list (or none that auto can use) a configuration one.
     """
+    for arch in requested:
+        try:
+            check_arch(arch)
+        except ValueError as exc:
+            raise UsageError(f"--arch: {exc}", "pass architectures like --arch sm_90 --arch sm_120") from None
+    choice = choose_architectures(requested, settings, supported, gpu_archs)
     if requested:
-        for arch in requested:
-            try:
-                check_arch(arch)
-            except ValueError as exc:
-                raise UsageError(f"--arch: {exc}", "pass architectures like --arch sm_90 --arch sm_120") from None
-        choice = ArchChoice(tuple(nv.sort_archs(requested)), "--arch")
-    elif settings.architectures != "auto":
-        choice = ArchChoice(tuple(nv.sort_archs(settings.architectures)), "configuration")
-    else:
-        present = [a for a in gpu_archs() if not nv.unsupported([a], supported)]
-        if present:
-            choice = ArchChoice(tuple(nv.sort_archs(present)), "GPUs present")
-        else:
-            fallback = [a for a in FALLBACK_ARCHITECTURES if not nv.unsupported([a], supported)]
-            if not fallback:
-                raise ConfigError(
-                    "architectures = \"auto\": no GPU is visible and this nvcc supports none of "
-                    + ", ".join(FALLBACK_ARCHITECTURES),
-                    "set [workspace.metadata.pipeline.cuda] architectures explicitly",
-                )
-            choice = ArchChoice(tuple(fallback), "fallback list")
-    bad = nv.unsupported(choice.archs, supported)
-    if bad:
-        error = UsageError if choice.origin == "--arch" else ConfigError
-        raise error(
-            f"nvcc cannot build {', '.join(bad)} (from {choice.origin}); it supports {', '.join(supported)}",
-            "drop the architecture, or install a CUDA toolkit that supports it (`nvcc --list-gpu-code` lists them)",
+        problem = _unsupported(choice, supported)
+        if problem:
+            raise UsageError(problem, _UNSUPPORTED_HINT)
+        return choice
+    if not choice.archs:
+        raise ConfigError(
+            "architectures = \"auto\": no GPU is visible and this nvcc supports none of "
+            + ", ".join(FALLBACK_ARCHITECTURES),
+            "set [workspace.metadata.pipeline.cuda] architectures explicitly",
         )
+    problem = _unsupported(choice, supported)
+    if problem:
+        raise ConfigError(problem, _UNSUPPORTED_HINT)
     return choice
-

@@ -149,7 +149,7 @@ def _run_pool(jobs: int, tasks: Sequence[Any], work: Callable[[Any], Any],
     return results, errors
 
 
-def _fail(errors: list[JobError], what: str) -> CheckFailed:
+def _fail(errors: list[JobError], what: str, tool: str = "nvcc") -> CheckFailed:
     lines: list[str] = []
     for error in sorted(errors, key=lambda e: e.source):
         for line in error.lines():
@@ -157,7 +157,7 @@ def _fail(errors: list[JobError], what: str) -> CheckFailed:
                 lines.append(line)
     sources = sorted({e.source for e in errors})
     return CheckFailed(
-        f"nvcc failed {what} {len(sources)} kernel file(s): {', '.join(sources)}\n" + "\n".join(lines),
+        f"{tool} failed {what} {len(sources)} kernel file(s): {', '.join(sources)}\n" + "\n".join(lines),
         "fix the errors above (file:line); `pipeline cuda --jobs 1` compiles one at a time",
     )
 
@@ -317,6 +317,8 @@ def _build_locked(
         else:
             bundles.append((kernel, tuple(cubins), ptx_part, key))
     _, errors = _run_pool(jobs, bundles, lambda b: compiler.bundle(*b))
+    if errors:
+        raise _fail(errors, "bundling", tool="fatbinary")
 
     # (4) manifest, stale outputs removed
     manifest = build_manifest(kernels, deps, choice.archs, ptx, metas, compiler.nvcc_version)

@@ -225,7 +225,11 @@ class Compiler:
                key: str) -> None:
         output = self.out / f"{kernel.name}.fatbin"
         temp = output.with_name(f".{output.name}.{os.getpid()}.tmp")
-        proc.run(nv.fatbinary_argv(self.fatbinary, temp, cubins, ptx))
+        result = proc.run(nv.fatbinary_argv(self.fatbinary, temp, cubins, ptx), check=False)
+        if result.returncode != 0:
+            # Reported like a compile error of this kernel, with the others that failed beside it.
+            temp.unlink(missing_ok=True)
+            raise JobError(kernel.relative, result.stderr + result.stdout, self.display(self.out))
         data = temp.read_bytes()
         os.replace(temp, output)
         self.cache.put(key, data, {})

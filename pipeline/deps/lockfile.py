@@ -197,3 +197,14 @@ def _resolve(
         what = "matches no package" if not found else f"is ambiguous ({len(found)} packages match)"
         raise _bad(path, f"package `{owner}`: dependency {dep!r} {what}")
     return found[0]
+
+
+def lockfile_path(root: Path, explicit: str | None) -> Path:
+    """The Cargo.lock a command reads: ``--lockfile PATH``, else the workspace's; missing is an error."""
+    path = Path(explicit).expanduser() if explicit else root / "Cargo.lock"
+    if not path.is_file():
+        raise ManifestError(
+            f"{path}: lockfile not found",
+            "run `cargo generate-lockfile` in the workspace, or pass --lockfile PATH",
+        )
+    return path

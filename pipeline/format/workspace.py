@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
+from pipeline.foundation import fs
 from pipeline.workspace.model import Workspace
 
 
@@ -13,12 +13,7 @@ def workspace_json(workspace: Workspace) -> dict[str, Any]:
     """The stable JSON shape of ``pipeline workspace --json`` (documented in the README)."""
 
     def rel(path: Path | None) -> str | None:
-        if path is None:
-            return None
-        try:
-            return path.relative_to(workspace.root).as_posix()
-        except ValueError:
-            return os.path.relpath(path, workspace.root).replace(os.sep, "/")
+        return None if path is None else fs.relative(path, workspace.root)
 
     reverse = workspace.reverse_dependencies()
     return {

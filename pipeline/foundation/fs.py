@@ -48,6 +48,17 @@ FaultHook = Callable[[int, Path], None]
 _NEW_FILE_MODE = 0o666  # the kernel applies the umask to it
 
 
+def relative(path: Path, root: Path) -> str:
+    """``path`` relative to ``root``, posix (``../x`` for a path beside it), as messages and JSON show files.
+
+    String work first, not Path.relative_to: a release names the file of every requirement site.
+    """
+    text, top = str(path), str(root).rstrip(os.sep) + os.sep
+    if text.startswith(top):
+        return text[len(top) :].replace(os.sep, "/")
+    return os.path.relpath(path, root).replace(os.sep, "/")
+
+
 # ---------------------------------------------------------------------------
 # Atomic writes
 

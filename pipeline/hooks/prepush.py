@@ -8,7 +8,6 @@ against the remote's default branch; an updated ref with the remote's old tip.
 
 from __future__ import annotations
 
-import fnmatch
 import os
 import time
 from collections.abc import Sequence
@@ -95,10 +94,6 @@ class HookCheck:
     fix: str
 
 
-def _matches(path: str, patterns: Sequence[str]) -> bool:
-    return bool(path) and any(fnmatch.fnmatchcase(path, p) for p in patterns)
-
-
 def _selection(result: affected_mod.Affected, when: str) -> list[str] | None:
     """The crates a check runs on ([] = the whole workspace), None when it has nothing to check."""
     if when in ("inputs", "ci"):
@@ -114,13 +109,12 @@ def plan_checks(project: Project, result: affected_mod.Affected) -> list[HookChe
     """The checks this push needs: every registry stage with a hook rule whose condition holds."""
     settings = project.config.hooks
     root = project.root
-    paths = [p for f in result.files for p in (f.change.path, f.change.old_path or "")]
     checks: list[HookCheck] = []
     for stage in registry.stages():
         rule = stage.hook
         if rule is None or not getattr(settings, rule.setting, rule.default):
             continue
-        if rule.when == "inputs" and not any(_matches(p, stage.inputs) for p in paths):
+        if rule.when == "inputs" and stage.name not in result.stages:
             continue
         if rule.when == "ci" and not result.generate_check:
             continue
@@ -146,7 +140,7 @@ def run_pre_push(project: Project, remote: str, stdin_text: str, env: dict[str, 
     started = time.perf_counter()
     top = git.toplevel(project.root)
     settings = project.config.hooks
-    rules = affected_mod.rules_from(project.config)
+    rules = affected_mod.rules_from(project.config, registry.inputs_by_stage())
     if env.get("PRE_COMMIT_FROM_REF") and env.get("PRE_COMMIT_TO_REF"):
         # Under the pre-commit framework: it already worked out the range.
         ranges = [(env["PRE_COMMIT_FROM_REF"], env["PRE_COMMIT_TO_REF"])]

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pipeline.changes.patterns import CI_FILES
 from pipeline.foundation.config import setting
 
 # Top-level documentation only: inside a crate's directory every file is the crate's (a `.md`
 # under `tests/` or `resources/` is test data, `README.md` is the package's readme).
 DEFAULT_IGNORE = ("/README.md", "/docs/**", "/CHANGELOG.md")
-DEFAULT_CI_PATHS = (".github/workflows/*", ".gitlab-ci.yml", ".gitlab-ci/*")
+DEFAULT_CI_PATHS = CI_FILES  # the generate stage's CI inputs
 
 
 @dataclass(frozen=True)

@@ -29,12 +29,12 @@ Rules (cargo-release's, with the ones the issue adds):
 from __future__ import annotations
 
 import functools
-import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pipeline.foundation import fs
 from pipeline.foundation.errors import ManifestError, UsageError
 from pipeline.release.findings import Finding
 from pipeline.release.levels import PRE_KINDS, Target, apply
@@ -557,13 +557,5 @@ def _rejects(site: _Site, final: str, version: Version, root: Path, locate: Loca
 
 
 def rel_path(path: Path | None, root: Path) -> str:
-    """``path`` as the release shows it, relative to the workspace root (posix).
-
-    String work, not Path.relative_to: the plan names the file of every requirement site.
-    """
-    if path is None:
-        return "?"
-    text, top = str(path), str(root).rstrip(os.sep) + os.sep
-    if text.startswith(top):
-        return text[len(top) :].replace(os.sep, "/")
-    return os.path.relpath(path, root).replace(os.sep, "/")  # outside: a path dependency beside it, `../x`
+    """``path`` as the release shows it, relative to the workspace root ("?" when unknown)."""
+    return "?" if path is None else fs.relative(path, root)

@@ -12,7 +12,8 @@ job. Every consumer reads this module at call time:
 * ``pipeline.release.settings`` takes its default ``gates`` and validates them here;
 * ``pipeline.ci.settings``/``pipeline.ci.model`` derive the known stages, timeouts and jobs.
 
-Pure data, no imports of the areas: reading configuration imports this module, so it stays cheap.
+Pure data: reading configuration imports this module, so it stays cheap (its one import,
+``pipeline.changes.patterns``, says what ``inputs`` mean and is pure too).
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
+
+from pipeline.changes.patterns import CI_FILES, MEMBER_FILES
 
 RunnerKind = Literal["cpu", "gpu"]
 # How a stage becomes CI jobs (pipeline.ci.model):
@@ -77,6 +80,9 @@ class CiRule:
     needs: tuple[str, ...] = ()  # stage names; one switched off is replaced by what it needs itself
     release_job: bool = False  # a job of the release workflow by default (`ci.release.gates`)
     rust: bool = True  # the job needs the Rust toolchain
+    # Input-scoped: on merge requests the GitLab job runs only when a file of the stage's `inputs`
+    # changed (pipeline.ci.model). Off where what the job checks is not only in the repository.
+    scoped: bool = True
 
 
 @dataclass(frozen=True)
@@ -84,13 +90,15 @@ class Stage:
     name: str
     command: str  # the pipeline command that runs it (`pipeline.commands.<module>`)
     module: str
-    summary: str
+    summary: str  # one line: `pipeline --help` shows it for the stage's command (one without fixed `args`)
     args: tuple[str, ...] = ()  # fixed arguments after the command (`gpu smoke`, `test --gpu`)
     check_args: tuple[str, ...] = ()  # added when it runs as a check (pre-push hook): `generate --check`
     needs: tuple[Need, ...] = ()
     extras: tuple[str, ...] = ()  # Python extras of cargo-gpu-pipeline it uses (`pip install ...[audit]`)
     optional: bool = False  # as a release gate: skipped (not failed) when a need is missing
-    inputs: tuple[str, ...] = ()  # fnmatch patterns (relative to the workspace) of files that affect it
+    # Files that affect it (pipeline.changes.patterns says how they match): `pipeline affected`
+    # lists the stages a change touches, the hook's "inputs" rule and the CI change rules read them.
+    inputs: tuple[str, ...] = ()
     produces: tuple[str, ...] = ()  # artifacts (paths relative to the workspace)
     consumes: tuple[str, ...] = ()
     runner: RunnerKind = "cpu"
@@ -119,10 +127,14 @@ MANIFESTS = ("Cargo.toml", "*/Cargo.toml")
 LOCKFILE = ("Cargo.lock", "*/Cargo.lock")
 RUST = ("*.rs", *MANIFESTS, *LOCKFILE)
 KERNELS = ("*.cu", "*.cuh", "*.cuhpp")
+# Found by rustup and cargo in the workspace root (pipeline.changes.affected also looks above it).
+TOOLCHAIN = ("rust-toolchain", "rust-toolchain.toml", ".cargo/config", ".cargo/config.toml")
+CRATES = (MEMBER_FILES, *RUST, *TOOLCHAIN)  # what a build of the crates reads
 
 STAGES: tuple[Stage, ...] = (
     Stage(
-        "fmt", "fmt", "pipeline.commands.stages", "cargo fmt --check", needs=(CARGO, RUSTFMT), inputs=("*.rs",),
+        "fmt", "fmt", "pipeline.commands.stages", "cargo fmt --check (--fix applies)", needs=(CARGO, RUSTFMT),
+        inputs=("*.rs", "rustfmt.toml", ".rustfmt.toml", *TOOLCHAIN),
         gate=True, hint="run `nox -s fmt -- --fix` (or `cargo fmt --all`) to format the code",
         session=NoxSession("cargo fmt --check on the workspace (`-- --fix` formats).", default=True),
         hook=HookRule("changed", "run_fmt", "run `{fix_argv}` in {root}, commit, push again"),
@@ -130,7 +142,7 @@ STAGES: tuple[Stage, ...] = (
     ),
     Stage(
         "clippy", "clippy", "pipeline.commands.stages", "cargo clippy with -D warnings", needs=(CARGO, CLIPPY),
-        inputs=RUST, gate=True,
+        inputs=(*CRATES, "clippy.toml", ".clippy.toml"), gate=True,
         hint="fix the warnings above; `cargo clippy --fix` applies the machine-applicable ones",
         session=NoxSession("cargo clippy --workspace --all-targets with -D warnings.", default=True),
         hook=HookRule("affected", "run_clippy", "fix the warnings shown by `{argv}` in {root}"),
@@ -143,7 +155,7 @@ STAGES: tuple[Stage, ...] = (
         ci=CiRule("check", "checks", "cheap checks", "check", 10, release_job=True),
     ),
     Stage(
-        "dupes", "dupes", "pipeline.commands.dupes", "duplicate dependency versions",
+        "dupes", "dupes", "pipeline.commands.dupes", "duplicate dependency versions with why-paths",
         needs=(Need("Cargo.lock", "run `cargo generate-lockfile` in the workspace", "pipeline.stages.probes:lockfile",
                     "data"),),
         optional=True, inputs=(*MANIFESTS, *LOCKFILE), gate=True,
@@ -154,16 +166,18 @@ STAGES: tuple[Stage, ...] = (
         ci=CiRule("check", "checks", "cheap checks", "check", 10),
     ),
     Stage(
-        "generate", "generate", "pipeline.commands.generate", "generated CI files are current",
-        check_args=("--check",), inputs=(".github/workflows/*", ".gitlab-ci.yml", ".gitlab-ci/*", "Cargo.toml"),
+        "generate", "generate", "pipeline.commands.generate",
+        "render CI files (GitHub Actions, GitLab CI); --check fails on drift",
+        check_args=("--check",), inputs=(*CI_FILES, "Cargo.toml"),
         hint="run `pipeline generate` and commit the result",
         session=NoxSession("Render the CI files (`-- --check` fails when the committed ones are stale)."),
         hook=HookRule("ci", "run_generate_check", "run `pipeline generate` and commit the regenerated CI files"),
+        # Not input-scoped: the files it checks also follow the installed cargo-gpu-pipeline.
         ci=CiRule("generate", "generate", "generated CI files are current", "check", 10, args=("--check",),
-                  rust=False),
+                  rust=False, scoped=False),
     ),
     Stage(
-        "audit", "audit", "pipeline.commands.audit", "RustSec advisories and pip-audit",
+        "audit", "audit", "pipeline.commands.audit", "RustSec advisories for Cargo.lock, pip-audit for Python deps",
         needs=(
             Need("pip-audit", "install the audit extra: `pip install 'cargo-gpu-pipeline[audit]'`",
                  "pipeline.stages.probes:pip_audit"),
@@ -181,14 +195,15 @@ STAGES: tuple[Stage, ...] = (
         ci=CiRule("check", "checks", "cheap checks", "check", 15, release_job=True),
     ),
     Stage(
-        "test", "test", "pipeline.commands.stages", "cargo test --workspace", needs=(CARGO,), inputs=RUST,
+        "test", "test", "pipeline.commands.stages", "cargo test --workspace", needs=(CARGO,), inputs=CRATES,
         gate=True, hint="fix the failing tests above; rerun one with `cargo test -p CRATE NAME`",
         session=NoxSession("cargo test --workspace.", default=True),
         hook=HookRule("tests", "run_tests", "fix the failing tests: `{argv}` in {root}", default=False),
         ci=CiRule("cargo", "test", "tests", "test", 45, release_job=True),
     ),
     Stage(
-        "cuda", "cuda", "pipeline.commands.cuda", "compile the CUDA kernels", needs=(NVCC,), optional=True,
+        "cuda", "cuda", "pipeline.commands.cuda", "compile CUDA kernels for every target architecture (cached)",
+        needs=(NVCC,), optional=True,
         inputs=(*KERNELS, *MANIFESTS), produces=("target/cuda",), gate=True,
         hint="fix the nvcc errors above",
         session=NoxSession(
@@ -209,7 +224,7 @@ STAGES: tuple[Stage, ...] = (
     ),
     Stage(
         "gpu_test", "test", "pipeline.commands.stages", "the GPU tests under GPU leases", args=("--gpu",),
-        needs=(CARGO,), optional=True, inputs=(*RUST, *KERNELS), runner="gpu",
+        needs=(CARGO,), optional=True, inputs=(*CRATES, *KERNELS), runner="gpu",
         hint="fix the failing GPU tests above",
         session=NoxSession("The GPU tests under GPU leases, sharded across the GPUs."),
         ci=CiRule("gpu", "gpu-test", "GPU tests", "gpu", 60, args=("--require-gpu",), needs=("gpu_smoke", "test")),
@@ -278,3 +293,8 @@ def ci_timeouts() -> dict[str, int]:
 
 def ci_job_ids() -> frozenset[str]:
     return frozenset(s.ci.job_id for s in STAGES if s.ci is not None)
+
+
+def inputs_by_stage() -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """(stage, inputs) of every stage with inputs, in registry order: what change detection matches."""
+    return tuple((s.name, s.inputs) for s in STAGES if s.inputs)

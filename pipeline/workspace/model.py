@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.foundation.errors import ManifestError
+from pipeline.foundation.graph import reachable
 
 
 class DepKind(StrEnum):
@@ -163,14 +164,7 @@ class Workspace:
     def dependents_closure(self, names: Iterable[str], kinds: Iterable[DepKind] = ORDERING_KINDS) -> frozenset[str]:
         """``names`` plus every member that depends on them, transitively."""
         reverse = self.reverse_dependencies(kinds)
-        seen = set(names)
-        stack = list(seen)
-        while stack:
-            for user in reverse.get(stack.pop(), ()):
-                if user not in seen:
-                    seen.add(user)
-                    stack.append(user)
-        return frozenset(seen)
+        return reachable(names, lambda name: reverse.get(name, ()))
 
     def topological_order(self) -> tuple[str, ...]:
         """Members with dependencies first; a cycle through normal/build deps is an error."""
