@@ -9,6 +9,7 @@ import pytest
 from ci_support import CONFIGS, REPO, check_golden, load_yaml, pipeline_cli, render_workspace, write_config_workspace
 
 from pipeline import __version__
+from pipeline.ci.github import self_hosted
 from pipeline.ci.pins import DEFAULT_PINS
 from pipeline.foundation.errors import ConfigError
 from pipeline.project import load_config
@@ -64,7 +65,7 @@ def test_github_workflows_are_hardened(rendered):
                 assert writes == {"contents", "id-token", "attestations"} and "environment" in job, (where, job_id)
                 assert any("actions/attest-build-provenance@" in s.get("uses", "") for s in job["steps"]), where
             labels = job["runs-on"]
-            if "self-hosted" in labels:
+            if self_hosted(tuple(labels)):
                 # Fork pull requests never reach self-hosted runners.
                 assert "github.event.pull_request.head.repo.full_name == github.repository" in job.get(
                     "if", ""
@@ -441,3 +442,23 @@ def test_block_and_comment_lines_refuse_a_line_break(value):
     assert one_line("echo 'ok' # fine: no break") == "echo 'ok' # fine: no break"
     with pytest.raises(ValueError, match="not a single line"):
         one_line(value)
+
+
+@pytest.mark.parametrize("labels, guarded", [
+    (["ubuntu-latest"], False),
+    (["ubuntu-24.04", "windows-2022"], False),
+    (["macos-14"], False),
+    (["Self-Hosted", "linux"], True),
+    (["SELF-HOSTED"], True),
+    (["build-farm"], True),
+    (["ubuntu-latest", "big-box"], True),
+])
+def test_fork_guard_on_every_self_hosted_cpu_runner(tmp_path, labels, guarded):
+    """`self-hosted` in any case, or any label that is not a GitHub-hosted image, gets the fork-PR guard."""
+    config = "\n[workspace.metadata.pipeline.ci]\ncpu-runner = [" + ", ".join(f'"{v}"' for v in labels) + "]\n"
+    root = write_config_workspace(tmp_path / "ws", config, crates=1, git=False)
+    ci = load_yaml(render_workspace(root)[".github/workflows/ci.yml"])
+    lint = ci["jobs"]["clippy"]
+    assert lint["runs-on"] == labels
+    fork_guard = "github.event.pull_request.head.repo.full_name == github.repository"
+    assert (fork_guard in lint.get("if", "")) is guarded

@@ -9,7 +9,16 @@ import sys
 from pathlib import Path
 
 import pytest
-from ci_support import CONFIGS, REPO, node_tools, pipeline_cli, render_workspace, write_config_workspace, write_tree
+from ci_support import (
+    CONFIGS,
+    REPO,
+    load_yaml,
+    node_tools,
+    pipeline_cli,
+    render_workspace,
+    write_config_workspace,
+    write_tree,
+)
 
 EXAMPLE = REPO / "examples" / "prism4d"
 
@@ -62,20 +71,27 @@ def test_zizmor_pedantic_reports_nothing(trees, case):
     assert json.loads(result.stdout) == []
 
 
-def test_zizmor_auditor_finds_only_what_the_config_silences(trees):
-    """The auditor persona reports self-hosted runners; .github/zizmor.yml silences exactly that, with a reason."""
+def test_zizmor_auditor_reports_only_guarded_self_hosted_runners(trees):
+    """The auditor persona reports self-hosted runners, and the generated zizmor.yml disables no audit:
+    every finding is a `self-hosted-runner` on a job that carries the fork-PR guard."""
     tool = _tool("zizmor")
     workflows = trees["example"] / ".github" / "workflows"
-    bare = _run([tool, "--offline", "--persona=auditor", "--no-progress", "--no-config", "--format", "json",
-                 str(workflows)])
-    idents = {finding["ident"] for finding in json.loads(bare.stdout)}
-    assert idents == {"self-hosted-runner"}, bare.stdout[-2000:]
-    configured = _run([tool, "--offline", "--persona=auditor", "--no-progress", "--format", "json",
-                       "--config", str(trees["example"] / ".github" / "zizmor.yml"), str(workflows)])
-    assert configured.returncode == 0 and json.loads(configured.stdout) == [], configured.stdout[-2000:]
-    config = (trees["example"] / ".github" / "zizmor.yml").read_text()
-    assert "self-hosted-runner:" in config and "never reach them" in config
-    assert config.count("disable: true") == 1
+    config = trees["example"] / ".github" / "zizmor.yml"
+    assert "disable:" not in config.read_text() and "rules: {}" in config.read_text()
+    result = _run([tool, "--offline", "--persona=auditor", "--no-progress", "--format", "json",
+                   "--config", str(config), str(workflows)])
+    findings = json.loads(result.stdout)
+    assert findings and {f["ident"] for f in findings} == {"self-hosted-runner"}, result.stdout[-2000:]
+    guard = "github.event.pull_request.head.repo.full_name == github.repository"
+    docs = {p.name: load_yaml(p.read_text()) for p in workflows.glob("*.yml")}
+    for finding in findings:
+        for location in finding["locations"]:
+            symbolic = location["symbolic"]
+            name = Path(symbolic["key"]["Local"]["verbatim_path"]).name
+            route = [c.get("Key") for c in symbolic["route"]["route"]]
+            job = docs[name]["jobs"][route[1]]
+            on = docs[name]["on"]
+            assert guard in job.get("if", "") or "pull_request" not in on, (name, route)
 
 
 def test_zizmor_catches_a_tag_only_image(tmp_path):

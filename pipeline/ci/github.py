@@ -100,13 +100,25 @@ def _step(name: str, *, pin: Pin | None = None, inputs: tuple[Input, ...] = (), 
     )
 
 
+# Image labels of GitHub-hosted runners; every other `runs-on` label selects a self-hosted runner.
+_HOSTED_PREFIXES = ("ubuntu-", "windows-", "macos-")
+
+
+def self_hosted(labels: tuple[str, ...]) -> bool:
+    """True when `runs-on` can reach a self-hosted runner: a `self-hosted` label in any letter case,
+    or any label that is not a GitHub-hosted image name (`ubuntu-*`, `windows-*`, `macos-*`)."""
+    return any(label.lower() == "self-hosted" or not label.lower().startswith(_HOSTED_PREFIXES)
+               for label in labels)
+
+
 def _condition(job: Job, labels: tuple[str, ...]) -> str:
     if job.manual:
         return "github.event_name == 'workflow_dispatch'"
     if not job.pull_requests:
         return "github.event_name != 'pull_request'"
-    if job.runner is Runner.GPU or "self-hosted" in labels:
-        # Self-hosted runners (every GPU job, and CPU jobs where configured so) never run code from a fork.
+    if job.runner is Runner.GPU or self_hosted(labels):
+        # Self-hosted runners (every GPU job, and every job whose labels are not a GitHub-hosted image)
+        # never run code from a fork.
         return (
             "github.event_name != 'pull_request' || "
             "github.event.pull_request.head.repo.full_name == github.repository"

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from pipeline.cuda.settings import CudaSettings, KernelSet
 from pipeline.foundation.errors import ConfigError
+from pipeline.workspace.manifest import locate_key
 from pipeline.workspace.model import Workspace
 
 DEFAULT_SET = "default"
@@ -35,7 +36,78 @@ def _crate_of(workspace: Workspace, path: Path) -> str | None:
             depth = len(directory.parts)
             if best is None or depth > best[0]:
                 best = (depth, member.name)
-    return best[1] if best else None
+    return best[1] if best else _package_above(workspace.root.resolve(), path)
+
+
+def _package_above(root: Path, path: Path) -> str | None:
+    """The package owning a file outside the members (an `exclude`d kernels crate): the nearest Cargo.toml."""
+    import tomllib
+
+    for directory in path.parents:
+        if not directory.is_relative_to(root) or directory == root:
+            return None
+        manifest = directory / "Cargo.toml"
+        if manifest.is_file():
+            try:
+                name = tomllib.loads(manifest.read_text(encoding="utf-8")).get("package", {}).get("name")
+            except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+                return None  # not ours to diagnose here: cargo reports a broken manifest
+            return name if isinstance(name, str) else None
+    return None
+
+
+def _where(workspace: Workspace, key: str, value: str) -> str:
+    """`Cargo.toml:line:column` of the line holding ``value`` (a glob or directory), else of ``key``."""
+    try:
+        lines = workspace.manifest_path.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return str(workspace.manifest_path)
+    for quote in ('"', "'"):
+        needle = f"{quote}{value}{quote}"
+        for number, line in enumerate(lines, start=1):
+            if needle in line and not line.lstrip().startswith("#"):
+                return f"{workspace.manifest_path}:{number}:{line.find(needle) + 1}"
+    return locate_key(workspace.manifest_path, key)
+
+
+def _inside(workspace: Workspace, kernel_set: KernelSet, key: str, value: str) -> None:
+    """A glob or directory of a set must stay inside the repository root (no absolute path, no `..`)."""
+    if Path(value).is_absolute() or ".." in Path(value).parts:
+        raise ConfigError(
+            f"{_where(workspace, key, value)}: kernel set {kernel_set.name!r}: `{key}` entry {value!r} is outside "
+            f"the workspace root {workspace.root}",
+            "write it relative to the workspace root, e.g. `crates/*/kernels/*.cu`; a kernels crate the "
+            "workspace `exclude`s is fine as long as it lives under the root",
+        )
+
+
+def _glob(workspace: Workspace, kernel_set: KernelSet, key: str, pattern: str) -> list[Path]:
+    _inside(workspace, kernel_set, key, pattern)
+    what = "source glob" if key == "sources" else f"`{key}` glob"
+    root = workspace.root.resolve()
+    try:
+        matches = sorted(p.resolve() for p in workspace.root.glob(pattern) if p.is_file())
+    except (ValueError, IndexError, NotImplementedError) as exc:  # pathlib refuses the pattern
+        raise ConfigError(
+            f"{_where(workspace, key, pattern)}: kernel set {kernel_set.name!r}: {what} {pattern!r} is not "
+            f"a valid glob ({exc or type(exc).__name__})",
+            "write globs relative to the workspace root, e.g. `crates/*/kernels/*.cu` (`**` only as a "
+            "whole path component)",
+        ) from None
+    for path in matches:
+        if not path.is_relative_to(root):  # a symlink leading out of the repository
+            raise ConfigError(
+                f"{_where(workspace, key, pattern)}: kernel set {kernel_set.name!r}: {what} {pattern!r} "
+                f"reaches {path}, outside the workspace root {root} (through a symlink)",
+                "point the glob at files that live under the workspace root",
+            )
+    if not matches:
+        raise ConfigError(
+            f"{_where(workspace, key, pattern)}: kernel set {kernel_set.name!r}: {what} {pattern!r} "
+            "matches no file",
+            "fix the glob (relative to the workspace root) or remove it",
+        )
+    return matches
 
 
 def _walk_cu(directory: Path) -> list[Path]:
@@ -58,28 +130,11 @@ def _configured(workspace: Workspace, settings: CudaSettings) -> list[tuple[Kern
     result: list[tuple[KernelSet | None, Path]] = []
     taken: dict[Path, str] = {}
     for kernel_set in settings.kernel_sets:
+        for directory in kernel_set.include_dirs:
+            _inside(workspace, kernel_set, "include-dirs", directory)
+        excluded = {p for pattern in kernel_set.exclude for p in _glob(workspace, kernel_set, "exclude", pattern)}
         for pattern in kernel_set.sources:
-            if Path(pattern).is_absolute() or ".." in Path(pattern).parts:
-                raise ConfigError(
-                    f"{workspace.manifest_path}: kernel set {kernel_set.name!r}: source glob {pattern!r} must stay "
-                    "inside the workspace",
-                    "write globs relative to the workspace root, e.g. `crates/*/kernels/*.cu`",
-                )
-            try:
-                matches = sorted(p.resolve() for p in workspace.root.glob(pattern) if p.is_file())
-            except (ValueError, IndexError, NotImplementedError) as exc:  # pathlib refuses the pattern
-                raise ConfigError(
-                    f"{workspace.manifest_path}: kernel set {kernel_set.name!r}: source glob {pattern!r} is not "
-                    f"a valid glob ({exc or type(exc).__name__})",
-                    "write globs relative to the workspace root, e.g. `crates/*/kernels/*.cu` (`**` only as a "
-                    "whole path component)",
-                ) from None
-            if not matches:
-                raise ConfigError(
-                    f"{workspace.manifest_path}: kernel set {kernel_set.name!r}: source glob {pattern!r} "
-                    "matches no file",
-                    "fix the glob (relative to the workspace root) or remove it",
-                )
+            matches = [p for p in _glob(workspace, kernel_set, "sources", pattern) if p not in excluded]
             for path in matches:
                 if path in taken:
                     if taken[path] != kernel_set.name:

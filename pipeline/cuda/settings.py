@@ -33,6 +33,11 @@ class KernelSet:
     sources: tuple[str, ...] = setting(
         factory=tuple, doc="globs of `.cu` files relative to the workspace root (e.g. `crates/*/kernels/*.cu`)"
     )
+    exclude: tuple[str, ...] = setting(
+        factory=tuple,
+        doc="globs (relative to the workspace root, like `sources`) of files left out of this set "
+        "(e.g. `crates/*/kernels/experimental/*.cu`)",
+    )
     include_dirs: tuple[str, ...] = setting(
         factory=tuple,
         doc="extra `-I` directories relative to the workspace root (each file's own directory is searched first)",

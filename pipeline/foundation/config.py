@@ -194,6 +194,10 @@ def documented_keys(cls: type[Any], prefix: str = CONFIG_TABLE) -> Iterator[tupl
         else:
             default = None
         yield key, _type_name(tp), _format_default(default), f.metadata.get("doc", "")
+        element = get_args(tp)[0] if get_origin(tp) is tuple and get_args(tp) else None
+        if element is not None and dataclasses.is_dataclass(element):
+            # an array of tables (`[[...kernel-sets]]`): each table's keys too, as `key[].name`
+            yield from documented_keys(element, f"{key}[]")  # type: ignore[arg-type]
 
 
 def _format_default(value: Any) -> str:

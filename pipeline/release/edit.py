@@ -435,5 +435,12 @@ def _members(data: Mapping[str, Any], file: Path) -> Iterable[tuple[str, str]]:
         raise ManifestError(f"{file}: `package` must be an array of tables ([[package]])",
                             "regenerate it with `cargo generate-lockfile` (or restore it from version control)")
     for package in packages:
-        if "source" not in package:
-            yield package.get("name"), package.get("version")
+        if "source" in package:
+            continue
+        name, version = package.get("name"), package.get("version")
+        if not isinstance(name, str) or not isinstance(version, (str, type(None))):
+            # cargo refuses a lockfile whose name or version is not a string: say so, never a TypeError.
+            raise ManifestError(f"{file}: a [[package]] entry has a `name` or `version` that is not a string "
+                                f"(name = {name!r}, version = {version!r})",
+                                "regenerate it with `cargo generate-lockfile` (or restore it from version control)")
+        yield name, version
