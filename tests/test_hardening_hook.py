@@ -42,9 +42,13 @@ def test_a_pipeline_py_at_the_top_cannot_shadow_the_tool(tmp_path: Path) -> None
 
 def test_a_missing_package_prints_a_hint(tmp_path: Path) -> None:
     # The checkout off PYTHONPATH is what an uninstalled package looks like to the recorded interpreter.
+    # A bare venv stands for an interpreter without the tool: the test runner's own one may have it
+    # installed (CI installs the checkout with `pip install -e .`), PYTHONPATH or not.
     root = _repo(tmp_path)
-    result = _run_hook(root, sys.executable, {"PYTHONPATH": str(tmp_path / "empty")})
-    assert result.returncode != 0
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(tmp_path / "bare")], check=True)
+    bare = str(tmp_path / "bare" / "bin" / "python")
+    result = _run_hook(root, bare, {"PYTHONPATH": str(tmp_path / "empty")})
+    assert result.returncode != 0, result.stderr
     assert "is not importable by" in result.stderr and "pip install cargo-gpu-pipeline" in result.stderr
 
 
