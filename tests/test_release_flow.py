@@ -431,3 +431,18 @@ def test_artifacts_only_refuses_options_of_a_new_release(
     shown = "a level" if extra == ["minor"] else extra[0]
     assert f"--artifacts-only builds the release HEAD already is: it takes no {shown}" in err and "hint:" in err
     assert snapshot(ws) == before and not (ws / "dist").exists()
+
+
+@pytest.mark.parametrize("mode", ["--resume", "--abort"])
+@pytest.mark.parametrize("extra", [["minor"], ["--push"], ["--publish"], ["--publish-only"],
+                                   ["--target", "x86_64-unknown-linux-gnu"]])
+def test_resume_and_abort_refuse_options_of_a_new_release(
+    ws: Path, capsys: pytest.CaptureFixture[str], mode: str, extra: list[str]
+) -> None:
+    # The journal holds the plan: an option it would ignore (--publish used to be) is refused, nothing written.
+    before = snapshot(ws)
+    assert run(ws, "release", mode, *extra) == 2
+    err = capsys.readouterr().err
+    shown = "a level" if extra == ["minor"] else extra[0]
+    assert f"{mode} finishes or undoes the recorded release: it takes no {shown}" in err and "hint:" in err
+    assert snapshot(ws) == before

@@ -64,9 +64,8 @@ def run(args: argparse.Namespace) -> int:
     full = args.command == "release"
     if full and (args.resume or args.abort):
         flag = "--resume" if args.resume else "--abort"
-        given = [f for f, on in (("a level", args.target != "auto"), ("--crate", bool(args.crates)),
-                                 ("--changed", args.changed), ("--push", args.push), ("--artifacts-only",
-                                 args.artifacts_only)) if on]
+        given = _given(args, "a level", "--crate", "--changed", "--push", "--artifacts-only", "--publish",
+                       "--publish-only", "--target")
         if given:
             raise UsageError(f"{flag} finishes or undoes the recorded release: it takes no {', '.join(given)}",
                              f"run `pipeline release {flag}` alone (the journal holds the plan)")
@@ -74,10 +73,8 @@ def run(args: argparse.Namespace) -> int:
     if full and args.registry and not (args.publish or args.publish_only):
         raise UsageError("--registry names where --publish uploads", "add --publish (or --publish-only)")
     if full and args.publish_only:
-        given = [flag for flag, on in (("a level", args.target != "auto"), ("--crate", bool(args.crates)),
-                                       ("--changed", args.changed), ("--push", args.push),
-                                       ("--artifacts-only", args.artifacts_only), ("--publish", args.publish),
-                                       ("--target", bool(args.target_triple))) if on]
+        given = _given(args, "a level", "--crate", "--changed", "--push", "--artifacts-only", "--publish",
+                       "--target")
         if given:
             raise UsageError(f"--publish-only publishes the release HEAD already is: it takes no {', '.join(given)}",
                              "run `pipeline release --publish-only --execute` on the release commit")
@@ -85,11 +82,8 @@ def run(args: argparse.Namespace) -> int:
     if full and args.artifacts_only:
         # It always builds (there is no plan to dry-run), so --execute is accepted and changes
         # nothing; every option that shapes a new release is refused rather than ignored.
-        given = [flag for flag, on in (("a level", args.target != "auto"), ("--crate", bool(args.crates)),
-                                       ("--changed", args.changed), ("--push", args.push),
-                                       ("--no-verify", args.no_verify), ("--allow-dirty", args.allow_dirty),
-                                       ("--require-gates", args.require_gates),
-                                       ("--publish", args.publish)) if on]
+        given = _given(args, "a level", "--crate", "--changed", "--push", "--no-verify", "--allow-dirty",
+                       "--require-gates", "--publish")
         if given:
             raise UsageError(
                 f"--artifacts-only builds the release HEAD already is: it takes no {', '.join(given)}",
@@ -112,3 +106,21 @@ def run(args: argparse.Namespace) -> int:
         triple=getattr(args, "target_triple", None),
     )
     return flow.run(project, request)
+
+
+def _given(args: argparse.Namespace, *names: str) -> list[str]:
+    """Those of ``names`` the command line gave: a mode that cannot use an option refuses it, never ignores it."""
+    given = {
+        "a level": args.target != "auto",
+        "--crate": bool(args.crates),
+        "--changed": args.changed,
+        "--push": args.push,
+        "--artifacts-only": args.artifacts_only,
+        "--publish": args.publish,
+        "--publish-only": args.publish_only,
+        "--target": bool(args.target_triple),
+        "--no-verify": args.no_verify,
+        "--allow-dirty": args.allow_dirty,
+        "--require-gates": args.require_gates,
+    }
+    return [name for name in names if given[name]]
