@@ -128,11 +128,13 @@ def stream(
     argv: Sequence[str | os.PathLike[str]],
     *,
     cwd: Path | str | None = None,
+    env: Mapping[str, str] | None = None,
     hint: str | None = None,
     chunk: int = 1 << 16,
 ) -> Iterator[str]:
     """Run ``argv`` and yield its stdout as text while it runs (long `git log` output parsed
-    as it arrives). A failure raises :class:`CommandFailed` once the output is consumed."""
+    as it arrives). A failure raises :class:`CommandFailed` once the output is consumed.
+    ``env`` entries are added to the current environment, as for :func:`run`."""
     import codecs
     import tempfile
 
@@ -144,7 +146,7 @@ def stream(
     with tempfile.TemporaryFile() as errors:
         try:
             child = subprocess.Popen(args, cwd=cwd, stdout=subprocess.PIPE, stderr=errors,
-                                     stdin=subprocess.DEVNULL)
+                                     stdin=subprocess.DEVNULL, env={**os.environ, **env} if env else None)
         except FileNotFoundError as exc:
             raise ToolMissing(program, hint or INSTALL_HINTS.get(program, f"install `{program}`")) from exc
         except OSError as exc:

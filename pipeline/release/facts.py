@@ -92,7 +92,15 @@ def gather(ws: Workspace, settings: ReleaseSettings, req: Request) -> ReleaseFac
         from pipeline.foundation.git import open_repo
 
         repo = open_repo(ws.root)
-    git = git_facts(repo, req) if repo is not None else None
+    git = None
+    tagged: list[tuple[str, str]] = []
+    if repo is not None:
+        from pipeline.release.unreleased import tag_commits
+
+        head = repo.head()
+        # The tags reachable from HEAD, listed once for the facts and the history both.
+        tagged = tag_commits(repo.top) if head is not None else []
+        git = git_facts(repo, req, head, tuple(t for t, _sha in tagged))
     changes = None
     changed = None
     scheme = None
@@ -100,7 +108,7 @@ def gather(ws: Workspace, settings: ReleaseSettings, req: Request) -> ReleaseFac
         from pipeline.release.unreleased import read_release_history
 
         # One read of the history for every crate, each from its own last tag.
-        found = read_release_history(repo.top, ws, settings)
+        found = read_release_history(repo.top, ws, settings, tagged)
         for line in found.lines:
             log(line)
         scheme = found.scheme
@@ -172,12 +180,12 @@ def gather(ws: Workspace, settings: ReleaseSettings, req: Request) -> ReleaseFac
     )
 
 
-def git_facts(repo: GitRepo, req: Request) -> GitFacts:
-    head = repo.head()
+def git_facts(repo: GitRepo, req: Request, head: str | None, merged: tuple[str, ...]) -> GitFacts:
+    """``head``: HEAD's commit (None: no commits yet); ``merged``: the tags reachable from it, newest first."""
     if head is None:
         return GitFacts(top=repo.top, head=None)
     if not req.full:  # bump --changed / auto: only the history is read
-        return GitFacts(top=repo.top, head=head, merged_tags=tuple(repo.tags_merged()))
+        return GitFacts(top=repo.top, head=head, merged_tags=merged)
     # `git tag --list` and `git remote` once, rather than one call per planned tag.
     return GitFacts(
         top=repo.top,
@@ -185,7 +193,7 @@ def git_facts(repo: GitRepo, req: Request) -> GitFacts:
         branch=repo.branch(),
         dirty=() if req.allow_dirty else tuple(repo.dirty_files()),
         tags=frozenset(t for t in repo.git("tag", "--list").stdout.splitlines() if t.strip()),
-        merged_tags=tuple(repo.tags_merged()),
+        merged_tags=merged,
         remotes=tuple(repo.remotes()) if req.push else (),
     )
 

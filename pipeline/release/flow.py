@@ -17,37 +17,42 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pipeline.foundation.errors import OperationFailed, UsageError
-from pipeline.foundation.fs import FaultHook
 from pipeline.foundation.output import emit_json, log
 from pipeline.project import Project
 from pipeline.release import view
 from pipeline.release.facts import gather
 from pipeline.release.findings import refusal
-from pipeline.release.journaled import refuse_if_interrupted, run_steps
-from pipeline.release.lock import release_lock
 from pipeline.release.plan import rel_path
 from pipeline.release.prepare import prepare
 from pipeline.release.request import Request
-from pipeline.release.steps import Release, Step, artifacts, commit, gates, kernels, publish, push, tag, write
 
 if TYPE_CHECKING:
+    from pipeline.foundation.fs import FaultHook
     from pipeline.foundation.git import GitRepo
     from pipeline.release import journal as journal_types
     from pipeline.release import recover as recover_types
+    from pipeline.release.steps import Step
+
+# The steps, the journal's runner and the lock are imported where a release is carried out:
+# a dry run (`changelog`, `release auto`, any plan) does not pay for their import.
 
 
 def steps(project: Project) -> tuple[Step, ...]:
     """The order a release is carried out in; each step decides from the request whether it runs."""
+    from pipeline.release.steps import artifacts, commit, gates, kernels, publish, push, tag, write
+
     return (gates.Gates(project), kernels.Kernels(project.config.cuda), write, commit, tag, artifacts, publish, push)
 
 
 def run(project: Project, req: Request, *, fault: FaultHook | None = None) -> int:
     """`pipeline bump` / `pipeline release`."""
+    from pipeline.release.journaled import refuse_if_interrupted
+
     if req.push and not req.execute:
         raise UsageError("--push needs --execute", "run with --execute --push to release and push")
     # An executing run holds the lock from reading the facts to the end, so no other
     # release can change the files between what was planned and what is written.
-    with release_lock(project.workspace.root) if req.execute else contextlib.nullcontext():
+    with _lock(project.workspace.root) if req.execute else contextlib.nullcontext():
         refuse_if_interrupted(project.workspace.root)
         facts = gather(project.workspace, project.config.release, req)
         prepared = prepare(facts, req)
@@ -64,6 +69,9 @@ def run(project: Project, req: Request, *, fault: FaultHook | None = None) -> in
             if req.json:
                 emit_json(view.plan_json(prepared, root, req, False))
             return 0
+        from pipeline.release.journaled import run_steps
+        from pipeline.release.steps import Release
+
         release = Release(req, facts, prepared, repo=_open_repo(project) if req.full else None, fault=fault)
         release = run_steps(release, steps(project))
         if req.json:
@@ -77,7 +85,7 @@ def recover(project: Project, mode: str, as_json: bool) -> int:
     from pipeline.release import recover as recovery
 
     root = project.workspace.root
-    with release_lock(root):
+    with _lock(root):
         path = recovery.journal_location(root)
         recorded = journal.load(path)
         if recorded is None:
@@ -96,7 +104,7 @@ def recover(project: Project, mode: str, as_json: bool) -> int:
 def _journal_artifacts(project: Project) -> recover_types.BuildArtifacts:
     def build(recorded: journal_types.Journal, sha: str, when: int) -> list[Path]:
         from pipeline.project import load_project
-        from pipeline.release.steps import Commit
+        from pipeline.release.steps import Commit, artifacts
 
         fresh = load_project(str(project.workspace.root))  # the manifests as the release wrote them
         spec = recorded.artifacts or {}
@@ -110,12 +118,14 @@ def _journal_artifacts(project: Project) -> recover_types.BuildArtifacts:
 
 def artifacts_only(project: Project, as_json: bool, target: str | None = None) -> int:
     """`release --artifacts-only`: the artifacts step alone, for the release HEAD already is."""
+    from pipeline.release.steps import artifacts
+
     ws, settings = project.workspace, project.config.release
     head = artifacts.head_release(_open_repo(project), ws, settings)
     if target and settings.targets and target not in settings.targets:
         raise OperationFailed(f"{ws.manifest_path}: target `{target}` is not in `release.targets` "
                               f"({', '.join(settings.targets)})", "add it there, or pass one of those")
-    with release_lock(ws.root):
+    with _lock(ws.root):
         written = artifacts.at_head(ws, settings, head, target)
     files = [rel_path(p, ws.root) for p in written]
     if as_json:
@@ -141,7 +151,7 @@ def publish_only(project: Project, as_json: bool, registry: str | None, execute:
         if plan.problems:
             raise OperationFailed("cannot publish:\n" + "\n".join(plan.problems))
         return 0
-    with release_lock(ws.root):
+    with _lock(ws.root):
         outcome = cargo_publish.run(ws.root, plan)
     if as_json:
         emit_json({"executed": True, "publish": plan.to_json(), "published": outcome.to_json()})
@@ -162,6 +172,12 @@ def changelog_preview(project: Project, as_json: bool) -> int:
     else:
         print(view.changelog_text(facts.root, changes, level, facts.today), end="")
     return 0
+
+
+def _lock(root: Path) -> contextlib.AbstractContextManager[None]:
+    from pipeline.release.lock import release_lock
+
+    return release_lock(root)
 
 
 def _open_repo(project: Project) -> GitRepo | None:

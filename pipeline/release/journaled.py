@@ -9,12 +9,15 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pipeline.foundation.errors import OperationFailed, PipelineError
 from pipeline.release.journal import FileChange, Journal, Recorder, TagPlan, file_states, load
 from pipeline.release.plan import rel_path
 from pipeline.release.recover import journal_location
-from pipeline.release.steps import Release, Step
+
+if TYPE_CHECKING:
+    from pipeline.release.steps import Release, Step
 
 RESUME_HINT = "`pipeline release --resume` finishes it, `pipeline release --abort` undoes it"
 # Which journal step each release step is (the gates write nothing and are not journaled).

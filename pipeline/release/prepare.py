@@ -158,11 +158,16 @@ def level_base(ws: Workspace, crates: Sequence[str] = ()) -> Version:
     return Version.parse(base)
 
 
-def _own(changes: cl.Changes, crate: str) -> cl.Changes:
-    """The entries of commits touching ``crate`` itself (not a workspace-level file)."""
+def _own(changes: cl.Changes) -> dict[str, cl.Changes]:
+    """crate -> the entries of commits touching it itself (not a workspace-level file), in one pass
+    over the entries (not one per crate: 50 crates and thousands of commits)."""
     from pipeline.release import changelog as cl
 
-    return cl.Changes(changes.since, tuple(e for e in changes.entries if crate in e.crates))
+    by_crate: dict[str, list[cl.Entry]] = {}
+    for entry in changes.entries:
+        for crate in entry.crates:
+            by_crate.setdefault(crate, []).append(entry)
+    return {crate: cl.Changes(changes.since, tuple(entries)) for crate, entries in by_crate.items()}
 
 
 def auto_selection(ws: Workspace, changes: cl.Changes, unpublished: str = "skip") -> tuple[str, ...] | None:
@@ -173,13 +178,14 @@ def auto_selection(ws: Workspace, changes: cl.Changes, unpublished: str = "skip"
         return None
     picked = []
     shared_changed = ws.version is not None and any(not e.crates for e in changes.entries)
+    own = _own(changes)
     for package in ws.members:
         if not package.publish and unpublished == "skip":
             continue
         if package.name not in changes.since_by_crate:
             continue
         inherits = package.version_inherited and ws.version is not None
-        if _own(changes, package.name).entries or (inherits and shared_changed):
+        if package.name in own or (inherits and shared_changed):
             picked.append(package.name)
     return tuple(picked)
 
@@ -215,11 +221,16 @@ def resolve_target(
     # A crate with its own version line is judged on its own version and its own commits:
     # a breaking change in a 1.x crate needs `major` even while the shared line is 0.x.
     own_levels: dict[str, Target] = {}
+    from pipeline.release import changelog as cl
+
+    by_crate = _own(changes) if changes.since_by_crate is not None else {}
     for package in ws.members:
         if (package.version_inherited and ws.version is not None) or (crates and package.name not in crates):
             continue
-        own = _own(changes, package.name) if changes.since_by_crate is not None else changes.for_crates(
-            [package.name])
+        if changes.since_by_crate is not None:
+            own = by_crate.get(package.name) or cl.Changes(changes.since, ())
+        else:
+            own = changes.for_crates([package.name])
         own_level = auto_level(
             Version.parse(package.version), breaking=own.breaking, feature=own.feature, other=bool(own.entries)
         )

@@ -15,6 +15,7 @@ The parsing and the reachability arithmetic are pure functions of git's output;
 
 from __future__ import annotations
 
+import gc
 import os
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -37,7 +38,9 @@ if TYPE_CHECKING:
 RECORD = "\x00"
 FIELD = "\x00"
 LOG_FORMAT = "%x00%H%x00%s%x00%b%x00"
-_FIELDS = 4  # sha, subject, body, names
+# The same with each commit's parents after its sha: the log then carries the graph itself.
+GRAPH_FORMAT = "%x00%H %P%x00%s%x00%b%x00"
+_FIELDS = 4  # sha (and parents), subject, body, names
 
 
 class Attributor:
@@ -76,13 +79,17 @@ class Attributor:
     def owner(self, path: str) -> str | None:
         return self.owner_of_dir(path.rpartition("/")[0])
 
-    def crates(self, files: Iterable[str]) -> tuple[str, ...]:
+    def crates(self, files: Sequence[str]) -> tuple[str, ...]:
         owner, lookup = self._owner, self.owner_of_dir
-        found = {owner[d] if d in owner else lookup(d) for d in (name.rpartition("/")[0] for name in files)}
-        found.discard(None)
-        if len(found) == 1:
-            return (found.pop(),)  # type: ignore[return-value]
-        return tuple(sorted(found))  # type: ignore[arg-type]
+        if len(files) == 1:  # most commits touch one file: no set, no sort
+            directory = files[0].rpartition("/")[0]
+            found = owner[directory] if directory in owner else lookup(directory)
+            return () if found is None else (found,)
+        crates = {owner[d] if d in owner else lookup(d) for d in (name.rpartition("/")[0] for name in files)}
+        crates.discard(None)
+        if len(crates) == 1:
+            return (crates.pop(),)  # type: ignore[return-value]
+        return tuple(sorted(crates))  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
@@ -108,67 +115,121 @@ def parse_log(text: str, prefix: str, attributor: Attributor, skip_prefix: str =
 
 
 def parse_records(
-    records: Iterable[str], prefix: str, attributor: Attributor, skip_prefix: str = ""
+    records: Iterable[Sequence[str]],
+    prefix: str,
+    attributor: Attributor,
+    skip_prefix: str = "",
+    edges: list[tuple[str, str]] | None = None,
 ) -> Iterator[HistoryCommit]:
+    """Commits out of ``(head, subject, body, names)`` records (:func:`stream_records`).
+
+    ``head`` is the sha, or with GRAPH_FORMAT the sha and its parents: then every record
+    (merges too) is appended to ``edges`` as ``(sha, "parent parent...")`` for
+    :func:`reach_masks_of`, and merges are left out of the commits, as ``--no-merges`` would.
+    """
     cut = len(prefix)
     crates_of = attributor.crates
-    for record in records:
-        sha, subject, body, names = [*record.split(FIELD, 3), "", "", ""][:4]
+    for head, subject, body, names in records:
+        sha, _, parents = head.strip().partition(" ")
+        if edges is not None:
+            edges.append((sha, parents))
+            if " " in parents:
+                continue  # a merge: the commits it brings in are listed themselves
         subject = subject.strip()
         if skip_prefix and subject.startswith(skip_prefix):
             continue
         if prefix:
-            files = tuple(f[cut:] for f in names.split("\n") if f.startswith(prefix))
+            files = tuple([f[cut:] for f in names.split("\n") if f.startswith(prefix)])
         else:
-            files = tuple(f for f in names.split("\n") if f)
-        yield HistoryCommit(sha.strip(), subject, body.strip(), files, crates_of(files))
+            files = tuple([f for f in names.split("\n") if f])
+        yield HistoryCommit(sha, subject, body.strip(), files, crates_of(files) if files else ())
 
 
-def stream_records(chunks: Iterable[str]) -> Iterator[str]:
-    """Whole records (``sha NUL subject NUL body NUL names``) out of ``git log`` output arriving in pieces.
+def stream_records(chunks: Iterable[str]) -> Iterator[tuple[str, str, str, str]]:
+    """Whole records ``(sha, subject, body, names)`` out of ``git log`` output arriving in pieces.
 
     Positional: the output is ``NUL sha NUL subject NUL body NUL names`` per commit, so after
     the leading NUL every four NUL-separated tokens are one commit, whatever they contain.
+    Each piece is split once and its records sliced out of the token list: the per-commit
+    cost is a few list operations, so the parse keeps up with git on long histories.
     """
-    tokens: list[str] = []
+    pending: list[str] = []  # whole tokens not yet making up a record (fewer than four)
     partial: str | None = None  # the token still being read (None before the leading NUL)
     for chunk in chunks:
         parts = chunk.split("\x00")
         if partial is None:
-            parts = parts[1:]  # anything before the first NUL is no record
-            if not parts:
-                continue
+            if len(parts) == 1:
+                continue  # anything before the first NUL is no record
+            del parts[0]
             partial = ""
-        partial += parts[0]
-        if len(parts) > 1:
-            tokens.append(partial)
-            tokens.extend(parts[1:-1])
-            partial = parts[-1]
-        while len(tokens) >= _FIELDS:
-            yield "\x00".join(tokens[:_FIELDS])
-            del tokens[:_FIELDS]
+        parts[0] = partial + parts[0]
+        partial = parts.pop()
+        if pending:
+            parts[:0] = pending
+        whole = len(parts) - len(parts) % _FIELDS
+        for i in range(0, whole, _FIELDS):
+            yield parts[i], parts[i + 1], parts[i + 2], parts[i + 3]
+        pending = parts[whole:]
     if partial is not None:
-        tokens.append(partial)
-        if len(tokens) == _FIELDS:
-            yield "\x00".join(tokens)
+        pending.append(partial)
+        if len(pending) == _FIELDS:
+            yield pending[0], pending[1], pending[2], pending[3]
 
 
 def reach_masks(revlist: str, tips: Mapping[str, int]) -> dict[str, int]:
-    """``git rev-list --topo-order --parents`` output -> commit -> bitmask of the tips reaching it.
+    """``git rev-list --topo-order --parents`` output -> commit -> bitmask of the tips reaching it."""
+    edges = []
+    for line in revlist.split("\n"):
+        if line:
+            commit, _, parents = line.partition(" ")
+            edges.append((commit, parents))
+    return reach_masks_of(edges, tips)
 
-    ``tips``: commit -> its bit (a tag's commit). Children come before parents in topological
-    order, so one pass pushes each commit's mask down to its parents. Commits outside the
-    listed range are reached by every tip that matters (the range starts at their merge base).
+
+def reach_masks_of(edges: Sequence[tuple[str, str]], tips: Mapping[str, int]) -> dict[str, int]:
+    """``(commit, "parent parent...")`` pairs, children mostly first -> commit -> bitmask of the tips reaching it.
+
+    ``tips``: commit -> its bit (a tag's commit). Commits outside the listed range are reached
+    by every tip that matters (the range starts at their merge base). In children-first order
+    one pass pushes each commit's mask down to its parents. `git log`'s date order is that
+    order unless commit dates are skewed (a parent dated after its child); the pass notices
+    (a mask arriving at a commit already passed on) and then walks the graph in a true
+    topological order instead.
     """
     masks: dict[str, int] = dict(tips)
-    for line in revlist.split("\n"):
-        if not line:
-            continue
-        commit, *parents = line.split(" ")
+    done: set[str] = set()
+    for commit, parents in edges:
+        done.add(commit)
         mask = masks.get(commit, 0)
-        if mask:
-            for parent in parents:
+        if mask and parents:
+            for parent in parents.split(" "):
+                before = masks.get(parent, 0)
+                if parent in done and mask & ~before:
+                    return _topological_masks(edges, tips)
+                masks[parent] = before | mask
+    return masks
+
+
+def _topological_masks(edges: Sequence[tuple[str, str]], tips: Mapping[str, int]) -> dict[str, int]:
+    """Kahn's order: a commit passes its mask on once every listed child has passed theirs."""
+    parents_of = {commit: parents.split(" ") if parents else [] for commit, parents in edges}
+    children = dict.fromkeys(parents_of, 0)
+    for parents in parents_of.values():
+        for parent in parents:
+            if parent in children:
+                children[parent] += 1
+    masks: dict[str, int] = dict(tips)
+    ready = [commit for commit, count in children.items() if count == 0]
+    while ready:
+        commit = ready.pop()
+        mask = masks.get(commit, 0)
+        for parent in parents_of[commit]:
+            if mask:
                 masks[parent] = masks.get(parent, 0) | mask
+            if parent in children:
+                children[parent] -= 1
+                if children[parent] == 0:
+                    ready.append(parent)
     return masks
 
 
@@ -200,13 +261,18 @@ class History:
         wanted = tuple(dict.fromkeys(crates))
         judges = tuple(unattributed_for) if unattributed_for else wanted
         wanted_set = set(wanted)
+        masks, bits = self.masks, self.bits
+        # unreleased_for, inlined: a crate without a bit (no tag, or one range for all) always counts.
+        judge_bits = [bits.get(c, 0) for c in judges]
         result = []
         for commit in self.commits:
-            if commit.crates:
-                own = tuple(c for c in commit.crates if c in wanted_set and self.unreleased_for(c, commit))
+            crates = commit.crates
+            mask = masks.get(commit.sha, 0)
+            if crates:
+                own = tuple([c for c in crates if c in wanted_set and not mask & bits.get(c, 0)])
                 if own:
-                    result.append(commit if own == commit.crates else _with_crates(commit, own))
-            elif unattributed and any(self.unreleased_for(c, commit) for c in judges):
+                    result.append(commit if own == crates else _with_crates(commit, own))
+            elif unattributed and any(not mask & bit for bit in judge_bits):
                 result.append(commit)
         return result
 
@@ -278,25 +344,41 @@ def read_history(
         base = _git(top, "merge-base", "--octopus", *sorted(commits_of), check=False)
         start = [f"^{b}" for b in base.stdout.split()] if base.returncode == 0 else []
     bits: dict[str, int] = {}
-    revlist: dict[str, str] = {}
-    worker = None
+    bit_of: dict[str, int] = {}
     if len(commits_of) > 1 or (whole and commits_of):
-        # Independent versions: which tags reach which commit decides each crate's range. The
-        # rev-list (no diffs, quick) runs beside the log, which is parsed as it arrives.
+        # Independent versions: which tags reach which commit decides each crate's range.
         bit_of = {sha: 1 << i for i, sha in enumerate(sorted(commits_of))}
         bits = {c: bit_of[shas[t]] for c, t in since.items() if t is not None}
-
-        def graph() -> None:
+    # With the workspace at the top of the repository the log is not limited to a path, so
+    # it lists every commit of the range with its parents (GRAPH_FORMAT): the reachability
+    # comes out of the same single pass. Under a path, git simplifies the history the log
+    # shows, so the graph comes from `git rev-list` instead, run beside the log.
+    graph = bool(bits) and not prefix
+    revlist: dict[str, str] = {}
+    worker = None
+    if bits and not graph:
+        def read_graph() -> None:
             revlist["out"] = _git(top, "rev-list", "--topo-order", "--parents", "HEAD", *start).stdout
 
-        worker = threading.Thread(target=graph, daemon=True)
+        worker = threading.Thread(target=read_graph, daemon=True)
         worker.start()
     specs = ["--", prefix] if prefix else []
-    chunks = git.stream_git(top, "log", "--no-merges", f"--format={LOG_FORMAT}", "--name-only", "--no-renames",
-                            "HEAD", *start, *specs, hint=_HINT)
-    commits = tuple(parse_records(stream_records(chunks), prefix, attributor, skip_prefix))
+    args = ["--format=" + GRAPH_FORMAT] if graph else ["--no-merges", "--format=" + LOG_FORMAT]
+    chunks = git.stream_git(top, "log", *args, "--name-only", "--no-renames", "HEAD", *start, *specs, hint=_HINT)
+    edges: list[tuple[str, str]] | None = [] if graph else None
+    # Tens of thousands of small objects that all stay alive: the cycle collector would walk the
+    # growing heap again and again for nothing (a fifth of the parse), so it waits until the end.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        commits = tuple(parse_records(stream_records(chunks), prefix, attributor, skip_prefix, edges))
+    finally:
+        if collecting:
+            gc.enable()
     masks: dict[str, int] = {}
-    if worker is not None:
+    if edges is not None:
+        masks = reach_masks_of(edges, bit_of)
+    elif worker is not None:
         worker.join()
         if "out" not in revlist:
             _git(top, "rev-list", "--topo-order", "--parents", "HEAD", *start)  # raises the thread's error
@@ -368,9 +450,16 @@ def release_scheme(
                                 scheme.summary), scheme.summary)
 
 
-def read_release_history(top: Path, ws: Workspace, settings: ReleaseSettings) -> ReleaseHistory:
-    """Tags, scheme and every member's unreleased commits: four git commands in all."""
-    tagged = tag_commits(top)
+def read_release_history(
+    top: Path, ws: Workspace, settings: ReleaseSettings, tagged: Sequence[tuple[str, str]] | None = None
+) -> ReleaseHistory:
+    """Tags, scheme and every member's unreleased commits: two or three git commands in all.
+
+    ``tagged``: :func:`tag_commits`, when the caller has listed them already (listing the tags
+    reachable from HEAD walks the whole history: it is done once per command).
+    """
+    if tagged is None:
+        tagged = tag_commits(top)
     names = [t for t, _sha in tagged]
     # publish = false crates are neither tagged nor listed unless configured (`unpublished`).
     released = [p for p in ws.members if p.publish or settings.unpublished != "skip"]
