@@ -93,29 +93,28 @@ def gather(ws: Workspace, settings: ReleaseSettings, req: Request) -> ReleaseFac
 
         repo = open_repo(ws.root)
     git = None
-    tagged: list[tuple[str, str]] = []
-    if repo is not None:
-        from pipeline.release.unreleased import tag_commits
-
-        head = repo.head()
-        # The tags reachable from HEAD, listed once for the facts and the history both.
-        tagged = tag_commits(repo.top) if head is not None else []
-        git = git_facts(repo, req, head, tuple(t for t, _sha in tagged))
     changes = None
     changed = None
     scheme = None
-    if repo is not None and git is not None and git.head is not None:
-        from pipeline.release.unreleased import read_release_history
+    if repo is not None:
+        head = repo.head()
+        merged: tuple[str, ...] = ()
+        every: tuple[str, ...] | None = None
+        if head is not None:
+            from pipeline.release.unreleased import read_release_history
 
-        # One read of the history for every crate, each from its own last tag.
-        found = read_release_history(repo.top, ws, settings, tagged)
-        for line in found.lines:
-            log(line)
-        scheme = found.scheme
-        if req.full or req.level.auto:
-            changes = found.changes(found.crates)
-        if req.changed:
-            changed = found.changed(found.crates)
+            # One read of the history for every crate, each from its own last tag; the tags it
+            # lists (once: finding those HEAD reaches walks the history) serve the git facts too.
+            found = read_release_history(repo.top, ws, settings)
+            for line in found.lines:
+                log(line)
+            scheme = found.scheme
+            merged, every = found.tags, found.every_tag
+            if req.full or req.level.auto:
+                changes = found.changes(found.crates)
+            if req.changed:
+                changed = found.changed(found.crates)
+        git = git_facts(repo, req, head, merged, every)
     from pipeline.workspace.outside import gather as gather_outside
 
     outside = gather_outside(ws)
@@ -180,8 +179,10 @@ def gather(ws: Workspace, settings: ReleaseSettings, req: Request) -> ReleaseFac
     )
 
 
-def git_facts(repo: GitRepo, req: Request, head: str | None, merged: tuple[str, ...]) -> GitFacts:
-    """``head``: HEAD's commit (None: no commits yet); ``merged``: the tags reachable from it, newest first."""
+def git_facts(repo: GitRepo, req: Request, head: str | None, merged: tuple[str, ...],
+              every: tuple[str, ...] | None = None) -> GitFacts:
+    """``head``: HEAD's commit (None: no commits yet); ``merged``: the tags reachable from it, newest first;
+    ``every``: every tag of the repository when the history listed them already."""
     if head is None:
         return GitFacts(top=repo.top, head=None)
     if not req.full:  # bump --changed / auto: only the history is read
@@ -192,7 +193,8 @@ def git_facts(repo: GitRepo, req: Request, head: str | None, merged: tuple[str, 
         head=head,
         branch=repo.branch(),
         dirty=() if req.allow_dirty else tuple(repo.dirty_files()),
-        tags=frozenset(t for t in repo.git("tag", "--list").stdout.splitlines() if t.strip()),
+        tags=frozenset(every if every is not None else (
+            t for t in repo.git("tag", "--list").stdout.splitlines() if t.strip())),
         merged_tags=merged,
         remotes=tuple(repo.remotes()) if req.push else (),
     )

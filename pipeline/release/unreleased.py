@@ -301,11 +301,16 @@ def _git(top: Path, *args: str, check: bool = True) -> proc.Result:
     return git.run_git(top, *args, check=check, hint=_HINT)
 
 
-def tag_commits(top: Path) -> list[tuple[str, str]]:
-    """(tag, commit it points to) for every tag reachable from HEAD, newest first."""
+def tag_commits(top: Path, *, merged: bool = True) -> list[tuple[str, str]]:
+    """(tag, commit it points to) for every tag reachable from HEAD (``merged``; else every tag), newest first.
+
+    ``merged`` walks the history from HEAD down to the oldest tag, which without a commit-graph
+    file costs as much as a tenth of reading the log itself; every tag alone reads the refs only.
+    """
     # Newest first; tags made in the same second (a scripted release) by version, highest first.
-    out = _git(top, "for-each-ref", "--merged", "HEAD", "--sort=-version:refname", "--sort=-creatordate",
-               "--format=%(refname:short)%00%(objectname)%00%(*objectname)", "refs/tags").stdout
+    reach = ["--merged", "HEAD"] if merged else []
+    out = _git(top, "for-each-ref", *reach, "--sort=-version:refname", "--sort=-creatordate",
+               "--format=%(refname:lstrip=2)%00%(objectname)%00%(*objectname)", "refs/tags").stdout
     result = []
     for line in out.splitlines():
         name, obj, peeled = [*line.split("\0"), "", ""][:3]
@@ -343,47 +348,67 @@ def read_history(
     else:
         base = _git(top, "merge-base", "--octopus", *sorted(commits_of), check=False)
         start = [f"^{b}" for b in base.stdout.split()] if base.returncode == 0 else []
-    bits: dict[str, int] = {}
-    bit_of: dict[str, int] = {}
-    if len(commits_of) > 1 or (whole and commits_of):
-        # Independent versions: which tags reach which commit decides each crate's range.
-        bit_of = {sha: 1 << i for i, sha in enumerate(sorted(commits_of))}
-        bits = {c: bit_of[shas[t]] for c, t in since.items() if t is not None}
+    # Independent versions: which tags reach which commit decides each crate's range.
+    independent = len(commits_of) > 1 or (whole and bool(commits_of))
     # With the workspace at the top of the repository the log is not limited to a path, so
     # it lists every commit of the range with its parents (GRAPH_FORMAT): the reachability
     # comes out of the same single pass. Under a path, git simplifies the history the log
     # shows, so the graph comes from `git rev-list` instead, run beside the log.
-    graph = bool(bits) and not prefix
+    graph = independent and not prefix
     revlist: dict[str, str] = {}
     worker = None
-    if bits and not graph:
+    if independent and not graph:
         def read_graph() -> None:
             revlist["out"] = _git(top, "rev-list", "--topo-order", "--parents", "HEAD", *start).stdout
 
         worker = threading.Thread(target=read_graph, daemon=True)
         worker.start()
+    commits, edges = _log(top, prefix, attributor, skip_prefix, [*start], graph=graph)
+    if not independent:
+        return History(commits, dict(since))
+    if worker is not None:
+        worker.join()
+        if "out" not in revlist:
+            _git(top, "rev-list", "--topo-order", "--parents", "HEAD", *start)  # raises the thread's error
+        edges = [(c, p) for c, _, p in (line.partition(" ") for line in revlist["out"].split("\n") if line)]
+    return ranged(commits, edges, since, shas)
+
+
+def read_all_history(top: Path, crate_dirs: Mapping[str, str], *, skip_prefix: str = "") -> tuple[
+        tuple[HistoryCommit, ...], list[tuple[str, str]]]:
+    """Every commit reachable from HEAD (workspace at the repository's top), with the graph:
+    the commits, and ``(commit, parents)`` for every commit, merges too (so the set of commit
+    ids is exactly what HEAD reaches). :func:`ranged` gives each crate its range."""
+    return _log(top, "", Attributor(crate_dirs), skip_prefix, [], graph=True)
+
+
+def ranged(commits: tuple[HistoryCommit, ...], edges: Sequence[tuple[str, str]], since: Mapping[str, str | None],
+           shas: Mapping[str, str]) -> History:
+    """The history of ``commits`` (a range holding every crate's own range) with each crate
+    running from its own tag (``since``; ``shas``: tag -> commit), from the graph ``edges``."""
+    commits_of = sorted({shas[t] for t in since.values() if t is not None})
+    bit_of = {sha: 1 << i for i, sha in enumerate(commits_of)}
+    bits = {c: bit_of[shas[t]] for c, t in since.items() if t is not None}
+    return History(commits, dict(since), reach_masks_of(edges, bit_of) if bits else {}, bits)
+
+
+def _log(top: Path, prefix: str, attributor: Attributor, skip_prefix: str, revs: list[str], *,
+         graph: bool) -> tuple[tuple[HistoryCommit, ...], list[tuple[str, str]]]:
     specs = ["--", prefix] if prefix else []
     args = ["--format=" + GRAPH_FORMAT] if graph else ["--no-merges", "--format=" + LOG_FORMAT]
-    chunks = git.stream_git(top, "log", *args, "--name-only", "--no-renames", "HEAD", *start, *specs, hint=_HINT)
-    edges: list[tuple[str, str]] | None = [] if graph else None
+    chunks = git.stream_git(top, "log", *args, "--name-only", "--no-renames", "HEAD", *revs, *specs, hint=_HINT)
+    edges: list[tuple[str, str]] = []
     # Tens of thousands of small objects that all stay alive: the cycle collector would walk the
     # growing heap again and again for nothing (a fifth of the parse), so it waits until the end.
     collecting = gc.isenabled()
     gc.disable()
     try:
-        commits = tuple(parse_records(stream_records(chunks), prefix, attributor, skip_prefix, edges))
+        commits = tuple(parse_records(stream_records(chunks), prefix, attributor, skip_prefix,
+                                      edges if graph else None))
     finally:
         if collecting:
             gc.enable()
-    masks: dict[str, int] = {}
-    if edges is not None:
-        masks = reach_masks_of(edges, bit_of)
-    elif worker is not None:
-        worker.join()
-        if "out" not in revlist:
-            _git(top, "rev-list", "--topo-order", "--parents", "HEAD", *start)  # raises the thread's error
-        masks = reach_masks(revlist["out"], bit_of)
-    return History(commits, dict(since), masks, bits)
+    return commits, edges
 
 
 # ---------------------------------------------------------------------------
@@ -404,6 +429,8 @@ class ReleaseHistory:
     lines: tuple[str, ...] = ()  # to print on stderr: the inferred scheme, crates without a tag
     untagged_crates: tuple[str, ...] = ()
     crates: tuple[str, ...] = ()  # the crates a release lists (publish = false ones per `unpublished`)
+    tags: tuple[str, ...] = ()  # the tags HEAD reaches, newest first
+    every_tag: tuple[str, ...] | None = None  # every tag of the repository, when it was listed
 
     def since(self, crates: Iterable[str]) -> str | None:
         """The tag ``crates`` start from: the one they all share, else the shared version's
@@ -455,11 +482,67 @@ def read_release_history(
 ) -> ReleaseHistory:
     """Tags, scheme and every member's unreleased commits: two or three git commands in all.
 
-    ``tagged``: :func:`tag_commits`, when the caller has listed them already (listing the tags
-    reachable from HEAD walks the whole history: it is done once per command).
+    ``tagged``: :func:`tag_commits`, when the caller has listed them already.
+
+    Which tags HEAD reaches is needed before the range of the log is known, and asking git
+    walks the whole history. When a crate has no tag even among all the tags, its range is
+    the whole history anyway: then the log of everything HEAD reaches is read at once, and
+    the reachable tags are those whose commit it lists (the same answer, one walk fewer).
     """
+    rel = os.path.relpath(ws.root, top)
+    prefix = "" if rel == "." else rel.replace(os.sep, "/") + "/"
+    dirs = {}
+    for package in ws.members:  # every member's directory: a file belongs to its deepest crate
+        d = os.path.relpath(package.directory, ws.root).replace(os.sep, "/")
+        dirs[package.name] = "" if d == "." else d
+    skip = settings.commit_message.split("{", 1)[0]
+    every: list[tuple[str, str]] | None = None
+    if tagged is None and not prefix:
+        every = tag_commits(top, merged=False)
+        guess = _tag_view(ws, settings, every)
+        if guess.whole:
+            commits, edges = read_all_history(top, dirs, skip_prefix=skip)
+            reached = {commit for commit, _parents in edges}
+            tagged = [(t, sha) for t, sha in every if sha in reached]
+            # With tags HEAD does not reach, the view is made again from the reachable ones (the
+            # log read is everything HEAD reaches, so any range it gives lies inside it).
+            view = guess if len(tagged) == len(every) else _tag_view(ws, settings, tagged)
+            history = ranged(commits, edges, view.since, dict(tagged))
+            return view.result(history, tagged, every)
     if tagged is None:
         tagged = tag_commits(top)
+    view = _tag_view(ws, settings, tagged)
+    history = read_history(top, prefix, dirs, view.since, tag_shas=dict(tagged), skip_prefix=skip)
+    return view.result(history, tagged, every)
+
+
+@dataclass(frozen=True)
+class _TagView:
+    """What the tags say before any log is read: the scheme and each crate's last tag."""
+
+    scheme: tagscheme.Scheme
+    last: tagscheme.LastTags
+    lines: tuple[str, ...]
+    untagged: tuple[str, ...]
+    crates: tuple[str, ...]
+
+    @property
+    def since(self) -> dict[str, str | None]:
+        return dict(self.last.tags)
+
+    @property
+    def whole(self) -> bool:
+        """Some crate's range is the whole history (it has no tag), or there is no crate."""
+        return not self.last.tags or any(t is None for t in self.last.tags.values())
+
+    def result(self, history: History, tagged: Sequence[tuple[str, str]],
+               every: Sequence[tuple[str, str]] | None) -> ReleaseHistory:
+        return ReleaseHistory(self.scheme, self.last, history, self.lines, self.untagged, self.crates,
+                              tuple(t for t, _sha in tagged),
+                              None if every is None else tuple(t for t, _sha in every))
+
+
+def _tag_view(ws: Workspace, settings: ReleaseSettings, tagged: Sequence[tuple[str, str]]) -> _TagView:
     names = [t for t, _sha in tagged]
     # publish = false crates are neither tagged nor listed unless configured (`unpublished`).
     released = [p for p in ws.members if p.publish or settings.unpublished != "skip"]
@@ -483,13 +566,4 @@ def read_release_history(
             lines.append(f"release: warning: no release tag of `{crate}` ({versions[crate]}) among {len(names)} "
                          f"tags: its whole history counts as unreleased; nearest tags: {near} "
                          "(set `shared-tag` / `crate-tag` / `primary-crate` if the scheme is not recognised)")
-    rel = os.path.relpath(ws.root, top)
-    prefix = "" if rel == "." else rel.replace(os.sep, "/") + "/"
-    dirs = {}
-    for package in ws.members:  # every member's directory: a file belongs to its deepest crate
-        d = os.path.relpath(package.directory, ws.root).replace(os.sep, "/")
-        dirs[package.name] = "" if d == "." else d
-    skip = settings.commit_message.split("{", 1)[0]
-    since = {name: tag for name, tag in last.tags.items()}
-    history = read_history(top, prefix, dirs, since, tag_shas=dict(tagged), skip_prefix=skip)
-    return ReleaseHistory(scheme, last, history, tuple(lines), untagged, tuple(versions))
+    return _TagView(scheme, last, tuple(lines), untagged, tuple(versions))
