@@ -38,6 +38,7 @@ from pipeline.cuda.jobs import Job, Product, plan_jobs
 from pipeline.cuda.kernels import Kernel, discover
 from pipeline.cuda.manifest import SUMS_NAME, build_manifest, remove_stale, sums_text
 from pipeline.cuda.settings import CudaSettings
+from pipeline.cuda.toolkit import Toolkit, default_toolkit, find_toolkit, select_toolkit
 from pipeline.foundation import fs
 from pipeline.foundation.errors import CheckFailed, OperationFailed, ToolMissing
 from pipeline.foundation.output import is_tty
@@ -46,8 +47,25 @@ from pipeline.workspace.model import Workspace
 CACHE_ENV = "PIPELINE_CUDA_CACHE"
 
 
-def output_dir(workspace: Workspace) -> Path:
-    return workspace.root / "target" / "cuda"
+def output_dir(workspace: Workspace, settings: CudaSettings | None = None, toolkit: str | None = None) -> Path:
+    """``target/cuda``: the newest (or only) toolkit's outputs, what build.rs, `gpu smoke` and releases use.
+
+    Each other configured toolkit builds into ``target/cuda-<version>``, beside it rather than inside,
+    so no build's manifest, stale-file cleanup or release packaging ever touches another's files.
+    """
+    base = workspace.root / "target" / "cuda"
+    if settings is None or toolkit is None or toolkit == settings.newest_toolkit:
+        return base
+    return base.with_name(f"cuda-{toolkit}")
+
+
+def resolve_toolkit(workspace: Workspace, settings: CudaSettings, requested: str | None) -> Toolkit:
+    """The toolkit this build uses (``--toolkit``, $PIPELINE_CUDA_TOOLKIT, else the newest configured)."""
+    version = select_toolkit(settings.toolkits, settings.newest_toolkit, requested)
+    if version is None:
+        return default_toolkit()
+    homes = {v: (workspace.root / Path(h).expanduser()) for v, h in settings.toolkit_homes.items()}
+    return find_toolkit(version, homes)
 
 
 def cache_dir(workspace: Workspace, settings: CudaSettings) -> Path:
@@ -93,6 +111,7 @@ class BuildOptions:
     use_cache: bool = True
     werror: bool = False
     progress: bool | None = None  # None: when stderr is a terminal
+    toolkit: str | None = None  # `--toolkit 12.9`; None: $PIPELINE_CUDA_TOOLKIT, else the newest configured
 
 
 @dataclass
@@ -102,6 +121,7 @@ class BuildResult:
     manifest: dict[str, Any]
     architectures: ArchChoice
     jobs: int
+    toolkit: Toolkit | None = None
     compiled: list[str] = field(default_factory=list)
     cached: list[str] = field(default_factory=list)
     warnings: list[nv.Diagnostic] = field(default_factory=list)
@@ -199,7 +219,8 @@ def _output_lock(out: Path) -> Iterator[None]:
     A second build waits (saying so); the lock dies with its process. The lock file sits
     beside the directory (``target/``), so the directory holds only what a release packs.
     """
-    lock = out.parent / LOCK_NAME
+    # target/.pipeline-cuda.lock for target/cuda; target/.pipeline-cuda-12.9.lock for another toolkit's.
+    lock = out.parent / (LOCK_NAME if out.name == "cuda" else f".pipeline-{out.name}.lock")
 
     def waiting(holder: fs.Holder | None) -> None:
         by = f" (pid {holder.pid})" if holder else ""
@@ -217,16 +238,23 @@ def _build(
     gpu_archs: Callable[[], Sequence[str]],
 ) -> BuildResult:
     started = time.monotonic()
+    toolkit = resolve_toolkit(workspace, settings, options.toolkit)
     wrapper = find_sccache() if settings.cache == "sccache" else None
-    compiler = Compiler(workspace.root, output_dir(workspace), cache_dir(workspace, settings),
-                        werror=options.werror or settings.werror, use_cache=options.use_cache,
-                        wrapper=wrapper, stage_root=stage_dir() if wrapper else None)
+    compiler = Compiler(workspace.root, output_dir(workspace, settings, toolkit.version),
+                        cache_dir(workspace, settings), werror=options.werror or settings.werror,
+                        use_cache=options.use_cache, wrapper=wrapper, stage_root=stage_dir() if wrapper else None,
+                        toolkit=toolkit)
     supported = compiler.supported_archs()
-    choice = resolve_architectures(options.archs, settings, supported, gpu_archs)
+    from pipeline.workspace.manifest import locate_key
+
+    where = locate_key(workspace.manifest_path, "architectures")
+    choice = resolve_architectures(options.archs, settings, supported, gpu_archs, toolkit.label, where)
     kernels = discover(workspace, settings)
     compiler.out.mkdir(parents=True, exist_ok=True)
     with _output_lock(compiler.out):
-        return _build_locked(compiler, settings, options, choice, kernels, started)
+        result = _build_locked(compiler, settings, options, choice, kernels, started)
+    result.toolkit = toolkit
+    return result
 
 
 def _build_locked(
@@ -321,7 +349,8 @@ def _build_locked(
         raise _fail(errors, "bundling", tool="fatbinary")
 
     # (4) manifest, stale outputs removed
-    manifest = build_manifest(kernels, deps, choice.archs, ptx, metas, compiler.nvcc_version)
+    manifest = build_manifest(kernels, deps, choice.archs, ptx, metas, compiler.nvcc_version,
+                              compiler.toolkit.version)
     manifest_path = compiler.out / "manifest.json"
     fs.atomic_write_json(manifest_path, manifest)
     fs.atomic_write(compiler.out / SUMS_NAME, sums_text(compiler.out, manifest).encode(), sync=False)

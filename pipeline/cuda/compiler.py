@@ -22,7 +22,7 @@ from pipeline.cuda import nvcc as nv
 from pipeline.cuda.cache import Cache, FileDigests, digest_json
 from pipeline.cuda.jobs import Job, Product
 from pipeline.cuda.kernels import Kernel
-from pipeline.cuda.toolkit import find_cuda_tool
+from pipeline.cuda.toolkit import Toolkit, default_toolkit
 from pipeline.foundation import fs, proc
 
 
@@ -35,7 +35,8 @@ class Compiler:
     """
 
     def __init__(self, root: Path, out: Path, cache_root: Path, *, werror: bool, use_cache: bool,
-                 wrapper: Path | None = None, stage_root: Path | None = None) -> None:
+                 wrapper: Path | None = None, stage_root: Path | None = None,
+                 toolkit: Toolkit | None = None) -> None:
         self.root = root.resolve()
         self.out = out
         self.werror = werror
@@ -43,8 +44,9 @@ class Compiler:
         # sccache: every compile goes through it, from a staged copy of the sources (see stage()).
         self.wrapper = wrapper
         self.stage_root = stage_root
-        self.nvcc = find_cuda_tool("nvcc")
-        self.fatbinary = find_cuda_tool("fatbinary")
+        self.toolkit = toolkit or default_toolkit()
+        self.nvcc = self.toolkit.nvcc
+        self.fatbinary = self.toolkit.tool("fatbinary")
         version_text = proc.run([str(self.nvcc), "--version"]).stdout
         self.nvcc_version = _release(version_text)
         self.nvcc_id = hashlib.sha256(version_text.encode()).hexdigest()[:16]

@@ -19,7 +19,8 @@ ARTIFACT_SUFFIXES = (".cubin", ".ptx", ".fatbin")
 
 
 def build_manifest(kernels: list[Kernel], deps: dict[Kernel, list[tuple[str, str]]], archs: tuple[str, ...],
-                   ptx: str | None, metas: dict[Product, dict[str, Any]], nvcc_version: str) -> dict[str, Any]:
+                   ptx: str | None, metas: dict[Product, dict[str, Any]], nvcc_version: str,
+                   toolkit: str | None = None) -> dict[str, Any]:
     """The manifest of one build: ``metas`` holds what each product's compile reported (entries, usage)."""
     entries = []
     for kernel in kernels:
@@ -50,6 +51,7 @@ def build_manifest(kernels: list[Kernel], deps: dict[Kernel, list[tuple[str, str
     return {
         "schema": SCHEMA,
         "nvcc": nvcc_version,
+        "toolkit": toolkit,  # the configured `toolkits` entry it was built with; None: unversioned
         "architectures": list(archs),
         "ptx": ptx,
         "kernels": entries,
