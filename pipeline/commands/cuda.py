@@ -1,4 +1,5 @@
-"""``pipeline cuda [--arch sm_XX]... [--toolkit X.Y] [--jobs N] [--no-cache] [--json] [--werror] [--emit-cargo DIR]``: compile."""
+"""``pipeline cuda [--arch sm_XX]... [--toolkit X.Y] [--jobs N] [--no-cache] [--json] [--werror]
+[--emit-cargo DIR]``: compile."""
 
 from __future__ import annotations
 

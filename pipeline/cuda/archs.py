@@ -63,7 +63,8 @@ def _unsupported(choice: ArchChoice, supported: Sequence[str], compiler: str = "
     if not bad:
         return None
     located = f"{where}: " if where and choice.origin == "configuration" else ""
-    return f"{located}{compiler} cannot build {', '.join(bad)} (from {choice.origin}); it supports {', '.join(supported)}"
+    return (f"{located}{compiler} cannot build {', '.join(bad)} (from {choice.origin}); "
+            f"it supports {', '.join(supported)}")
 
 
 def resolve_architectures(

@@ -157,7 +157,8 @@ def find_toolkit(version: str, homes: Mapping[str, Path] | None = None,
     major = int(version.split(".")[0])
     wheels = (f"`pip install nvidia-cuda-nvcc=={version}.* nvidia-nvvm=={version}.* nvidia-cuda-crt=={version}.* "
               f"nvidia-cuda-runtime=={version}.*`" if major >= 13 else
-              "a toolkit from NVIDIA's installer (PyPI has no nvcc for CUDA 12: nvidia-cuda-nvcc-cu12 ships ptxas only)")
+              "install it with NVIDIA's installer (PyPI has no nvcc for CUDA 12: nvidia-cuda-nvcc-cu12 ships "
+              "ptxas only)")
     raise ToolkitMissing(
         version,
         f"CUDA toolkit {version} is configured but was not found"
