@@ -62,7 +62,8 @@ def run(args: argparse.Namespace) -> int:
         log(summary)
         selected = cargo.selected_kernels(result.manifest, args.crate)
         cargo.export(Path(args.emit_cargo), result.output_dir, selected)
-        print("\n".join(cargo.directives(result.manifest, project.root, selected)))
+        print("\n".join(cargo.directives(result.manifest, project.root, selected, Path(args.emit_cargo),
+                                         result.cudart_dir)))
     elif args.json:
         log(summary)
         emit_json(build_json(result))

@@ -122,6 +122,7 @@ class BuildResult:
     architectures: ArchChoice
     jobs: int
     toolkit: Toolkit | None = None
+    cudart_dir: Path | None = None  # the toolkit's libcudart_static.a directory, when a static-lib set is built
     compiled: list[str] = field(default_factory=list)
     cached: list[str] = field(default_factory=list)
     warnings: list[nv.Diagnostic] = field(default_factory=list)
@@ -254,6 +255,8 @@ def _build(
     with _output_lock(compiler.out):
         result = _build_locked(compiler, settings, options, choice, kernels, started)
     result.toolkit = toolkit
+    if result.manifest["libraries"]:
+        result.cudart_dir = compiler.cudart_dir()
     return result
 
 
@@ -309,9 +312,11 @@ def _build_locked(
         return (job.kernel.source.stat().st_size + size) * len(job.products) / 1e5
 
     misses.sort(key=cost, reverse=True)
+    threads = nvcc_threads(misses, cost, jobs)
     progress = _Progress(len(misses), is_tty() if options.progress is None else options.progress)
     results, errors = _run_pool(
-        jobs, misses, lambda job: compiler.compile(job, keys, scanning.get(job.kernel) is job, deps[job.kernel]),
+        jobs, misses, lambda job: compiler.compile(job, keys, scanning.get(job.kernel) is job, deps[job.kernel],
+                                                   threads.get(job, 1)),
         on_done=lambda job, outcome: progress.step(job.label, outcome.seconds),
     )
     progress.finish()
@@ -330,9 +335,11 @@ def _build_locked(
     if results:
         compiler.cache.put_timings(timings)
 
-    # (3) one fatbin per kernel
+    # (3) one fatbin per kernel; one library per static-lib set
     bundles = []
     for kernel in kernels:
+        if kernel.kind == "static-lib":
+            continue
         cubins = [(arch, compiler.out / Product(kernel, "cubin", arch).output_name) for arch in choice.archs]
         ptx_part = (ptx, compiler.out / Product(kernel, "ptx", ptx).output_name) if ptx else None
         parts = [keys[Product(kernel, "cubin", arch)] for arch in choice.archs]
@@ -347,6 +354,7 @@ def _build_locked(
     _, errors = _run_pool(jobs, bundles, lambda b: compiler.bundle(*b))
     if errors:
         raise _fail(errors, "bundling", tool="fatbinary")
+    _archive_libraries(compiler, kernels, keys, options.use_cache)
 
     # (4) manifest, stale outputs removed
     manifest = build_manifest(kernels, deps, choice.archs, ptx, metas, compiler.nvcc_version,
@@ -367,6 +375,43 @@ def _build_locked(
         compiled=[p.label for job in misses for p in job.products], cached=cached, warnings=warnings,
         seconds=time.monotonic() - started,
     )
+
+
+def nvcc_threads(misses: Sequence[Job], cost: Callable[[Job], float], workers: int) -> dict[Job, int]:
+    """nvcc ``--threads`` per job: for a job compiling several architectures in one nvcc run (a static-lib
+    object) that would otherwise hold up the build, its architectures run in parallel inside nvcc.
+
+    It gets them when it alone is longer than an even share of the work (``cost > total / workers``) or
+    when there are fewer jobs than workers (idle workers otherwise). Single-architecture jobs are split
+    across workers by the scheduler already, so they need none.
+    """
+    total = sum(cost(job) for job in misses)
+    result: dict[Job, int] = {}
+    for job in misses:
+        targets = len(job.products[0].gencodes) if job.products[0].kind == "object" else 1
+        if targets > 1 and workers > 1 and (cost(job) > total / workers or len(misses) < workers):
+            result[job] = min(targets, workers)
+    return result
+
+
+def _archive_libraries(compiler: Compiler, kernels: list[Kernel], keys: dict[Product, str], use_cache: bool) -> None:
+    """``lib<set>.a`` of every static-lib set from its objects (``nvcc -lib``), cached by the objects' keys."""
+    sets: dict[str, list[Kernel]] = {}
+    for kernel in kernels:
+        if kernel.kind == "static-lib":
+            sets.setdefault(kernel.set_name, []).append(kernel)
+    for name, members in sets.items():
+        products = [next(p for p in keys if p.kernel is k and p.kind == "object") for k in members]
+        key = digest_json({"library": name, "objects": [keys[p] for p in products], "nvcc": compiler.nvcc_id})
+        entry = compiler.cache.get(key) if use_cache else None
+        if entry is not None:
+            _place(entry.artifact, compiler.out / f"lib{name}.a")
+            continue
+        try:
+            compiler.archive(name, [compiler.out / p.output_name for p in products], key,
+                             [k.relative for k in members])
+        except JobError as exc:
+            raise _fail([exc], "archiving", tool="nvcc -lib") from None
 
 
 def _place(artifact: Path, target: Path) -> None:

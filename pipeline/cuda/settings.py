@@ -18,6 +18,7 @@ FALLBACK_ARCHITECTURES: tuple[str, ...] = ("sm_80", "sm_86", "sm_89", "sm_90", "
 ARCH_PATTERN = re.compile(r"^sm_([0-9]{2,3})([af]?)\Z")
 _DEFINE = re.compile(r"^[A-Za-z_]\w*(=.*)?$")
 _NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
+_LIB_NAME = re.compile(r"^[A-Za-z0-9_-]+\Z")
 # A CUDA toolkit release as nvcc reports it (`release 12.9`): what `toolkits` lists and `--toolkit` takes.
 TOOLKIT_PATTERN = re.compile(r"^([0-9]{1,2})\.([0-9]{1,2})\Z")
 
@@ -59,8 +60,19 @@ class KernelSet:
     )
     defines: tuple[str, ...] = setting(factory=tuple, doc="preprocessor defines, `NAME` or `NAME=VALUE` (`-D`)")
     flags: tuple[str, ...] = setting(factory=tuple, doc="extra nvcc flags for this set (e.g. `-O3`, `--use_fast_math`)")
+    kind: Literal["fatbin", "static-lib"] = setting(
+        "fatbin",
+        doc='"fatbin": device-only kernels, one fatbin each; "static-lib": files with host code, compiled to '
+        "objects (`nvcc -c`, every architecture, `-fPIC`) and archived into `lib<name>.a` (`nvcc -lib`) that "
+        "build.rs links (`cargo:rustc-link-lib=static=<name>`)",
+    )
 
     def __post_init__(self) -> None:
+        if self.kind not in ("fatbin", "static-lib"):
+            raise ValueError(f'kernel set {self.name!r}: `kind` must be "fatbin" or "static-lib", not {self.kind!r}')
+        if self.kind == "static-lib" and not _LIB_NAME.match(self.name):
+            raise ValueError(f"kernel set {self.name!r}: a static-lib set's name is its library's (`lib<name>.a`, "
+                             "`rustc-link-lib=static=<name>`): letters, digits, '_' and '-' only")
         if not _NAME.match(self.name):
             raise ValueError(f"kernel set name {self.name!r} may only hold letters, digits, '.', '_' and '-'")
         if not self.sources:
