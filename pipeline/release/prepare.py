@@ -85,11 +85,13 @@ def prepare(facts: ReleaseFacts, req: Request) -> Prepared:
     names = tuple(t.name for t in tags)
     section = None
     path = facts.changelog_path
+    changelog_problems: list[Finding] = []
     if req.full and path is not None and plan.changes:
-        section = _changelog_changes(path, facts, plan, tags, files)
+        section = _changelog_changes(path, facts, plan, tags, files, changelog_problems)
 
     problems, warnings = preflight(facts, req, names) if req.full else ([], [])
     problems += plan.blockers
+    problems += changelog_problems
     artifacts = _artifact_names(facts, plan, req.triple) if req.full and settings.artifacts else ()
     publish = None
     if req.full and req.publish and facts.registry is not None:
@@ -279,10 +281,12 @@ def _utf8(data: bytes, path: Path, what: str) -> str:
 
 def _changelog_changes(
     path: Path, facts: ReleaseFacts, plan: Plan, tags: Sequence[ReleaseTag],
-    files: dict[Path, tuple[bytes | None, bytes]],
+    files: dict[Path, tuple[bytes | None, bytes]], problems: list[Finding],
 ) -> str:
     """Write each listed crate's section where the project keeps it: its own CHANGELOG.md when
-    crates have one (no root file is created), else the root file. Returns the text shown."""
+    crates have one (no root file is created), else the root file, in the file's own heading
+    form. A file that already has a section for the version is left alone and refuses the
+    release (``problems``): a second one is never written. Returns the text shown."""
     from pipeline.release import changelog as cl
 
     ws, settings = facts.workspace, facts.settings
@@ -312,9 +316,17 @@ def _changelog_changes(
                 "Unreleased": f"{url}/compare/{tag}...HEAD",
                 title: f"{url}/compare/{previous}...{tag}" if previous else f"{url}/releases/tag/{tag}",
             }
-        new = cl.insert_release(_utf8(old or b"", file, "changelog"), title, facts.today, changes, links)
-        files[file] = (old, new.encode("utf-8"))
-        section = cl.render_section(title, facts.today, changes)
+        text = _utf8(old or b"", file, "changelog")
+        line = cl.existing_section(text, title)
+        if line is not None:
+            problems.append(Finding(
+                f"{rel}:{line}: the changelog already has a section for {title}",
+                f"remove it or move its entries under the Unreleased heading (they are carried into the new "
+                f"section), then run the command again", f"{rel}:{line}"))
+        else:
+            new = cl.insert_release(text, title, facts.today, changes, links)
+            files[file] = (old, new.encode("utf-8"))
+        section = cl.section_as_written(text, title, facts.today, changes)
         shown.append(section if len(by_file) == 1 else f"({rel})\n{section}")
     return "\n".join(shown)
 
