@@ -242,7 +242,8 @@ _UNRELEASED = re.compile(
 )
 _VERSION_HEADING = re.compile(
     r"^(?P<hashes>#{1,6})[ \t]+(?P<open>\[?)(?P<v>v?)"
-    r"(?P<version>\d+\.\d+(?:\.\d+)?(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?)(?P<close>\]?)(?P<rest>(?:[ \t(:–—-].*)?)$"
+    r"(?P<version>\d+\.\d+(?:\.\d+)?(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?)(?P<close>\]?)"
+    r"(?P<rest>(?:[ \t(:–—-].*)?)$"
 )
 _HEADING = re.compile(r"^(#{1,6})[ \t]")
 _LINK = re.compile(r"^\[(?P<name>[^\]]+)\]:\s*\S+")

@@ -321,8 +321,8 @@ def _changelog_changes(
         if line is not None:
             problems.append(Finding(
                 f"{rel}:{line}: the changelog already has a section for {title}",
-                f"remove it or move its entries under the Unreleased heading (they are carried into the new "
-                f"section), then run the command again", f"{rel}:{line}"))
+                "remove it or move its entries under the Unreleased heading (they are carried into the new "
+                "section), then run the command again", f"{rel}:{line}"))
         else:
             new = cl.insert_release(text, title, facts.today, changes, links)
             files[file] = (old, new.encode("utf-8"))
