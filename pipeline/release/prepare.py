@@ -254,7 +254,7 @@ def _manifest_and_lock_changes(facts: ReleaseFacts, plan: Plan) -> dict[Path, tu
     files: dict[Path, tuple[bytes | None, bytes]] = {}
     by_file: dict[Path, list[Edit]] = {}
     for edit in plan.edits:
-        by_file.setdefault(edit.file, []).append(Edit(edit.path, edit.old, edit.new))
+        by_file.setdefault(edit.file, []).append(Edit(edit.path, edit.old, edit.new, edit.key))
     for path, edits in by_file.items():
         old = facts.manifests[path]
         files[path] = (old, edit_toml(_utf8(old, path, "manifest"), edits, path).encode("utf-8"))
