@@ -34,7 +34,8 @@ def _git_patch_ws(root: Path) -> Path:
     manifest = root / "Cargo.toml"
     manifest.write_text(manifest.read_text().replace(PATCH, f'[patch."{GIT_URL}"]\nmacros = {{ path = "macros" }}\n'))
     app = root / "crates/app/Cargo.toml"
-    app.write_text(app.read_text().replace('macros = "~2.7.0"', f'macros = {{ git = "{GIT_URL}", version = "~2.7.0" }}'))
+    by_git = f'macros = {{ git = "{GIT_URL}", version = "~2.7.0" }}'
+    app.write_text(app.read_text().replace('macros = "~2.7.0"', by_git))
     git(root, "commit", "-qam", "chore: patch a git source")
     return root
 
@@ -59,7 +60,8 @@ def test_the_model_and_affected_show_the_edge(tmp_path: Path, shape: str) -> Non
 
 @pytest.mark.parametrize("key", ['"macros:2.7.0"', "'macros:2.7.0'", '"macros@2.7.0"'])
 def test_bump_renames_the_replace_key_keeping_its_quotes(tmp_path: Path, key: str) -> None:
-    root = _replace_ws(tmp_path / "ws", f'[replace]\n# keep "macros:2.7.0" in this comment\n{key} = {{ path = "macros" }}\n')
+    section = f'[replace]\n# keep "macros:2.7.0" in this comment\n{key} = {{ path = "macros" }}\n'
+    root = _replace_ws(tmp_path / "ws", section)
     before = (root / "Cargo.toml").read_text()
     result = cli("bump", "minor", "--crate", "macros", "--execute", "--workspace", str(root))
     assert result.returncode == 0, result.stderr
