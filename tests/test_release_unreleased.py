@@ -98,3 +98,84 @@ def test_release_commits_are_skipped() -> None:
     text = f"{r}1{f}chore(release): v1{f}{f}\na/x\n{r}2{f}fix: y{f}{f}\na/y\n"
     commits = h.parse_log(text, "", h.Attributor({"a": "a"}), "chore(release): ")
     assert [c.sha for c in commits] == ["2"] and commits[0].crates == ("a",)
+
+
+def test_masks_from_a_log_out_of_topological_order_match_the_topological_ones() -> None:
+    # d merges b and c; c's commit date is older than a's (clock skew), so date order lists a
+    # before c: the single pass notices the late mask and walks the graph in a true order.
+    topological = [("d", "b c"), ("b", "a"), ("c", "a"), ("a", "z"), ("z", "")]
+    skewed = [("d", "b c"), ("b", "a"), ("a", "z"), ("c", "a"), ("z", "")]
+    tips = {"b": 1, "c": 2}
+    expected = h.reach_masks_of(topological, tips)
+    assert expected["a"] == 3 and expected["z"] == 3 and expected.get("d", 0) == 0
+    assert h.reach_masks_of(skewed, tips) == expected
+
+
+def _repo(top: Path) -> None:
+    git(top.parent, "init", "-q", "-b", "main", str(top))
+    for key, value in (("user.email", "t@e"), ("user.name", "T"), ("commit.gpgsign", "false"),
+                       ("tag.gpgsign", "false")):
+        git(top, "config", key, value)
+
+
+def _commit(top: Path, path: str, message: str) -> str:
+    file = top / path
+    file.parent.mkdir(parents=True, exist_ok=True)
+    file.write_text(file.read_text() + "x\n" if file.exists() else "x\n")
+    git(top, "add", "-A")
+    git(top, "commit", "-q", "-m", message)
+    return git(top, "rev-parse", "HEAD").strip()
+
+
+def test_merges_at_the_top_of_the_repository_give_each_crate_its_own_range(tmp_path: Path) -> None:
+    """No path limit: the one log carries the graph (merges included, then left out of the commits)."""
+    top = tmp_path / "repo"
+    _repo(top)
+    _commit(top, "a/x.rs", "feat: a1")
+    git(top, "tag", "a-v0.1.0")
+    git(top, "checkout", "-q", "-b", "side")
+    _commit(top, "b/y.rs", "fix: b on side")
+    git(top, "tag", "b-v0.1.0")
+    git(top, "checkout", "-q", "main")
+    main_b = _commit(top, "b/z.rs", "feat: b on main")
+    main_a = _commit(top, "a/w.rs", "fix: a on main")
+    git(top, "merge", "-q", "--no-ff", "-m", "merge side", "side")
+    after = _commit(top, "a/v.rs", "fix: a after the merge")
+    history = h.read_history(top, "", {"a": "a", "b": "b"}, {"a": "a-v0.1.0", "b": "b-v0.1.0"})
+    assert [c.sha for c in history.for_crate("a")] == [after, main_a]
+    assert [c.sha for c in history.for_crate("b")] == [main_b]
+    assert all(c.subject != "merge side" for c in history.commits)
+    expected = git(top, "log", "--no-merges", "--format=%H", "b-v0.1.0..HEAD", "--", "b").split()
+    assert [c.sha for c in history.for_crate("b")] == expected
+
+
+def test_a_tag_head_does_not_reach_is_not_a_release_tag(tmp_path: Path) -> None:
+    """With a crate never tagged the whole history is read at once, and the tags HEAD reaches are
+    taken from it: a tag on an unmerged branch is not one of them (as `--merged HEAD` says)."""
+    from pipeline.project import load_project
+    from pipeline.release.unreleased import read_release_history
+
+    top = tmp_path / "ws"
+    (top / "a").mkdir(parents=True)
+    (top / "b").mkdir()
+    (top / "Cargo.toml").write_text('[workspace]\nresolver = "2"\nmembers = ["a", "b"]\n')
+    for name in ("a", "b"):
+        (top / name / "Cargo.toml").write_text(f'[package]\nname = "{name}"\nversion = "0.1.0"\nedition = "2021"\n')
+    _repo(top)
+    first = _commit(top, "a/src/lib.rs", "feat: a")
+    git(top, "tag", "a-v0.1.0")
+    git(top, "checkout", "-q", "-b", "side")
+    _commit(top, "b/src/lib.rs", "feat: b on side")
+    git(top, "tag", "b-v0.1.0")  # never merged into main
+    git(top, "checkout", "-q", "main")
+    late = _commit(top, "b/src/main.rs", "fix: b on main")
+    project = load_project(str(top))
+    found = read_release_history(top, project.workspace, project.config.release)
+    reachable = git(top, "for-each-ref", "--merged", "HEAD", "--format=%(refname:lstrip=2)", "refs/tags").split()
+    assert list(found.tags) == reachable == ["a-v0.1.0"]
+    assert set(found.every_tag or ()) == {"a-v0.1.0", "b-v0.1.0"}
+    assert found.last.tags == {"a": "a-v0.1.0", "b": None}
+    # b has no tag HEAD reaches: its whole history (the first commit made its manifest) is unreleased.
+    assert [c.sha for c in found.history.for_crate("b")] == [late, first]
+    assert found.history.for_crate("a") == []
+    assert found.changed(["a", "b"]) == ("b",)
