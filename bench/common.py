@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import compileall
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -25,12 +26,20 @@ sys.path.insert(0, str(REPO_ROOT))
 compileall.compile_dir(str(REPO_ROOT / "pipeline"), quiet=1)
 
 
-def timed(argv: Sequence[str], *, cwd: Path | None = None, env: Mapping[str, str] | None = None) -> float:
+def timed(argv: Sequence[str], *, cwd: Path | None = None, env: Mapping[str, str] | None = None,
+          cpu: list[float] | None = None) -> float:
+    """Wall seconds of one run of ``argv``; with ``cpu``, its CPU seconds (user + system, children
+    included) are appended there: on a loaded machine they say what the command itself costs."""
     full_env = dict(os.environ, **(env or {}))
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     subprocess.run(list(argv), cwd=cwd, env=full_env, check=True, stdout=subprocess.DEVNULL,
                    stderr=subprocess.DEVNULL)
-    return time.perf_counter() - start
+    elapsed = time.perf_counter() - start
+    if cpu is not None:
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+    return elapsed
 
 
 def interleaved(runs: int, **commands: Callable[[], float]) -> dict[str, float]:

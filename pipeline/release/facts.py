@@ -12,10 +12,10 @@ rustc (on a 500-crate workspace that is most of the command's time).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pipeline.foundation import proc
 from pipeline.foundation.errors import PipelineError
@@ -23,6 +23,8 @@ from pipeline.foundation.output import log
 from pipeline.release.request import Request
 from pipeline.release.settings import ReleaseSettings
 from pipeline.workspace.model import Workspace
+
+T = TypeVar("T")
 
 if TYPE_CHECKING:
     from pipeline.cuda.abi import AbiDiff
@@ -92,6 +94,9 @@ def gather(ws: Workspace, settings: ReleaseSettings, req: Request) -> ReleaseFac
         from pipeline.foundation.git import open_repo
 
         repo = open_repo(ws.root)
+    # Tools whose answer the history does not need run beside it (their wait overlaps the log).
+    triple_of = _background(host_triple) if req.full and settings.artifacts else None
+    dirty_of = _background(repo.dirty_files) if repo is not None and req.full and not req.allow_dirty else None
     git = None
     changes = None
     changed = None
@@ -114,7 +119,7 @@ def gather(ws: Workspace, settings: ReleaseSettings, req: Request) -> ReleaseFac
                 changes = found.changes(found.crates)
             if req.changed:
                 changed = found.changed(found.crates)
-        git = git_facts(repo, req, head, merged, every)
+        git = git_facts(repo, req, head, merged, every, dirty_of)
     from pipeline.workspace.outside import gather as gather_outside
 
     outside = gather_outside(ws)
@@ -139,8 +144,8 @@ def gather(ws: Workspace, settings: ReleaseSettings, req: Request) -> ReleaseFac
                 own = package.directory / name
                 if own != ws.root / settings.changelog and own.is_file():
                     changelogs[own] = own.read_bytes()
-        if settings.artifacts:
-            triple = host_triple()
+        if triple_of is not None:
+            triple = triple_of()
             cuda_outputs = (ws.root / "target" / "cuda" / "manifest.json").is_file()
     kernel_abi = rust_api = registry = None
     published: Mapping[str, frozenset[str] | None] = {}
@@ -180,9 +185,10 @@ def gather(ws: Workspace, settings: ReleaseSettings, req: Request) -> ReleaseFac
 
 
 def git_facts(repo: GitRepo, req: Request, head: str | None, merged: tuple[str, ...],
-              every: tuple[str, ...] | None = None) -> GitFacts:
+              every: tuple[str, ...] | None = None, dirty_of: Callable[[], list[str]] | None = None) -> GitFacts:
     """``head``: HEAD's commit (None: no commits yet); ``merged``: the tags reachable from it, newest first;
-    ``every``: every tag of the repository when the history listed them already."""
+    ``every``: every tag of the repository when the history listed them already; ``dirty_of``: the
+    dirty files, asked for already (:func:`_background`)."""
     if head is None:
         return GitFacts(top=repo.top, head=None)
     if not req.full:  # bump --changed / auto: only the history is read
@@ -192,12 +198,36 @@ def git_facts(repo: GitRepo, req: Request, head: str | None, merged: tuple[str, 
         top=repo.top,
         head=head,
         branch=repo.branch(),
-        dirty=() if req.allow_dirty else tuple(repo.dirty_files()),
+        dirty=() if req.allow_dirty else tuple(dirty_of() if dirty_of is not None else repo.dirty_files()),
         tags=frozenset(every if every is not None else (
             t for t in repo.git("tag", "--list").stdout.splitlines() if t.strip())),
         merged_tags=merged,
         remotes=tuple(repo.remotes()) if req.push else (),
     )
+
+
+def _background(work: Callable[[], T]) -> Callable[[], T]:
+    """Start ``work`` in a thread; the returned call waits for its result (or raises its error)."""
+    import threading
+
+    box: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            box["value"] = work()
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller, which raises it
+            box["error"] = exc
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+
+    def result() -> T:
+        thread.join()
+        if "error" in box:
+            raise box["error"]
+        return box["value"]  # type: ignore[no-any-return]
+
+    return result
 
 
 def release_date() -> str:

@@ -79,8 +79,10 @@ class Attributor:
     def owner(self, path: str) -> str | None:
         return self.owner_of_dir(path.rpartition("/")[0])
 
-    def crates(self, files: Sequence[str]) -> tuple[str, ...]:
+    def crates(self, files: Iterable[str]) -> tuple[str, ...]:
         owner, lookup = self._owner, self.owner_of_dir
+        if not isinstance(files, (tuple, list)):
+            files = tuple(files)
         if len(files) == 1:  # most commits touch one file: no set, no sort
             directory = files[0].rpartition("/")[0]
             found = owner[directory] if directory in owner else lookup(directory)
