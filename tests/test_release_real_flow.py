@@ -117,10 +117,15 @@ def test_per_crate_changelogs_are_written_where_crates_keep_them(real: Path) -> 
     git(real, "add", "-A")
     git(real, "commit", "-qm", "docs: changelogs")
     commit(real, "crates/core/src/lib.rs", "feat: core grows")
+    commit(real, ".github/workflows/ci.yml", "ci: a workflow")  # touches no crate
     result = cli("--workspace", str(real), "release", "patch", "--execute", "--no-verify", "--allow-dirty",
                  env={"SOURCE_DATE_EPOCH": "1700000000"})
     assert result.returncode == 0, result.stderr
     assert not (real / "CHANGELOG.md").exists()
+    # A crate's own file lists the commits touching it, never the workspace-level ones (tracing's
+    # per-crate files used to get every CI and removed-crate commit of the whole range).
+    assert "a workflow" not in (real / "crates/core/CHANGELOG.md").read_text()
+    assert "a workflow" not in (real / "crates/app/CHANGELOG.md").read_text()
     assert "core grows" in (real / "crates/core/CHANGELOG.md").read_text()
     assert "core grows" not in (real / "crates/app/CHANGELOG.md").read_text()
     assert "## [0.11.1]" in (real / "crates/app/CHANGELOG.md").read_text()

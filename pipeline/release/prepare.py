@@ -356,7 +356,11 @@ def _changelog_changes(
     for rel, crates in by_file.items():
         file = ws.root / rel
         old = facts.changelog if file == path else facts.changelogs.get(file)
-        changes = facts.changes.for_crates(crates) if facts.changes else cl.Changes(None, ())
+        # A crate's own file lists the commits touching that crate; commits touching no crate (CI
+        # files, a removed crate's directory) belong to the root file only.
+        own_file = rel != root_rel
+        changes = (facts.changes.for_crates(crates, workspace_level=not own_file) if facts.changes
+                   else cl.Changes(None, ()))
         own = [c for c in listed if c.crate in crates]
         shared = plan.shared is not None and any(c.inherited for c in own)
         title = str(plan.shared[1]) if shared and plan.shared else str(own[0].new) if len(own) == 1 else (
