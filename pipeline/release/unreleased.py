@@ -15,6 +15,7 @@ The parsing and the reachability arithmetic are pure functions of git's output;
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import os
 import threading
@@ -479,6 +480,33 @@ def release_scheme(
                                 scheme.summary), scheme.summary)
 
 
+def _without_release_locks(history: History, tagged: Sequence[tuple[str, str]], names: Sequence[str],
+                            versions: Mapping[str, Version], scheme: tagscheme.Scheme,
+                            dirs: Mapping[str, str]) -> History:
+    """The commit a release tag points at is that release's commit (cargo-release's `chore: Release`
+    moves a crate's version, its changelog and the workspace's Cargo.lock). The lock it moves is
+    no change of the crate owning the lock's directory (clap's root package, which otherwise
+    "changed" with every release of any other crate): there it attributes the commit to nobody."""
+    releases: set[str] = set()
+    for template in (scheme.shared, scheme.crate):
+        if template is not None:
+            releases.update(t.tag for t in tagscheme.parse_tags(names, template, versions, scheme.prefix))
+    release_commits = {sha for tag, sha in tagged if tag in releases}
+    if not any(c.sha in release_commits for c in history.commits):
+        return history
+    attributor = Attributor(dirs)
+    kept = []
+    for commit in history.commits:
+        if commit.sha in release_commits:
+            files = tuple(f for f in commit.files if f.rsplit("/", 1)[-1] != "Cargo.lock")
+            if not files:
+                continue  # it moved the lock alone: nothing of anyone's changed
+            if len(files) != len(commit.files):
+                commit = _with_crates(commit, attributor.crates(files))
+        kept.append(commit)
+    return dataclasses.replace(history, commits=tuple(kept))
+
+
 def read_release_history(
     top: Path, ws: Workspace, settings: ReleaseSettings, tagged: Sequence[tuple[str, str]] | None = None
 ) -> ReleaseHistory:
@@ -510,12 +538,12 @@ def read_release_history(
             # log read is everything HEAD reaches, so any range it gives lies inside it).
             view = guess if len(tagged) == len(every) else _tag_view(ws, settings, tagged)
             history = ranged(commits, edges, view.since, dict(tagged))
-            return view.result(history, tagged, every)
+            return view.result(history, tagged, every, dirs)
     if tagged is None:
         tagged = tag_commits(top)
     view = _tag_view(ws, settings, tagged)
     history = read_history(top, prefix, dirs, view.since, tag_shas=dict(tagged), skip_prefix=skip)
-    return view.result(history, tagged, every)
+    return view.result(history, tagged, every, dirs)
 
 
 @dataclass(frozen=True)
@@ -527,6 +555,7 @@ class _TagView:
     lines: tuple[str, ...]
     untagged: tuple[str, ...]
     crates: tuple[str, ...]
+    versions: Mapping[str, Version]
 
     @property
     def since(self) -> dict[str, str | None]:
@@ -538,7 +567,9 @@ class _TagView:
         return not self.last.tags or any(t is None for t in self.last.tags.values())
 
     def result(self, history: History, tagged: Sequence[tuple[str, str]],
-               every: Sequence[tuple[str, str]] | None) -> ReleaseHistory:
+               every: Sequence[tuple[str, str]] | None, dirs: Mapping[str, str]) -> ReleaseHistory:
+        names = [t for t, _sha in tagged]
+        history = _without_release_locks(history, tagged, names, self.versions, self.scheme, dirs)
         return ReleaseHistory(self.scheme, self.last, history, self.lines, self.untagged, self.crates,
                               tuple(t for t, _sha in tagged),
                               None if every is None else tuple(t for t, _sha in every))
@@ -568,4 +599,4 @@ def _tag_view(ws: Workspace, settings: ReleaseSettings, tagged: Sequence[tuple[s
             lines.append(f"release: warning: no release tag of `{crate}` ({versions[crate]}) among {len(names)} "
                          f"tags: its whole history counts as unreleased; nearest tags: {near} "
                          "(set `shared-tag` / `crate-tag` / `primary-crate` if the scheme is not recognised)")
-    return _TagView(scheme, last, tuple(lines), untagged, tuple(versions))
+    return _TagView(scheme, last, tuple(lines), untagged, tuple(versions), versions)
