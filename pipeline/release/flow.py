@@ -126,6 +126,26 @@ def artifacts_only(project: Project, as_json: bool, target: str | None = None) -
     return 0
 
 
+def assemble(project: Project, parts: list[str], as_json: bool) -> int:
+    """`release --assemble DIR...`: one SHA256SUMS and one manifest over every target's artifacts."""
+    from pipeline.release import assemble as assembly
+
+    ws, settings = project.workspace, project.config.release
+    dist = ws.root / settings.dist_dir
+    with release_lock(ws.root):
+        assembled, written = assembly.assemble([Path(p) for p in parts], dist)
+    files = [rel_path(p, ws.root) for p in written]
+    if as_json:
+        emit_json({"targets": [t["target"] for t in assembled.manifest["targets"]],
+                   "prerelease": assembled.manifest["prerelease"], "artifacts": files})
+    else:
+        targets = ", ".join(t["target"] for t in assembled.manifest["targets"])
+        log(f"release: assembled {len(assembled.files)} file(s) of {targets} into {rel_path(dist, ws.root)}")
+        for name in files:
+            print(name)
+    return 0
+
+
 def publish_only(project: Project, as_json: bool, registry: str | None, execute: bool) -> int:
     """`release --publish-only`: publish the crates of the release HEAD already is (CI's publish job, or
     finishing a publish that stopped); a dry run without ``execute``."""
@@ -145,6 +165,38 @@ def publish_only(project: Project, as_json: bool, registry: str | None, execute:
         outcome = cargo_publish.run(ws.root, plan)
     if as_json:
         emit_json({"executed": True, "publish": plan.to_json(), "published": outcome.to_json()})
+    return 0
+
+
+def release_notes(project: Project, version: str | None, notes_dir: str | None, as_json: bool) -> int:
+    """`changelog --section [VERSION] [--notes-dir DIR]`: the section the release wrote, as release notes."""
+    from pipeline.release import notes as release_notes_module
+    from pipeline.workspace.cargo_semver import SemverError, Version
+
+    ws, settings = project.workspace, project.config.release
+    if not settings.changelog:
+        raise OperationFailed(f"{ws.manifest_path}: `release.changelog` is empty: there is no changelog to read",
+                              "set `changelog` in [workspace.metadata.pipeline.release]")
+    wanted = version or ws.version or (ws.members[0].version if ws.members else None)
+    if wanted is None:
+        raise UsageError(f"{ws.manifest_path}: no workspace version", "pass the version: --section VERSION")
+    try:
+        Version.parse(wanted.removeprefix("v"))
+    except (SemverError, ValueError):
+        raise UsageError(f"--section {wanted}: not a version", "pass a version like 1.4.0 or 1.4.0-rc.1") from None
+    wanted = wanted.removeprefix("v")
+    tags: tuple[str, ...] = ()
+    repo = _open_repo(project)
+    if repo is not None and repo.head() is not None:
+        tags = artifacts.head_release(repo, ws, settings).tags
+    found = release_notes_module.find(ws.root / settings.changelog, wanted, tags)
+    written = release_notes_module.write(Path(notes_dir), found) if notes_dir else []
+    if as_json:
+        emit_json({**found.to_json(), "files": [str(p) for p in written]})
+    else:
+        print(found.text, end="")
+        for path in written:
+            log(f"release: wrote {path}")
     return 0
 
 
