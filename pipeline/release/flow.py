@@ -13,8 +13,9 @@ Where each part lives: :mod:`~pipeline.release.facts` (every fact, read once),
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pipeline.foundation.errors import OperationFailed, UsageError
 from pipeline.foundation.fs import FaultHook
@@ -87,7 +88,7 @@ def recover(project: Project, mode: str, as_json: bool) -> int:
         if mode == "abort":
             result = recovery.abort(root, path, recorded)
         else:
-            result = recovery.resume(root, path, recorded, _journal_artifacts(project))
+            result = recovery.resume(root, path, recorded, _journal_artifacts(project), _journal_publish(project))
     if as_json:
         emit_json(result)
     return 0
@@ -106,6 +107,24 @@ def _journal_artifacts(project: Project) -> recover_types.BuildArtifacts:
             crates=spec["crates"]))
 
     return build
+
+
+def _journal_publish(project: Project) -> recover_types.PublishCrates:
+    def publish_rest(recorded: journal_types.Journal, on_published: Callable[[str, str], None]) -> dict[str, Any]:
+        from pipeline.project import load_project
+        from pipeline.release import publish as cargo_publish
+
+        fresh = load_project(str(project.workspace.root))  # the manifests as the release wrote them
+        registry = str((recorded.publish or {}).get("registry") or "") or None
+        # The registry is the truth: its index says what went up (a kill can fall between an upload and
+        # its record), and only the rest is published.
+        plan = cargo_publish.plan_for(fresh.workspace, registry)
+        for line in plan.lines():
+            log(f"release: {line}")  # stderr: `--resume --json` prints one JSON document
+        outcome = cargo_publish.run(fresh.workspace.root, plan, on_published=on_published)
+        return outcome.to_json()
+
+    return publish_rest
 
 
 def artifacts_only(project: Project, as_json: bool, target: str | None = None) -> int:
