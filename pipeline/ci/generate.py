@@ -101,6 +101,7 @@ def context_for(project: Target | Any, repo_root: Path) -> Context:
         profile_dir=inside("target/profile"),
         release_targets=_release_targets(project, root),
         release_cross=tuple(sorted(getattr(release, "cross", {}).items())),
+        cuda_toolkits=_toolkits(project),
     )
 
 
@@ -119,6 +120,14 @@ def _release_targets(project: Target | Any, root: Path) -> tuple[str, ...]:
         raise ConfigError(f"{root / 'Cargo.toml'}: `ci.release.target-tags` has no tag for {', '.join(missing)}",
                           "GitLab picks each matrix entry's runner by its tag: give every target one")
     return targets
+
+
+def _toolkits(project: Target | Any) -> tuple[str, ...]:
+    """`cuda.toolkits`, oldest first (the newest is the GPU jobs' and the release's)."""
+    from pipeline.cuda.settings import toolkit_key
+
+    cuda = getattr(project.config, "cuda", None)
+    return tuple(sorted(getattr(cuda, "toolkits", ()), key=toolkit_key))
 
 
 def pipeline_for(project: Target | Any, repo_root: Path | None = None) -> tuple[CiPipeline, Path]:
