@@ -161,7 +161,7 @@ def assemble(project: Project, parts: list[str], as_json: bool) -> int:
 
     ws, settings = project.workspace, project.config.release
     dist = ws.root / settings.dist_dir
-    with release_lock(ws.root):
+    with _lock(ws.root):
         assembled, written = assembly.assemble([Path(p) for p in parts], dist)
     files = [rel_path(p, ws.root) for p in written]
     if as_json:
@@ -217,6 +217,8 @@ def release_notes(project: Project, version: str | None, notes_dir: str | None, 
     tags: tuple[str, ...] = ()
     repo = _open_repo(project)
     if repo is not None and repo.head() is not None:
+        from pipeline.release.steps import artifacts
+
         tags = artifacts.head_release(repo, ws, settings).tags
     found = release_notes_module.find(ws.root / settings.changelog, wanted, tags)
     written = release_notes_module.write(Path(notes_dir), found) if notes_dir else []
