@@ -18,6 +18,7 @@ from pipeline.changes import affected as affected_mod
 from pipeline.foundation import git
 from pipeline.foundation.errors import CheckFailed
 from pipeline.foundation.output import log
+from pipeline.foundation.progress import Progress
 from pipeline.project import Project
 from pipeline.stages import cargo, registry, runner
 
@@ -175,13 +176,16 @@ def run_pre_push(project: Project, remote: str, stdin_text: str, env: dict[str, 
     elif result.crates:
         log("pipeline pre-push: affected crates: " + ", ".join(result.crates))
     outcomes: list[tuple[HookCheck, runner.Outcome]] = []
-    for check in checks:
-        log(f"pipeline pre-push: {check.name} ...")
-        # Every check is required here: a push is not checked by skipping what cannot run.
-        outcome = runner.run_stage(check.stage, project, args=check.args, required=True)
-        if outcome.status == "failed":
-            log(f"error: {outcome.detail}" + (f"\nhint: {outcome.hint}" if outcome.hint else ""))
-        outcomes.append((check, outcome))
+    with Progress("pipeline pre-push", len(checks), lines=False) as progress:  # the heartbeat; lines are ours
+        for check in checks:
+            log(f"pipeline pre-push: [{len(outcomes) + 1}/{len(checks)}] {check.name} ...")
+            progress.started(check.name)
+            # Every check is required here: a push is not checked by skipping what cannot run.
+            outcome = runner.run_stage(check.stage, project, args=check.args, required=True)
+            progress.finished(check.name, ok=outcome.ok)
+            if outcome.status == "failed":
+                log(f"error: {outcome.detail}" + (f"\nhint: {outcome.hint}" if outcome.hint else ""))
+            outcomes.append((check, outcome))
     for check, outcome in outcomes:
         log(f"  {'ok  ' if outcome.ok else 'FAIL'} {check.name} ({outcome.seconds:.1f} s)")
     failed = [check for check, outcome in outcomes if not outcome.ok]

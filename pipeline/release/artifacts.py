@@ -26,6 +26,7 @@ from pipeline.cuda.settings import CudaSettings
 from pipeline.foundation import fs, proc
 from pipeline.foundation.errors import OperationFailed, PipelineError
 from pipeline.foundation.output import log
+from pipeline.foundation.progress import Progress
 from pipeline.release import sbom
 from pipeline.workspace.model import Workspace
 
@@ -98,19 +99,39 @@ def _cargo_build(ws: Workspace, crates: Sequence[str], target: str | None = None
     for name in crates:
         argv += ["-p", name]
     log(f"release: {' '.join(argv)}  (in {ws.root})")
-    result = proc.run(argv, cwd=ws.root, hint="fix the build error above; `--no-verify` does not skip artifact builds")
     by_manifest = {p.manifest_path.resolve(): p.name for p in ws.members}
     executables: dict[str, list[Path]] = {name: [] for name in crates}
-    for line in result.stdout.splitlines():
-        if not line.startswith("{"):
-            continue
-        message = json.loads(line)
-        if message.get("reason") != "compiler-artifact" or not message.get("executable"):
-            continue
-        crate = by_manifest.get(Path(message.get("manifest_path", "")).resolve())
-        if crate in executables and "bin" in message.get("target", {}).get("kind", []):
-            executables[crate].append(Path(message["executable"]))
+    hint = "fix the build error above; `--no-verify` does not skip artifact builds"
+    # cargo's JSON messages are read as they arrive: each built unit is a progress line (and a
+    # heartbeat names the build while one long crate compiles), instead of minutes of silence.
+    # The total is unknown without cargo's unstable --unit-graph, so the count is of units done.
+    with Progress("release build", None, verb="built") as progress:
+        progress.started("cargo build --release")
+        pending = ""
+        for chunk in proc.stream(argv, cwd=ws.root, hint=hint):
+            pending += chunk
+            *lines, pending = pending.split("\n")
+            for line in lines:
+                _artifact_message(line, by_manifest, executables, progress)
+        _artifact_message(pending, by_manifest, executables, progress)
     return executables, _target_dir(ws)
+
+
+def _artifact_message(line: str, by_manifest: Mapping[Path, str], executables: dict[str, list[Path]],
+                      progress: Progress) -> None:
+    if not line.startswith("{"):
+        return
+    message = json.loads(line)
+    if message.get("reason") != "compiler-artifact":
+        return
+    target = message.get("target", {})
+    if not message.get("fresh"):
+        progress.finished(f"{target.get('name', '?')} ({'/'.join(target.get('kind', []))})")
+    if not message.get("executable"):
+        return
+    crate = by_manifest.get(Path(message.get("manifest_path", "")).resolve())
+    if crate in executables and "bin" in target.get("kind", []):
+        executables[crate].append(Path(message["executable"]))
 
 
 def _target_dir(ws: Workspace) -> Path:
