@@ -168,3 +168,19 @@ def stream(
             errors.seek(0)
             text = errors.read().decode("utf-8", errors="replace")
             raise CommandFailed([program, *args[1:]], code, tail(text), hint)
+
+
+def stream_lines(
+    argv: Sequence[str | os.PathLike[str]],
+    *,
+    cwd: Path | str | None = None,
+    hint: str | None = None,
+) -> Iterator[str]:
+    """:func:`stream`, one complete line at a time (cargo's ``--message-format=json`` messages)."""
+    pending = ""
+    for chunk in stream(argv, cwd=cwd, hint=hint):
+        pending += chunk
+        *lines, pending = pending.split("\n")
+        yield from lines
+    if pending:
+        yield pending

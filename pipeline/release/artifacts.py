@@ -107,13 +107,8 @@ def _cargo_build(ws: Workspace, crates: Sequence[str], target: str | None = None
     # The total is unknown without cargo's unstable --unit-graph, so the count is of units done.
     with Progress("release build", None, verb="built") as progress:
         progress.started("cargo build --release")
-        pending = ""
-        for chunk in proc.stream(argv, cwd=ws.root, hint=hint):
-            pending += chunk
-            *lines, pending = pending.split("\n")
-            for line in lines:
-                _artifact_message(line, by_manifest, executables, progress)
-        _artifact_message(pending, by_manifest, executables, progress)
+        for line in proc.stream_lines(argv, cwd=ws.root, hint=hint):
+            _artifact_message(line, by_manifest, executables, progress)
     return executables, _target_dir(ws)
 
 
