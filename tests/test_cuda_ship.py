@@ -135,7 +135,8 @@ def test_a_missing_cuobjdump_stops_the_kernel_check_before_the_release_build(tmp
         pytest.skip(exc.message)
     root = tmp_path / "ws"
     shutil.copytree(REPO / "examples" / "prism4d", root, ignore=shutil.ignore_patterns("target", "dist"))
-    assert run_pipeline(["--workspace", str(root), "cuda", "--arch", "sm_90"], env=pipeline_env(None, None)).returncode == 0
+    built = run_pipeline(["--workspace", str(root), "cuda", "--arch", "sm_90"], env=pipeline_env(None, None))
+    assert built.returncode == 0, built.stderr
     project = load_project(root)
 
     def absent() -> Path:
