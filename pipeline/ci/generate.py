@@ -99,7 +99,16 @@ def context_for(project: Target | Any, repo_root: Path) -> Context:
         cuda_output_dir=inside("target/cuda"),
         runner_enforce=project.config.runner.enforce,
         profile_dir=inside("target/profile"),
+        cuda_toolkits=_toolkits(project),
     )
+
+
+def _toolkits(project: Target | Any) -> tuple[str, ...]:
+    """`cuda.toolkits`, oldest first (the newest is the GPU jobs' and the release's)."""
+    from pipeline.cuda.settings import toolkit_key
+
+    cuda = getattr(project.config, "cuda", None)
+    return tuple(sorted(getattr(cuda, "toolkits", ()), key=toolkit_key))
 
 
 def pipeline_for(project: Target | Any, repo_root: Path | None = None) -> tuple[CiPipeline, Path]:

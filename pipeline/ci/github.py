@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pipeline.ci.model import DIST_ARTIFACT, CiPipeline, Job, Runner, Workflow
+from pipeline.ci.model import DIST_ARTIFACT, IMAGE_VAR, MATRIX_IMAGE, CiPipeline, Job, Runner, Workflow
 from pipeline.ci.pins import Pin, resolve_pins
 from pipeline.ci.shell import dist_artifact, run_lines, setup_lines
 from pipeline.ci.view import Plain, Var, header, variables, yaml_bool, yaml_int
@@ -137,7 +137,8 @@ def _matrix_ref(var: str) -> str:
 def _job_name(job: Job) -> str:
     if not job.matrix:
         return job.title
-    shown = (_matrix_ref(var) for var, _ in job.matrix_entries[0] if var in ("SESSION", "ARCH", "FEATURE_SET"))
+    shown = (_matrix_ref(var) for var, _ in job.matrix_entries[0]
+             if var in ("SESSION", "CUDA_TOOLKIT", "ARCH", "FEATURE_SET"))
     return f"{job.title} (" + ", ".join(shown) + ")"
 
 
@@ -190,7 +191,7 @@ def _steps(pipeline: CiPipeline, job: Job, pins: dict[str, Pin], step_env: list[
 def github_job(pipeline: CiPipeline, job: Job, pins: dict[str, Pin]) -> GithubJob:
     settings = pipeline.settings
     labels = settings.gpu_runner if job.runner is Runner.GPU else settings.cpu_runner
-    env: list[tuple[str, str]] = []
+    env: list[tuple[str, str]] = [*job.variables]
     if job.matrix:
         env += [(var, _matrix_ref(var)) for var, _ in job.matrix_entries[0]]
     # The runner context exists for steps only, not in a job's `env`.
@@ -220,7 +221,7 @@ def github_job(pipeline: CiPipeline, job: Job, pins: dict[str, Pin]) -> GithubJo
         timeout=yaml_int(job.timeout),
         permissions=permissions,
         environment=settings.release.environment if job.publish else job.environment,
-        container=job.container,
+        container=_matrix_ref(IMAGE_VAR) if job.container == MATRIX_IMAGE else job.container,
         matrix=tuple(variables([(_matrix_key(var), value) for var, value in entry]) for entry in job.matrix_entries),
         env=variables(env),
         steps=tuple(_steps(pipeline, job, pins, step_env)),

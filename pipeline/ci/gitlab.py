@@ -144,7 +144,7 @@ def _needs(pipeline: CiPipeline, job: Job) -> list[Need]:
 
 def gitlab_job(pipeline: CiPipeline, job: Job) -> GitlabJob:
     settings = pipeline.settings
-    pairs: list[tuple[str, str]] = []
+    pairs: list[tuple[str, str]] = [*job.variables]
     dist = dist_artifact(job.uploads)
     if dist:
         pairs.append(("DIST_DIR", dist.path))

@@ -10,6 +10,7 @@ Platform details (expressions, ``rules:``, permissions) are added by
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -79,6 +80,7 @@ class Job:
     environment: str = ""  # GitHub environment whose secrets the job reads
     secrets: tuple[tuple[str, str], ...] = ()  # (env var, GitHub secret name): only inside `environment`
     manual: bool = False  # runs only when started by hand (GitHub workflow_dispatch, GitLab `when: manual`)
+    variables: tuple[tuple[str, str], ...] = ()  # job environment (`env:` / `variables:`), validated values
     # Input-scoped: on merge requests GitLab runs it only when one of these repository-relative
     # globs (`**` spans directories) matches a changed file; () runs it on every one. From the
     # registry's stage inputs (pipeline.changes.patterns); GitHub has no per-job path filter.
@@ -121,6 +123,7 @@ class Context:
     # `pipeline runner check` finds the runner misconfigured.
     runner_enforce: bool = False
     profile_dir: str = "target/profile"  # what `pipeline profile` writes (the profile job uploads it)
+    cuda_toolkits: tuple[str, ...] = ()  # `cuda.toolkits`, oldest first: the CUDA job's toolkit axis
 
 
 @dataclass(frozen=True)
@@ -347,6 +350,70 @@ def _profile_job(settings: CiSettings, context: Context) -> list[Job]:
                 manual=True, uploads=(Artifact(PROFILE_JOB, context.profile_dir),))]
 
 
+TOOLKIT_VAR = "CUDA_TOOLKIT"
+IMAGE_VAR = "CUDA_IMAGE"
+MATRIX_IMAGE = "$" + IMAGE_VAR  # Job.container of a job whose image comes from its matrix entry
+
+
+def toolkit_image(settings: CiSettings, version: str) -> str:
+    """The CUDA job's image for toolkit ``version``: `ci.cuda-images`, else `ci.cuda-image`.
+
+    An `nvidia/cuda:X.Y...` image holding another release would make the job fail at its first nvcc
+    run ("toolkit 12.9 ... not found"); say so when generating instead.
+    """
+    from pipeline.foundation.errors import ConfigError
+
+    image = settings.cuda_images.get(version, settings.cuda_image)
+    match = re.match(r"^(?:[\w.-]+/)*nvidia/cuda:(\d+\.\d+)\.", image) if image else None
+    if match and match.group(1) != version:
+        raise ConfigError(
+            f"[workspace.metadata.pipeline.ci]: the CUDA job for toolkit {version} would run in {image!r}, "
+            f"which holds CUDA {match.group(1)}",
+            f'add `cuda-images = {{ "{version}" = "nvidia/cuda:{version}.<patch>-devel-ubuntu24.04@sha256:<digest>" }}`'
+            " (pinned by digest), or set `cuda-image = \"\"` to run on runners that have every toolkit",
+        )
+    return image
+
+
+def _toolkit_axis(settings: CiSettings, context: Context) -> tuple[MatrixAxis, ...]:
+    """The toolkit dimension of the CUDA job: each configured toolkit, with its own image when they differ."""
+    if len(context.cuda_toolkits) < 2:
+        return ()
+    images = {v: toolkit_image(settings, v) for v in context.cuda_toolkits}
+    if len(set(images.values())) == 1:
+        return (MatrixAxis("toolkits", tuple(((TOOLKIT_VAR, v),) for v in context.cuda_toolkits)),)
+    if "" in images.values():
+        from pipeline.foundation.errors import ConfigError
+
+        raise ConfigError("[workspace.metadata.pipeline.ci]: `cuda-images` gives some toolkits an image while "
+                          "`cuda-image` is empty (the others would run on the runner itself)",
+                          "give every toolkit of `cuda.toolkits` an image, or none")
+    return (MatrixAxis("toolkits", tuple(((TOOLKIT_VAR, v), (IMAGE_VAR, images[v])) for v in context.cuda_toolkits)),)
+
+
+def _with_toolkits(settings: CiSettings, context: Context, jobs: list[Job]) -> list[Job]:
+    """`cuda.toolkits`: the CUDA job over toolkit x architecture; the kernels that GPU jobs load and
+    releases ship built with the newest toolkit (`PIPELINE_CUDA_TOOLKIT`, its image)."""
+    from dataclasses import replace
+
+    if not context.cuda_toolkits:
+        return jobs
+    newest = context.cuda_toolkits[-1]
+    pinned = (("PIPELINE_CUDA_TOOLKIT", newest),)
+    axis = _toolkit_axis(settings, context)
+    out = []
+    for job in jobs:
+        if axis and any(a.name == "archs" for a in job.matrix):  # the compile matrix
+            container = MATRIX_IMAGE if any(k == IMAGE_VAR for k, _ in axis[0].entries[0]) else job.container
+            job = replace(job, matrix=(*axis, *job.matrix), args=(*job.args, "--toolkit", f"${TOOLKIT_VAR}"),
+                          container=container)
+        elif job.runner is Runner.GPU or any(a.name == KERNELS_ARTIFACT for a in job.uploads):
+            container = toolkit_image(settings, newest) if job.container else ""
+            job = replace(job, variables=(*job.variables, *pinned), container=container)
+        out.append(job)
+    return out
+
+
 def build_pipeline(settings: CiSettings, context: Context) -> CiPipeline:
     """The whole pipeline for ``settings``: CI jobs and release jobs."""
     paths = list(dict.fromkeys((*(_join(context.workspace, d) for d in settings.cache_dirs), context.cuda_cache_dir)))
@@ -355,9 +422,9 @@ def build_pipeline(settings: CiSettings, context: Context) -> CiPipeline:
     return CiPipeline(
         settings=settings,
         context=context,
-        ci_jobs=tuple([*_stage_jobs(settings, release=False, workspace=context.workspace),
-                       *_profile_job(settings, context)]),
-        release_jobs=tuple(_release_jobs(settings, context)),
+        ci_jobs=tuple(_with_toolkits(settings, context, [
+            *_stage_jobs(settings, release=False, workspace=context.workspace), *_profile_job(settings, context)])),
+        release_jobs=tuple(_with_toolkits(settings, context, _release_jobs(settings, context))),
         cache_paths=cache_paths,
         ci_triggers=(Trigger("push", settings.default_branch), Trigger("pull_request", settings.default_branch)),
         release_triggers=(

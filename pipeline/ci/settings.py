@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from pipeline import __version__
-from pipeline.cuda.settings import ARCH_PATTERN  # what `pipeline cuda --arch` accepts
+from pipeline.cuda.settings import ARCH_PATTERN, check_toolkit  # what `pipeline cuda --arch`/`--toolkit` accept
 from pipeline.foundation.config import setting
 from pipeline.stages import registry
 
@@ -239,6 +239,12 @@ class CiSettings:
     cuda_archs: tuple[str, ...] = setting(
         factory=lambda: ("sm_80", "sm_90"), doc="architectures of the CUDA compile matrix (`nox -s cuda -- --arch`)"
     )
+    cuda_images: Mapping[str, str] = setting(
+        factory=dict,
+        doc='container image of the CUDA compile job per toolkit of `cuda.toolkits` (`{ "12.9" = '
+        '"nvidia/cuda:12.9.1-devel-ubuntu24.04@sha256:..." }`), pinned like `cuda-image`; a toolkit not '
+        "listed uses `cuda-image`",
+    )
     toolchain: str = setting("stable", doc="Rust toolchain installed with `rustup` in each job")
     setup_toolchain: bool = setting(
         True, doc="install the toolchain with rustup in each job; false when runners come provisioned"
@@ -305,6 +311,9 @@ class CiSettings:
         for key, image in (("cuda-image", self.cuda_image), ("gitlab-image", self.gitlab_image)):
             if image:
                 _check_image(key, image)
+        for version, image in self.cuda_images.items():
+            check_toolkit(version)
+            _check_image(f"cuda-images.{version}", image)
         if not self.cuda_archs:
             raise ValueError("`cuda-archs` needs at least one architecture")
         check_all("cuda-archs", self.cuda_archs, ARCH_PATTERN, "a CUDA architecture like `sm_90`")
