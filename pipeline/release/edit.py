@@ -423,26 +423,15 @@ def _tomlkit_edit(text: str, edits: Sequence[Edit]) -> str:
 # Cargo.lock
 
 
-def update_lockfile(text: str, changes: Mapping[str, tuple[str, str]], file: Path,
-                    members: Mapping[str, str] | None = None) -> str:
+def update_lockfile(text: str, changes: Mapping[str, tuple[str, str]], file: Path) -> str:
     """Move workspace members' ``[[package]]`` versions (name -> (old, new)) without cargo.
 
     Only entries without a ``source`` are members (or other path crates); entries of
     ``dependencies = [...]`` that carry a version (``"name 1.2.3"``, written when two
     versions of a name are locked) move too. Registry packages are never touched. A
-    malformed lockfile is reported at its ``path:line:column``. ``members`` (name -> version, for the
-    workspace's own lockfile): each must be locked, or the lockfile is stale and refused.
+    malformed lockfile is reported at its ``path:line:column``.
     """
     before = set(_members(parse_toml(text, file, "lockfile"), file))
-    if members is not None:
-        from pipeline.deps.lockfile import STALE_HINT, unlocked_members
-
-        missing = unlocked_members(before, members.items())
-        if missing:
-            raise ManifestError(
-                f"{file}: out of date: it does not lock workspace member{'s' if len(missing) > 1 else ''} "
-                f"{', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''} (`cargo metadata --locked` refuses "
-                "it); a release would commit it so", STALE_HINT)
     lines = text.splitlines(keepends=True)
     blocks: list[list[int]] = []
     for index, line in enumerate(lines):

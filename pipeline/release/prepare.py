@@ -317,9 +317,7 @@ def _manifest_and_lock_changes(facts: ReleaseFacts, plan: Plan) -> dict[Path, tu
     if facts.lockfile is not None:
         locks[facts.root / "Cargo.lock"] = facts.lockfile
     for lock, data in locks.items() if plan.changes else ():
-        own = lock == facts.root / "Cargo.lock"
-        members = {m.name: m.version for m in facts.workspace.members} if own else None
-        new = update_lockfile(_utf8(data, lock, "lockfile"), moved, lock, members).encode("utf-8")
+        new = update_lockfile(_utf8(data, lock, "lockfile"), moved, lock).encode("utf-8")
         if new != data:
             files[lock] = (data, new)
     return files
