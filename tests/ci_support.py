@@ -56,6 +56,7 @@ profile-tool = "ncu"
 cache-dirs = ["target", ".cache/sccache"]
 feature-sets = {{ default = [], gpu = ["gpu"], tensorcore = ["gpu", "tensorcore"], \
 full = ["gpu", "tensorcore", "onnx"] }}
+sccache = "redis"
 
 [workspace.metadata.pipeline.ci.release]
 tag-prefix = "release-v"
@@ -89,6 +90,7 @@ setup-toolchain = false
 pip-install = []
 cuda-image = ""
 noxfile = "ci/noxfile.py"
+sccache = "gha"
 
 [workspace.metadata.pipeline.ci.release]
 enabled = false

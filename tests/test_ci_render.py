@@ -158,8 +158,9 @@ def test_gitlab_pipeline_is_hardened(rendered):
                            "$CI_MERGE_REQUEST_SOURCE_PROJECT_ID == $CI_PROJECT_ID" in c for c in conditions)
                 assert " runner check" in job["script"][0]  # the runner is checked before GPU time is spent
                 # every GPU job holds its lease; the profile job leases through `pipeline profile --gpus`
-                assert " gpu run --gpus " in job["script"][1] or (job_id == "profile" and
-                                                                  " --gpus " in job["script"][1])
+                # (after the sccache switch, where `sccache` is on)
+                assert " gpu run --gpus " in job["script"][-1] or (job_id == "profile" and
+                                                                   " --gpus " in job["script"][-1])
         gpu_jobs = [j for j, job in jobs.items() if any(t in job.get("tags", []) for t in ("gpu", "h100"))]
         assert gpu_jobs and all(jobs[j]["resource_group"].startswith("gpu-") for j in gpu_jobs), case
         assert "release" in jobs["publish"] and jobs["publish"]["rules"][0]["if"].startswith("$CI_COMMIT_TAG =~")
@@ -174,8 +175,9 @@ def test_gitlab_release_waits_for_gate_jobs_gpu_ones_optional(rendered):
     assert doc["release"]["rules"] == [{"if": "$CI_COMMIT_TAG =~ /^release\\-v[0-9]/"}]
     assert doc["gpu-test"]["resource_group"] == "gpu-h100"
     assert doc["gpu-test"]["timeout"] == "120 minutes"
-    assert doc["bench-gpu"]["script"] == [
-        '"$PIPELINE_VENV/bin/pipeline" runner check',  # runner.enforce = true in this case
+    assert doc["bench-gpu"]["script"][0] == '"$PIPELINE_VENV/bin/pipeline" runner check'  # runner.enforce = true
+    assert doc["bench-gpu"]["script"][1].startswith('if [ -n "${SCCACHE_REDIS_URL:-}" ]')  # sccache = "redis"
+    assert doc["bench-gpu"]["script"][2:] == [
         '"$PIPELINE_VENV/bin/pipeline" gpu run --gpus 2 -- "$PIPELINE_VENV/bin/nox" --no-dependencies '
         "-f noxfile.py -s bench -- --quick --out=target/bench.json"]
 

@@ -117,7 +117,8 @@ def rust_version(root: Path) -> str | None:
     a member sets: the oldest toolchain the whole workspace claims to build with."""
     manifest = root / "Cargo.toml"
     data = read_toml(manifest)
-    workspace = data.get("workspace") if isinstance(data.get("workspace"), dict) else {}
+    found_ws = data.get("workspace")
+    workspace: dict[str, Any] = found_ws if isinstance(found_ws, dict) else {}
     found = [(workspace.get("package") or {}).get("rust-version"), (data.get("package") or {}).get("rust-version")]
     own = next((v for v in found if isinstance(v, str)), None)
     if own is None:
@@ -188,6 +189,37 @@ def context_for(project: Target | Any, repo_root: Path) -> Context:
         locked=(root / "Cargo.lock").is_file(),
         cuda_sccache=getattr(project.config.cuda, "cache", "local") == "sccache",
     )
+
+
+def local_notes(project: Target | Any, pipeline: CiPipeline, repo_root: Path) -> list[str]:
+    """What in the generated files comes from this machine rather than from the repository, so that a
+    teammate generating elsewhere would get other files: each said with where it is set and what to do."""
+    from pipeline import configview
+
+    manifest = project.root / "Cargo.toml"
+    origins = configview.origin_map(project.config, manifest.read_text(encoding="utf-8"), str(manifest), {})
+    notes = []
+    audit = project.config.audit
+    if audit.engine != "cargo-deny" and audit.db and pipeline.context.advisory_db is None:
+        notes.append(
+            f"`audit.db` = {audit.db!r} ({origins.get('audit.db', 'configuration')}) is a path on this machine: "
+            "the generated audit job reads the advisory-db there, without `--fetch-db` or a cache, so every "
+            "runner must provide it; a path inside the repository (or no `db`) lets CI fetch and cache it")
+    if project.config.ci.default_branch is None:
+        from pipeline.adopt.detect import default_branch as detect
+
+        if git.find_toplevel(repo_root) is not None:
+            branch, origin = detect(repo_root)
+            if origin != "origin/HEAD":
+                notes.append(
+                    f"CI triggers on branch `{branch}`, taken from {origin} of this clone (no `origin/HEAD`): "
+                    "a clone with another default branch would generate other files; set `ci.default-branch` "
+                    "(or `git remote set-head origin --auto`)")
+    settings = project.config.ci
+    if settings.sccache != "off" and not pipeline.context.cuda_sccache and pipeline.context.kernels:
+        notes.append(f"`ci.sccache` = {settings.sccache!r} serves rustc only: `pipeline cuda` runs nvcc through "
+                     "sccache with `cuda.cache = \"sccache\"` in [workspace.metadata.pipeline.cuda]")
+    return notes
 
 
 def pipeline_for(project: Target | Any, repo_root: Path | None = None) -> tuple[CiPipeline, Path]:

@@ -141,7 +141,8 @@ class CiReleaseSettings:
     tag_prefix: str = setting(
         "",
         doc="release tags start with this text followed by a digit; default: what `release.tag-prefix` and "
-        "`release.shared-tag` put before the version (`v`, or `prism4d-v` in the example)",
+        "`release.shared-tag` put before the version (`v`, or `prism4d-v` in the example); with both tag templates "
+        "at their defaults, what the existing tags have (bare `0.11.0` tags: none)",
     )
     args: tuple[str, ...] = setting(
         factory=lambda: ("--artifacts-only",),
@@ -291,8 +292,8 @@ class CiSettings:
         "release plan) to the GitHub step summary, and on GitLab as the `pipeline-report.md` artifact"
     )
     msrv: bool = setting(
-        True, doc="an `msrv` job when the workspace sets `rust-version`: that toolchain runs "
-        "`cargo check --workspace --all-targets` (`--locked` with a Cargo.lock)"
+        True, doc="an `msrv` job when the workspace sets `rust-version` (`[workspace.package]`, else the members' "
+        "highest): `cargo +MSRV check --workspace` (`--locked` with a Cargo.lock)"
     )
     release: CiReleaseSettings = setting(factory=CiReleaseSettings, doc="the release workflow")
 
