@@ -48,3 +48,28 @@ def configure_identity(repo: Path) -> None:
     git(repo, "config", "user.email", "tests@example.com")
     git(repo, "config", "user.name", "Tests")
     git(repo, "config", "commit.gpgsign", "false")
+
+
+def hooked_clone(tmp_path: Path, crates: int = 2, hooks_config: str = "") -> Path:
+    """A clone of a bare remote (`origin`) holding a small workspace, with the pre-push hook installed.
+
+    ``hooks_config``: lines for `[workspace.metadata.pipeline.hooks]`, committed in the first commit.
+    """
+    from factory import make_workspace
+
+    origin = tmp_path / "origin"
+    make_workspace(origin, crates, lockfile=True)
+    if hooks_config:
+        manifest = origin / "Cargo.toml"
+        manifest.write_text(manifest.read_text() + "\n[workspace.metadata.pipeline.hooks]\n" + hooks_config)
+    from factory import init_git
+
+    init_git(origin)
+    remote = tmp_path / "remote.git"
+    git(tmp_path, "clone", "-q", "--bare", str(origin), str(remote))
+    work = tmp_path / "work"
+    git(tmp_path, "clone", "-q", str(remote), str(work))
+    configure_identity(work)
+    result = pipeline(work, "--workspace", str(work), "hooks", "install")
+    assert result.returncode == 0, result.stderr
+    return work

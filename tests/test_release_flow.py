@@ -210,7 +210,7 @@ def test_auto_level_and_changed_crates(ws: Path, capsys: pytest.CaptureFixture[s
     moved = {c["name"]: c["new"] for c in json.loads(captured.out)["crates"]}
     assert moved["core"] == "0.4.4" and moved["own"] == "2.0.0"
     assert "ranged" not in moved
-    assert "`auto` chose `major`" in captured.err
+    assert "release: auto: own 1.2.1: major (1 commit since own-v1.2.1: 1 breaking)" in captured.err
 
 
 def test_not_a_git_repository(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

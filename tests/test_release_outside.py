@@ -100,12 +100,23 @@ def test_resolution_check_names_file_line_requirement_version_and_fix(real: Path
     assert plan.blockers[0].location == "examples/demo/Cargo.toml:10"
 
 
-def test_replace_key_naming_the_old_version_blocks(tmp_path: Path) -> None:
+def test_replace_key_naming_the_old_version_is_renamed(tmp_path: Path) -> None:
     replace = '\n[replace]\n"macros:2.7.0" = { path = "macros" }\n'
     root = make_real(tmp_path / "ws", tags=False, lockfile=False, extra_root=replace)
     ws = load_workspace(root)
     plan = make_plan(ws, Target(level="minor"), ["macros"], outside=gather(ws))
-    assert any("[replace] entry `macros:2.7.0`" in b.message and "macros:2.8.0" in b.message
+    assert not plan.blockers
+    (rename,) = [e for e in plan.edits if e.key]
+    assert (rename.file, rename.path, rename.old, rename.new) == (
+        root / "Cargo.toml", ("replace", "macros:2.7.0"), "macros:2.7.0", "macros:2.8.0")
+
+
+def test_replace_key_naming_another_version_blocks(tmp_path: Path) -> None:
+    replace = '\n[replace]\n"macros:2.6.0" = { path = "macros" }\n'
+    root = make_real(tmp_path / "ws", tags=False, lockfile=False, extra_root=replace)
+    ws = load_workspace(root)
+    plan = make_plan(ws, Target(level="minor"), ["macros"], outside=gather(ws))
+    assert any("[replace] entry `macros:2.6.0`" in b.message and "macros:2.8.0" in b.message
                and b.location == "Cargo.toml:14" for b in plan.blockers)
 
 

@@ -272,6 +272,43 @@ def first_unpushed_parent(repo: Path, local_sha: str, remote: str) -> str | None
     return resolve(repo, f"{commits[0]}^")
 
 
+def work_tree_clean(repo: Path) -> bool:
+    """Nothing modified, staged or untracked (ignored files aside) in the work tree holding ``repo``.
+
+    Untracked files count: an untracked `mod` file can make the work tree build where the commit
+    does not.
+    """
+    result = run_git(repo, "status", "--porcelain", "-z", "--untracked-files=normal", "--ignore-submodules=none",
+                     check=False)
+    return result.returncode == 0 and not result.stdout.strip("\0")
+
+
+def add_worktree(repo: Path, path: Path, commit: str) -> None:
+    """Check ``commit`` out, detached, into a new linked worktree at ``path``."""
+    run_git(repo, "worktree", "add", "--detach", "--end-of-options", str(path), commit,
+            hint="check free space in the temporary directory (TMPDIR), or push with `git push --no-verify`")
+
+
+def remove_worktree(repo: Path, path: Path) -> None:
+    """Remove the linked worktree at ``path``, modified or not.
+
+    Best effort: it runs while unwinding from a failure or an interrupt, so it raises nothing;
+    :func:`prune_worktrees` forgets one whose directory was removed another way.
+    """
+    run_git(repo, "worktree", "remove", "--force", str(path), check=False)
+
+
+def prune_worktrees(repo: Path) -> None:
+    """Forget the worktrees whose directory is gone (best effort, like :func:`remove_worktree`)."""
+    run_git(repo, "worktree", "prune", check=False)
+
+
+def worktree_paths(repo: Path) -> list[Path]:
+    """Every work tree of the repository holding ``repo``, the main one first."""
+    out = run_git(repo, "worktree", "list", "--porcelain", "-z").stdout
+    return [Path(field.removeprefix("worktree ")) for field in out.split("\0") if field.startswith("worktree ")]
+
+
 # ---------------------------------------------------------------------------
 # A repository seen from a workspace (releases)
 

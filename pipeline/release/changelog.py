@@ -206,41 +206,237 @@ def release_date() -> str:
     return moment.date().isoformat()
 
 
-def render_section(title: str, date: str, changes: Changes, extra: Mapping[str, list[str]] | None = None) -> str:
-    """``## [title] - date`` with one ``###`` subsection per kind of change ("\\n" newlines)."""
-    lines = [f"## [{title}] - {date}", ""]
+def render_section(
+    title: str, date: str, changes: Changes, extra: Mapping[str, list[str]] | None = None,
+    layout: Layout | None = None,
+) -> str:
+    """``## [title] - date`` (or the heading form of ``layout``, the file's own) with one
+    subsection per kind of change ("\\n" newlines)."""
+    form = layout or Layout()
+    lines = [form.release_heading(title, date), ""]
     merged: dict[str, list[str]] = {name: [] for name in SECTION_ORDER}
     for name, items in (extra or {}).items():
         merged.setdefault(name, []).extend(items)
     for name, entries in changes.sections().items():
         merged[name].extend(e.render() for e in entries)
     any_items = False
+    sub = "#" * form.sublevel
     for name, items in merged.items():
         if not items:
             continue
         any_items = True
-        lines += [f"### {name}", "", *items, ""]
+        lines += [f"{sub} {name}", "", *items, ""]
     if not any_items:
         lines += ["No changes recorded.", ""]
+    lines += [*form.moved_links, *([""] if form.moved_links else [])]
     return "\n".join(lines)
 
 
-_UNRELEASED = re.compile(r"^##\s*\[?unreleased\]?\s*$", re.IGNORECASE)
-_RELEASE_HEADING = re.compile(r"^##\s")
+# The heading forms real changelogs use. Unreleased: `## [Unreleased]`, `## Unreleased`, and
+# cargo-release's placeholder `## [Unreleased] - ReleaseDate` (clap), which a release turns into
+# the release heading while a fresh copy goes above it. Releases: `## [1.2.0] - 2024-01-02`,
+# `## 1.2.0 - 2024-01-02`, `# 0.1.44 (December 18, 2025)` (tracing), `# 1.40.0 (Aug 30th, 2024)`.
+_UNRELEASED = re.compile(
+    r"^(?P<hashes>#{1,6})[ \t]*(?P<open>\[?)(?P<word>unreleased)(?P<close>\]?)(?P<rest>(?:[ \t]*[-–—:(].*)?)$",
+    re.IGNORECASE,
+)
+_VERSION_HEADING = re.compile(
+    r"^(?P<hashes>#{1,6})[ \t]+(?P<open>\[?)(?P<v>v?)"
+    r"(?P<version>\d+\.\d+(?:\.\d+)?(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?)(?P<close>\]?)"
+    r"(?P<rest>(?:[ \t(:–—-].*)?)$"
+)
+_HEADING = re.compile(r"^(#{1,6})[ \t]")
 _LINK = re.compile(r"^\[(?P<name>[^\]]+)\]:\s*\S+")
+_MARKER = re.compile(r"^<!--.*-->$")
+PLACEHOLDER_DATE = "ReleaseDate"  # cargo-release's {{date}} placeholder in a heading
+_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+           "November", "December")
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_WORD_DATE = re.compile(
+    r"(?P<month>(?:" + "|".join(m[:3] for m in _MONTHS) + r")[a-z]*\.?) (?P<day>\d{1,2})(?P<ord>st|nd|rd|th)?,? "
+    r"(?P<year>\d{4})")
 
 
-def _manual_unreleased(body: list[str]) -> dict[str, list[str]]:
-    """Hand-written entries under ``## [Unreleased]``, by ``###`` heading (kept in the release)."""
-    sections: dict[str, list[str]] = {}
-    current = OTHER
-    for line in body:
-        if line.startswith("### "):
-            current = line[4:].strip()
+def _ordinal(day: int) -> str:
+    return "th" if 10 <= day % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(day % 10, "th")
+
+
+def _word_date(sample: re.Match[str], iso: str) -> str:
+    """``iso`` written like ``sample`` (`December 18, 2025`, `Aug 30th, 2024`)."""
+    year, month, day = (int(x) for x in iso.split("-"))
+    name = _MONTHS[month - 1]
+    written = sample.group("month")
+    if len(written.rstrip(".")) == 3:
+        name = name[:3] + ("." if written.endswith(".") else "")
+    suffix = _ordinal(day) if sample.group("ord") else ""
+    comma = "," if "," in sample.group(0) else ""
+    return f"{name} {day}{suffix}{comma} {year}"
+
+
+@dataclass(frozen=True)
+class Layout:
+    """How one changelog writes its headings (read off the file: :func:`layout`)."""
+
+    level: int = 2  # hashes of a release heading
+    sublevel: int = 3  # hashes of a `### Fixed` subsection
+    brackets: bool = True  # `## [1.2.0]`
+    v_prefix: str = ""  # `## v1.2.0`
+    before_date: str = " - "
+    after_date: str = ""
+    date_sample: str = ""  # a word date to imitate ("December 18, 2025"); "" for ISO
+    moved_links: tuple[str, ...] = ()  # link definitions written by hand under Unreleased
+
+    def release_heading(self, title: str, date: str) -> str:
+        written = date
+        sample = _WORD_DATE.fullmatch(self.date_sample) if self.date_sample else None
+        if sample is not None and _ISO_DATE.fullmatch(date):
+            written = _word_date(sample, date)
+        version = f"{self.v_prefix}{title}" if title[:1].isdigit() else title
+        name = f"[{version}]" if self.brackets else version
+        return f"{'#' * self.level} {name}{self.before_date}{written}{self.after_date}"
+
+
+def _date_parts(rest: str) -> tuple[str, str, str] | None:
+    """(text before the date, the date, text after it) of a heading's tail, if it has a date."""
+    for pattern in (_ISO_DATE, _WORD_DATE):
+        match = pattern.search(rest)
+        if match is not None:
+            return rest[: match.start()], match.group(0), rest[match.end() :]
+    return None
+
+
+def layout(text: str) -> Layout:
+    """The heading form of ``text``: the first dated release heading sets the level, brackets,
+    `v` and date style; the first deeper heading after it the subsection level. A file without
+    one follows its Unreleased heading (brackets or not), else Keep a Changelog."""
+    lines = text.replace("\r\n", "\n").split("\n")
+    unreleased = next((m for line in lines if (m := _UNRELEASED.match(line.strip()))), None)
+    for index, line in enumerate(lines):
+        match = _VERSION_HEADING.match(line.rstrip())
+        parts = _date_parts(match.group("rest")) if match is not None else None
+        if match is None or parts is None:
             continue
-        if line.strip():
+        level = len(match.group("hashes"))
+        sublevel = level + 1
+        for later in lines[index + 1 :]:
+            heading = _HEADING.match(later)
+            if heading is None:
+                continue
+            if len(heading.group(1)) <= level:
+                break
+            sublevel = len(heading.group(1))
+            break
+        before, date, after = parts
+        return Layout(level, sublevel, bool(match.group("open")), match.group("v"), before,
+                      after.rstrip(), "" if _ISO_DATE.fullmatch(date) else date)
+    if unreleased is not None:
+        level = len(unreleased.group("hashes"))
+        return Layout(level, level + 1, bool(unreleased.group("open")))
+    return Layout()
+
+
+def existing_section(text: str, title: str) -> int | None:
+    """The 1-based line of a release heading for ``title`` already in ``text`` (a second
+    section for one version is never written)."""
+    for number, line in enumerate(text.replace("\r\n", "\n").split("\n"), start=1):
+        match = _VERSION_HEADING.match(line.rstrip())
+        if match is not None and match.group("version") == title.removeprefix("v"):
+            return number
+        if line.startswith("#") and line.lstrip("#").strip().strip("[]") == title:
+            return number
+    return None
+
+
+def _manual_unreleased(body: list[str], sublevel: int) -> tuple[dict[str, list[str]], list[str]]:
+    """Hand-written entries under Unreleased, by subsection heading (kept in the release), and the
+    link definitions among them (they go at the end of the release section)."""
+    sections: dict[str, list[str]] = {}
+    links: list[str] = []
+    current = OTHER
+    prefix = "#" * sublevel + " "
+    for line in body:
+        if line.startswith(prefix):
+            current = line[len(prefix) :].strip()
+            continue
+        if _LINK.match(line):
+            links.append(line.rstrip())
+        elif line.strip():
             sections.setdefault(current, []).append(line.rstrip())
-    return sections
+    return sections, links
+
+
+@dataclass(frozen=True)
+class _Insertion:
+    """Where the release section goes in a file's lines and what it replaces."""
+
+    start: int  # first line replaced
+    end: int  # first line kept after it
+    keep: tuple[str, ...]  # lines written before the release section (the Unreleased heading)
+    layout: Layout
+    manual: Mapping[str, list[str]]
+    has_unreleased: bool
+
+
+def _insertion(lines: list[str]) -> _Insertion:
+    form = layout("\n".join(lines))
+    start = next((i for i, line in enumerate(lines) if _UNRELEASED.match(line.strip())), None)
+    if start is not None:
+        heading = lines[start].rstrip()
+        match = _UNRELEASED.match(heading.strip())
+        assert match is not None
+        level = len(match.group("hashes"))
+        end = next(
+            (i for i in range(start + 1, len(lines))
+             if ((h := _HEADING.match(lines[i])) and len(h.group(1)) <= level)
+             or _MARKER.match(lines[i].strip()) or _is_release_link(lines[i])),
+            len(lines),
+        )
+        manual, links = _manual_unreleased(lines[start + 1 : end], form.sublevel)
+        if PLACEHOLDER_DATE in match.group("rest"):
+            # cargo-release's placeholder: it becomes this release's heading (the form the
+            # project wrote), and a fresh placeholder goes above it.
+            word = match.group("word")
+            form = _placeholder_layout(heading, word, form)
+        form = Layout(form.level, form.sublevel, form.brackets, form.v_prefix, form.before_date, form.after_date,
+                      form.date_sample, tuple(links))
+        return _Insertion(start, end, (heading, ""), form, manual, True)
+    marker = next((i for i, line in enumerate(lines) if line.strip() == "<!-- next-header -->"), None)
+    first = next((i for i, line in enumerate(lines) if _VERSION_HEADING.match(line.rstrip())), None)
+    if marker is not None:
+        return _Insertion(marker + 1, marker + 1, ("## [Unreleased]", ""), form, {}, True)
+    if first is not None:
+        # Releases but no Unreleased heading (tracing): the project keeps none, none is invented.
+        return _Insertion(first, first, (), form, {}, False)
+    first = len(lines)
+    while first > 0 and lines[first - 1] == "":
+        first -= 1
+    return _Insertion(first, first, ("", "## [Unreleased]", ""), form, {}, True)
+
+
+def _placeholder_layout(heading: str, word: str, form: Layout) -> Layout:
+    index = heading.lower().index(word.lower())
+    before, after = heading[:index], heading[index + len(word) :]
+    hashes = before.strip().rstrip("[").strip()
+    brackets = before.rstrip().endswith("[")
+    after = after.removeprefix("]") if brackets else after
+    date_at = after.index(PLACEHOLDER_DATE)
+    return Layout(len(hashes), form.sublevel, brackets, "", after[:date_at],
+                  after[date_at + len(PLACEHOLDER_DATE) :].rstrip(), "")
+
+
+def _is_release_link(line: str) -> bool:
+    match = _LINK.match(line)
+    if match is None:
+        return False
+    name = match.group("name").lower()
+    return name == "unreleased" or bool(re.fullmatch(r"v?\d+\.\d+.*", name))
+
+
+def section_as_written(text: str, title: str, date: str, changes: Changes) -> str:
+    """The release section :func:`insert_release` would write into ``text`` (for the plan)."""
+    lines = (text or HEADER).replace("\r\n", "\n").split("\n")
+    spot = _insertion(lines)
+    return render_section(title, date, changes, spot.manual, spot.layout)
 
 
 def insert_release(
@@ -250,31 +446,25 @@ def insert_release(
     changes: Changes,
     links: Mapping[str, str] | None = None,
 ) -> str:
-    """``text`` (a Keep a Changelog file, or "") with the new release section under
-    ``## [Unreleased]``; entries written by hand under Unreleased move into the release.
-    ``links``: reference links to set (``Unreleased`` and the new title). Line endings kept."""
+    """``text`` (a changelog, or "") with the new release section where the project puts it, in
+    the project's heading form: under ``## [Unreleased]`` (entries written by hand there move into
+    the release); in place of cargo-release's ``## [Unreleased] - ReleaseDate`` with a fresh
+    placeholder above; on top of the newest release when the file keeps no Unreleased heading.
+    ``links``: reference links to set (``Unreleased`` only where the file has an Unreleased
+    heading or link). Line endings kept."""
     newline = "\r\n" if "\r\n" in text else "\n"
     lines = (text or HEADER).replace("\r\n", "\n").split("\n")
-    start = next((i for i, line in enumerate(lines) if _UNRELEASED.match(line.strip())), None)
-    if start is None:
-        first = next((i for i, line in enumerate(lines) if _RELEASE_HEADING.match(line)), None)
-        if first is None:
-            first = len(lines)
-            while first > 0 and lines[first - 1] == "":
-                first -= 1
-            lines[first:first] = [""]
-            first += 1
-        lines[first:first] = ["## [Unreleased]", ""]
-        start = first
-    end = next(
-        (i for i in range(start + 1, len(lines)) if _RELEASE_HEADING.match(lines[i]) or _LINK.match(lines[i])),
-        len(lines),
-    )
-    manual = _manual_unreleased(lines[start + 1 : end])
-    section = render_section(title, date, changes, manual).split("\n")
-    lines[start + 1 : end] = ["", *section]
+    spot = _insertion(lines)
+    section = render_section(title, date, changes, spot.manual, spot.layout).split("\n")
+    if spot.end < len(lines) and section[-1] != "":
+        section.append("")
+    lines[spot.start : spot.end] = [*spot.keep, *section]
     if links:
-        lines = _set_links(lines, links)
+        wanted = dict(links)
+        if not spot.has_unreleased and not any(_LINK.match(line) and line.lower().startswith("[unreleased]")
+                                               for line in lines):
+            wanted = {k: v for k, v in wanted.items() if k.lower() != "unreleased"}
+        lines = _set_links(lines, wanted)
     result = "\n".join(lines)
     if not result.endswith("\n"):
         result += "\n"

@@ -51,6 +51,9 @@ class Edit:
     path: tuple[str, ...]
     old: str
     new: str
+    # A key to rename instead of a value: ``path[-1]`` (== ``old``) becomes ``new`` in the table
+    # ``path[:-1]`` (a `[replace]` key `"macros:2.7.0"` naming the version it replaces).
+    key: bool = False
 
 
 class _Unsupported(Exception):
@@ -224,6 +227,12 @@ def edit_toml(text: str, edits: Sequence[Edit], file: Path) -> str:
         return text
     if text.startswith("\ufeff"):
         return "\ufeff" + edit_toml(text[1:], edits, file)
+    renames = [e for e in edits if e.key]
+    if renames:
+        text = _rename_keys(text, renames, file)
+        edits = [e for e in edits if not e.key]
+        if not edits:
+            return text
     for locate in (_locate_by_search, _locate_by_scan):
         try:
             result = _replace(text, edits, locate(text, edits))
@@ -241,6 +250,44 @@ def edit_toml(text: str, edits: Sequence[Edit], file: Path) -> str:
     if toml_loads(result) != expected:  # pragma: no cover - tomlkit is the reference
         raise ManifestError(f"{file}: could not edit the manifest safely", "edit the versions by hand")
     return result
+
+
+def _rename_keys(text: str, edits: Sequence[Edit], file: Path) -> str:
+    """``text`` with each renamed key written anew in its own quotes; every other byte kept.
+
+    Each occurrence of the quoted old key is tried in turn: the one whose replacement parses
+    to the old document with just that key renamed (its value untouched) is the key, so a
+    comment or a string holding the same text is never edited."""
+    for edit in edits:
+        parsed = toml_loads(text)
+        table = _get(parsed, edit.path[:-1])
+        if not isinstance(table, dict) or edit.old not in table or edit.new in table:
+            raise ManifestError(f"{file}: expected a key `{edit.old}` in [{'.'.join(edit.path[:-1])}]",
+                                "the file changed while the release was planned; run the command again")
+        expected = copy.deepcopy(parsed)
+        inner = _get(expected, edit.path[:-1])
+        inner[edit.new] = inner.pop(edit.old)
+        for quote in ('"', "'"):
+            if (quote == "'" and "'" in edit.new) or (quote == '"' and ('"' in edit.new or "\\" in edit.new)):
+                continue
+            needle = f"{quote}{edit.old}{quote}"
+            start = text.find(needle)
+            while start != -1:
+                candidate = text[:start] + f"{quote}{edit.new}{quote}" + text[start + len(needle):]
+                try:
+                    if toml_loads(candidate) == expected:
+                        text = candidate
+                        break
+                except TOMLDecodeError:
+                    pass
+                start = text.find(needle, start + 1)
+            else:
+                continue
+            break
+        else:
+            raise ManifestError(f"{file}: could not rename the key `{edit.old}` to `{edit.new}` safely",
+                                f"rename it by hand to \"{edit.new}\"")
+    return text
 
 
 def value_line(text: str, path: tuple[str, ...], value: str) -> int | None:

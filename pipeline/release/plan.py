@@ -72,6 +72,7 @@ class ValueEdit:
     old: str
     new: str
     what: str
+    key: bool = False  # ``path[-1]`` is a key renamed from ``old`` to ``new`` (a `[replace]` key)
 
 
 @dataclass(frozen=True)
@@ -403,16 +404,25 @@ def make_plan(
         if problem is not None:
             warnings.append(problem.message)
             blockers.append(problem)
+    # `[replace] "macros:2.7.0" = { path = "macros" }`: the key names the version it replaces,
+    # so it moves with the member (the requirements that reach it were rewritten above).
+    old_versions = {p.name: p.version for p in ws.members}
     for key in outside.replace_keys if outside is not None else ():
-        if key.member in new and key.version != str(new[key.member]):
-            line = locate(key.file, ("replace",), key.key)
-            name = key.key.replace("@", ":").partition(":")[0]
-            place = f"{rel_path(key.file, ws.root)}{f':{line}' if line else ''}"
-            text = (f"{place}: [replace] entry `{key.key}` names "
-                    f"version {key.version} of {key.member}, which moves to {new[key.member]}; "
-                    f'fix: rename the key to "{name}:{new[key.member]}"')
-            warnings.append(text)
-            blockers.append(Finding(text, BLOCKER_HINT, place))
+        if key.member not in new or key.version == str(new[key.member]):
+            continue
+        name, separator, _version = key.key.partition("@" if "@" in key.key else ":")
+        renamed = f"{name}{separator}{new[key.member]}"
+        place = rel_path(key.file, ws.root)
+        if key.version == old_versions.get(key.member):
+            edits.append(ValueEdit(key.file, ("replace", key.key), key.key, renamed,
+                                   f"[replace] key (in {place})", key=True))
+            continue
+        line = locate(key.file, ("replace",), key.key)
+        place = f"{place}{f':{line}' if line else ''}"
+        text = (f"{place}: [replace] entry `{key.key}` names version {key.version} of {key.member}, which is "
+                f'{old_versions.get(key.member)} and moves to {new[key.member]}; fix: rename the key to "{renamed}"')
+        warnings.append(text)
+        blockers.append(Finding(text, BLOCKER_HINT, place))
 
     # Version fields themselves.
     version_edits: list[ValueEdit] = []

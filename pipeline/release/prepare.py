@@ -85,11 +85,13 @@ def prepare(facts: ReleaseFacts, req: Request) -> Prepared:
     names = tuple(t.name for t in tags)
     section = None
     path = facts.changelog_path
+    changelog_problems: list[Finding] = []
     if req.full and path is not None and plan.changes:
-        section = _changelog_changes(path, facts, plan, tags, files)
+        section = _changelog_changes(path, facts, plan, tags, files, changelog_problems)
 
     problems, warnings = preflight(facts, req, names) if req.full else ([], [])
     problems += plan.blockers
+    problems += changelog_problems
     artifacts = _artifact_names(facts, plan, req.triple) if req.full and settings.artifacts else ()
     publish = None
     if req.full and req.publish and facts.registry is not None:
@@ -162,7 +164,10 @@ def _own(changes: cl.Changes, crate: str) -> cl.Changes:
     """The entries of commits touching ``crate`` itself (not a workspace-level file)."""
     from pipeline.release import changelog as cl
 
-    return cl.Changes(changes.since, tuple(e for e in changes.entries if crate in e.crates))
+    by_crate = changes.since_by_crate
+    since = by_crate.get(crate) if by_crate is not None else changes.since
+    return cl.Changes(since, tuple(e for e in changes.entries if crate in e.crates),
+                      {crate: since} if by_crate is not None else None)
 
 
 def auto_selection(ws: Workspace, changes: cl.Changes, unpublished: str = "skip") -> tuple[str, ...] | None:
@@ -182,6 +187,41 @@ def auto_selection(ws: Workspace, changes: cl.Changes, unpublished: str = "skip"
         if _own(changes, package.name).entries or (inherits and shared_changed):
             picked.append(package.name)
     return tuple(picked)
+
+
+def _names(names: Sequence[str], limit: int = 4) -> str:
+    shown = ", ".join(names[:limit])
+    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
+def _verdicts(breaking: bool, feature: bool) -> str:
+    """What besides the commits made the level (the kernel ABI diff, the Rust API check)."""
+    if breaking:
+        return "; the kernel ABI or the Rust API check found a breaking change"
+    return "; the kernel ABI gained an entry" if feature else ""
+
+
+def judged_from(changes: cl.Changes, names: Sequence[str]) -> str:
+    """What `auto` read for ``names``: ``3 commits since prism-core-v0.3.0: 1 feat, 2 fix``
+    (``1 breaking`` first; a commit that is not conventional counts as ``other``)."""
+    count = len(changes.entries)
+    by_crate = changes.since_by_crate
+    tags = {by_crate.get(n) for n in names} if by_crate is not None and names else {changes.since}
+    if tags == {None}:
+        where = "in the whole history (no release tag yet)"
+    elif len(tags) == 1:
+        where = f"since {next(iter(tags))}"
+    else:
+        shown = sorted(t for t in tags if t is not None)
+        where = f"since their own tags ({_names(shown, 3)}{', or none' if None in tags else ''})"
+    kinds: dict[str, int] = {}
+    for entry in changes.entries:
+        kind = "breaking" if entry.breaking else entry.type or "other"
+        kinds[kind] = kinds.get(kind, 0) + 1
+    rank = {"breaking": 0, "feat": 1, "add": 1, "fix": 2, "other": 9}
+    ordered = sorted(kinds.items(), key=lambda item: (rank.get(item[0], 5), -item[1], item[0]))
+    detail = ", ".join(f"{n} {kind}" for kind, n in ordered)
+    return f"{count} commit{'' if count == 1 else 's'} {where}" + (f": {detail}" if detail else "")
 
 
 def resolve_target(
@@ -210,8 +250,22 @@ def resolve_target(
             f"nothing to release in {ws.root}: no commits {since} touch the workspace",
             "commit changes first, or give a level or version to release anyway",
         )
-    log(f"release: `auto` chose `{level}` from {len(scoped.entries)} commit(s)"
-        + (f" since {changes.since}" if changes.since else ""))
+    verdicts = _verdicts(breaking, feature)
+    # The whole shared line moves when any of its crates is selected: it is judged as one.
+    shared_names = [p.name for p in ws.members if p.version_inherited and ws.version is not None]
+    if crates and not any(ws.package(c).version_inherited for c in crates if ws.has(c)):
+        shared_names = []
+    if shared_names:
+        # The shared line is judged on its own crates' commits (and workspace-level files), not on
+        # those of crates with a version line of their own.
+        own_lines = [p.name for p in ws.members if p.name not in shared_names and (not crates or p.name in crates)
+                     and (crates or p.publish)]
+        shared = changes.for_crates(shared_names) if own_lines else scoped
+        shared_level = auto_level(level_base(ws, shared_names), breaking=shared.breaking or breaking,
+                                  feature=shared.feature or feature, other=bool(shared.entries))
+        level = shared_level or level
+        log(f"release: auto: the shared version {ws.version} ({_names(shared_names)}): {level} "
+            f"({judged_from(shared, shared_names)}{verdicts})")
     # A crate with its own version line is judged on its own version and its own commits:
     # a breaking change in a 1.x crate needs `major` even while the shared line is 0.x.
     own_levels: dict[str, Target] = {}
@@ -223,9 +277,11 @@ def resolve_target(
         own_level = auto_level(
             Version.parse(package.version), breaking=own.breaking, feature=own.feature, other=bool(own.entries)
         )
+        if crates or package.publish:  # a publish = false crate nobody selected is not judged aloud
+            log(f"release: auto: {package.name} {package.version}: {own_level or 'stays'} "
+                f"({judged_from(own, [package.name])})")
         if own_level is not None and own_level != level:
             own_levels[package.name] = Target(level=own_level)
-            log(f"release: `auto` chose `{own_level}` for {package.name} {package.version} (its own version line)")
     return Target(level=level), own_levels
 
 
@@ -252,7 +308,7 @@ def _manifest_and_lock_changes(facts: ReleaseFacts, plan: Plan) -> dict[Path, tu
     files: dict[Path, tuple[bytes | None, bytes]] = {}
     by_file: dict[Path, list[Edit]] = {}
     for edit in plan.edits:
-        by_file.setdefault(edit.file, []).append(Edit(edit.path, edit.old, edit.new))
+        by_file.setdefault(edit.file, []).append(Edit(edit.path, edit.old, edit.new, edit.key))
     for path, edits in by_file.items():
         old = facts.manifests[path]
         files[path] = (old, edit_toml(_utf8(old, path, "manifest"), edits, path).encode("utf-8"))
@@ -279,10 +335,12 @@ def _utf8(data: bytes, path: Path, what: str) -> str:
 
 def _changelog_changes(
     path: Path, facts: ReleaseFacts, plan: Plan, tags: Sequence[ReleaseTag],
-    files: dict[Path, tuple[bytes | None, bytes]],
+    files: dict[Path, tuple[bytes | None, bytes]], problems: list[Finding],
 ) -> str:
     """Write each listed crate's section where the project keeps it: its own CHANGELOG.md when
-    crates have one (no root file is created), else the root file. Returns the text shown."""
+    crates have one (no root file is created), else the root file, in the file's own heading
+    form. A file that already has a section for the version is left alone and refuses the
+    release (``problems``): a second one is never written. Returns the text shown."""
     from pipeline.release import changelog as cl
 
     ws, settings = facts.workspace, facts.settings
@@ -312,9 +370,17 @@ def _changelog_changes(
                 "Unreleased": f"{url}/compare/{tag}...HEAD",
                 title: f"{url}/compare/{previous}...{tag}" if previous else f"{url}/releases/tag/{tag}",
             }
-        new = cl.insert_release(_utf8(old or b"", file, "changelog"), title, facts.today, changes, links)
-        files[file] = (old, new.encode("utf-8"))
-        section = cl.render_section(title, facts.today, changes)
+        text = _utf8(old or b"", file, "changelog")
+        line = cl.existing_section(text, title)
+        if line is not None:
+            problems.append(Finding(
+                f"{rel}:{line}: the changelog already has a section for {title}",
+                "remove it or move its entries under the Unreleased heading (they are carried into the new "
+                "section), then run the command again", f"{rel}:{line}"))
+        else:
+            new = cl.insert_release(text, title, facts.today, changes, links)
+            files[file] = (old, new.encode("utf-8"))
+        section = cl.section_as_written(text, title, facts.today, changes)
         shown.append(section if len(by_file) == 1 else f"({rel})\n{section}")
     return "\n".join(shown)
 
