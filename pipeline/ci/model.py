@@ -10,6 +10,7 @@ Platform details (expressions, ``rules:``, permissions) are added by
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -46,6 +47,10 @@ class MatrixAxis:
 
 
 DIST_ARTIFACT = "dist"  # the release's files: SHA256SUMS, published by the last job
+NOTES_ARTIFACT = "release-notes"  # notes.md, release.env, prerelease: `pipeline changelog --section --notes-dir`
+NOTES_DIR = "release-notes"  # where the notes are written and downloaded, relative to the repository root
+PARTS_DIR = "release-parts"  # where the assemble job downloads every target's dist, one directory each
+ASSEMBLE_JOB = "assemble"
 KERNELS_ARTIFACT = "cuda-kernels"  # target/cuda of the release's CUDA job, packaged by the release build
 
 
@@ -90,10 +95,16 @@ class Job:
     # Writes `pipeline report --markdown` (the step summary / a GitLab artifact); its needs only hand over
     # what the report shows and may not have run.
     summary: bool = False
+    variables: tuple[tuple[str, str], ...] = ()  # job environment (`env:` / `variables:`), validated values
     # Input-scoped: on merge requests GitLab runs it only when one of these repository-relative
     # globs (`**` spans directories) matches a changed file; () runs it on every one. From the
     # registry's stage inputs (pipeline.changes.patterns); GitHub has no per-job path filter.
     changes: tuple[str, ...] = ()
+    # The release build per target (`matrix` has the TARGET axis): each entry uploads its own dist,
+    # named for its target, for the assemble job.
+    per_target: bool = False
+    assemble: bool = False  # merges the per-target dists (`release --assemble`) into one
+    notes: bool = False  # writes the release notes (`changelog --section --notes-dir`) and uploads them
 
     @property
     def sessions(self) -> tuple[str, ...]:
@@ -145,6 +156,9 @@ class Context:
     msrv: str | None = None  # `rust-version` of the workspace (its members' highest), when set
     locked: bool = True  # a Cargo.lock is there: the MSRV check runs with `--locked`
     cuda_sccache: bool = False  # `cuda.cache = "sccache"`: `pipeline cuda` runs nvcc through sccache
+    release_targets: tuple[str, ...] = ()  # `release.targets`: the release build's matrix
+    release_cross: tuple[tuple[str, str], ...] = ()  # `release.cross`: (target, cargo|zigbuild|cross)
+    cuda_toolkits: tuple[str, ...] = ()  # `cuda.toolkits`, oldest first: the CUDA job's toolkit axis
 
 
 @dataclass(frozen=True)
@@ -420,12 +434,28 @@ def _release_jobs(settings: CiSettings, context: Context) -> list[Job]:
     dist = Artifact(DIST_ARTIFACT, context.dist_dir)
     timeout = settings.timeouts.get(RELEASE_JOB, settings.release.timeout)
     before = [*gates, *([kernels] if kernels else [])]
-    build = Job(RELEASE_JOB, "release artifacts and SHA256SUMS", "release", "release", settings.release.args,
-                needs=tuple(job.id for job in before), timeout=timeout, uploads=(dist,),
-                downloads=kernels.uploads if kernels else (), full_history=True)
-    publish = Job("publish", "publish the release", "release", "-", needs=(RELEASE_JOB,), timeout=15,
-                  downloads=(dist,), publish=True, rust=False)
-    jobs = [*before, build, publish]
+    notes = Artifact(NOTES_ARTIFACT, NOTES_DIR)
+    needs, kernel_downloads = tuple(job.id for job in before), kernels.uploads if kernels else ()
+    built: list[Job]
+    if context.release_targets:
+        # One build per target, each on a runner that can build it; the assemble job makes them one release.
+        axis = MatrixAxis("targets", tuple((("TARGET", t),) for t in context.release_targets))
+        build = Job(RELEASE_JOB, "release artifacts", "release", "release",
+                    (*settings.release.args, "--target", "$TARGET"), matrix=(axis,), uploads=(dist,),
+                    per_target=True, needs=needs, timeout=timeout, downloads=kernel_downloads, full_history=True)
+        assemble = Job(ASSEMBLE_JOB, "one SHA256SUMS and manifest for every target", "release", "release",
+                       ("--assemble", PARTS_DIR), needs=(RELEASE_JOB,), timeout=15, rust=False, full_history=True,
+                       downloads=(Artifact(DIST_ARTIFACT, PARTS_DIR),), uploads=(dist, notes), assemble=True,
+                       notes=True)
+        built, last = [build, assemble], ASSEMBLE_JOB
+    else:
+        build = Job(RELEASE_JOB, "release artifacts and SHA256SUMS", "release", "release", settings.release.args,
+                    uploads=(dist, notes), notes=True, needs=needs, timeout=timeout, downloads=kernel_downloads,
+                    full_history=True)
+        built, last = [build], RELEASE_JOB
+    publish = Job("publish", "publish the release", "release", "-", needs=(last,), timeout=15,
+                  downloads=(dist, notes), publish=True, rust=False)
+    jobs = [*before, *built, publish]
     if settings.release.publish_crates:
         # Its own job: only it sees the registry token, and only after the gates and the artifacts passed.
         jobs.append(Job("publish-crates", "publish the crates", "release", "release", ("--publish-only", "--execute"),
@@ -476,6 +506,68 @@ def _msrv_job(settings: CiSettings, context: Context) -> list[Job]:
     return [Job(MSRV_JOB, f"MSRV: Rust {context.msrv}", "check", "cargo", timeout=_timeout(settings, "clippy"),
                 pull_requests=True, cache=True, command=command, toolchain=context.msrv,
                 changes=_changes([test], context.workspace))]
+TOOLKIT_VAR = "CUDA_TOOLKIT"
+IMAGE_VAR = "CUDA_IMAGE"
+MATRIX_IMAGE = "$" + IMAGE_VAR  # Job.container of a job whose image comes from its matrix entry
+
+
+def toolkit_image(settings: CiSettings, version: str) -> str:
+    """The CUDA job's image for toolkit ``version``: `ci.cuda-images`, else `ci.cuda-image`.
+
+    An `nvidia/cuda:X.Y...` image holding another release would make the job fail at its first nvcc
+    run ("toolkit 12.9 ... not found"); say so when generating instead.
+    """
+    from pipeline.foundation.errors import ConfigError
+
+    image = settings.cuda_images.get(version, settings.cuda_image)
+    match = re.match(r"^(?:[\w.-]+/)*nvidia/cuda:(\d+\.\d+)\.", image) if image else None
+    if match and match.group(1) != version:
+        raise ConfigError(
+            f"[workspace.metadata.pipeline.ci]: the CUDA job for toolkit {version} would run in {image!r}, "
+            f"which holds CUDA {match.group(1)}",
+            f'add `cuda-images = {{ "{version}" = "nvidia/cuda:{version}.<patch>-devel-ubuntu24.04@sha256:<digest>" }}`'
+            " (pinned by digest), or set `cuda-image = \"\"` to run on runners that have every toolkit",
+        )
+    return image
+
+
+def _toolkit_axis(settings: CiSettings, context: Context) -> tuple[MatrixAxis, ...]:
+    """The toolkit dimension of the CUDA job: each configured toolkit, with its own image when they differ."""
+    if len(context.cuda_toolkits) < 2:
+        return ()
+    images = {v: toolkit_image(settings, v) for v in context.cuda_toolkits}
+    if len(set(images.values())) == 1:
+        return (MatrixAxis("toolkits", tuple(((TOOLKIT_VAR, v),) for v in context.cuda_toolkits)),)
+    if "" in images.values():
+        from pipeline.foundation.errors import ConfigError
+
+        raise ConfigError("[workspace.metadata.pipeline.ci]: `cuda-images` gives some toolkits an image while "
+                          "`cuda-image` is empty (the others would run on the runner itself)",
+                          "give every toolkit of `cuda.toolkits` an image, or none")
+    return (MatrixAxis("toolkits", tuple(((TOOLKIT_VAR, v), (IMAGE_VAR, images[v])) for v in context.cuda_toolkits)),)
+
+
+def _with_toolkits(settings: CiSettings, context: Context, jobs: list[Job]) -> list[Job]:
+    """`cuda.toolkits`: the CUDA job over toolkit x architecture; the kernels that GPU jobs load and
+    releases ship built with the newest toolkit (`PIPELINE_CUDA_TOOLKIT`, its image)."""
+    from dataclasses import replace
+
+    if not context.cuda_toolkits:
+        return jobs
+    newest = context.cuda_toolkits[-1]
+    pinned = (("PIPELINE_CUDA_TOOLKIT", newest),)
+    axis = _toolkit_axis(settings, context)
+    out = []
+    for job in jobs:
+        if axis and any(a.name == "archs" for a in job.matrix):  # the compile matrix
+            container = MATRIX_IMAGE if any(k == IMAGE_VAR for k, _ in axis[0].entries[0]) else job.container
+            job = replace(job, matrix=(*axis, *job.matrix), args=(*job.args, "--toolkit", f"${TOOLKIT_VAR}"),
+                          container=container)
+        elif job.runner is Runner.GPU or any(a.name == KERNELS_ARTIFACT for a in job.uploads):
+            container = toolkit_image(settings, newest) if job.container else ""
+            job = replace(job, variables=(*job.variables, *pinned), container=container)
+        out.append(job)
+    return out
 
 
 def build_pipeline(settings: CiSettings, context: Context) -> CiPipeline:
@@ -489,9 +581,10 @@ def build_pipeline(settings: CiSettings, context: Context) -> CiPipeline:
     return CiPipeline(
         settings=settings,
         context=context,
-        ci_jobs=tuple([*ci_jobs, *_msrv_job(settings, context), *_report_job(settings, ci_jobs),
-                       *_profile_job(settings, context)]),
-        release_jobs=tuple(_release_jobs(settings, context)),
+        ci_jobs=tuple(_with_toolkits(settings, context, [
+            *ci_jobs, *_msrv_job(settings, context), *_report_job(settings, ci_jobs),
+            *_profile_job(settings, context)])),
+        release_jobs=tuple(_with_toolkits(settings, context, _release_jobs(settings, context))),
         cache_paths=cache_paths,
         ci_triggers=(Trigger("push", branch), Trigger("pull_request", branch)),
         release_triggers=(

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from pipeline import __version__
-from pipeline.cuda.settings import ARCH_PATTERN  # what `pipeline cuda --arch` accepts
+from pipeline.cuda.settings import ARCH_PATTERN, check_toolkit  # what `pipeline cuda --arch`/`--toolkit` accept
 from pipeline.foundation.config import setting
 from pipeline.stages import registry
 
@@ -30,8 +30,8 @@ NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 JOB_ID = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,63}")
 # Job ids the generator uses itself, GitLab's top-level keywords (a job named `variables` would
 # replace them) and words YAML 1.1 reads as booleans or null (GitLab parses YAML 1.1).
-OWN_JOB_IDS = frozenset({"checks", "checks-main", "release", "publish", "release-kernels", "profile", "msrv",
-                         "cuda-kernels", "report"})
+OWN_JOB_IDS = frozenset({"checks", "checks-main", "release", "publish", "release-kernels", "profile", "assemble",
+                         "msrv", "cuda-kernels", "report"})
 RESERVED_JOB_IDS = OWN_JOB_IDS | frozenset({
     "default", "include", "stages", "variables", "workflow", "image", "services", "cache", "before_script",
     "after_script", "types", "pages", "spec",
@@ -55,6 +55,8 @@ SHA = re.compile(r"[0-9a-f]{40}")
 VERSION_COMMENT = re.compile(r"v[0-9]+(\.[0-9]+){0,2}")
 # Free text (workflow name): quoted on output; no expressions, no control characters.
 TEXT = re.compile(r"[^\x00-\x1f\x7f${}]{1,80}")
+
+TRIPLE = re.compile(r"[a-z0-9_]+(-[a-z0-9_.]+){1,3}")  # what `release.targets` accepts
 
 MAX_TIMEOUT = 4320  # GitHub's limit for self-hosted runners, in minutes
 
@@ -167,6 +169,14 @@ class CiReleaseSettings:
     crates_environment: str = setting(
         "crates-io", doc="GitHub environment holding the `CARGO_REGISTRY_TOKEN` secret of the `publish-crates` job"
     )
+    target_runners: Mapping[str, tuple[str, ...]] = setting(
+        factory=dict, doc="GitHub `runs-on` labels of the artifact build per `release.targets` entry "
+        "(`{ \"aarch64-unknown-linux-gnu\" = [\"ubuntu-24.04-arm\"] }`); a target without one builds on `cpu-runner`"
+    )
+    target_tags: Mapping[str, str] = setting(
+        factory=dict, doc="GitLab runner tag of the artifact build per target, added to `cpu-tags` "
+        "(`{ \"aarch64-unknown-linux-gnu\" = \"arm64\" }`); set one for every target or none"
+    )
 
     def __post_init__(self) -> None:
         check("release.tag-prefix", self.tag_prefix, TAG_PREFIX, "a tag prefix (letters, digits, `. _ -`)")
@@ -184,6 +194,15 @@ class CiReleaseSettings:
             raise ValueError(f"`release.retention-days` = {self.retention_days} must be between 1 and 90")
         check("release.expire-in", self.expire_in, EXPIRE, "a duration like `30 days`")
         _check_timeout("release.timeout", self.timeout)
+        for triple, labels in self.target_runners.items():
+            check("release.target-runners", triple, TRIPLE, "a target triple like `aarch64-unknown-linux-gnu`")
+            if not labels:
+                raise ValueError(f"`release.target-runners.{triple}` needs at least one runner label")
+            check_all(f"release.target-runners.{triple}", labels, LABEL,
+                      "a runner label (letters, digits, `_ . : / -`)")
+        for triple, tag in self.target_tags.items():
+            check("release.target-tags", triple, TRIPLE, "a target triple like `aarch64-unknown-linux-gnu`")
+            check(f"release.target-tags.{triple}", tag, LABEL, "a runner tag (letters, digits, `_ . : / -`)")
 
 
 def _default_pip() -> tuple[str, ...]:
@@ -243,6 +262,12 @@ class CiSettings:
     )
     cuda_archs: tuple[str, ...] = setting(
         factory=lambda: ("sm_80", "sm_90"), doc="architectures of the CUDA compile matrix (`nox -s cuda -- --arch`)"
+    )
+    cuda_images: Mapping[str, str] = setting(
+        factory=dict,
+        doc='container image of the CUDA compile job per toolkit of `cuda.toolkits` (`{ "12.9" = '
+        '"nvidia/cuda:12.9.1-devel-ubuntu24.04@sha256:..." }`), pinned like `cuda-image`; a toolkit not '
+        "listed uses `cuda-image`",
     )
     toolchain: str = setting("stable", doc="Rust toolchain installed with `rustup` in each job")
     setup_toolchain: bool = setting(
@@ -328,6 +353,9 @@ class CiSettings:
         for key, image in (("cuda-image", self.cuda_image), ("gitlab-image", self.gitlab_image)):
             if image:
                 _check_image(key, image)
+        for version, image in self.cuda_images.items():
+            check_toolkit(version)
+            _check_image(f"cuda-images.{version}", image)
         if not self.cuda_archs:
             raise ValueError("`cuda-archs` needs at least one architecture")
         check_all("cuda-archs", self.cuda_archs, ARCH_PATTERN, "a CUDA architecture like `sm_90`")

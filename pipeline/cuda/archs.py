@@ -15,7 +15,9 @@ from pipeline.cuda.settings import FALLBACK_ARCHITECTURES, CudaSettings, check_a
 from pipeline.foundation.errors import ConfigError, UsageError
 
 _UNSUPPORTED_HINT = (
-    "drop the architecture, or install a CUDA toolkit that supports it (`nvcc --list-gpu-code` lists them)"
+    "drop the architecture, or use a CUDA toolkit that supports it (`nvcc --list-gpu-code` lists them; "
+    "sm_100/sm_120 need CUDA >= 12.8, CUDA 13 dropped sm_50 to sm_72); with several `toolkits`, every one "
+    "must build every configured architecture"
 )
 
 
@@ -55,11 +57,14 @@ def choose_architectures(
     return ArchChoice(tuple(a for a in FALLBACK_ARCHITECTURES if buildable(a)), "fallback list")
 
 
-def _unsupported(choice: ArchChoice, supported: Sequence[str]) -> str | None:
+def _unsupported(choice: ArchChoice, supported: Sequence[str], compiler: str = "nvcc",
+                 where: str | None = None) -> str | None:
     bad = nv.unsupported(choice.archs, supported)
     if not bad:
         return None
-    return f"nvcc cannot build {', '.join(bad)} (from {choice.origin}); it supports {', '.join(supported)}"
+    located = f"{where}: " if where and choice.origin == "configuration" else ""
+    return (f"{located}{compiler} cannot build {', '.join(bad)} (from {choice.origin}); "
+            f"it supports {', '.join(supported)}")
 
 
 def resolve_architectures(
@@ -67,10 +72,15 @@ def resolve_architectures(
     settings: CudaSettings,
     supported: Sequence[str],
     gpu_archs: Callable[[], Sequence[str]],
+    compiler: str = "nvcc",
+    where: str | None = None,
 ) -> ArchChoice:
     """:func:`choose_architectures`, checked: raises before anything compiles when nvcc cannot build one.
 
     A bad ``--arch`` is a usage error; a bad configured list (or none that auto can use) a configuration one.
+    ``compiler`` names the toolkit in messages (``toolkit 12.9 (/usr/local/cuda-12.9/bin/nvcc)``), as each
+    toolkit of a matrix supports other architectures; ``where`` (``Cargo.toml:LINE:COL`` of
+    ``architectures``) locates a refused configured list.
     """
     for arch in requested:
         try:
@@ -79,7 +89,7 @@ def resolve_architectures(
             raise UsageError(f"--arch: {exc}", "pass architectures like --arch sm_90 --arch sm_120") from None
     choice = choose_architectures(requested, settings, supported, gpu_archs)
     if requested:
-        problem = _unsupported(choice, supported)
+        problem = _unsupported(choice, supported, compiler)
         if problem:
             raise UsageError(problem, _UNSUPPORTED_HINT)
         return choice
@@ -89,7 +99,7 @@ def resolve_architectures(
             + ", ".join(FALLBACK_ARCHITECTURES),
             "set [workspace.metadata.pipeline.cuda] architectures explicitly",
         )
-    problem = _unsupported(choice, supported)
+    problem = _unsupported(choice, supported, compiler, where)
     if problem:
         raise ConfigError(problem, _UNSUPPORTED_HINT)
     return choice

@@ -38,6 +38,7 @@ from pipeline.cuda.jobs import Job, Product, plan_jobs
 from pipeline.cuda.kernels import Kernel, discover
 from pipeline.cuda.manifest import SUMS_NAME, build_manifest, remove_stale, sums_text
 from pipeline.cuda.settings import CudaSettings
+from pipeline.cuda.toolkit import Toolkit, default_toolkit, find_toolkit, select_toolkit
 from pipeline.foundation import fs
 from pipeline.foundation.errors import CheckFailed, OperationFailed, ToolMissing
 from pipeline.foundation.output import is_tty
@@ -46,8 +47,25 @@ from pipeline.workspace.model import Workspace
 CACHE_ENV = "PIPELINE_CUDA_CACHE"
 
 
-def output_dir(workspace: Workspace) -> Path:
-    return workspace.root / "target" / "cuda"
+def output_dir(workspace: Workspace, settings: CudaSettings | None = None, toolkit: str | None = None) -> Path:
+    """``target/cuda``: the newest (or only) toolkit's outputs, what build.rs, `gpu smoke` and releases use.
+
+    Each other configured toolkit builds into ``target/cuda-<version>``, beside it rather than inside,
+    so no build's manifest, stale-file cleanup or release packaging ever touches another's files.
+    """
+    base = workspace.root / "target" / "cuda"
+    if settings is None or toolkit is None or toolkit == settings.newest_toolkit:
+        return base
+    return base.with_name(f"cuda-{toolkit}")
+
+
+def resolve_toolkit(workspace: Workspace, settings: CudaSettings, requested: str | None) -> Toolkit:
+    """The toolkit this build uses (``--toolkit``, $PIPELINE_CUDA_TOOLKIT, else the newest configured)."""
+    version = select_toolkit(settings.toolkits, settings.newest_toolkit, requested)
+    if version is None:
+        return default_toolkit()
+    homes = {v: (workspace.root / Path(h).expanduser()) for v, h in settings.toolkit_homes.items()}
+    return find_toolkit(version, homes)
 
 
 def cache_dir(workspace: Workspace, settings: CudaSettings) -> Path:
@@ -93,6 +111,7 @@ class BuildOptions:
     use_cache: bool = True
     werror: bool = False
     progress: bool | None = None  # None: when stderr is a terminal
+    toolkit: str | None = None  # `--toolkit 12.9`; None: $PIPELINE_CUDA_TOOLKIT, else the newest configured
 
 
 @dataclass
@@ -102,6 +121,8 @@ class BuildResult:
     manifest: dict[str, Any]
     architectures: ArchChoice
     jobs: int
+    toolkit: Toolkit | None = None
+    cudart_dir: Path | None = None  # the toolkit's libcudart_static.a directory, when a static-lib set is built
     compiled: list[str] = field(default_factory=list)
     cached: list[str] = field(default_factory=list)
     warnings: list[nv.Diagnostic] = field(default_factory=list)
@@ -199,7 +220,8 @@ def _output_lock(out: Path) -> Iterator[None]:
     A second build waits (saying so); the lock dies with its process. The lock file sits
     beside the directory (``target/``), so the directory holds only what a release packs.
     """
-    lock = out.parent / LOCK_NAME
+    # target/.pipeline-cuda.lock for target/cuda; target/.pipeline-cuda-12.9.lock for another toolkit's.
+    lock = out.parent / (LOCK_NAME if out.name == "cuda" else f".pipeline-{out.name}.lock")
 
     def waiting(holder: fs.Holder | None) -> None:
         by = f" (pid {holder.pid})" if holder else ""
@@ -217,16 +239,25 @@ def _build(
     gpu_archs: Callable[[], Sequence[str]],
 ) -> BuildResult:
     started = time.monotonic()
+    toolkit = resolve_toolkit(workspace, settings, options.toolkit)
     wrapper = find_sccache() if settings.cache == "sccache" else None
-    compiler = Compiler(workspace.root, output_dir(workspace), cache_dir(workspace, settings),
-                        werror=options.werror or settings.werror, use_cache=options.use_cache,
-                        wrapper=wrapper, stage_root=stage_dir() if wrapper else None)
+    compiler = Compiler(workspace.root, output_dir(workspace, settings, toolkit.version),
+                        cache_dir(workspace, settings), werror=options.werror or settings.werror,
+                        use_cache=options.use_cache, wrapper=wrapper, stage_root=stage_dir() if wrapper else None,
+                        toolkit=toolkit)
     supported = compiler.supported_archs()
-    choice = resolve_architectures(options.archs, settings, supported, gpu_archs)
+    from pipeline.workspace.manifest import locate_key
+
+    where = locate_key(workspace.manifest_path, "architectures")
+    choice = resolve_architectures(options.archs, settings, supported, gpu_archs, toolkit.label, where)
     kernels = discover(workspace, settings)
     compiler.out.mkdir(parents=True, exist_ok=True)
     with _output_lock(compiler.out):
-        return _build_locked(compiler, settings, options, choice, kernels, started)
+        result = _build_locked(compiler, settings, options, choice, kernels, started)
+    result.toolkit = toolkit
+    if result.manifest["libraries"]:
+        result.cudart_dir = compiler.cudart_dir()
+    return result
 
 
 def _build_locked(
@@ -281,9 +312,11 @@ def _build_locked(
         return (job.kernel.source.stat().st_size + size) * len(job.products) / 1e5
 
     misses.sort(key=cost, reverse=True)
+    threads = nvcc_threads(misses, cost, jobs)
     progress = _Progress(len(misses), is_tty() if options.progress is None else options.progress)
     results, errors = _run_pool(
-        jobs, misses, lambda job: compiler.compile(job, keys, scanning.get(job.kernel) is job, deps[job.kernel]),
+        jobs, misses, lambda job: compiler.compile(job, keys, scanning.get(job.kernel) is job, deps[job.kernel],
+                                                   threads.get(job, 1)),
         on_done=lambda job, outcome: progress.step(job.label, outcome.seconds),
     )
     progress.finish()
@@ -302,9 +335,11 @@ def _build_locked(
     if results:
         compiler.cache.put_timings(timings)
 
-    # (3) one fatbin per kernel
+    # (3) one fatbin per kernel; one library per static-lib set
     bundles = []
     for kernel in kernels:
+        if kernel.kind == "static-lib":
+            continue
         cubins = [(arch, compiler.out / Product(kernel, "cubin", arch).output_name) for arch in choice.archs]
         ptx_part = (ptx, compiler.out / Product(kernel, "ptx", ptx).output_name) if ptx else None
         parts = [keys[Product(kernel, "cubin", arch)] for arch in choice.archs]
@@ -319,9 +354,11 @@ def _build_locked(
     _, errors = _run_pool(jobs, bundles, lambda b: compiler.bundle(*b))
     if errors:
         raise _fail(errors, "bundling", tool="fatbinary")
+    _archive_libraries(compiler, kernels, keys, options.use_cache)
 
     # (4) manifest, stale outputs removed
-    manifest = build_manifest(kernels, deps, choice.archs, ptx, metas, compiler.nvcc_version)
+    manifest = build_manifest(kernels, deps, choice.archs, ptx, metas, compiler.nvcc_version,
+                              compiler.toolkit.version)
     manifest_path = compiler.out / "manifest.json"
     fs.atomic_write_json(manifest_path, manifest)
     fs.atomic_write(compiler.out / SUMS_NAME, sums_text(compiler.out, manifest).encode(), sync=False)
@@ -338,6 +375,43 @@ def _build_locked(
         compiled=[p.label for job in misses for p in job.products], cached=cached, warnings=warnings,
         seconds=time.monotonic() - started,
     )
+
+
+def nvcc_threads(misses: Sequence[Job], cost: Callable[[Job], float], workers: int) -> dict[Job, int]:
+    """nvcc ``--threads`` per job: for a job compiling several architectures in one nvcc run (a static-lib
+    object) that would otherwise hold up the build, its architectures run in parallel inside nvcc.
+
+    It gets them when it alone is longer than an even share of the work (``cost > total / workers``) or
+    when there are fewer jobs than workers (idle workers otherwise). Single-architecture jobs are split
+    across workers by the scheduler already, so they need none.
+    """
+    total = sum(cost(job) for job in misses)
+    result: dict[Job, int] = {}
+    for job in misses:
+        targets = len(job.products[0].gencodes) if job.products[0].kind == "object" else 1
+        if targets > 1 and workers > 1 and (cost(job) > total / workers or len(misses) < workers):
+            result[job] = min(targets, workers)
+    return result
+
+
+def _archive_libraries(compiler: Compiler, kernels: list[Kernel], keys: dict[Product, str], use_cache: bool) -> None:
+    """``lib<set>.a`` of every static-lib set from its objects (``nvcc -lib``), cached by the objects' keys."""
+    sets: dict[str, list[Kernel]] = {}
+    for kernel in kernels:
+        if kernel.kind == "static-lib":
+            sets.setdefault(kernel.set_name, []).append(kernel)
+    for name, members in sets.items():
+        products = [next(p for p in keys if p.kernel is k and p.kind == "object") for k in members]
+        key = digest_json({"library": name, "objects": [keys[p] for p in products], "nvcc": compiler.nvcc_id})
+        entry = compiler.cache.get(key) if use_cache else None
+        if entry is not None:
+            _place(entry.artifact, compiler.out / f"lib{name}.a")
+            continue
+        try:
+            compiler.archive(name, [compiler.out / p.output_name for p in products], key,
+                             [k.relative for k in members])
+        except JobError as exc:
+            raise _fail([exc], "archiving", tool="nvcc -lib") from None
 
 
 def _place(artifact: Path, target: Path) -> None:

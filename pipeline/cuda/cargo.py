@@ -23,8 +23,13 @@ def selected_kernels(manifest: Mapping[str, Any], crate: str | None) -> list[Map
     return [k for k in manifest["kernels"] if crate is None or k.get("crate") == crate]
 
 
-def directives(manifest: Mapping[str, Any], root: Path, kernels: Sequence[Mapping[str, Any]]) -> list[str]:
-    """The ``cargo:`` lines for ``kernels`` (pure)."""
+def directives(manifest: Mapping[str, Any], root: Path, kernels: Sequence[Mapping[str, Any]],
+               out: Path | None = None, cudart_dir: Path | None = None) -> list[str]:
+    """The ``cargo:`` lines for ``kernels`` (pure).
+
+    A static-lib set's library, copied into ``out`` (OUT_DIR), is linked statically, with the
+    toolkit's static CUDA runtime (``cudart_dir``) its host code calls, and libstdc++ that runtime needs.
+    """
     lines: list[str] = []
 
     def rerun(path: Path) -> None:
@@ -37,6 +42,15 @@ def directives(manifest: Mapping[str, Any], root: Path, kernels: Sequence[Mappin
         rerun(root / kernel["source"])
         for header in kernel.get("headers", []):
             rerun(root / header)
+    libraries = list(dict.fromkeys(k["library"] for k in kernels if k.get("library")))
+    if libraries and out is not None:
+        lines.append(f"cargo:rustc-link-search=native={out}")
+        for library in libraries:
+            lines.append(f"cargo:rustc-link-lib=static={library.removeprefix('lib').removesuffix('.a')}")
+        if cudart_dir is not None:
+            lines.append(f"cargo:rustc-link-search=native={cudart_dir}")
+            lines.append("cargo:rustc-link-lib=static=cudart_static")
+        lines.append("cargo:rustc-link-lib=dylib=stdc++")
     lines.append(f"cargo:rustc-env=PIPELINE_CUDA_ARCHS={','.join(manifest['architectures'])}")
     lines.append(f"cargo:rustc-env=PIPELINE_CUDA_PTX={manifest.get('ptx') or ''}")
     return lines

@@ -22,7 +22,7 @@ from pipeline.cuda import nvcc as nv
 from pipeline.cuda.cache import Cache, FileDigests, digest_json
 from pipeline.cuda.jobs import Job, Product
 from pipeline.cuda.kernels import Kernel
-from pipeline.cuda.toolkit import find_cuda_tool
+from pipeline.cuda.toolkit import Toolkit, default_toolkit
 from pipeline.foundation import fs, proc
 
 
@@ -35,7 +35,8 @@ class Compiler:
     """
 
     def __init__(self, root: Path, out: Path, cache_root: Path, *, werror: bool, use_cache: bool,
-                 wrapper: Path | None = None, stage_root: Path | None = None) -> None:
+                 wrapper: Path | None = None, stage_root: Path | None = None,
+                 toolkit: Toolkit | None = None) -> None:
         self.root = root.resolve()
         self.out = out
         self.werror = werror
@@ -43,8 +44,9 @@ class Compiler:
         # sccache: every compile goes through it, from a staged copy of the sources (see stage()).
         self.wrapper = wrapper
         self.stage_root = stage_root
-        self.nvcc = find_cuda_tool("nvcc")
-        self.fatbinary = find_cuda_tool("fatbinary")
+        self.toolkit = toolkit or default_toolkit()
+        self.nvcc = self.toolkit.nvcc
+        self.fatbinary = self.toolkit.tool("fatbinary")
         version_text = proc.run([str(self.nvcc), "--version"]).stdout
         self.nvcc_version = _release(version_text)
         self.nvcc_id = hashlib.sha256(version_text.encode()).hexdigest()[:16]
@@ -137,7 +139,7 @@ class Compiler:
             temp.unlink(missing_ok=True)
             raise JobError(product.kernel.relative, result.stderr + result.stdout, self.display(cwd))
         log_text = result.stderr + result.stdout
-        usage = nv.parse_resource_usage(log_text) if product.kind == "cubin" else {}
+        usage = nv.parse_resource_usage(log_text) if product.kind in ("cubin", "object") else {}
         return {
             "entries": nv.entry_functions(log_text),
             "usage": {name: vars(u) for name, u in usage.items()},
@@ -171,11 +173,12 @@ class Compiler:
         return base / kernel.relative, flags
 
     def compile(self, job: Job, keys: dict[Product, str], scan: bool,
-                deps: list[tuple[str, str]] | None = None) -> JobOutcome:
+                deps: list[tuple[str, str]] | None = None, threads: int = 1) -> JobOutcome:
         """Run ``job``; store its products in the cache when their keys are known already.
 
         ``scan``: also write the include list (``-MD``); the caller stores the products
-        once the keys can be computed from it.
+        once the keys can be computed from it. ``threads``: nvcc ``--threads`` for an object
+        (several architectures in one nvcc run), when the scheduler has idle workers for it.
         """
         started = time.monotonic()
         flags = self.flags(job.kernel)
@@ -195,7 +198,9 @@ class Compiler:
                 temp = output.with_name(f".{output.stem}.{os.getpid()}.{threading.get_ident()}{output.suffix}")
                 temps.append((product, temp))
                 extra = nv.depfile_args(depfile) if scan and index == 0 else []
-                if product.kind == "ptx":
+                if product.kind == "object":
+                    argv = nv.object_argv(self.nvcc, source, product.gencodes, temp, flags, extra, threads)
+                elif product.kind == "ptx":
                     argv = nv.ptx_argv(self.nvcc, source, product.arch, temp, flags, extra)
                     ptx_temp = temp
                 else:
@@ -220,6 +225,32 @@ class Compiler:
                 temp.unlink(missing_ok=True)
             depfile.unlink(missing_ok=True)
         return JobOutcome(metas, time.monotonic() - started, make_rule)
+
+    def archive(self, name: str, objects: Sequence[Path], key: str, sources: Sequence[str]) -> None:
+        """``nvcc -lib``: a static-lib set's objects into ``out/lib<name>.a``, stored under ``key``."""
+        output = self.out / f"lib{name}.a"
+        temp = output.with_name(f".{output.name}.{os.getpid()}.tmp")
+        result = proc.run(nv.library_argv(self.nvcc, temp, objects), check=False)
+        if result.returncode != 0:
+            temp.unlink(missing_ok=True)
+            raise JobError(", ".join(sources), result.stderr + result.stdout, self.display(self.out))
+        data = temp.read_bytes()
+        os.replace(temp, output)
+        self.cache.put(key, data, {})
+
+    def cudart_dir(self) -> Path | None:
+        """Where this toolkit's ``libcudart_static.a`` lies (host code of a static-lib links it), from nvcc's
+        own ``TOP`` (``nvcc --dryrun``): /usr/local/bin/nvcc may be a wrapper far from its toolkit."""
+        result = proc.run([str(self.nvcc), "--dryrun", "-c", "-x", "cu", "/dev/null", "-o", "/dev/null"], check=False)
+        top = next((line.split("=", 1)[1].strip() for line in (result.stderr + result.stdout).splitlines()
+                    if line.startswith("#$ TOP=")), None)
+        if top is None:
+            return None
+        for relative in ("targets/x86_64-linux/lib", "targets/sbsa-linux/lib", "lib64", "lib"):
+            candidate = Path(top) / relative
+            if (candidate / "libcudart_static.a").is_file():
+                return candidate.resolve()
+        return None
 
     def bundle(self, kernel: Kernel, cubins: Sequence[tuple[str, Path]], ptx: tuple[str, Path] | None,
                key: str) -> None:

@@ -15,12 +15,19 @@ class Product:
     """One output file of one kernel: a cubin for a real arch or PTX for a virtual one; one cache entry."""
 
     kernel: Kernel
-    kind: Literal["cubin", "ptx"]
-    arch: str  # sm_90 for a cubin, compute_120 for PTX
+    kind: Literal["cubin", "ptx", "object"]
+    arch: str  # sm_90 for a cubin, compute_120 for PTX, sm_80+sm_90+compute_90 for an object (every -gencode)
 
     @property
     def output_name(self) -> str:
+        if self.kind == "object":
+            return f"{self.kernel.name}.o"
         return f"{self.kernel.name}.{self.arch}.{self.kind}"
+
+    @property
+    def gencodes(self) -> tuple[str, ...]:
+        """An object's architectures (real ones, then the PTX's virtual one)."""
+        return tuple(self.arch.split("+"))
 
     @property
     def label(self) -> str:
@@ -55,6 +62,12 @@ def plan_jobs(kernels: Sequence[Kernel], archs: Sequence[str], ptx: str | None, 
     """
     jobs = []
     for kernel in kernels:
+        if kernel.kind == "static-lib":
+            # Host code and device code in one object: nvcc -c with every -gencode (--threads runs them
+            # in parallel inside nvcc); a static library cannot be split per architecture.
+            targets = [*archs, *([ptx] if ptx else [])]
+            jobs.append(Job(kernel, (Product(kernel, "object", "+".join(targets)),)))
+            continue
         for arch in archs:
             cubin = Product(kernel, "cubin", arch)
             if combine and ptx is not None and nv.compute_of(arch) == ptx:

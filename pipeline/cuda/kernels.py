@@ -26,6 +26,12 @@ class Kernel:
     include_dirs: tuple[Path, ...] = ()
     defines: tuple[str, ...] = ()
     flags: tuple[str, ...] = ()
+    kind: str = "fatbin"  # or "static-lib": an object (host code too) archived into lib<set>.a
+
+    @property
+    def library(self) -> str | None:
+        """``lib<set>.a`` for a static-lib kernel set's file."""
+        return f"lib{self.set_name}.a" if self.kind == "static-lib" else None
 
 
 def _crate_of(workspace: Workspace, path: Path) -> str | None:
@@ -181,6 +187,7 @@ def discover(workspace: Workspace, settings: CudaSettings) -> list[Kernel]:
                 include_dirs=tuple((root / d).resolve() for d in kernel_set.include_dirs) if kernel_set else (),
                 defines=kernel_set.defines if kernel_set else (),
                 flags=(*settings.flags, *(kernel_set.flags if kernel_set else ())),
+                kind=kernel_set.kind if kernel_set else "fatbin",
             )
         )
     return kernels

@@ -15,14 +15,24 @@ from pipeline.cuda.jobs import Product
 from pipeline.cuda.kernels import Kernel
 
 SCHEMA = 1
-ARTIFACT_SUFFIXES = (".cubin", ".ptx", ".fatbin")
+ARTIFACT_SUFFIXES = (".cubin", ".ptx", ".fatbin", ".o", ".a")
 
 
 def build_manifest(kernels: list[Kernel], deps: dict[Kernel, list[tuple[str, str]]], archs: tuple[str, ...],
-                   ptx: str | None, metas: dict[Product, dict[str, Any]], nvcc_version: str) -> dict[str, Any]:
+                   ptx: str | None, metas: dict[Product, dict[str, Any]], nvcc_version: str,
+                   toolkit: str | None = None) -> dict[str, Any]:
     """The manifest of one build: ``metas`` holds what each product's compile reported (entries, usage)."""
     entries = []
+    libraries: dict[str, dict[str, Any]] = {}
     for kernel in kernels:
+        if kernel.kind == "static-lib":
+            entries.append(_library_member(kernel, deps, archs, ptx, metas))
+            library = libraries.setdefault(kernel.set_name, {
+                "name": kernel.set_name, "file": kernel.library, "crates": [], "objects": []})
+            library["objects"].append(f"{kernel.name}.o")
+            if kernel.crate and kernel.crate not in library["crates"]:
+                library["crates"].append(kernel.crate)
+            continue
         per_arch: dict[str, Any] = {}
         entry_names: list[str] = []
         for arch in archs:
@@ -50,9 +60,37 @@ def build_manifest(kernels: list[Kernel], deps: dict[Kernel, list[tuple[str, str
     return {
         "schema": SCHEMA,
         "nvcc": nvcc_version,
+        "toolkit": toolkit,  # the configured `toolkits` entry it was built with; None: unversioned
         "architectures": list(archs),
         "ptx": ptx,
         "kernels": entries,
+        # static-lib sets: lib<name>.a, what build.rs links (`cargo:rustc-link-lib=static=<name>`)
+        "libraries": list(libraries.values()),
+    }
+
+
+def _library_member(kernel: Kernel, deps: dict[Kernel, list[tuple[str, str]]], archs: tuple[str, ...],
+                    ptx: str | None, metas: dict[Product, dict[str, Any]]) -> dict[str, Any]:
+    """A static-lib set's file: its object (every architecture + PTX inside) and the library holding it."""
+    targets = [*archs, *([ptx] if ptx else [])]
+    meta = metas[Product(kernel, "object", "+".join(targets))]
+    names = list(dict.fromkeys(meta.get("entries", [])))
+    return {
+        "name": kernel.name,
+        "source": kernel.relative,
+        "set": kernel.set_name,
+        "crate": kernel.crate,
+        "kind": "static-lib",
+        "headers": [p for p, _ in deps[kernel] or [] if not p.startswith("/")],
+        "fatbin": None,
+        "ptx": None,
+        "object": f"{kernel.name}.o",
+        "library": kernel.library,
+        "gencode": targets,
+        "entries": [n for n in names if nv.is_extern_c(n)],
+        "mangled_entries": [n for n in names if not nv.is_extern_c(n)],
+        "architectures": {},
+        "functions": meta.get("usage", {}),
     }
 
 
@@ -63,7 +101,7 @@ def listed_files(manifest: dict[str, Any]) -> list[str]:
     """Every file of the output directory the manifest names (artifacts; not manifest.json itself)."""
     names: list[str] = []
     for kernel in manifest["kernels"]:
-        for name in (kernel.get("fatbin"), kernel.get("ptx"), kernel.get("library"),
+        for name in (kernel.get("fatbin"), kernel.get("ptx"), kernel.get("object"), kernel.get("library"),
                      *(a.get("cubin") for a in kernel.get("architectures", {}).values())):
             if name and name not in names:
                 names.append(name)
@@ -96,4 +134,4 @@ def _is_temp(name: str) -> bool:
     """``.saxpy.1234.5678.d``, ``.saxpy.sm_90.1234.5678.cubin``, ``.saxpy.fatbin.1234.tmp``, ``.x.tmp``."""
     import re
 
-    return bool(name.startswith(".") and re.search(r"\.\d+(\.\d+)?\.(d|cubin|ptx|o|tmp)$|\.tmp$", name))
+    return bool(name.startswith(".") and re.search(r"\.\d+(\.\d+)?\.(d|cubin|ptx|o|a|tmp)$|\.tmp$", name))

@@ -109,6 +109,33 @@ def ptx_argv(nvcc: Path, source: Path, compute: str, output: Path, flags: Compil
     return [*argv, *extra, "-o", str(output), str(source)]
 
 
+def gencode_args(targets: Sequence[str]) -> list[str]:
+    """``-gencode`` for each real architecture (SASS) and virtual one (PTX, ``compute_XY``)."""
+    args: list[str] = []
+    for target in targets:
+        virtual = target if target.startswith("compute_") else compute_of(target)
+        args += ["-gencode", f"arch={virtual},code={target}"]
+    return args
+
+
+def object_argv(nvcc: Path, source: Path, targets: Sequence[str], output: Path, flags: CompileFlags,
+                extra: Sequence[str] = (), threads: int = 1) -> list[str]:
+    """A static-lib file: host and device code into one relocatable object, position independent
+    (it ends up in a Rust cdylib or PIE binary); ``--threads`` compiles its architectures in parallel."""
+    argv = [str(nvcc), "-c", *gencode_args(targets), "-Xcompiler", "-fPIC", "-Xptxas", "-v",
+            *flags.preprocess_args(source), *flags.flags]
+    if flags.werror:
+        argv += ["-Werror", "all-warnings"]
+    if threads > 1:
+        argv += ["--threads", str(threads)]
+    return [*argv, *extra, "-o", str(output), str(source)]
+
+
+def library_argv(nvcc: Path, output: Path, objects: Sequence[Path]) -> list[str]:
+    """``nvcc -lib``: the objects of a static-lib set archived into ``lib<name>.a``."""
+    return [str(nvcc), "-lib", "-o", str(output), *(str(o) for o in objects)]
+
+
 def fatbinary_argv(fatbinary: Path, output: Path, cubins: Sequence[tuple[str, Path]],
                    ptx: tuple[str, Path] | None) -> list[str]:
     """Bundle the cubins (and PTX) of one kernel, as nvcc --fatbin does internally."""

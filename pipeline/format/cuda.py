@@ -14,6 +14,9 @@ def build_json(result: BuildResult) -> dict[str, Any]:
         "architectures": list(result.architectures.archs),
         "architectures_from": result.architectures.origin,
         "ptx": result.manifest.get("ptx"),
+        # The configured toolkit version (None: unversioned) and the nvcc that built it.
+        "toolkit": result.toolkit.version if result.toolkit else None,
+        "nvcc": str(result.toolkit.nvcc) if result.toolkit else None,
         "jobs": result.jobs,
         "compiled": result.compiled,
         "cached": result.cached,

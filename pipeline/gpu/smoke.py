@@ -124,6 +124,8 @@ def _check_device(cuda: Any, ordinal: int, manifest: dict[str, Any], out_dir: Pa
     try:
         loaded: dict[str, Any] = {}
         for kernel in manifest.get("kernels", []):
+            if not kernel.get("fatbin"):  # a static-lib set's object: linked into the binary, not loaded
+                continue
             check = ModuleCheck(kernel["fatbin"], True)
             try:
                 module = cuda.module_from_buffer((out_dir / kernel["fatbin"]).read_bytes())
