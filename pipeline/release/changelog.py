@@ -183,20 +183,34 @@ def from_history(commits: Sequence[HistoryLike], since: str | None) -> Changes:
     return Changes(since, tuple(parse_commit(c, c.crates) for c in reversed(commits)))  # type: ignore[arg-type]
 
 
-def changelog_files(root_file: str, crate_dirs: Mapping[str, str], exists: Callable[[str], bool]) -> dict[str, str]:
+def changelog_files(root_file: str, crate_dirs: Mapping[str, str], exists: Callable[[str], bool],
+                    member_dirs: Mapping[str, str] | None = None) -> dict[str, str]:
     """crate -> the changelog its section goes to (workspace-relative).
 
-    Where crates keep their own ``CHANGELOG.md`` (clap's shape) each crate's section goes
-    to its own file and no root file is created; a crate without one then writes none. Where
-    the workspace keeps one root file (or no file at all yet), every crate's goes there.
+    Where crates keep their own ``CHANGELOG.md`` (clap's shape: any member of ``member_dirs``,
+    default ``crate_dirs``, has one) each crate's section goes to its own file, and a crate
+    without one to the root file when there is one (clap's root file covers clap_builder and
+    clap_derive); a root file is never created then. Where the workspace keeps one root file
+    (or no file at all yet), every crate's goes there.
     """
     name = posixpath.basename(root_file) or "CHANGELOG.md"
-    own = {c: posixpath.join(d, name) if d not in ("", ".") else root_file for c, d in crate_dirs.items()}
-    per_crate = {c: path for c, path in own.items() if crate_dirs[c] not in ("", ".") and exists(path)}
-    if per_crate:
-        # The root package (if any) keeps the root file.
-        return {c: path for c, path in own.items() if c in per_crate or crate_dirs[c] in ("", ".")}
-    return {c: root_file for c in crate_dirs}
+
+    def own_file(directory: str) -> str:
+        return posixpath.join(directory, name) if directory not in ("", ".") else root_file
+
+    judged = member_dirs if member_dirs is not None else crate_dirs
+    if not any(d not in ("", ".") and exists(own_file(d)) for d in judged.values()):
+        return {c: root_file for c in crate_dirs}
+    root_exists = exists(root_file)
+    result = {}
+    for crate, directory in crate_dirs.items():
+        path = own_file(directory)
+        if directory in ("", ".") or exists(path):
+            if path != root_file or root_exists or directory in ("", "."):
+                result[crate] = path
+        elif root_exists:
+            result[crate] = root_file
+    return result
 
 
 def release_date() -> str:
