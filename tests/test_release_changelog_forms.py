@@ -190,3 +190,16 @@ def test_primary_crates_released_together_share_one_title_and_a_collision_is_exp
                    "--workspace", str(root))
     assert together.returncode == 0, together.stderr
     assert "+## [1.0.3] - " in together.stdout and "tags: v1.0.3\n" in together.stdout
+
+
+def test_a_section_written_ahead_for_the_version_is_dated_not_duplicated() -> None:
+    old = ("# Changelog\n\n## v0.5.0 - Unreleased\n\n### Added\n\n- by hand\n\n"
+           "## v0.4.0 - 2026-01-01\n\n- older\n")
+    assert cl.existing_section(old, "0.5.0") is None  # written ahead: not a release already made
+    new = cl.insert_release(old, "0.5.0", "2026-12-01", CHANGES)
+    assert new == ("# Changelog\n\n## v0.5.0 - 2026-12-01\n\n### Added\n\n- by hand\n\n"
+                   "### Fixed\n\n- off by one (0123456)\n\n## v0.4.0 - 2026-01-01\n\n- older\n")
+    # A stale one for another version (candle's `## v0.3.1 - Unreleased`) is left where it is.
+    stale = cl.insert_release(old, "0.6.0", "2026-12-01", CHANGES)
+    assert stale.startswith("# Changelog\n\n## v0.6.0 - 2026-12-01\n\n### Fixed\n")
+    assert "## v0.5.0 - Unreleased" in stale
