@@ -237,7 +237,7 @@ def _verdicts(breaking: bool, feature: bool) -> str:
     """What besides the commits made the level (the kernel ABI diff, the Rust API check)."""
     if breaking:
         return "; the kernel ABI or the Rust API check found a breaking change"
-    return "; the kernel ABI gained an entry" if feature else ""
+    return "; the kernel ABI or the Rust API check found an addition" if feature else ""
 
 
 def judged_from(changes: cl.Changes, names: Sequence[str]) -> str:
