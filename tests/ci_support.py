@@ -56,6 +56,7 @@ profile-tool = "ncu"
 cache-dirs = ["target", ".cache/sccache"]
 feature-sets = {{ default = [], gpu = ["gpu"], tensorcore = ["gpu", "tensorcore"], \
 full = ["gpu", "tensorcore", "onnx"] }}
+sccache = "redis"
 
 [workspace.metadata.pipeline.ci.release]
 tag-prefix = "release-v"
@@ -96,6 +97,7 @@ setup-toolchain = false
 pip-install = []
 cuda-image = ""
 noxfile = "ci/noxfile.py"
+sccache = "gha"
 
 [workspace.metadata.pipeline.ci.release]
 enabled = false
@@ -103,9 +105,20 @@ enabled = false
 }
 
 
-def write_config_workspace(root: Path, config: str, crates: int = 4, *, git: bool = True) -> Path:
-    """A generated workspace whose root Cargo.toml ends with ``config``; a git repository if ``git``."""
+KERNEL = "kernels/scale.cu"
+
+
+def write_config_workspace(root: Path, config: str, crates: int = 4, *, git: bool = True,
+                           kernels: bool = True) -> Path:
+    """A generated workspace whose root Cargo.toml ends with ``config``; a git repository if ``git``.
+
+    With ``kernels`` it holds one `.cu` file, so its CI has the CUDA and GPU jobs (a workspace
+    without kernels gets none)."""
     make_workspace(root, crates=crates)
+    if kernels:
+        kernel = root / KERNEL
+        kernel.parent.mkdir(parents=True, exist_ok=True)
+        kernel.write_text('extern "C" __global__ void scale(float *x, float a) { x[threadIdx.x] *= a; }\n')
     manifest = root / "Cargo.toml"
     manifest.write_text(manifest.read_text() + config)
     if git:

@@ -23,9 +23,11 @@ def _ids(jobs):
 
 def test_default_layout_runs_every_stage_as_a_nox_session():
     pipeline = build_pipeline(CiSettings(), CONTEXT)
-    assert _ids(pipeline.ci_jobs) == ["generate", "checks", "clippy", "test", "cuda", "gpu-smoke", "gpu-test"]
+    assert _ids(pipeline.ci_jobs) == ["generate", "checks", "clippy", "test", "cuda", "cuda-kernels", "gpu-smoke",
+                                      "gpu-test", "report"]
     sessions = [s for job in pipeline.ci_jobs for s in job.sessions]
-    assert sessions == ["generate", "fmt", "lint", "dupes", "audit", "clippy", "test", "cuda", "gpu_smoke", "gpu_test"]
+    assert sessions == ["generate", "fmt", "lint", "dupes", "audit", "clippy", "test", "cuda", "cuda", "gpu_smoke",
+                        "gpu_test"]
     assert pipeline.job(Workflow.CI, "generate").args == ("--check",)
     cuda = pipeline.job(Workflow.CI, "cuda")
     assert cuda.runner is Runner.CPU and cuda.args == ("--arch", "$ARCH")
@@ -40,8 +42,8 @@ def test_gpu_jobs_follow_the_cuda_job_under_a_lease():
     pipeline = build_pipeline(CiSettings(gpus=2), CONTEXT)
     smoke = pipeline.job(Workflow.CI, "gpu-smoke")
     gpu_test = pipeline.job(Workflow.CI, "gpu-test")
-    assert smoke.runner is Runner.GPU and smoke.needs == ("cuda",) and smoke.gpus == 2
-    assert gpu_test.needs == ("gpu-smoke", "test") and gpu_test.gpus == 2
+    assert smoke.runner is Runner.GPU and smoke.needs == ("cuda-kernels",) and smoke.gpus == 2
+    assert gpu_test.needs == ("gpu-smoke", "test", "cuda-kernels") and gpu_test.gpus == 2
     # Cheap checks never wait for anything: they run in parallel.
     assert all(not job.needs for job in pipeline.ci_jobs if job.stage == "check")
 
@@ -49,7 +51,7 @@ def test_gpu_jobs_follow_the_cuda_job_under_a_lease():
 def test_critical_path_is_the_longest_chain_of_needs():
     pipeline = build_pipeline(CiSettings(), CONTEXT)
     chain, minutes = critical_path(pipeline.ci_jobs)
-    assert chain == ["cuda", "gpu-smoke", "gpu-test"]
+    assert chain == ["cuda-kernels", "gpu-smoke", "gpu-test"]
     assert minutes == 60 + 30 + 60
     release_chain, _ = critical_path(pipeline.release_jobs, {job.id: 1 for job in pipeline.release_jobs})
     assert release_chain[-2:] == ["release", "publish"]
@@ -58,7 +60,7 @@ def test_critical_path_is_the_longest_chain_of_needs():
 def test_switched_off_stages_drop_out_of_needs():
     settings = CiSettings(stages=("fmt", "test", "gpu_test"))
     pipeline = build_pipeline(settings, CONTEXT)
-    assert _ids(pipeline.ci_jobs) == ["checks", "test", "gpu-test"]
+    assert _ids(pipeline.ci_jobs) == ["checks", "test", "gpu-test", "report"]
     assert pipeline.job(Workflow.CI, "gpu-test").needs == ("test",)
 
 
@@ -109,7 +111,7 @@ def test_extra_sessions_become_jobs(tmp_path: Path):
     assert repo == root
     bench = pipeline.job(Workflow.CI, "bench-gpu")
     assert (bench.session, bench.args, bench.runner, bench.needs, bench.timeout, bench.pull_requests) == (
-        "bench", ("--quick", "--out=target/bench.json"), Runner.GPU, ("cuda",), 45, False)
+        "bench", ("--quick", "--out=target/bench.json"), Runner.GPU, ("cuda-kernels",), 45, False)
     assert len(pipeline.job(Workflow.CI, "cuda").matrix_entries) == 3
     assert len(pipeline.job(Workflow.CI, "test").matrix_entries) == 4
     assert pipeline.job(Workflow.CI, "test").timeout == 90

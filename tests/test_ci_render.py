@@ -122,8 +122,8 @@ def test_release_workflow_uses_no_caches_and_only_publish_writes(rendered):
 def test_example_runs_from_the_repository_root_with_its_workspace(rendered):
     doc = load_yaml(rendered["example"][".github/workflows/ci.yml"])
     assert doc["env"]["PIPELINE_WORKSPACE"] == "examples/prism4d"
-    assert list(doc["jobs"]) == ["generate", "checks", "clippy", "test", "cuda", "gpu-smoke", "gpu-test", "tests",
-                                 "pylint"]
+    assert list(doc["jobs"]) == ["generate", "checks", "clippy", "test", "cuda", "cuda-kernels", "gpu-smoke",
+                                 "gpu-test", "tests", "pylint", "msrv", "report"]
     tests = doc["jobs"]["tests"]
     assert 'nox" --no-dependencies -f noxfile.py -s tests' in tests["steps"][-1]["run"]
     smoke = doc["jobs"]["gpu-smoke"]
@@ -131,8 +131,9 @@ def test_example_runs_from_the_repository_root_with_its_workspace(rendered):
         "\"$PIPELINE_VENV/bin/pipeline\" runner check || echo 'warning: this GPU runner does not match "
         "[workspace.metadata.pipeline.runner] (findings above); runner.enforce = true stops the job here'\n"
         '"$PIPELINE_VENV/bin/pipeline" gpu run --gpus 1 -- "$PIPELINE_VENV/bin/nox" --no-dependencies -f noxfile.py '
-        "-s gpu_smoke -- --require-gpu\n")
-    assert "hashFiles('examples/prism4d/Cargo.lock')" in doc["jobs"]["clippy"]["steps"][1]["with"]["key"]
+        "-s gpu_smoke -- --require-gpu --no-build\n")
+    cache = next(step for step in doc["jobs"]["clippy"]["steps"] if step["name"].startswith("Cache"))
+    assert "hashFiles('examples/prism4d/Cargo.lock')" in cache["with"]["key"]
     assert doc["jobs"]["cuda"]["strategy"]["matrix"]["include"] == [
         {"arch": "sm_80"}, {"arch": "sm_90"}, {"arch": "sm_120"}]
 
@@ -163,8 +164,9 @@ def test_gitlab_pipeline_is_hardened(rendered):
                            "$CI_MERGE_REQUEST_SOURCE_PROJECT_ID == $CI_PROJECT_ID" in c for c in conditions)
                 assert " runner check" in job["script"][0]  # the runner is checked before GPU time is spent
                 # every GPU job holds its lease; the profile job leases through `pipeline profile --gpus`
-                assert " gpu run --gpus " in job["script"][1] or (job_id == "profile" and
-                                                                  " --gpus " in job["script"][1])
+                # (after the sccache switch, where `sccache` is on)
+                assert " gpu run --gpus " in job["script"][-1] or (job_id == "profile" and
+                                                                   " --gpus " in job["script"][-1])
         gpu_jobs = [j for j, job in jobs.items() if any(t in job.get("tags", []) for t in ("gpu", "h100"))]
         assert gpu_jobs and all(jobs[j]["resource_group"].startswith("gpu-") for j in gpu_jobs), case
         assert "release" in jobs["publish"] and jobs["publish"]["rules"][0]["if"].startswith("$CI_COMMIT_TAG =~")
@@ -173,13 +175,15 @@ def test_gitlab_pipeline_is_hardened(rendered):
 def test_gitlab_release_waits_for_gate_jobs_gpu_ones_optional(rendered):
     doc = load_yaml(rendered["matrix"][".gitlab-ci.yml"])
     needs = {n["job"]: n.get("optional", False) for n in doc["release"]["needs"]}
+    # The CI workflow's kernel hand-off gates nothing: the release builds its own (release-kernels).
     assert needs == {"checks": False, "clippy": False, "test": False, "cuda": False, "gpu-test": True,
                      "release-kernels": False}
     assert doc["release"]["rules"] == [{"if": "$CI_COMMIT_TAG =~ /^release\\-v[0-9]/"}]
     assert doc["gpu-test"]["resource_group"] == "gpu-h100"
     assert doc["gpu-test"]["timeout"] == "120 minutes"
-    assert doc["bench-gpu"]["script"] == [
-        '"$PIPELINE_VENV/bin/pipeline" runner check',  # runner.enforce = true in this case
+    assert doc["bench-gpu"]["script"][0] == '"$PIPELINE_VENV/bin/pipeline" runner check'  # runner.enforce = true
+    assert doc["bench-gpu"]["script"][1].startswith('if [ -n "${SCCACHE_REDIS_URL:-}" ]')  # sccache = "redis"
+    assert doc["bench-gpu"]["script"][2:] == [
         '"$PIPELINE_VENV/bin/pipeline" gpu run --gpus 2 -- "$PIPELINE_VENV/bin/nox" --no-dependencies '
         "-f noxfile.py -s bench -- --quick --out=target/bench.json"]
 
@@ -193,7 +197,7 @@ def test_configured_values_round_trip_exactly(rendered):
         "container"]["image"].split("1e8ac7a5")[1])
     include = ci["jobs"]["test"]["strategy"]["matrix"]["include"]
     assert include[3] == {"feature-set": "full", "features": "gpu,tensorcore,onnx"}
-    setup = ci["jobs"]["test"]["steps"][2]["run"]
+    setup = _setup_run(ci, "test")
     assert "'cargo-gpu-pipeline[gpu]>=0.1'" in setup  # shell-quoted: `>` is not a redirection
     assert "rustup toolchain install 1.85.0" in setup
     checkout = ci["jobs"]["test"]["steps"][0]["uses"]
@@ -206,7 +210,8 @@ def test_configured_values_round_trip_exactly(rendered):
 
 def test_default_pins_are_full_shas_with_versions():
     assert set(DEFAULT_PINS) == {"actions/checkout", "actions/cache", "actions/upload-artifact",
-                                 "actions/download-artifact", "actions/attest-build-provenance"}
+                                 "actions/download-artifact", "actions/attest-build-provenance",
+                                 "mozilla-actions/sccache-action"}
     for pin in DEFAULT_PINS.values():
         assert re.fullmatch(r"[0-9a-f]{40}", pin.sha) and re.fullmatch(r"v\d+\.\d+\.\d+", pin.version)
 
@@ -309,6 +314,10 @@ def _setup_run(doc, job_id):
     return next(step["run"] for step in doc["jobs"][job_id]["steps"] if step["name"].startswith("Set up"))
 
 
+def _nox_run(doc, job_id):
+    return next(step["run"] for step in doc["jobs"][job_id]["steps"] if step["name"].startswith("nox -s"))
+
+
 def test_sessions_get_what_they_need_on_a_fresh_runner(rendered):
     # Without pycuda the load test says "skipped", a failure under --require-gpu; without pip-audit
     # and the RustSec database `pipeline audit` stops: both jobs would fail on every run.
@@ -316,29 +325,41 @@ def test_sessions_get_what_they_need_on_a_fresh_runner(rendered):
     assert "pip install --disable-pip-version-check '.[gpu]'\n" in _setup_run(example, "gpu-smoke")
     checks = _setup_run(example, "checks")
     assert "pip install --disable-pip-version-check '.[audit]'\n" in checks
-    assert ('if [ "$SESSION" = audit ]; then if [ -d "$HOME/.cargo/advisory-db"/.git ]; then '
-            'git -C "$HOME/.cargo/advisory-db" pull --quiet --ff-only; else git clone --quiet --depth 1 '
-            'https://github.com/rustsec/advisory-db.git "$HOME/.cargo/advisory-db"; fi; fi') in checks
-    assert "[gpu" not in _setup_run(example, "test") and "advisory-db" not in _setup_run(example, "test")
+    # `pipeline audit --fetch-db` clones (or updates) the database itself, only in the audit entry.
+    assert _nox_run(example, "checks") == (
+        'if [ "$SESSION" = audit ]; then "$PIPELINE_VENV/bin/nox" --no-dependencies -f noxfile.py -s audit -- '
+        '--fetch-db; else "$PIPELINE_VENV/bin/nox" --no-dependencies -f noxfile.py -s "$SESSION"; fi\n')
+    assert "[gpu" not in _setup_run(example, "test") and "fetch-db" not in _nox_run(example, "test")
     release = load_yaml(rendered["example"][".github/workflows/release.yml"])
-    assert "advisory-db" in _setup_run(release, "checks")
+    assert "-s audit -- --fetch-db" in _nox_run(release, "checks")
     matrix = load_yaml(rendered["matrix"][".gitlab-ci.yml"])
     assert "'cargo-gpu-pipeline[gpu,audit]>=0.1'" in matrix["checks-main"]["before_script"][3]
 
 
 @pytest.mark.parametrize(("audit", "expected"), [
-    ('db = "vendor/advisory-db"', "git clone --quiet --depth 1 https://github.com/rustsec/advisory-db.git "
-                                  "vendor/advisory-db"),
+    ('db = "vendor/advisory-db"', "vendor/advisory-db"),
+    ("", "~/.cargo/advisory-db"),
     ('engine = "cargo-deny"', None),
 ])
 def test_the_advisory_database_goes_where_audit_reads_it(tmp_path, audit, expected):
+    """The audit entry runs `--fetch-db` and caches the database where `pipeline audit` reads it (GitLab: under
+    CARGO_HOME in the project directory, the only place it caches); cargo-deny fetches its own."""
     root = write_config_workspace(tmp_path / "ws", f"\n[workspace.metadata.pipeline.audit]\n{audit}\n", git=False)
-    doc = load_yaml(render_workspace(root)[".github/workflows/ci.yml"])
-    setup = _setup_run(doc, "checks")
+    files = render_workspace(root)
+    doc = load_yaml(files[".github/workflows/ci.yml"])
+    cache = next(step for step in doc["jobs"]["checks"]["steps"] if step["name"].startswith("Cache"))
+    gitlab = load_yaml(files[".gitlab-ci.yml"])["checks"]
     if expected is None:
-        assert "advisory-db" not in setup
+        assert "fetch-db" not in _nox_run(doc, "checks") and "advisory-db" not in cache["with"]["path"]
+        assert "fetch-db" not in gitlab["script"][-1]
+        return
+    assert "-s audit -- --fetch-db;" in _nox_run(doc, "checks")
+    assert expected in cache["with"]["path"].splitlines()
+    if expected.startswith("~/"):
+        assert '-s audit -- --fetch-db --db "$CARGO_HOME/advisory-db";' in gitlab["script"][-1]
+        assert ".cargo-home/advisory-db" in gitlab["cache"][0]["paths"]
     else:
-        assert expected in setup
+        assert "-s audit -- --fetch-db;" in gitlab["script"][-1] and expected in gitlab["cache"][0]["paths"]
 
 
 @pytest.mark.parametrize("arch", ["compute_90", "sm90", "sm_9"])

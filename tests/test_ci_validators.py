@@ -161,11 +161,11 @@ def test_gitlab_ci_local_lists_the_jobs(gitlab_repo):
         "generate", "checks: [fmt]", "checks: [lint]", "checks: [dupes]", "checks: [audit]",
         "clippy: [default,]", "clippy: [tensorcore,prism-gpu/tensorcore]",
         "test: [default,]", "test: [tensorcore,prism-gpu/tensorcore]",
-        "cuda: [sm_80]", "cuda: [sm_90]", "cuda: [sm_120]", "tests", "pylint",
-    ]  # no GPU job: this ref is not protected
+        "cuda: [sm_80]", "cuda: [sm_90]", "cuda: [sm_120]", "tests", "pylint", "msrv", "report",
+    ]  # no GPU job (nor the kernel build that only feeds them): this ref is not protected
     protected = _listed(gitlab_repo, "--variable", "CI_COMMIT_REF_PROTECTED=true",
                         "--ignore-predefined-vars", "CI_COMMIT_REF_PROTECTED")
-    assert set(protected) - set(branch) == {"gpu-smoke", "gpu-test"}
+    assert set(protected) - set(branch) == {"cuda-kernels", "gpu-smoke", "gpu-test"}
     tagged = _listed(gitlab_repo, "--variable", "CI_COMMIT_TAG=prism4d-v0.4.2",
                      "--ignore-predefined-vars", "CI_COMMIT_TAG")
     assert set(tagged) - set(branch) == {"release-kernels", "release", "publish"}

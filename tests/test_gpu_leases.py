@@ -24,6 +24,19 @@ RECORD = (
     "open(sys.argv[1], 'a').write(json.dumps([start, end, os.environ['CUDA_VISIBLE_DEVICES']]) + '\\n')\n"
 )
 
+# Each child holds its lease until the other child has started too (or 120 s went by), so the test
+# shows two leases held at once however slowly a loaded machine starts the second process. With
+# leases wrongly serialised, the first child gives up waiting and the second gets the same GPU.
+RECORD_TOGETHER = (
+    "import json, os, sys, time\n"
+    "started = sys.argv[1] + '.started'\n"
+    "open(started, 'a').write(os.environ['CUDA_VISIBLE_DEVICES'] + '\\n')\n"
+    "deadline = time.time() + 120\n"
+    "while len(open(started).read().splitlines()) < 2 and time.time() < deadline:\n"
+    "    time.sleep(0.05)\n"
+    "open(sys.argv[1], 'a').write(json.dumps([0, 0, os.environ['CUDA_VISIBLE_DEVICES']]) + '\\n')\n"
+)
+
 
 @pytest.fixture
 def one_gpu(tmp_path: Path) -> dict[str, str]:
@@ -148,7 +161,7 @@ def test_two_gpus_run_two_commands_at_once(tmp_path: Path) -> None:
     fake = write_fake_pynvml(tmp_path / "fake")
     env = pipeline_env(fake, fake_gpus(2), PIPELINE_GPU_LEASE_DIR=str(tmp_path / "leases"))
     log = tmp_path / "intervals.jsonl"
-    runs = [_spawn(["gpu", "run", "--", sys.executable, "-c", RECORD, str(log), "1.5"], env) for _ in range(2)]
+    runs = [_spawn(["gpu", "run", "--", sys.executable, "-c", RECORD_TOGETHER, str(log)], env) for _ in range(2)]
     for run in runs:
         run.communicate()
     records = [json.loads(line) for line in log.read_text().splitlines()]

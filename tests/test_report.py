@@ -74,10 +74,10 @@ def test_report_html_has_the_graph_kernels_duplicates_and_plan(example_copy: Pat
     # Self-contained: no script, no external stylesheet, image or font.
     assert "<script" not in page and not re.search(r'(src|href)="(https?:)?//', page)
     svg = re.search(r'<svg id="jobs-0".*?</svg>', page, re.S).group(0)
-    for job in ("generate", "checks", "clippy", "test", "cuda", "gpu-smoke", "gpu-test"):
+    for job in ("generate", "checks", "clippy", "test", "cuda", "cuda-kernels", "gpu-smoke", "gpu-test", "msrv"):
         assert f'data-id="{job}"' in svg
     critical = re.findall(r'<g class="node[^"]*critical[^"]*" data-id="([^"]+)"', svg)
-    assert critical == ["cuda", "gpu-smoke", "gpu-test"]  # the longest chain of timeouts
+    assert critical == ["cuda-kernels", "gpu-smoke", "gpu-test"]  # the longest chain of timeouts
     assert 'class="edge critical"' in svg
     rows = re.findall(r'<tr class="(spill|)"><td>(\w+)</td><td>(sm_\d+)</td>', page)
     assert ("spill", "stencil", "sm_80") in rows and ("", "stencil", "sm_90") in rows and ("", "saxpy", "sm_80") in rows
@@ -92,7 +92,7 @@ def test_markdown_for_the_step_summary(example_copy: Path, run_cli) -> None:
     result = run_cli("report", "--markdown", "--workspace", str(root))
     assert result.returncode == 0, result.stderr
     md = result.stdout
-    assert "Critical path: **cuda → gpu-smoke → gpu-test**" in md
+    assert "Critical path: **cuda-kernels → gpu-smoke → gpu-test**" in md
     assert "```mermaid" in md and "flowchart LR" in md
     assert "| stencil | sm_80 | `stencil3d` | 64 | 4096 | 96 | **48** ⚠ | **52** ⚠ |" in md
     assert "| saxpy | sm_80 | `saxpy` | 10 | 0 | 0 | 0 | 0 |" in md

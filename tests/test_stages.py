@@ -19,6 +19,17 @@ def stage_env(shared_target_dir: Path) -> dict[str, str]:
     return {"CARGO_TARGET_DIR": str(shared_target_dir), "PRISM_NO_CUDA": "1", "CARGO_TERM_COLOR": "never"}
 
 
+@pytest.fixture
+def private_stage_env(tmp_path: Path) -> dict[str, str]:
+    """For tests that build a deliberately broken source: their own target directory.
+
+    Copies of the example keep the example's mtimes and cargo hashes path packages by their
+    workspace-relative path, so a broken build in the shared target directory would look fresh to
+    every later copy (cargo even replays its cached clippy warnings) and poison unrelated tests.
+    """
+    return {"CARGO_TARGET_DIR": str(tmp_path / "target"), "PRISM_NO_CUDA": "1", "CARGO_TERM_COLOR": "never"}
+
+
 def test_stages_pass_on_the_clean_example(example_copy: Path, run_cli, stage_env) -> None:
     for stage in ("fmt", "clippy", "test", "lint"):
         result = run_cli(stage, "--workspace", str(example_copy), env=stage_env)
@@ -36,18 +47,18 @@ def test_fmt_detects_and_fixes_formatting(example_copy: Path, run_cli, stage_env
     assert run_cli("fmt", "--workspace", str(example_copy), env=stage_env).returncode == 0
 
 
-def test_clippy_warning_fails_the_stage(example_copy: Path, run_cli, stage_env) -> None:
+def test_clippy_warning_fails_the_stage(example_copy: Path, run_cli, private_stage_env) -> None:
     lib = example_copy / "crates" / "prism-nhs" / "src" / "lib.rs"
     lib.write_text(lib.read_text() + "\npub fn needless(x: u32) -> u32 {\n    return x + 1;\n}\n")
-    result = run_cli("clippy", "--workspace", str(example_copy), env=stage_env)
+    result = run_cli("clippy", "--workspace", str(example_copy), env=private_stage_env)
     assert result.returncode == 1
     assert "needless_return" in result.stderr or "unneeded `return`" in result.stderr
 
 
-def test_failing_test_fails_the_stage(example_copy: Path, run_cli, stage_env) -> None:
+def test_failing_test_fails_the_stage(example_copy: Path, run_cli, private_stage_env) -> None:
     lib = example_copy / "crates" / "prism-core" / "src" / "lib.rs"
     lib.write_text(lib.read_text() + "\n#[test]\nfn deliberately_broken() {\n    assert_eq!(1 + 1, 3);\n}\n")
-    result = run_cli("test", "-p", "prism-core", "--workspace", str(example_copy), env=stage_env)
+    result = run_cli("test", "-p", "prism-core", "--workspace", str(example_copy), env=private_stage_env)
     assert result.returncode == 1
     assert "deliberately_broken" in result.stdout + result.stderr
 

@@ -6,6 +6,7 @@ Only reads. Each function returns data; `adopt.plan` turns it into file contents
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections import Counter
 from collections.abc import Sequence
@@ -76,13 +77,18 @@ def tag_scheme(tags: Sequence[str]) -> TagScheme | None:
     return TagScheme(prefix, shared, seen, examples[(prefix, shared)])
 
 
-def kernels(root: Path) -> tuple[str, ...]:
+def kernels(root: Path, *, first: bool = False) -> tuple[str, ...]:
+    """The `.cu` files under ``root`` (relative, sorted), never looking into build outputs or tool
+    directories (a large `target/` is not walked at all); ``first``: stop at the first one."""
     found = []
-    for path in sorted(root.rglob("*.cu")):
-        relative = path.relative_to(root)
-        if not _PRUNE.intersection(relative.parts[:-1]):
-            found.append(relative.as_posix())
-    return tuple(found)
+    for directory, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if d not in _PRUNE)
+        for name in sorted(files):
+            if name.endswith(".cu"):
+                found.append((Path(directory) / name).relative_to(root).as_posix())
+                if first:
+                    return tuple(found)
+    return tuple(sorted(found))
 
 
 def gpu_archs() -> tuple[str, ...]:

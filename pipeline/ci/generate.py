@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import difflib
+import glob
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -53,6 +55,88 @@ def _relative(path: Path, root: Path, what: str) -> str:
     return rel
 
 
+_BARE_VERSION = re.compile(r"\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?")
+_MSRV = re.compile(r"[0-9]+\.[0-9]+(\.[0-9]+)?")
+
+
+def inferred_shared_tag(repo_root: Path, prefix: str) -> str | None:
+    """`{version}` when the repository's release tags are bare (`0.11.0`), `v{version}` when they carry a
+    `v`, None without tags: what `pipeline release` infers from the same tags when nothing is configured."""
+    if git.find_toplevel(repo_root) is None:
+        return None
+    tags = git.run_git(repo_root, "tag", "--list", check=False).stdout.split()
+    bare = prefixed = 0
+    for tag in tags:
+        if not tag.startswith(prefix):
+            continue
+        rest = tag[len(prefix):]
+        if _BARE_VERSION.fullmatch(rest):
+            bare += 1
+        elif rest.startswith("v") and _BARE_VERSION.fullmatch(rest[1:]):
+            prefixed += 1
+    if not (bare or prefixed):
+        return None
+    return "{version}" if bare > prefixed else "v{version}"
+
+
+def _tag_prefix(project: Target | Any, repo_root: Path) -> str:
+    """What release tags start with before the version: from `release.tag-prefix` and `release.shared-tag`,
+    or, both tag templates left at their defaults, from the tags the repository already has."""
+    from pipeline.release.unreleased import DEFAULT_CRATE, DEFAULT_SHARED
+
+    release = project.config.release
+    shared = release.shared_tag
+    if shared == DEFAULT_SHARED and release.crate_tag == DEFAULT_CRATE:
+        shared = inferred_shared_tag(repo_root, release.tag_prefix) or shared
+    return release.tag_prefix + shared.split("{version}", 1)[0]
+
+
+def default_branch(repo_root: Path) -> str:
+    """The repository's default branch: origin/HEAD, else a local main/master, else the current branch."""
+    from pipeline.adopt.detect import default_branch as detect
+
+    if git.find_toplevel(repo_root) is None:
+        return "main"
+    branch, _origin = detect(repo_root)
+    return branch
+
+
+def has_kernels(project: Target | Any) -> bool:
+    """`.cu` files in the workspace, or kernel sets configured: what the CUDA and GPU jobs would work on."""
+    from pipeline.adopt.detect import kernels
+
+    return bool(getattr(project.config.cuda, "kernel_sets", ())) or bool(kernels(project.root, first=True))
+
+
+def _version_key(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in text.split("."))
+
+
+def rust_version(root: Path) -> str | None:
+    """`rust-version` of the workspace (`[workspace.package]`, else the root package), else the highest
+    a member sets: the oldest toolchain the whole workspace claims to build with."""
+    manifest = root / "Cargo.toml"
+    data = read_toml(manifest)
+    found_ws = data.get("workspace")
+    workspace: dict[str, Any] = found_ws if isinstance(found_ws, dict) else {}
+    found = [(workspace.get("package") or {}).get("rust-version"), (data.get("package") or {}).get("rust-version")]
+    own = next((v for v in found if isinstance(v, str)), None)
+    if own is None:
+        versions = []
+        for pattern in workspace.get("members", []) if isinstance(workspace.get("members"), list) else []:
+            for directory in sorted(glob.glob(str(root / str(pattern)))):
+                member = Path(directory) / "Cargo.toml"
+                if member.is_file():
+                    value = (read_toml(member).get("package") or {}).get("rust-version")
+                    if isinstance(value, str):
+                        versions.append(value)
+        own = max(versions, key=lambda v: _version_key(v) if _MSRV.fullmatch(v) else (), default=None)
+    if own is not None and _MSRV.fullmatch(own) is None:
+        raise ConfigError(f"{manifest}: `rust-version` = {own!r} is not a Rust version like `1.85`",
+                          "fix `rust-version` (Cargo wants `MAJOR.MINOR` or `MAJOR.MINOR.PATCH`)")
+    return own
+
+
 def context_for(project: Target | Any, repo_root: Path) -> Context:
     """Paths of the workspace relative to the repository (``project``: a Target or a pipeline Project)."""
     root = project.root
@@ -72,7 +156,7 @@ def context_for(project: Target | Any, repo_root: Path) -> Context:
                               "use a relative path of letters, digits and `_ . - /`")
     # The tags `pipeline release` creates start with the prefix plus the template's text before
     # the version; the tag pipeline must trigger on exactly those.
-    tag_prefix = release.tag_prefix + release.shared_tag.split("{version}", 1)[0]
+    tag_prefix = _tag_prefix(project, repo_root)
     if TAG_PREFIX.fullmatch(tag_prefix) is None:
         raise ConfigError(
             f"{root / 'Cargo.toml'}: release tags start with {tag_prefix!r}, which cannot be written into CI files",
@@ -99,6 +183,11 @@ def context_for(project: Target | Any, repo_root: Path) -> Context:
         cuda_output_dir=inside("target/cuda"),
         runner_enforce=project.config.runner.enforce,
         profile_dir=inside("target/profile"),
+        default_branch=settings.default_branch or default_branch(repo_root),
+        kernels=has_kernels(project),
+        msrv=rust_version(root) if settings.msrv else None,
+        locked=(root / "Cargo.lock").is_file(),
+        cuda_sccache=getattr(project.config.cuda, "cache", "local") == "sccache",
         release_targets=_release_targets(project, root),
         release_cross=tuple(sorted(getattr(release, "cross", {}).items())),
         cuda_toolkits=_toolkits(project),
@@ -128,6 +217,37 @@ def _toolkits(project: Target | Any) -> tuple[str, ...]:
 
     cuda = getattr(project.config, "cuda", None)
     return tuple(sorted(getattr(cuda, "toolkits", ()), key=toolkit_key))
+
+
+def local_notes(project: Target | Any, pipeline: CiPipeline, repo_root: Path) -> list[str]:
+    """What in the generated files comes from this machine rather than from the repository, so that a
+    teammate generating elsewhere would get other files: each said with where it is set and what to do."""
+    from pipeline import configview
+
+    manifest = project.root / "Cargo.toml"
+    origins = configview.origin_map(project.config, manifest.read_text(encoding="utf-8"), str(manifest), {})
+    notes = []
+    audit = project.config.audit
+    if audit.engine != "cargo-deny" and audit.db and pipeline.context.advisory_db is None:
+        notes.append(
+            f"`audit.db` = {audit.db!r} ({origins.get('audit.db', 'configuration')}) is a path on this machine: "
+            "the generated audit job reads the advisory-db there, without `--fetch-db` or a cache, so every "
+            "runner must provide it; a path inside the repository (or no `db`) lets CI fetch and cache it")
+    if project.config.ci.default_branch is None:
+        from pipeline.adopt.detect import default_branch as detect
+
+        if git.find_toplevel(repo_root) is not None:
+            branch, origin = detect(repo_root)
+            if origin != "origin/HEAD":
+                notes.append(
+                    f"CI triggers on branch `{branch}`, taken from {origin} of this clone (no `origin/HEAD`): "
+                    "a clone with another default branch would generate other files; set `ci.default-branch` "
+                    "(or `git remote set-head origin --auto`)")
+    settings = project.config.ci
+    if settings.sccache != "off" and not pipeline.context.cuda_sccache and pipeline.context.kernels:
+        notes.append(f"`ci.sccache` = {settings.sccache!r} serves rustc only: `pipeline cuda` runs nvcc through "
+                     "sccache with `cuda.cache = \"sccache\"` in [workspace.metadata.pipeline.cuda]")
+    return notes
 
 
 def pipeline_for(project: Target | Any, repo_root: Path | None = None) -> tuple[CiPipeline, Path]:

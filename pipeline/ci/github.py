@@ -8,7 +8,7 @@ are load-bearing: see :mod:`pipeline.ci.view`.
 from __future__ import annotations
 
 import shlex
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from pipeline.ci.model import (
     DIST_ARTIFACT,
@@ -16,13 +16,21 @@ from pipeline.ci.model import (
     MATRIX_IMAGE,
     NOTES_ARTIFACT,
     NOTES_DIR,
+    REPORT_FILE,
     CiPipeline,
     Job,
     Runner,
     Workflow,
 )
 from pipeline.ci.pins import Pin, resolve_pins
-from pipeline.ci.shell import dist_artifact, run_lines, setup_lines
+from pipeline.ci.shell import (
+    SCCACHE_SECRETS,
+    audit_cache_paths,
+    dist_artifact,
+    run_lines,
+    sccache_backend,
+    setup_lines,
+)
 from pipeline.ci.view import Plain, Var, header, variables, yaml_bool, yaml_int
 
 
@@ -43,6 +51,8 @@ class Step:
     inputs: tuple[Input, ...] = ()
     env: tuple[Var, ...] = ()
     run: tuple[str, ...] = ()
+    id: Plain | None = None  # `id:`, for a step whose outputs a later step reads
+    optional: bool = False  # `continue-on-error: true`: what it fetches may not exist (a skipped job's)
 
 
 @dataclass(frozen=True)
@@ -103,7 +113,7 @@ class ZizmorConfig:
 
 
 def _step(name: str, *, pin: Pin | None = None, inputs: tuple[Input, ...] = (), run: list[str] | None = None,
-          env: list[tuple[str, str]] | None = None) -> Step:
+          env: list[tuple[str, str]] | None = None, step_id: str | None = None) -> Step:
     return Step(
         name=name,
         uses=Plain(pin.uses) if pin else None,
@@ -111,7 +121,30 @@ def _step(name: str, *, pin: Pin | None = None, inputs: tuple[Input, ...] = (), 
         inputs=inputs,
         env=variables(env or []),
         run=tuple(run or ()),
+        id=Plain(step_id) if step_id else None,
     )
+
+
+TOOLCHAIN_STEP = "toolchain"
+
+
+def cache_key(pipeline: CiPipeline, job: Job) -> tuple[str, str]:
+    """(key, restore prefix): one cache per job, matrix entry and rustc version, renewed with Cargo.lock.
+
+    Feature sets, CUDA architectures and check sessions each keep their own build outputs
+    instead of overwriting one another's; a new toolchain starts a fresh cache.
+    """
+    parts = ["${{ runner.os }}", job.id, *(_matrix_ref(var) for var in job.entry_vars)]
+    if job.rust:
+        parts.append("rustc-${{ steps." + TOOLCHAIN_STEP + ".outputs.rustc }}")
+    prefix = "-".join(parts) + "-"
+    return prefix + "${{ hashFiles('" + pipeline.context.lockfile + "') }}", prefix
+
+
+def _toolchain_step(job: Job) -> Step:
+    rustc = f"rustc +{shlex.quote(job.toolchain)}" if job.toolchain else "rustc"
+    return _step("Rust version (for the cache key)", step_id=TOOLCHAIN_STEP,
+                 run=[f"echo \"rustc=$({rustc} --version | cut -d' ' -f2)\" >> \"$GITHUB_OUTPUT\""])
 
 
 # Image labels of GitHub-hosted runners; every other `runs-on` label selects a self-hosted runner.
@@ -125,18 +158,22 @@ def self_hosted(labels: tuple[str, ...]) -> bool:
                for label in labels)
 
 
+_SAME_REPOSITORY = ("github.event_name != 'pull_request' || "
+                    "github.event.pull_request.head.repo.full_name == github.repository")
+
+
 def _condition(job: Job, labels: tuple[str, ...]) -> str:
+    if job.summary:
+        # The report shows what there is: it also runs when a job it takes kernels from was skipped or failed.
+        return f"!cancelled() && ({_SAME_REPOSITORY})" if self_hosted(labels) else "!cancelled()"
     if job.manual:
         return "github.event_name == 'workflow_dispatch'"
     if not job.pull_requests:
         return "github.event_name != 'pull_request'"
-    if job.runner is Runner.GPU or self_hosted(labels):
+    if job.runner is Runner.GPU or job.serves_gpu or self_hosted(labels):
         # Self-hosted runners (every GPU job, and every job whose labels are not a GitHub-hosted image)
         # never run code from a fork.
-        return (
-            "github.event_name != 'pull_request' || "
-            "github.event.pull_request.head.repo.full_name == github.repository"
-        )
+        return _SAME_REPOSITORY
     return ""
 
 
@@ -156,7 +193,8 @@ def _job_name(job: Job) -> str:
     return f"{job.title} (" + ", ".join(shown) + ")"
 
 
-def _steps(pipeline: CiPipeline, job: Job, pins: dict[str, Pin], step_env: list[tuple[str, str]]) -> list[Step]:
+def _steps(pipeline: CiPipeline, job: Job, pins: dict[str, Pin], step_env: list[tuple[str, str]],
+           run_env: list[tuple[str, str]]) -> list[Step]:
     settings = pipeline.settings
     steps: list[Step] = []
     if job.publish:
@@ -184,6 +222,20 @@ def _steps(pipeline: CiPipeline, job: Job, pins: dict[str, Pin], step_env: list[
     if job.full_history:
         checkout.append(Input(Plain("fetch-depth"), yaml_int(0)))
     steps.append(_step("Check out", pin=pins["actions/checkout"], inputs=tuple(checkout)))
+    setup = setup_lines(pipeline, job)
+    if setup:
+        steps.append(_step("Set up the toolchain and the pipeline", run=setup, env=step_env))
+    if sccache_backend(pipeline, job) == "gha":
+        steps.append(_step("sccache on the Actions cache", pin=pins["mozilla-actions/sccache-action"]))
+    if job.cache:
+        if job.rust:
+            steps.append(_toolchain_step(job))
+        key, prefix = cache_key(pipeline, job)
+        paths = ("~/.cargo/registry/index", "~/.cargo/registry/cache", "~/.cargo/git/db", *pipeline.cache_paths,
+                 *audit_cache_paths(pipeline, job))
+        steps.append(_step("Cache cargo and build outputs", pin=pins["actions/cache"], inputs=(
+            Input(Plain("path"), block=paths), Input(Plain("key"), key), Input(Plain("restore-keys"), prefix))))
+    # After the cache: a restored `target/` must not put older files over what an earlier job handed on.
     for artifact in job.downloads:  # outputs of an earlier job, back where it wrote them
         if job.assemble and artifact.name == DIST_ARTIFACT:
             # Every target's dist, each in its own directory (`release-parts/dist-<target>/`).
@@ -191,18 +243,15 @@ def _steps(pipeline: CiPipeline, job: Job, pins: dict[str, Pin], step_env: list[
                                inputs=(Input(Plain("pattern"), f"{DIST_ARTIFACT}-*"),
                                        Input(Plain("path"), artifact.path))))
             continue
-        steps.append(_step(f"Download {artifact.name}", pin=pins["actions/download-artifact"],
-                           inputs=(Input(Plain("name"), artifact.name), Input(Plain("path"), artifact.path))))
-    if job.cache:
-        prefix = "cargo-${{ runner.os }}-" + job.id + "-"
-        key = prefix + "${{ hashFiles('" + pipeline.context.lockfile + "') }}"
-        paths = ("~/.cargo/registry/index", "~/.cargo/registry/cache", "~/.cargo/git/db", *pipeline.cache_paths)
-        steps.append(_step("Cache cargo and build outputs", pin=pins["actions/cache"], inputs=(
-            Input(Plain("path"), block=paths), Input(Plain("key"), key), Input(Plain("restore-keys"), prefix))))
-    setup = setup_lines(pipeline, job)
-    if setup:
-        steps.append(_step("Set up the toolchain and the pipeline", run=setup, env=step_env))
-    steps.append(_step(f"nox -s {job.session or '$SESSION'}", run=run_lines(pipeline, job), env=step_env))
+        download = _step(f"Download {artifact.name}", pin=pins["actions/download-artifact"],
+                         inputs=(Input(Plain("name"), artifact.name), Input(Plain("path"), artifact.path)))
+        steps.append(replace(download, optional=job.summary))
+    title = " ".join(job.command[:1] + job.command[2:3]) if job.command else f"nox -s {job.session or '$SESSION'}"
+    if job.summary:
+        title = "pipeline report --markdown"
+    steps.append(_step(title, run=run_lines(pipeline, job), env=run_env))
+    if job.summary:
+        steps.append(_step("Step summary", run=[f"cat {REPORT_FILE} >> \"$GITHUB_STEP_SUMMARY\""]))
     for artifact in job.uploads:
         title = "Upload the release artifacts" if artifact.name == DIST_ARTIFACT else f"Upload {artifact.name}"
         name = artifact.name
@@ -223,6 +272,16 @@ def github_job(pipeline: CiPipeline, job: Job, pins: dict[str, Pin]) -> GithubJo
         env += [(var, _matrix_ref(var)) for var, _ in job.matrix_entries[0]]
     # The runner context exists for steps only, not in a job's `env`.
     step_env = [("PIPELINE_VENV", "${{ runner.temp }}/pipeline-venv")] if settings.pip_install else []
+    # What only the job's own command sees (never the setup step, whose `pip install` runs other code).
+    run_env = list(step_env)
+    if job.prebuilt_kernels:
+        # build.rs resolves the path from the crate's directory: give it an absolute one.
+        run_env.append(("PIPELINE_CUDA_PREBUILT", "${{ github.workspace }}/" + pipeline.context.cuda_output_dir))
+    backend = sccache_backend(pipeline, job)
+    if backend == "gha":
+        run_env.append(("SCCACHE_GHA_ENABLED", "true"))
+    elif backend is not None:
+        run_env += [(name, "${{ secrets." + name + " }}") for name in SCCACHE_SECRETS[backend]]
     dist = dist_artifact(job.uploads)
     if dist:
         env.append(("DIST_DIR", dist.path))
@@ -253,7 +312,7 @@ def github_job(pipeline: CiPipeline, job: Job, pins: dict[str, Pin]) -> GithubJo
         container=_matrix_ref(IMAGE_VAR) if job.container == MATRIX_IMAGE else job.container,
         matrix=tuple(variables([(_matrix_key(var), value) for var, value in entry]) for entry in job.matrix_entries),
         env=variables(env),
-        steps=tuple(_steps(pipeline, job, pins, step_env)),
+        steps=tuple(_steps(pipeline, job, pins, step_env, run_env)),
         matrix_runners=runners,
     )
 

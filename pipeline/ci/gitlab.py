@@ -10,8 +10,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from pipeline.ci.model import NOTES_DIR, PARTS_DIR, RELEASE_JOB, CiPipeline, Job, Runner
-from pipeline.ci.shell import dist_artifact, run_lines, setup_lines
+from pipeline.ci.model import NOTES_DIR, PARTS_DIR, RELEASE_JOB, REPORT_FILE, CiPipeline, Job, Runner
+from pipeline.ci.shell import audit_cache_paths, dist_artifact, run_lines, setup_lines
 from pipeline.ci.view import Plain, Var, header, variables, yaml_bool
 
 STAGES = ("check", "test", "build", "gpu", "release")
@@ -51,6 +51,8 @@ class Cache:
 class Artifacts:
     paths: tuple[str, ...]
     expire_in: str
+    expose_as: str = ""  # shown on merge requests under this name
+    when: Plain | None = None  # `always`: kept when the job fails too
     dotenv: str = ""  # `reports: dotenv:`: variables for the jobs that need this one ("" for none)
 
 
@@ -104,7 +106,7 @@ def _rules(pipeline: CiPipeline, job: Job) -> tuple[Rule, ...]:
     if job.manual:
         # Started by hand from a pipeline of a protected ref; never on merge requests (GPU runner).
         return (Rule(_PROTECTED_RULE, Plain("manual")),)
-    if job.runner is Runner.GPU:
+    if job.runner is Runner.GPU or job.serves_gpu:
         # Self-hosted GPU runners: protected refs, or merge requests from this project (never a fork).
         protected = Rule(_PROTECTED_RULE)
         return (Rule(_GPU_MR_RULE, changes=job.changes), protected) if job.pull_requests else (protected,)
@@ -123,6 +125,8 @@ def _gate_needs(pipeline: CiPipeline) -> list[Need]:
     gates = set(settings.release.gates)
     needs = []
     for job in pipeline.ci_jobs:
+        if job.serves_gpu:
+            continue  # the kernel hand-off checks nothing the `cuda` job does not (the release builds its own)
         gating = extras[job.id] if job.id in extras else bool(gates.intersection(job.sessions))
         if gating:
             # GPU jobs exist only on protected tags: optional, so the pipeline can still be created.
@@ -142,7 +146,20 @@ def _needs(pipeline: CiPipeline, job: Job) -> list[Need]:
     # A merge request leaves out an input-scoped job whose inputs it does not change: a job running
     # there waits for it only if it runs (elsewhere it always does).
     scoped = {j.id for j in pipeline.ci_jobs if j.changes} if job.pull_requests else set()
-    return [_need(n, optional=n in scoped, artifacts=False) for n in job.needs]
+    if job.summary:
+        scoped = set(job.needs)  # the report shows what there is: the jobs it takes from may not run
+    # A job downloading what another uploads (the kernels a GPU job runs on) takes its artifacts.
+    producers = {j.id for j in pipeline.ci_jobs if set(j.uploads) & set(job.downloads)}
+    return [_need(n, optional=n in scoped, artifacts=n in producers) for n in job.needs]
+
+
+def cache_prefix(pipeline: CiPipeline, job: Job) -> str:
+    """`<job>-<matrix entry>-<toolchain>`: each job, feature set, architecture and toolchain keeps its own
+    cache (GitLab computes keys before the job starts, so the toolchain is the configured name)."""
+    parts = [job.id, *(f"${var}" for var in job.entry_vars)]
+    if job.rust:
+        parts.append(job.toolchain or pipeline.settings.toolchain)
+    return "-".join(parts)
 
 
 def gitlab_job(pipeline: CiPipeline, job: Job) -> GitlabJob:
@@ -160,19 +177,24 @@ def gitlab_job(pipeline: CiPipeline, job: Job) -> GitlabJob:
         script = ['cd "$DIST_DIR"', "sha256sum -c SHA256SUMS"]
         pairs.append(("DIST_DIR", job.downloads[0].path))
     else:
-        script = run_lines(pipeline, job)
+        script = run_lines(pipeline, job, gitlab=True)
     if job.per_target:
         # Each entry's dist under its target's name: the assemble job gets them all side by side.
         script.append(f'mkdir -p {PARTS_DIR} && rm -rf "{PARTS_DIR}/$TARGET" && mv "$DIST_DIR" "{PARTS_DIR}/$TARGET"')
+    if job.prebuilt_kernels:
+        pairs.append(("PIPELINE_CUDA_PREBUILT", f"$CI_PROJECT_DIR/{pipeline.context.cuda_output_dir}"))
     gpu = job.runner is Runner.GPU
     cache = Cache(
-        prefix=job.id,
+        prefix=cache_prefix(pipeline, job),
         files=(pipeline.context.lockfile,),
-        paths=(".cargo-home/registry", ".cargo-home/git", *pipeline.cache_paths),
+        paths=(".cargo-home/registry", ".cargo-home/git", *pipeline.cache_paths,
+               *audit_cache_paths(pipeline, job, gitlab=True)),
     ) if job.cache else None
     paths = tuple(f"{PARTS_DIR}/" if job.per_target and a.path == dist_path(job) else a.path for a in job.uploads)
     artifacts = Artifacts(paths, settings.release.expire_in,
                           dotenv=f"{NOTES_DIR}/release.env" if job.notes else "") if job.uploads else None
+    if job.summary:
+        artifacts = Artifacts((REPORT_FILE,), "30 days", expose_as="pipeline report", when=Plain("always"))
     release = Release(
         tag_name="$CI_COMMIT_TAG",
         # From the dotenv report of the job that wrote the notes: the tag, with "(pre-release)" when the

@@ -84,6 +84,17 @@ class Job:
     environment: str = ""  # GitHub environment whose secrets the job reads
     secrets: tuple[tuple[str, str], ...] = ()  # (env var, GitHub secret name): only inside `environment`
     manual: bool = False  # runs only when started by hand (GitHub workflow_dispatch, GitLab `when: manual`)
+    # A plain command run in the workspace instead of a nox session (the MSRV check), and the
+    # toolchain it needs instead of `ci.toolchain`.
+    command: tuple[str, ...] = ()
+    toolchain: str = ""
+    # GPU jobs running on the kernels a CPU job built: `PIPELINE_CUDA_PREBUILT` points build.rs at them.
+    prebuilt_kernels: bool = False
+    # Runs only for GPU jobs (the kernel hand-off): where they run, under their rules (never for a fork).
+    serves_gpu: bool = False
+    # Writes `pipeline report --markdown` (the step summary / a GitLab artifact); its needs only hand over
+    # what the report shows and may not have run.
+    summary: bool = False
     variables: tuple[tuple[str, str], ...] = ()  # job environment (`env:` / `variables:`), validated values
     # Input-scoped: on merge requests GitLab runs it only when one of these repository-relative
     # globs (`**` spans directories) matches a changed file; () runs it on every one. From the
@@ -98,9 +109,16 @@ class Job:
     @property
     def sessions(self) -> tuple[str, ...]:
         """The nox sessions this job runs (several for the stage matrix)."""
+        if self.command or self.summary:
+            return ()
         if self.session == "":
             return tuple(v for entry in self.matrix_entries for k, v in entry if k == "SESSION")
         return () if self.session == "-" else (self.session,)
+
+    @property
+    def entry_vars(self) -> tuple[str, ...]:
+        """The variable naming each matrix entry: the first one of each axis (SESSION, FEATURE_SET, ARCH...)."""
+        return tuple(axis.entries[0][0][0] for axis in self.matrix if axis.entries and axis.entries[0])
 
     @property
     def matrix_entries(self) -> tuple[tuple[tuple[str, str], ...], ...]:
@@ -132,6 +150,12 @@ class Context:
     # `pipeline runner check` finds the runner misconfigured.
     runner_enforce: bool = False
     profile_dir: str = "target/profile"  # what `pipeline profile` writes (the profile job uploads it)
+    default_branch: str = "main"  # the repository's (from git) when `ci.default-branch` is unset
+    # The workspace has CUDA kernels (`.cu` files or configured kernel sets): without, no CUDA or GPU jobs.
+    kernels: bool = True
+    msrv: str | None = None  # `rust-version` of the workspace (its members' highest), when set
+    locked: bool = True  # a Cargo.lock is there: the MSRV check runs with `--locked`
+    cuda_sccache: bool = False  # `cuda.cache = "sccache"`: `pipeline cuda` runs nvcc through sccache
     release_targets: tuple[str, ...] = ()  # `release.targets`: the release build's matrix
     release_cross: tuple[tuple[str, str], ...] = ()  # `release.cross`: (target, cargo|zigbuild|cross)
     cuda_toolkits: tuple[str, ...] = ()  # `cuda.toolkits`, oldest first: the CUDA job's toolkit axis
@@ -219,9 +243,12 @@ def _changes(stages: list[registry.Stage], workspace: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(globs))
 
 
-def _stage_jobs(settings: CiSettings, *, release: bool, workspace: str = ".") -> list[Job]:
+def _stage_jobs(settings: CiSettings, *, release: bool, workspace: str = ".", kernels: bool = True) -> list[Job]:
     """The stage jobs of the CI workflow, or the release gates (no caches, no PR filter, no change rules)."""
     wanted = [s for s in settings.stages if not release or s in settings.release.gates]
+    if not kernels:  # nothing to compile or load: no CUDA job, no GPU job
+        wanted = [s for s in wanted if (registry.get(s).ci is None
+                                        or registry.get(s).ci.kind not in ("cuda", "gpu"))]  # type: ignore[union-attr]
     enabled = set(wanted)
     on_pr = set(settings.pr_stages)
     cache = not release  # caches restored in release workflows can be poisoned
@@ -306,6 +333,78 @@ def _replace_needs(job: Job, needs: tuple[str, ...]) -> Job:
 
 
 RELEASE_KERNELS_JOB = "release-kernels"
+CI_KERNELS_JOB = "cuda-kernels"
+
+
+def _kernel_producer(jobs: list[Job]) -> registry.Stage | None:
+    """The stage that compiles the kernels: a CUDA-matrix stage producing an artifact, among ``jobs``."""
+    ids = {job.id for job in jobs}
+    return next((s for s in registry.stages()
+                 if s.ci is not None and s.ci.kind == "cuda" and s.produces and s.ci.job_id in ids), None)
+
+
+def _kernels_job(settings: CiSettings, context: Context, producer: registry.Stage, job_id: str, title: str,
+                 stage: str, **extra: object) -> Job:
+    """One job building every architecture's kernels into `target/cuda` and uploading it."""
+    args = tuple(word for arch in settings.cuda_archs for word in ("--arch", arch))
+    return Job(job_id, title, stage, _session(producer.name), args, timeout=_timeout(settings, producer.name),
+               container=settings.cuda_image, rust=False,
+               uploads=(Artifact(KERNELS_ARTIFACT, context.cuda_output_dir),), **extra)  # type: ignore[arg-type]
+
+
+def _consumes_kernels(job: Job, producer_ids: set[str]) -> bool:
+    """A GPU job that loads or embeds the kernels: a GPU stage's job, or one waiting for the kernel build."""
+    if job.runner is not Runner.GPU or job.manual or job.command:
+        return False
+    gpu_stage = any(s.ci is not None and s.ci.kind == "gpu" and s.ci.job_id == job.id for s in registry.stages())
+    return gpu_stage or bool(producer_ids.intersection(job.needs))
+
+
+def _hand_kernels_to_gpu_jobs(jobs: list[Job], kernels: Job, producer_ids: set[str]) -> list[Job]:
+    """GPU jobs download the kernels ``kernels`` built instead of compiling them again on the GPU runner.
+
+    Each waits for that job, downloads its artifact where `pipeline cuda` writes, and runs with
+    `PIPELINE_CUDA_PREBUILT` (build.rs embeds the hash-checked fatbins, no nvcc there) and the
+    stage's `prebuilt_args` (`gpu smoke --no-build` loads them as they are).
+    """
+    from dataclasses import replace
+
+    out = []
+    for job in jobs:
+        if not _consumes_kernels(job, producer_ids | {kernels.id}):
+            out.append(job)
+            continue
+        needs = tuple(dict.fromkeys(kernels.id if n in producer_ids else n for n in (*job.needs, kernels.id)))
+        stage = next((s for s in registry.stages() if s.ci is not None and s.ci.job_id == job.id), None)
+        extra = stage.ci.prebuilt_args if stage is not None and stage.ci is not None else ()
+        out.append(replace(job, needs=needs, downloads=(*job.downloads, *kernels.uploads), prebuilt_kernels=True,
+                           args=(*job.args, *(a for a in extra if a not in job.args))))
+    return out
+
+
+def _ci_kernels(settings: CiSettings, context: Context, jobs: list[Job]) -> list[Job]:
+    """The CI workflow's kernel hand-off: one `cuda-kernels` job for the GPU jobs, when there are any.
+
+    The `cuda` matrix checks each architecture on its own; a GPU runner needs one `target/cuda`
+    holding all of them, and compiling it there again would cost GPU-runner time and need nvcc.
+    """
+    producer = _kernel_producer(jobs)
+    if producer is None or producer.ci is None:
+        return jobs
+    producer_ids = {producer.ci.job_id}
+    consumers = [job for job in jobs if _consumes_kernels(job, producer_ids)]
+    if not consumers:
+        return jobs
+    # It runs wherever one of its GPU jobs does: on merge requests when their inputs change.
+    changes: tuple[str, ...] = ()
+    if all(job.changes for job in consumers):
+        changes = tuple(dict.fromkeys(g for job in consumers for g in job.changes))
+    kernels = _kernels_job(settings, context, producer, CI_KERNELS_JOB, "CUDA kernels for the GPU jobs",
+                           producer.ci.group, cache=True, changes=changes, serves_gpu=True,
+                           pull_requests=any(job.pull_requests for job in consumers))
+    handed = _hand_kernels_to_gpu_jobs(jobs, kernels, producer_ids)
+    at = next(i for i, job in enumerate(handed) if job.id == producer.ci.job_id) + 1
+    return _off_pull_requests_with_their_needs([*handed[:at], kernels, *handed[at:]])
 
 
 def _release_kernels(settings: CiSettings, context: Context, gates: list[Job]) -> tuple[list[Job], Job | None]:
@@ -314,17 +413,12 @@ def _release_kernels(settings: CiSettings, context: Context, gates: list[Job]) -
     The release build packages `target/cuda` when it finds it there; on its own fresh runner
     (no nvcc) it would find nothing, and the release would ship without its kernels.
     """
-    ids = {job.id for job in gates}
-    # The stage that compiles the kernels: a CUDA-matrix stage producing an artifact, among the gates.
-    producer = next((s for s in registry.stages()
-                     if s.ci is not None and s.ci.kind == "cuda" and s.produces and s.ci.job_id in ids), None)
+    producer = _kernel_producer(gates)
     if producer is None or producer.ci is None:
         return gates, None
     job_id = producer.ci.job_id
-    args = tuple(word for arch in settings.cuda_archs for word in ("--arch", arch))
-    kernels = Job(RELEASE_KERNELS_JOB, "CUDA kernels for the release", "release", _session(producer.name), args,
-                  timeout=_timeout(settings, producer.name), container=settings.cuda_image, rust=False,
-                  uploads=(Artifact(KERNELS_ARTIFACT, context.cuda_output_dir),))
+    kernels = _kernels_job(settings, context, producer, RELEASE_KERNELS_JOB, "CUDA kernels for the release",
+                           "release")
     renamed = [_replace_needs(job, tuple(RELEASE_KERNELS_JOB if n == job_id else n for n in job.needs))
                for job in gates if job.id != job_id]
     return renamed, kernels
@@ -333,7 +427,10 @@ def _release_kernels(settings: CiSettings, context: Context, gates: list[Job]) -
 def _release_jobs(settings: CiSettings, context: Context) -> list[Job]:
     if not settings.release.enabled:
         return []
-    gates, kernels = _release_kernels(settings, context, _stage_jobs(settings, release=True))
+    gates, kernels = _release_kernels(settings, context, _stage_jobs(settings, release=True,
+                                                                     kernels=context.kernels))
+    if kernels is not None:
+        gates = _hand_kernels_to_gpu_jobs(gates, kernels, {kernels.id})
     dist = Artifact(DIST_ARTIFACT, context.dist_dir)
     timeout = settings.timeouts.get(RELEASE_JOB, settings.release.timeout)
     before = [*gates, *([kernels] if kernels else [])]
@@ -377,6 +474,38 @@ def _profile_job(settings: CiSettings, context: Context) -> list[Job]:
                 manual=True, uploads=(Artifact(PROFILE_JOB, context.profile_dir),))]
 
 
+MSRV_JOB = "msrv"
+REPORT_JOB = "report"
+REPORT_FILE = "pipeline-report.md"  # relative to the repository root
+
+
+def _report_job(settings: CiSettings, jobs: list[Job]) -> list[Job]:
+    """`pipeline report --markdown`: the job graph, the kernel resources (from the kernel hand-off, when it
+    ran), duplicate versions and the release plan, as the run's step summary (GitLab: an artifact)."""
+    if not settings.report:
+        return []
+    kernels = next((job for job in jobs if job.serves_gpu), None)
+    # GitLab: a job may wait only for jobs of its own or earlier stages.
+    stage = kernels.stage if kernels else "check"
+    return [Job(REPORT_JOB, "pipeline report", stage, "report", timeout=10, rust=False, full_history=True,
+                needs=(kernels.id,) if kernels else (), downloads=kernels.uploads if kernels else (), summary=True)]
+
+
+def _msrv_job(settings: CiSettings, context: Context) -> list[Job]:
+    """`cargo +MSRV check --workspace` when the workspace declares `rust-version` (and `ci.msrv` is on).
+
+    A plain cargo command: the stage sessions run clippy and tests, whose lints and dev-dependencies
+    follow the current toolchain, while this job only proves the crates still build on the oldest
+    one they claim. `+MSRV` wins over a `rust-toolchain.toml`.
+    """
+    if not (settings.msrv and context.msrv):
+        return []
+    command = ("cargo", f"+{context.msrv}", "check", "--workspace", "--manifest-path", context.config_file,
+               *(("--locked",) if context.locked else ()))
+    test = registry.get("test")
+    return [Job(MSRV_JOB, f"MSRV: Rust {context.msrv}", "check", "cargo", timeout=_timeout(settings, "clippy"),
+                pull_requests=True, cache=True, command=command, toolchain=context.msrv,
+                changes=_changes([test], context.workspace))]
 TOOLKIT_VAR = "CUDA_TOOLKIT"
 IMAGE_VAR = "CUDA_IMAGE"
 MATRIX_IMAGE = "$" + IMAGE_VAR  # Job.container of a job whose image comes from its matrix entry
@@ -446,14 +575,18 @@ def build_pipeline(settings: CiSettings, context: Context) -> CiPipeline:
     paths = list(dict.fromkeys((*(_join(context.workspace, d) for d in settings.cache_dirs), context.cuda_cache_dir)))
     # A directory inside another cached one is cached already.
     cache_paths = tuple(p for p in paths if not any(p.startswith(f"{other}/") for other in paths))
+    branch = settings.default_branch or context.default_branch
+    ci_jobs = _ci_kernels(settings, context, _stage_jobs(settings, release=False, workspace=context.workspace,
+                                                         kernels=context.kernels))
     return CiPipeline(
         settings=settings,
         context=context,
         ci_jobs=tuple(_with_toolkits(settings, context, [
-            *_stage_jobs(settings, release=False, workspace=context.workspace), *_profile_job(settings, context)])),
+            *ci_jobs, *_msrv_job(settings, context), *_report_job(settings, ci_jobs),
+            *_profile_job(settings, context)])),
         release_jobs=tuple(_with_toolkits(settings, context, _release_jobs(settings, context))),
         cache_paths=cache_paths,
-        ci_triggers=(Trigger("push", settings.default_branch), Trigger("pull_request", settings.default_branch)),
+        ci_triggers=(Trigger("push", branch), Trigger("pull_request", branch)),
         release_triggers=(
             (Trigger("tag", settings.release.tag_prefix or context.release_tag_prefix),)
             if settings.release.enabled

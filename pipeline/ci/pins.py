@@ -32,6 +32,8 @@ DEFAULT_PINS: Mapping[str, Pin] = {
         Pin("actions/download-artifact", "d3f86a106a0bac45b974a628896c90dbdf5c8093", "v4.3.0"),
         # Sigstore-signed SLSA provenance for each release file (`gh attestation verify` checks it).
         Pin("actions/attest-build-provenance", "e8998f949152b193b063cb0ec769d69d929409be", "v2.4.0"),
+        # `ci.sccache = "gha"`: installs sccache and hands it the Actions cache service's token.
+        Pin("mozilla-actions/sccache-action", "fc920bf0ec8de6ee65d409111f7ec508035751ba", "v0.0.11"),
     )
 }
 

@@ -30,7 +30,8 @@ NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 JOB_ID = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,63}")
 # Job ids the generator uses itself, GitLab's top-level keywords (a job named `variables` would
 # replace them) and words YAML 1.1 reads as booleans or null (GitLab parses YAML 1.1).
-OWN_JOB_IDS = frozenset({"checks", "checks-main", "release", "publish", "release-kernels", "profile", "assemble"})
+OWN_JOB_IDS = frozenset({"checks", "checks-main", "release", "publish", "release-kernels", "profile", "assemble",
+                         "msrv", "cuda-kernels", "report"})
 RESERVED_JOB_IDS = OWN_JOB_IDS | frozenset({
     "default", "include", "stages", "variables", "workflow", "image", "services", "cache", "before_script",
     "after_script", "types", "pages", "spec",
@@ -142,7 +143,8 @@ class CiReleaseSettings:
     tag_prefix: str = setting(
         "",
         doc="release tags start with this text followed by a digit; default: what `release.tag-prefix` and "
-        "`release.shared-tag` put before the version (`v`, or `prism4d-v` in the example)",
+        "`release.shared-tag` put before the version (`v`, or `prism4d-v` in the example); with both tag templates "
+        "at their defaults, what the existing tags have (bare `0.11.0` tags: none)",
     )
     args: tuple[str, ...] = setting(
         factory=lambda: ("--artifacts-only",),
@@ -224,7 +226,10 @@ class CiSettings:
         doc="path of the GitLab CI file; `pipeline.gitlab-ci.yml` to `include:` it from your own `.gitlab-ci.yml`",
     )
     workflow_name: str = setting("CI", doc="name of the GitHub CI workflow (free text, quoted; no `$`, braces)")
-    default_branch: str = setting("main", doc="branch whose pushes run CI (pull requests target it too)")
+    default_branch: str | None = setting(
+        None, doc="branch whose pushes run CI (pull requests target it too); default: the repository's, from git "
+        "(`origin/HEAD`, else a local `main`/`master`, else the current branch)"
+    )
     stages: tuple[str, ...] = setting(
         factory=registry.ci_stages, doc="stages that become CI jobs (" + ", ".join(registry.ci_stages()) + ")"
     )
@@ -301,6 +306,20 @@ class CiSettings:
         "uploaded (e.g. `[\"cargo\", \"bench\", \"-p\", \"prism-gpu\"]`); empty: no profile job",
     )
     profile_tool: Literal["perf", "nsys", "ncu"] = setting("perf", doc="profiler of the `profile` job")
+    sccache: Literal["off", "redis", "gha", "s3", "webdav"] = setting(
+        "off", doc="sccache backend shared by the runners for rustc (`RUSTC_WRAPPER`) and, with `cuda.cache = "
+        "\"sccache\"`, nvcc: `redis` (secret / masked variable `SCCACHE_REDIS_URL`), `gha` (the Actions cache; "
+        "GitHub only), `s3` (`SCCACHE_BUCKET`, `SCCACHE_REGION`, `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`), "
+        "`webdav` (`SCCACHE_WEBDAV_ENDPOINT`, `SCCACHE_WEBDAV_TOKEN`); a job without the secret builds without it"
+    )
+    report: bool = setting(
+        True, doc="a `report` job writing `pipeline report --markdown` (job graph, kernel resources, duplicates, "
+        "release plan) to the GitHub step summary, and on GitLab as the `pipeline-report.md` artifact"
+    )
+    msrv: bool = setting(
+        True, doc="an `msrv` job when the workspace sets `rust-version` (`[workspace.package]`, else the members' "
+        "highest): `cargo +MSRV check --workspace` (`--locked` with a Cargo.lock)"
+    )
     release: CiReleaseSettings = setting(factory=CiReleaseSettings, doc="the release workflow")
 
     def __post_init__(self) -> None:
@@ -312,7 +331,11 @@ class CiSettings:
         if not self.gitlab_file.endswith((".yml", ".yaml")):
             raise ValueError(f"`gitlab-file` = {self.gitlab_file!r} must end in `.yml` or `.yaml`")
         check("workflow-name", self.workflow_name, TEXT, "plain text without `$`, braces or control characters")
-        check("default-branch", self.default_branch, LABEL, "a branch name (letters, digits, `_ . : / -`)")
+        if self.default_branch is not None:
+            check("default-branch", self.default_branch, LABEL, "a branch name (letters, digits, `_ . : / -`)")
+        if self.sccache == "gha" and self.gitlab:
+            raise ValueError("`sccache` = \"gha\" is the GitHub Actions cache, which GitLab jobs cannot reach: "
+                             "set `gitlab = false`, or choose `redis`, `s3` or `webdav`")
         known_stages = registry.ci_stages()
         for key, values in (("stages", self.stages), ("pr-stages", self.pr_stages)):
             for stage in values:

@@ -18,7 +18,7 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pipeline.ci.generate import compare, load_target, pipeline_for, write_files
+    from pipeline.ci.generate import compare, load_target, local_notes, pipeline_for, write_files
     from pipeline.ci.render import render_all
     from pipeline.ci.sessions import check_extra_sessions
 
@@ -29,6 +29,8 @@ def run(args: argparse.Namespace) -> int:
     if sessions is not None and not sessions.checked:
         log(f"pipeline generate: note: `ci.extra-sessions` not checked against the noxfile: {sessions.reason}")
     files = render_all(pipeline)
+    for note in local_notes(target, pipeline, repo):
+        log(f"pipeline generate: note: {note}")
     if args.check:
         drifts = compare(files, repo)
         if args.json:

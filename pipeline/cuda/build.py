@@ -22,7 +22,6 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -41,7 +40,7 @@ from pipeline.cuda.settings import CudaSettings
 from pipeline.cuda.toolkit import Toolkit, default_toolkit, find_toolkit, select_toolkit
 from pipeline.foundation import fs
 from pipeline.foundation.errors import CheckFailed, OperationFailed, ToolMissing
-from pipeline.foundation.output import is_tty
+from pipeline.foundation.progress import Progress
 from pipeline.workspace.model import Workspace
 
 CACHE_ENV = "PIPELINE_CUDA_CACHE"
@@ -110,7 +109,7 @@ class BuildOptions:
     jobs: int | None = None
     use_cache: bool = True
     werror: bool = False
-    progress: bool | None = None  # None: when stderr is a terminal
+    progress: bool | None = None  # None: a live display on a terminal, plain lines in CI; False: none
     toolkit: str | None = None  # `--toolkit 12.9`; None: $PIPELINE_CUDA_TOOLKIT, else the newest configured
 
 
@@ -127,26 +126,6 @@ class BuildResult:
     cached: list[str] = field(default_factory=list)
     warnings: list[nv.Diagnostic] = field(default_factory=list)
     seconds: float = 0.0
-
-
-class _Progress:
-    """One overwritten line on a terminal; nothing otherwise (the summary line says it all)."""
-
-    def __init__(self, total: int, enabled: bool) -> None:
-        self.total, self.done, self.enabled = total, 0, enabled and total > 0
-        self._lock = threading.Lock()
-
-    def step(self, label: str, seconds: float) -> None:
-        with self._lock:
-            self.done += 1
-            if self.enabled:
-                sys.stderr.write(f"\r\x1b[2K[{self.done}/{self.total}] compiled {label} ({seconds:.1f} s)")
-                sys.stderr.flush()
-
-    def finish(self) -> None:
-        if self.enabled:
-            sys.stderr.write("\r\x1b[2K")
-            sys.stderr.flush()
 
 
 def _run_pool(jobs: int, tasks: Sequence[Any], work: Callable[[Any], Any],
@@ -313,13 +292,26 @@ def _build_locked(
 
     misses.sort(key=cost, reverse=True)
     threads = nvcc_threads(misses, cost, jobs)
-    progress = _Progress(len(misses), is_tty() if options.progress is None else options.progress)
-    results, errors = _run_pool(
-        jobs, misses, lambda job: compiler.compile(job, keys, scanning.get(job.kernel) is job, deps[job.kernel],
-                                                   threads.get(job, 1)),
-        on_done=lambda job, outcome: progress.step(job.label, outcome.seconds),
-    )
-    progress.finish()
+    # One number for the progress lines and the summary: the files to compile (a job may make two,
+    # PTX and the newest cubin from it), the same list BuildResult.compiled reports.
+    to_compile = [p.label for job in misses for p in job.products]
+
+    def compile_one(job: Job) -> Any:
+        progress.started(job.label)
+        try:
+            return compiler.compile(job, keys, scanning.get(job.kernel) is job, deps[job.kernel],
+                                    threads.get(job, 1))
+        except JobError:
+            progress.finished(job.label, count=len(job.products), ok=False)
+            raise
+
+    with Progress("cuda", len(to_compile), verb="compiled", enabled=False if not to_compile else options.progress,
+                  ) as progress:
+        results, errors = _run_pool(
+            jobs, misses, compile_one,
+            on_done=lambda job, outcome: progress.finished(job.label, count=len(job.products),
+                                                           seconds=outcome.seconds),
+        )
     if errors:
         raise _fail(errors, "on")
     for job, outcome in results.items():
@@ -372,7 +364,7 @@ def _build_locked(
                 warnings.append(diagnostic)
     return BuildResult(
         output_dir=compiler.out, manifest_path=manifest_path, manifest=manifest, architectures=choice, jobs=jobs,
-        compiled=[p.label for job in misses for p in job.products], cached=cached, warnings=warnings,
+        compiled=to_compile, cached=cached, warnings=warnings,
         seconds=time.monotonic() - started,
     )
 

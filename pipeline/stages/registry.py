@@ -83,6 +83,8 @@ class CiRule:
     # Input-scoped: on merge requests the GitLab job runs only when a file of the stage's `inputs`
     # changed (pipeline.ci.model). Off where what the job checks is not only in the repository.
     scoped: bool = True
+    # Added to `args` when the job runs on kernels a CPU job built and handed over (`gpu smoke --no-build`).
+    prebuilt_args: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -220,7 +222,7 @@ STAGES: tuple[Stage, ...] = (
                            "a GPU.", args=("--require-gpu",)),
         # `--require-gpu`: a session that skips is a success to nox, and a GPU job must fail without a GPU.
         ci=CiRule("gpu", "gpu-smoke", "kernel load test on a GPU", "gpu", 30, args=("--require-gpu",),
-                  needs=("cuda",)),
+                  needs=("cuda",), prebuilt_args=("--no-build",)),
     ),
     Stage(
         "gpu_test", "test", "pipeline.commands.stages", "the GPU tests under GPU leases", args=("--gpu",),
