@@ -74,6 +74,12 @@ SHAPES: dict[str, tuple[dict[str, str], str, str]] = {
     "features-string": ({"app": 'features = "gpu"\n' + app()["app"]}, "app/Cargo.toml", "workspace"),
     "feature-value-string": (app(extra='\n[features]\ngpu = "lib"\n'), "app/Cargo.toml", "workspace"),
     "package-string": ({"app": 'package = "a"\n'}, "app/Cargo.toml", "workspace"),
+    "resolver-unknown": ({"root_manifest": '[workspace]\nresolver = "9"\nmembers = ["app", "lib"]\n'},
+                         "Cargo.toml", "workspace"),
+    "resolver-boolean": ({"root_manifest": '[workspace]\nresolver = true\nmembers = ["app", "lib"]\n'},
+                         "Cargo.toml", "workspace"),
+    "dep-requirement-empty": (app('lib = { path = "../lib", version = "" }'), "app/Cargo.toml", "workspace"),
+    "dep-requirement-invalid": (app('lib = { path = "../lib", version = "1.2.3.4" }'), "app/Cargo.toml", "workspace"),
     "dependencies-array": ({"app": APP_HEAD.replace("[package]", "dependencies = [1]\n[package]")},
                            "app/Cargo.toml", "workspace"),
 }
@@ -175,3 +181,45 @@ def test_an_unreadable_manifest_is_an_io_error(damage: Callable[[Path], None], t
     damage(ws)
     code, err = run(capsys, ws, "workspace")
     assert code in (1, 2) and str(ws / "app" / "Cargo.toml") in err and "Traceback" not in err, err
+
+
+def test_a_member_outside_the_root_is_refused_like_cargo_does(tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    ws = make_ws(tmp_path / "ws", root_manifest='[workspace]\nresolver = "2"\nmembers = ["app", "lib", "../out"]\n')
+    (tmp_path / "out" / "src").mkdir(parents=True)
+    (tmp_path / "out" / "Cargo.toml").write_text('[package]\nname = "out"\nversion = "0.1.0"\nedition = "2021"\n')
+    (tmp_path / "out" / "src" / "lib.rs").write_text("")
+    if shutil.which("cargo"):
+        cargo = subprocess.run(["cargo", "metadata", "--format-version", "1", "--offline"], cwd=ws,
+                               capture_output=True, text=True)
+        assert cargo.returncode != 0 and "not hierarchically below the workspace root" in cargo.stderr
+    code, err = run(capsys, ws, "workspace")
+    assert code == 2 and f"{ws / 'Cargo.toml'}:3:1: workspace member `../out`" in err and "hint:" in err, err
+
+
+STALE_LOCKS = {
+    "empty": "",
+    "member-missing": LOCK.split("[[package]]\nname = \"app\"")[0] + '[[package]]\nname = "lib"\nversion = "0.1.0"\n',
+    "member-at-another-version": LOCK.replace('name = "lib"\nversion = "0.1.0"', 'name = "lib"\nversion = "0.0.9"'),
+}
+
+
+@pytest.mark.parametrize("stale", sorted(STALE_LOCKS))
+@pytest.mark.parametrize("argv", [["dupes"], ["audit", "--skip-python", "--db", "DB"]], ids=["dupes", "audit"])
+def test_a_stale_lockfile_is_refused_like_cargo_locked_does(stale: str, argv: list[str], tmp_path: Path,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    # An emptied or truncated Cargo.lock: the audit would pass on no packages, dupes report on none.
+    # (`bump`/`release` refuse it through their `cargo metadata --locked` check: test_release_verify.)
+    ws = make_ws(tmp_path / "ws", lock=STALE_LOCKS[stale])
+    db = tmp_path / "db" / "crates" / "x"
+    db.mkdir(parents=True)
+    (db / "RUSTSEC-2020-0001.md").write_text(
+        '```toml\n[advisory]\nid = "RUSTSEC-2020-0001"\npackage = "x"\ndate = "2020-01-01"\n'
+        '[versions]\npatched = [">= 1.0.0"]\n```\n# x\n')
+    if shutil.which("cargo"):
+        assert subprocess.run(["cargo", "metadata", "--format-version", "1", "--offline", "--locked"], cwd=ws,
+                              capture_output=True).returncode != 0
+    code, err = run(capsys, ws, *[str(tmp_path / "db") if a == "DB" else a for a in argv])
+    assert code == 2, err
+    assert f"{ws / 'Cargo.lock'}: out of date: it does not lock workspace member" in err, err
+    assert "cargo update -w" in err and "Traceback" not in err

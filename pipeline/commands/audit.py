@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.deps import pyaudit
-from pipeline.deps.lockfile import lockfile_path, read_lockfile
+from pipeline.deps.lockfile import check_members, lockfile_path, read_lockfile
 from pipeline.deps.rustaudit import (
     RustAudit,
     check_database,
@@ -41,6 +41,9 @@ def _rust(args: argparse.Namespace, project: Project) -> RustAudit:
     settings = project.config.audit
     lock = lockfile_path(project.root, args.lockfile)
     lockfile = read_lockfile(lock)
+    if lock.resolve() == (project.root / "Cargo.lock").resolve():
+        # Fail closed: a stale (emptied, truncated) lockfile would audit another graph, maybe none at all.
+        check_members(lockfile, ((m.name, m.version) for m in project.workspace.members))
     if settings.engine == "cargo-deny":
         if lock.resolve() != (project.root / "Cargo.lock").resolve():
             # cargo-deny resolves the workspace itself: its findings would be for another lockfile.

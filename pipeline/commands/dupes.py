@@ -8,7 +8,7 @@ from typing import Any
 
 from pipeline.deps.duplicates import DupesReport, find_duplicates
 from pipeline.deps.graph import DepGraph, lock_view, metadata_view
-from pipeline.deps.lockfile import lockfile_path, read_lockfile
+from pipeline.deps.lockfile import check_members, lockfile_path, read_lockfile
 from pipeline.foundation.errors import CheckFailed, PipelineError, UsageError
 from pipeline.foundation.output import emit_json, log
 from pipeline.project import load_project
@@ -89,6 +89,8 @@ def run(args: argparse.Namespace) -> int:
     settings = project.config.dupes
     lock = lockfile_path(project.root, args.lockfile)
     lockfile = read_lockfile(lock)
+    if lock.resolve() == (project.root / "Cargo.lock").resolve():
+        check_members(lockfile, ((m.name, m.version) for m in project.workspace.members))
     graph = _graph(args, project.root, lock_view(lockfile, (m.name for m in project.workspace.members)))
     report = find_duplicates(graph.packages, graph.roots, settings)
 

@@ -135,3 +135,62 @@ def _is_temp(name: str) -> bool:
     import re
 
     return bool(name.startswith(".") and re.search(r"\.\d+(\.\d+)?\.(d|cubin|ptx|o|a|tmp)$|\.tmp$", name))
+
+
+# ---------------------------------------------------------------------------
+# Reading a build's outputs back (release artifacts, the kernel ABI, the release's shipping check)
+#
+# What another local user may have put into the output directory (a shared or group-writable
+# target/) must never make us read a file of ours that they cannot: no symlink is followed, no
+# listed name leaves the directory, and the manifest itself is never read through a link.
+
+
+def output_path(out: Path, name: object) -> Path | None:
+    """``out/name`` when ``name`` is a plain relative name whose directories stay inside ``out``; else None."""
+    if not isinstance(name, str) or not name or "\0" in name:
+        return None
+    relative = Path(name)
+    if relative.is_absolute() or ".." in relative.parts:
+        return None
+    path = out / relative
+    if not path.parent.resolve().is_relative_to(out.resolve()):  # a linked subdirectory
+        return None
+    return path
+
+
+def read_output(out: Path, name: object) -> bytes | None:
+    """The bytes of the listed output ``name`` if it is a regular file inside ``out`` itself (never through a link)."""
+    from pipeline.foundation import fs
+
+    path = output_path(out, name)
+    if path is None:
+        return None
+    try:
+        return fs.read_regular(path)
+    except OSError:
+        return None
+
+
+def read_manifest(out: Path) -> dict[str, Any] | None:
+    """``out/manifest.json`` as a dict; None when there is none or it is not a JSON object.
+
+    A symlink (or anything not a regular file) in its place is an error naming it: its target is never read.
+    """
+    import json
+
+    from pipeline.foundation.errors import OperationFailed
+
+    path = out / "manifest.json"
+    if not path.is_symlink() and not path.exists():
+        return None
+    data = read_output(out, "manifest.json")
+    if data is None:
+        raise OperationFailed(
+            f"{path} is a symlink, not a regular file or unreadable: the CUDA outputs are not read through it",
+            f"remove it and rebuild the kernels with `pipeline cuda` (and make {out} writable by you only)",
+        )
+    try:
+        manifest = json.loads(data)
+    except ValueError:
+        return None
+    return manifest if isinstance(manifest, dict) else None

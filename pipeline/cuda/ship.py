@@ -17,7 +17,7 @@ from typing import Any
 
 from pipeline.cuda import nvcc as nv
 from pipeline.cuda import verify
-from pipeline.cuda.manifest import listed_files
+from pipeline.cuda.manifest import listed_files, output_path, read_manifest
 from pipeline.cuda.settings import CudaSettings
 from pipeline.foundation import proc
 from pipeline.foundation.output import log
@@ -40,12 +40,11 @@ def requirement(ws: Workspace, settings: CudaSettings | None) -> Requirement | N
     Without ``settings``: what the manifest says it was built for (architectures and PTX).
     """
     cuda_dir = ws.root / "target" / "cuda"
-    try:
-        manifest = json.loads((cuda_dir / "manifest.json").read_text(encoding="utf-8"))
-        kernels = manifest.get("kernels") or []
-    except (OSError, ValueError, AttributeError):
+    manifest = read_manifest(cuda_dir)  # never through a symlink (an error naming it)
+    if manifest is None:
         return None
-    if not kernels:
+    kernels = manifest.get("kernels")
+    if not kernels or not isinstance(kernels, list):
         return None
     if settings is None:
         archs, ptx = tuple(manifest["architectures"]), manifest.get("ptx")
@@ -155,19 +154,21 @@ def _is_cdylib(ws: Workspace, crate: str) -> bool:
 def packaged_names(cuda_dir: Path) -> list[Path]:
     """What the CUDA tarball may pack: manifest.json, SHA256SUMS and the files the manifest lists,
     each a regular file inside ``cuda_dir`` (never a symlink, never anything else lying there)."""
-    try:
-        manifest = json.loads((cuda_dir / "manifest.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    manifest = read_manifest(cuda_dir)
+    if manifest is None:
         return []
-    names = ["manifest.json", "SHA256SUMS", *(listed_files(manifest) if isinstance(manifest, dict)
-                                             and isinstance(manifest.get("kernels"), list) else [])]
+    names = ["manifest.json", "SHA256SUMS", *(listed_files(manifest) if isinstance(manifest.get("kernels"), list)
+                                             else [])]
     result = []
-    base = cuda_dir.resolve()
     for name in names:
-        path = cuda_dir / name
-        if path.is_symlink() or not path.is_file() or Path(name).is_absolute() or ".." in Path(name).parts:
+        path = output_path(cuda_dir, name)
+        if path is None:
+            log(f"release: warning: {cuda_dir}: the manifest lists {name!r}, a path outside it: not packaged")
             continue
-        if not path.resolve().is_relative_to(base):
+        if path.is_symlink() or (path.exists() and not path.is_file()):
+            # Another user's link in a shared target/ must not ship what it points at.
+            log(f"release: warning: {path} is a symlink or not a regular file: not packaged")
             continue
-        result.append(path)
+        if path.is_file():
+            result.append(path)
     return result

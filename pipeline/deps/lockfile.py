@@ -72,6 +72,30 @@ def read_lockfile(path: Path) -> Lockfile:
     return parse_lockfile(data, path)
 
 
+STALE_HINT = "run `cargo update -w --offline` (or `cargo generate-lockfile`) and commit Cargo.lock"
+
+
+def unlocked_members(locked: Iterable[tuple[str, str | None]], members: Iterable[tuple[str, str]]) -> list[str]:
+    """The members (name, version) a workspace's own lockfile does not lock, as ``name version``.
+
+    Cargo records every workspace member; one missing (an emptied or truncated Cargo.lock) is a stale
+    lockfile that `cargo metadata --locked` refuses, and reading it would answer for another graph.
+    """
+    have = set(locked)
+    return [f"{name} {version}" for name, version in members if (name, version) not in have]
+
+
+def check_members(lockfile: Lockfile, members: Iterable[tuple[str, str]]) -> None:
+    """ManifestError naming ``lockfile`` when it does not lock every member of its workspace."""
+    missing = unlocked_members(((p.name, p.version) for p in lockfile.packages if p.source is None), members)
+    if missing:
+        raise ManifestError(
+            f"{lockfile.path}: out of date: it does not lock workspace member{'s' if len(missing) > 1 else ''} "
+            f"{', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''} (`cargo metadata --locked` refuses it)",
+            STALE_HINT,
+        )
+
+
 def _bad(path: Path, what: str) -> ManifestError:
     return ManifestError(
         f"{path}: {what}",

@@ -73,6 +73,9 @@ def lock_path(directory: Path, uuid: str) -> Path:
 def unsafe_directory(directory: Path) -> str | None:
     """Why ``directory`` (or one above it) lets another user tamper with its lock files; None if it is safe."""
     me = os.geteuid()
+    link = _foreign_link(directory)
+    if link:
+        return link
     current = Path(os.path.realpath(directory))  # check the directories really used
     for level in (current, *current.parents):
         try:
@@ -89,15 +92,31 @@ def unsafe_directory(directory: Path) -> str | None:
     return None
 
 
+def _foreign_link(directory: Path) -> str | None:
+    """A symlink on the way to ``directory`` that is neither ours nor root's: its owner may re-point it
+    between the check and the open, so the directories it leads to today prove nothing."""
+    me = os.geteuid()
+    walked = Path(os.path.abspath(directory))
+    for level in (walked, *walked.parents):
+        try:
+            info = os.lstat(level)
+        except OSError:
+            continue  # not created yet
+        if stat.S_ISLNK(info.st_mode) and info.st_uid not in (me, 0):
+            return f"{level} is a symlink owned by uid {info.st_uid}, not by you (uid {me}) or root"
+    return None
+
+
 def _ensure_dir(directory: Path) -> None:
-    if not directory.is_dir():
+    problem = _foreign_link(directory)  # before creating anything where such a link leads
+    if problem is None and not directory.is_dir():
         # 0700 for what we create; an existing parent keeps its mode (and is checked below).
         old = os.umask(0o077)
         try:
             directory.mkdir(parents=True, exist_ok=True)
         finally:
             os.umask(old)
-    problem = unsafe_directory(directory)
+    problem = problem or unsafe_directory(directory)
     if problem:
         raise OperationFailed(
             f"gpu lease: refusing lease directory {directory}: {problem}",

@@ -74,11 +74,19 @@ def _json(path: Path) -> dict[str, Any] | None:
 
 
 def current_abi(cuda_dir: Path) -> AbiMap | None:
-    manifest = _json(cuda_dir / "manifest.json")
+    from pipeline.cuda.manifest import read_manifest, read_output
+
+    manifest = read_manifest(cuda_dir)  # never through a symlink
     if manifest is None:
         return None
-    found, missing = abi.read_kernel_abi(
-        manifest, lambda name: (cuda_dir / name).read_text(encoding="utf-8", errors="replace"))
+
+    def read(name: str) -> str:
+        data = read_output(cuda_dir, name)
+        if data is None:
+            raise FileNotFoundError(name)
+        return data.decode("utf-8", errors="replace")
+
+    found, missing = abi.read_kernel_abi(manifest, read)
     if missing:
         log(f"release: kernel ABI of {', '.join(missing)} unknown (built without PTX: set cuda.ptx = true)")
     return found or None

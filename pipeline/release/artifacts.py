@@ -64,8 +64,9 @@ def artifact_name(crate: str, version: str, short: str, triple: str) -> str:
 
 def cuda_manifest(ws: Workspace, target_dir: Path | None) -> Path | None:
     for base in (ws.root / "target", target_dir):
-        if base is not None and (base / "cuda" / "manifest.json").is_file():
-            return base / "cuda" / "manifest.json"
+        manifest = None if base is None else base / "cuda" / "manifest.json"
+        if manifest is not None and (manifest.is_file() or manifest.is_symlink()):  # a link: refused when read
+            return manifest
     return None
 
 
@@ -225,13 +226,12 @@ def build(
     kernel_abi: dict[str, dict[str, tuple[str, ...]]] | None = None
     if cuda is not None:
         cuda_dir = cuda.parent
-        try:
-            cuda_data = json.loads(cuda.read_text(encoding="utf-8"))
-            architectures = [str(a) for a in cuda_data.get("architectures", [])]
-        except (ValueError, AttributeError):
-            cuda_data, architectures = {}, []
-        kernel_abi, no_ptx = abi.read_kernel_abi(
-            cuda_data, lambda name: (cuda_dir / name).read_text(encoding="utf-8", errors="replace"))
+        from pipeline.cuda.manifest import read_manifest
+
+        cuda_data = read_manifest(cuda_dir) or {}  # never through a symlink: an error naming it
+        listed = cuda_data.get("architectures", [])
+        architectures = [str(a) for a in listed] if isinstance(listed, list) else []
+        kernel_abi, no_ptx = abi.read_kernel_abi(cuda_data, lambda name: _output_text(cuda_dir, name))
         if no_ptx:
             log(f"release: kernel ABI not recorded for {', '.join(no_ptx)} (built without PTX: set cuda.ptx = true)")
         version = workspace_version or next(iter(versions.values()), "0.0.0")
@@ -326,6 +326,16 @@ def _sboms(
         result[name] = sbom.build(artifact, lock, project=project, timestamp=timestamp, skip_edges=skip,
                                   tool_version=tool_version)
     return result
+
+
+def _output_text(cuda_dir: Path, name: str) -> str:
+    """A PTX file the CUDA manifest names, for the kernel ABI: only a regular file inside ``cuda_dir``."""
+    from pipeline.cuda.manifest import read_output
+
+    data = read_output(cuda_dir, name)
+    if data is None:
+        raise FileNotFoundError(f"{cuda_dir / str(name)}: not a regular file inside {cuda_dir}")
+    return data.decode("utf-8", errors="replace")
 
 
 def _packaged(path: Path, *, required: bool = False) -> bytes | None:

@@ -67,7 +67,16 @@ def load_workspace(root: Path) -> Workspace:
     if "package" in data:
         member_dirs.append(root)
     for pattern in _str_list(ws_table.get("members", []), manifest_path, "members"):
-        member_dirs.extend(_expand_member(root, pattern, manifest_path, excluded, paths))
+        for directory in _expand_member(root, pattern, manifest_path, excluded, paths):
+            if not _inside(directory, root):
+                # Cargo: "workspace member ... is not hierarchically below the workspace root".
+                raise ManifestError(
+                    f"{locate_key(manifest_path, 'members')}: workspace member `{pattern}` "
+                    f"({directory / 'Cargo.toml'}) is not below the workspace root {root}",
+                    "move the crate under the workspace root, or give it its own [workspace] and use it as a "
+                    "path dependency",
+                )
+            member_dirs.append(directory)
 
     loader = _Loader(root, manifest_path, ws_package, ws_deps, excluded, paths, _patch_targets(data, root, paths))
     seen: set[Path] = set()

@@ -74,8 +74,11 @@ def check_manifest(data: dict[str, Any], path: Path, *, member: bool) -> None:
     for where, table in _dep_tables(data, path):
         for key, spec in table.items():
             check_dependency(spec, path, key, f"{where}.{key}")
+    if member and isinstance(package, dict):
+        check_resolver(package, path, "package")
     workspace = data.get("workspace")
     if isinstance(workspace, dict):
+        check_resolver(workspace, path, "workspace")
         ws_package = workspace.get("package", {})
         _expect(ws_package, dict, path, "package", "workspace.package", "a table")
         if "version" in ws_package:
@@ -152,8 +155,32 @@ def _check_package(package: dict[str, Any], path: Path) -> None:
                     'write `build = "build.rs"` or `build = false`')
 
 
+def _requirement(text: str, path: Path, key: str, where: str) -> None:
+    from pipeline.workspace.cargo_semver import SemverError, parse_requirement
+
+    try:
+        parse_requirement(text)
+    except SemverError as exc:
+        raise _fail(path, key, f"`{where}`: {exc}",
+                    'write a Cargo version requirement (`"1.2"`, `"^1.2.3"`, `">= 1, < 2"`); Cargo refuses it too'
+                    ) from None
+
+
+_RESOLVERS = ("1", "2", "3")
+
+
+def check_resolver(table: dict[str, Any], path: Path, where: str) -> None:
+    """``resolver`` of [workspace] or [package]: one of the strings Cargo knows."""
+    if "resolver" in table and table["resolver"] not in _RESOLVERS:
+        value = table["resolver"]
+        shown = repr(value) if isinstance(value, str) else _kind(value)
+        raise _fail(path, "resolver", f"`{where}.resolver` must be one of \"1\", \"2\", \"3\", got {shown}",
+                    'write `resolver = "2"` (or "3" for edition 2024); Cargo refuses other values')
+
+
 def check_dependency(spec: Any, path: Path, key: str, where: str, *, in_workspace: bool = False) -> None:
     if isinstance(spec, str):
+        _requirement(spec, path, key, where)
         return
     if not isinstance(spec, dict):
         raise _fail(path, key, f"`{where}` must be a version string or a table, got {_kind(spec)}",
@@ -166,6 +193,8 @@ def check_dependency(spec: Any, path: Path, key: str, where: str, *, in_workspac
             _expect(spec[field], bool, path, key, f"{where}.{field}", "a boolean")
     if "features" in spec:
         _string_array(spec["features"], path, key, f"{where}.features")
+    if isinstance(spec.get("version"), str):
+        _requirement(spec["version"], path, key, f"{where}.version")
     if spec.get("workspace") is False:
         raise _fail(path, key, f"`{where}.workspace` cannot be false",
                     f"remove it, or write `{key}.workspace = true`")
