@@ -9,7 +9,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from release_support import cli, snapshot
+from release_support import cli, init_git, snapshot
 from shapes_real import commit, git, make_real
 
 from pipeline.foundation.git import CommitInfo
@@ -147,3 +147,59 @@ def test_a_section_already_written_for_the_version_refuses_with_its_line(tmp_pat
     assert "CHANGELOG.md:19: the changelog already has a section for 0.11.1" in result.stderr
     assert "hint: " in result.stderr
     assert snapshot(root) == before
+
+
+def test_per_crate_files_and_the_root_file_like_clap() -> None:
+    members = {"clap": "", "clap_builder": "clap_builder", "clap_complete": "clap_complete"}
+    files = {"CHANGELOG.md", "clap_complete/CHANGELOG.md"}
+    # clap_builder keeps no file of its own: its section goes to the root file, which exists.
+    assert cl.changelog_files("CHANGELOG.md", {"clap_builder": "clap_builder", "clap_complete": "clap_complete"},
+                              files.__contains__, members) == {
+        "clap_builder": "CHANGELOG.md", "clap_complete": "clap_complete/CHANGELOG.md"}
+    # Without a root file none is created: the crate without its own file writes none.
+    virtual = {"a": "crates/a", "b": "crates/b"}
+    assert cl.changelog_files("CHANGELOG.md", {"b": "crates/b"}, {"crates/a/CHANGELOG.md"}.__contains__,
+                              virtual) == {}
+    # Per-crate files are judged on every member, not only the ones released.
+    assert cl.changelog_files("CHANGELOG.md", {"b": "crates/b"}, {"crates/a/CHANGELOG.md"}.__contains__) == {
+        "b": "CHANGELOG.md"}
+
+
+def test_primary_crates_released_together_share_one_title_and_a_collision_is_explained(tmp_path: Path) -> None:
+    # clap's shape: `v{version}` tags clap and clap_derive, which has fallen behind (1.0.0 vs 1.0.2).
+    root = tmp_path / "ws"
+    for rel, text in {
+        "Cargo.toml": '[package]\nname = "clap"\nversion = "1.0.2"\nedition = "2021"\n\n'
+                      '[workspace]\nmembers = ["clap_derive"]\n\n'
+                      '[dependencies]\nclap_derive = { path = "clap_derive", version = "=1.0.0" }\n',
+        "clap_derive/Cargo.toml": '[package]\nname = "clap_derive"\nversion = "1.0.0"\nedition = "2021"\n',
+        "src/lib.rs": "", "clap_derive/src/lib.rs": "", "CHANGELOG.md": "# Changelog\n\n## [Unreleased]\n",
+    }.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+    init_git(root)
+    for version in ("1.0.0", "1.0.1", "1.0.2"):
+        git(root, "tag", "-a", f"v{version}", "-m", version)
+    commit(root, "clap_derive/src/lib.rs", "fix: derive")
+    result = cli("release", "auto", "--no-verify", "--workspace", str(root))
+    assert result.returncode == 1
+    assert ("tag `v1.0.1` already exists: `v{version}` tags clap_derive and also clap, and clap_derive "
+            "1.0.0 -> 1.0.1 reaches a version one of them already released") in result.stderr
+    assert "--crate clap_derive --crate clap VERSION" in result.stderr
+    together = cli("release", "1.0.3", "--crate", "clap", "--crate", "clap_derive", "--no-verify",
+                   "--workspace", str(root))
+    assert together.returncode == 0, together.stderr
+    assert "+## [1.0.3] - " in together.stdout and "tags: v1.0.3\n" in together.stdout
+
+
+def test_a_section_written_ahead_for_the_version_is_dated_not_duplicated() -> None:
+    old = ("# Changelog\n\n## v0.5.0 - Unreleased\n\n### Added\n\n- by hand\n\n"
+           "## v0.4.0 - 2026-01-01\n\n- older\n")
+    assert cl.existing_section(old, "0.5.0") is None  # written ahead: not a release already made
+    new = cl.insert_release(old, "0.5.0", "2026-12-01", CHANGES)
+    assert new == ("# Changelog\n\n## v0.5.0 - 2026-12-01\n\n### Added\n\n- by hand\n\n"
+                   "### Fixed\n\n- off by one (0123456)\n\n## v0.4.0 - 2026-01-01\n\n- older\n")
+    # A stale one for another version (candle's `## v0.3.1 - Unreleased`) is left where it is.
+    stale = cl.insert_release(old, "0.6.0", "2026-12-01", CHANGES)
+    assert stale.startswith("# Changelog\n\n## v0.6.0 - 2026-12-01\n\n### Fixed\n")
+    assert "## v0.5.0 - Unreleased" in stale

@@ -127,3 +127,18 @@ def test_unpublished_bump_and_release_move_publish_false_crates(real: Path) -> N
         change = plan.change("tool")
         assert change is not None and str(change.new) == "0.4.0"
         assert plan.listed(change) and plan.tagged(change) is (policy == "release")
+
+
+def test_a_member_on_an_outside_crate_of_the_version_line_is_told_about_extra_crates(tmp_path: Path) -> None:
+    app = ('[package]\nname = "app"\nversion.workspace = true\nedition.workspace = true\n\n'
+           '[dependencies]\ncore = { path = "../core", version = "0.11.0" }\nmacros = "~2.7.0"\n'
+           'kernels = { path = "../../kernels", version = "0.11.0" }\n')
+    root = make_real(tmp_path / "ws", tags=False, lockfile=False, files={"crates/app/Cargo.toml": app})
+    ws = load_workspace(root)
+    plan = make_plan(ws, Target(level="minor"), outside=gather(ws))
+    (warning,) = [w for w in plan.warnings if "`kernels`" in w]
+    assert "not released by this plan" in warning
+    assert 'on the workspace\'s version line (0.11.0), `release.extra-crates = ["kernels"]`' in warning
+    plan = make_plan(ws, Target(level="minor"), outside=gather(ws), extra_crates=["kernels"])
+    assert not [w for w in plan.warnings if "`kernels`" in w]  # released with it: nothing to warn about
+    assert plan.change("kernels") is not None

@@ -183,20 +183,34 @@ def from_history(commits: Sequence[HistoryLike], since: str | None) -> Changes:
     return Changes(since, tuple(parse_commit(c, c.crates) for c in reversed(commits)))  # type: ignore[arg-type]
 
 
-def changelog_files(root_file: str, crate_dirs: Mapping[str, str], exists: Callable[[str], bool]) -> dict[str, str]:
+def changelog_files(root_file: str, crate_dirs: Mapping[str, str], exists: Callable[[str], bool],
+                    member_dirs: Mapping[str, str] | None = None) -> dict[str, str]:
     """crate -> the changelog its section goes to (workspace-relative).
 
-    Where crates keep their own ``CHANGELOG.md`` (clap's shape) each crate's section goes
-    to its own file and no root file is created; a crate without one then writes none. Where
-    the workspace keeps one root file (or no file at all yet), every crate's goes there.
+    Where crates keep their own ``CHANGELOG.md`` (clap's shape: any member of ``member_dirs``,
+    default ``crate_dirs``, has one) each crate's section goes to its own file, and a crate
+    without one to the root file when there is one (clap's root file covers clap_builder and
+    clap_derive); a root file is never created then. Where the workspace keeps one root file
+    (or no file at all yet), every crate's goes there.
     """
     name = posixpath.basename(root_file) or "CHANGELOG.md"
-    own = {c: posixpath.join(d, name) if d not in ("", ".") else root_file for c, d in crate_dirs.items()}
-    per_crate = {c: path for c, path in own.items() if crate_dirs[c] not in ("", ".") and exists(path)}
-    if per_crate:
-        # The root package (if any) keeps the root file.
-        return {c: path for c, path in own.items() if c in per_crate or crate_dirs[c] in ("", ".")}
-    return {c: root_file for c in crate_dirs}
+
+    def own_file(directory: str) -> str:
+        return posixpath.join(directory, name) if directory not in ("", ".") else root_file
+
+    judged = member_dirs if member_dirs is not None else crate_dirs
+    if not any(d not in ("", ".") and exists(own_file(d)) for d in judged.values()):
+        return {c: root_file for c in crate_dirs}
+    root_exists = exists(root_file)
+    result = {}
+    for crate, directory in crate_dirs.items():
+        path = own_file(directory)
+        if directory in ("", ".") or exists(path):
+            if path != root_file or root_exists or directory in ("", "."):
+                result[crate] = path
+        elif root_exists:
+            result[crate] = root_file
+    return result
 
 
 def release_date() -> str:
@@ -251,6 +265,7 @@ _HEADING = re.compile(r"^(#{1,6})[ \t]")
 _LINK = re.compile(r"^\[(?P<name>[^\]]+)\]:\s*\S+")
 _MARKER = re.compile(r"^<!--.*-->$")
 PLACEHOLDER_DATE = "ReleaseDate"  # cargo-release's {{date}} placeholder in a heading
+_PENDING = re.compile(r"\bunreleased\b", re.IGNORECASE)  # `## [0.5.0] - Unreleased`
 _MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
            "November", "December")
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -288,11 +303,12 @@ class Layout:
     date_sample: str = ""  # a word date to imitate ("December 18, 2025"); "" for ISO
     moved_links: tuple[str, ...] = ()  # link definitions written by hand under Unreleased
 
-    def release_heading(self, title: str, date: str) -> str:
-        written = date
+    def date_text(self, date: str) -> str:
         sample = _WORD_DATE.fullmatch(self.date_sample) if self.date_sample else None
-        if sample is not None and _ISO_DATE.fullmatch(date):
-            written = _word_date(sample, date)
+        return _word_date(sample, date) if sample is not None and _ISO_DATE.fullmatch(date) else date
+
+    def release_heading(self, title: str, date: str) -> str:
+        written = self.date_text(date)
         version = f"{self.v_prefix}{title}" if title[:1].isdigit() else title
         name = f"[{version}]" if self.brackets else version
         return f"{'#' * self.level} {name}{self.before_date}{written}{self.after_date}"
@@ -340,6 +356,8 @@ def existing_section(text: str, title: str) -> int | None:
     for number, line in enumerate(text.replace("\r\n", "\n").split("\n"), start=1):
         match = _VERSION_HEADING.match(line.rstrip())
         if match is not None and match.group("version") == title.removeprefix("v"):
+            if _PENDING.search(match.group("rest")):
+                continue  # `## [0.5.0] - Unreleased`: written ahead, the release dates it
             return number
         if line.startswith("#") and line.lstrip("#").strip().strip("[]") == title:
             return number
@@ -376,8 +394,11 @@ class _Insertion:
     has_unreleased: bool
 
 
-def _insertion(lines: list[str]) -> _Insertion:
+def _insertion(lines: list[str], title: str | None = None) -> _Insertion:
     form = layout("\n".join(lines))
+    pending = _pending(lines, title, form) if title is not None else None
+    if pending is not None:
+        return pending
     start = next((i for i, line in enumerate(lines) if _UNRELEASED.match(line.strip())), None)
     if start is not None:
         heading = lines[start].rstrip()
@@ -412,6 +433,30 @@ def _insertion(lines: list[str]) -> _Insertion:
     return _Insertion(first, first, ("", "## [Unreleased]", ""), form, {}, True)
 
 
+def _pending(lines: list[str], title: str, form: Layout) -> _Insertion | None:
+    """A section written ahead for this very version (`## [0.5.0] - Unreleased`): it becomes the
+    release, dated, its hand-written entries kept in it."""
+    for index, line in enumerate(lines):
+        match = _VERSION_HEADING.match(line.rstrip())
+        if match is None or match.group("version") != title.removeprefix("v"):
+            continue
+        word = _PENDING.search(match.group("rest"))
+        if word is None:
+            return None
+        level = len(match.group("hashes"))
+        end = next((i for i in range(index + 1, len(lines))
+                    if ((h := _HEADING.match(lines[i])) and len(h.group(1)) <= level)
+                    or _MARKER.match(lines[i].strip()) or _is_release_link(lines[i])), len(lines))
+        manual, links = _manual_unreleased(lines[index + 1 : end], form.sublevel)
+        rest = match.group("rest")
+        before, after = rest[: word.start()], rest[word.end() :]
+        heading_form = Layout(level, form.sublevel, bool(match.group("open")), match.group("v"), before,
+                              after.rstrip(), form.date_sample, tuple(links))
+        has_unreleased = any(_UNRELEASED.match(other.strip()) for other in lines)
+        return _Insertion(index, end, (), heading_form, manual, has_unreleased)
+    return None
+
+
 def _placeholder_layout(heading: str, word: str, form: Layout) -> Layout:
     index = heading.lower().index(word.lower())
     before, after = heading[:index], heading[index + len(word) :]
@@ -434,7 +479,7 @@ def _is_release_link(line: str) -> bool:
 def section_as_written(text: str, title: str, date: str, changes: Changes) -> str:
     """The release section :func:`insert_release` would write into ``text`` (for the plan)."""
     lines = (text or HEADER).replace("\r\n", "\n").split("\n")
-    spot = _insertion(lines)
+    spot = _insertion(lines, title)
     return render_section(title, date, changes, spot.manual, spot.layout)
 
 
@@ -453,7 +498,7 @@ def insert_release(
     heading or link). Line endings kept."""
     newline = "\r\n" if "\r\n" in text else "\n"
     lines = (text or HEADER).replace("\r\n", "\n").split("\n")
-    spot = _insertion(lines)
+    spot = _insertion(lines, title)
     section = render_section(title, date, changes, spot.manual, spot.layout).split("\n")
     if spot.end < len(lines) and section[-1] != "":
         section.append("")

@@ -466,10 +466,15 @@ def make_plan(
         package = ws.package(change.crate)
         for dep in package.dependencies:
             if dep.external_path and dep.kind is not DepKind.DEV:
-                warnings.append(
-                    f"{change.crate} depends on `{dep.name}` by path ({rel_path(dep.path, ws.root)}), which is outside "
-                    "the workspace and not released by this plan; release or publish it separately"
-                )
+                if dep.name in extra_names:
+                    continue  # released with the workspace (`extra-crates`)
+                text = (f"{change.crate} depends on `{dep.name}` by path ({rel_path(dep.path, ws.root)}), which is "
+                        "outside the workspace and not released by this plan; release or publish it separately")
+                crate = outside.crate(rel_path(dep.path, ws.root), ws.root) if outside is not None else None
+                if crate is not None and shared_old is not None and crate.version == str(shared_old):
+                    text += (f", or release it with the workspace: it is on the workspace's version line "
+                             f"({crate.version}), `release.extra-crates = [\"{rel_path(dep.path, ws.root)}\"]`")
+                warnings.append(text)
     return Plan(
         root=ws.root,
         target=target,

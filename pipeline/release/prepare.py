@@ -97,6 +97,9 @@ def prepare(facts: ReleaseFacts, req: Request) -> Prepared:
         section = _changelog_changes(path, facts, plan, tags, files, changelog_problems)
 
     problems, warnings = preflight(facts, req, names) if req.full else ([], [])
+    if req.full and facts.git is not None:
+        collisions = _shared_template_collisions(plan, settings, facts.scheme, facts.git.tags)
+        problems = [collisions.get((p.location or "").removeprefix("refs/tags/"), p) for p in problems]
     problems += plan.blockers
     problems += changelog_problems
     artifacts = _artifact_names(facts, plan, req.triple) if req.full and settings.artifacts else ()
@@ -119,6 +122,35 @@ def prepare(facts: ReleaseFacts, req: Request) -> Prepared:
     )
     return Prepared(plan, files, tags, message, section, artifacts, tuple(problems), (*plan.warnings, *warnings),
                     facts.changes, publish, facts.kernel_abi, facts.rust_api)
+
+
+def _shared_template_collisions(plan: Plan, settings: ReleaseSettings, scheme: Scheme | None,
+                                existing: frozenset[str] | set[str]) -> dict[str, Finding]:
+    """A crate with its own version tagged by the template without ``{crate}`` (a primary crate,
+    clap's `clap_derive` beside `clap`) can reach a version another primary crate already
+    released: its tag exists. Say so, with what fixes it, instead of "that version was released"."""
+    from pipeline.release.tags import render_tag
+
+    if scheme is None or not scheme.shared:
+        return {}
+    primary = [c for c in scheme.shared_crates] + ([settings.primary_crate] if settings.primary_crate else [])
+    found: dict[str, Finding] = {}
+    for change in plan.changes:
+        if change.inherited or change.crate not in primary or not plan.tagged(change):
+            continue
+        others = [c for c in dict.fromkeys(primary) if c != change.crate]
+        name = render_tag(scheme.shared, settings.tag_prefix, change.new)
+        if name not in existing or not others:
+            continue
+        found[name] = Finding(
+            f"tag `{name}` already exists: `{scheme.shared}` tags {change.crate} and also "
+            f"{', '.join(others)}, and {change.crate} {change.old} -> {change.new} reaches a version one of "
+            "them already released",
+            f"release them together at one version none of them has released (`--crate {change.crate} "
+            + " ".join(f"--crate {o}" for o in others) + " VERSION`), or set `release.primary-crate` to the one "
+            f"crate `{scheme.shared}` belongs to (the others are then tagged `{scheme.crate or settings.crate_tag}`)",
+            f"refs/tags/{name}")
+    return found
 
 
 def release_tags(plan: Plan, settings: ReleaseSettings, scheme: Scheme | None = None) -> tuple[ReleaseTag, ...]:
@@ -219,7 +251,7 @@ def _verdicts(breaking: bool, feature: bool) -> str:
     """What besides the commits made the level (the kernel ABI diff, the Rust API check)."""
     if breaking:
         return "; the kernel ABI or the Rust API check found a breaking change"
-    return "; the kernel ABI gained an entry" if feature else ""
+    return "; the kernel ABI or the Rust API check found an addition" if feature else ""
 
 
 def judged_from(changes: cl.Changes, names: Sequence[str]) -> str:
@@ -368,8 +400,9 @@ def _changelog_changes(
     listed = [c for c in plan.changes if plan.listed(c)]
     dirs = {c.crate: _crate_dir(facts, c.crate) for c in listed}
     root_rel = settings.changelog
-    existing = {rel_path(p, ws.root) for p in facts.changelogs}
-    targets = cl.changelog_files(root_rel, dirs, lambda rel: rel in existing)
+    existing = {rel_path(p, ws.root) for p in facts.changelogs} | ({root_rel} if facts.changelog is not None else set())
+    members = {p.name: _crate_dir(facts, p.name) for p in ws.members}
+    targets = cl.changelog_files(root_rel, dirs, lambda rel: rel in existing, members)
     by_file: dict[str, list[str]] = {}
     for crate, rel in targets.items():
         by_file.setdefault(rel, []).append(crate)
@@ -384,8 +417,8 @@ def _changelog_changes(
                    else cl.Changes(None, ()))
         own = [c for c in listed if c.crate in crates]
         shared = plan.shared is not None and any(c.inherited for c in own)
-        title = str(plan.shared[1]) if shared and plan.shared else str(own[0].new) if len(own) == 1 else (
-            tags[0].name if tags else str(own[0].new))
+        title = str(plan.shared[1]) if shared and plan.shared else str(own[0].new) if len({
+            str(c.new) for c in own}) == 1 else (tags[0].name if tags else str(own[0].new))
         tag = next((t.name for t in tags if t.version == title), tags[0].name if tags else None)
         links = {}
         if settings.repository_url and tag is not None:
