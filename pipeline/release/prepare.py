@@ -8,6 +8,7 @@ hand-made facts object with the file system and subprocesses shut off).
 
 from __future__ import annotations
 
+import posixpath
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -417,8 +418,16 @@ def _changelog_changes(
                    else cl.Changes(None, ()))
         own = [c for c in listed if c.crate in crates]
         shared = plan.shared is not None and any(c.inherited for c in own)
-        title = str(plan.shared[1]) if shared and plan.shared else str(own[0].new) if len({
-            str(c.new) for c in own}) == 1 else (tags[0].name if tags else str(own[0].new))
+        # The file's own crate (clap's root file is clap's) titles a section of several versions.
+        owner = next((c for c in own if _crate_dir(facts, c.crate) == posixpath.dirname(rel)), None)
+        if shared and plan.shared:
+            title = str(plan.shared[1])
+        elif len({str(c.new) for c in own}) == 1:
+            title = str(own[0].new)
+        elif owner is not None:
+            title = str(owner.new)
+        else:
+            title = tags[0].name if tags else str(own[0].new)
         tag = next((t.name for t in tags if t.version == title), tags[0].name if tags else None)
         links = {}
         if settings.repository_url and tag is not None:
