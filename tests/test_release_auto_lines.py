@@ -5,12 +5,13 @@ the shared line is judged on its own crates' commits, never on another line's.""
 
 from __future__ import annotations
 
+import subprocess
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from release_support import cli
+from release_support import cli, init_git
 from shapes_real import commit, git, make_real
 
 
@@ -60,3 +61,40 @@ def test_a_crate_without_commits_stays_and_says_so(tmp_path: Path) -> None:
                  "--workspace", str(root))
     assert result.returncode == 0, result.stderr
     assert "release: auto: macros 2.7.0: stays (0 commits since macros-v2.7.0)" in _lines(result.stderr)
+
+
+def test_another_crates_release_commit_is_not_a_change_of_the_root_package(tmp_path: Path) -> None:
+    # clap's shape: the root package owns Cargo.lock, and every release of another crate
+    # (cargo-release's `chore: Release`) moves the lock.
+    root = tmp_path / "ws"
+    (root / "src").mkdir(parents=True)
+    (root / "macros/src").mkdir(parents=True)
+    (root / "Cargo.toml").write_text('[package]\nname = "app"\nversion = "0.1.0"\nedition = "2021"\n\n'
+                                     '[workspace]\nmembers = ["macros"]\n\n'
+                                     '[dependencies]\nmacros = { path = "macros", version = "1.0.0" }\n')
+    (root / "macros/Cargo.toml").write_text('[package]\nname = "macros"\nversion = "1.0.0"\nedition = "2021"\n')
+    for rel in ("src/lib.rs", "macros/src/lib.rs"):
+        (root / rel).write_text("pub fn f() {}\n")
+    subprocess.run(["cargo", "generate-lockfile", "--offline"], cwd=root, check=True, capture_output=True)
+    init_git(root)
+    git(root, "tag", "-a", "v0.1.0", "-m", "app")
+    git(root, "tag", "-a", "macros-v1.0.0", "-m", "macros")
+    commit(root, "macros/src/lib.rs", "fix: macros expand once")
+    for rel in ("macros/Cargo.toml", "Cargo.lock"):
+        path = root / rel
+        old, new = 'name = "macros"\nversion = "1.0.0"', 'name = "macros"\nversion = "1.0.1"'
+        path.write_text(path.read_text().replace(old, new))
+    git(root, "commit", "-qam", "chore: Release")
+    git(root, "tag", "-a", "macros-v1.0.1", "-m", "macros")
+    result = cli("release", "auto", "--no-verify", "--workspace", str(root))
+    # Nothing is unreleased: the lock moved by macros' release is no change of app.
+    assert result.returncode == 1 and "nothing to release" in result.stderr, result.stderr
+    changed = cli("bump", "patch", "--changed", "--workspace", str(root))
+    assert changed.returncode == 1 and "no crate of" in changed.stderr, changed.stderr
+    # A lock change of its own (not a release commit) still counts.
+    lock = root / "Cargo.lock"
+    lock.write_text(lock.read_text() + "# touched\n")
+    git(root, "commit", "-qam", "chore: update the lock")
+    result = cli("release", "auto", "--no-verify", "--workspace", str(root))
+    assert result.returncode == 0, result.stderr
+    assert "release: auto: app 0.1.0: patch (1 commit since v0.1.0: 1 chore)" in _lines(result.stderr)

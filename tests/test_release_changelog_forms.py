@@ -93,6 +93,12 @@ def test_headings_without_unreleased_like_tracing_get_the_section_on_top_in_thei
     assert "Unreleased" not in new  # the project keeps no Unreleased heading: none is invented
 
 
+def test_the_subsection_level_comes_from_any_release_when_the_newest_has_none() -> None:
+    old = "# 0.1.36 (December 18, 2025)\n\n- one line\n\n# 0.1.35 (November 26, 2025)\n\n### Added\n\n- x\n"
+    assert cl.insert_release(old, "0.1.37", "2026-12-01", CHANGES).startswith(
+        "# 0.1.37 (December 1, 2026)\n\n### Fixed\n\n- off by one (0123456)\n\n# 0.1.36")
+
+
 def test_tokio_style_short_month_and_ordinal_dates() -> None:
     old = "# 1.40.0 (Aug 30th, 2024)\n\n### Added\n\n- x\n"
     new = cl.insert_release(old, "1.41.0", "2026-12-01", CHANGES)

@@ -68,6 +68,19 @@ def test_extra_crates_are_released_with_the_workspace(tmp_path: Path) -> None:
         c for c in plan["crates"] if c["name"] == "kernels").items()
 
 
+def test_release_execute_with_extra_crates(tmp_path: Path) -> None:
+    # `release` (not only `bump`) with an extra crate: it used to stop at the artifact names
+    # ("no workspace member is named `kernels`", exit 2).
+    config = '\n[workspace.metadata.pipeline.release]\nextra-crates = ["kernels"]\n'
+    root = make_real(tmp_path / "ws", extra_root=config)
+    result = cli("--workspace", str(root), "release", "minor", "--execute", "--no-verify")
+    assert result.returncode == 0, result.stderr
+    kernels = (root / "kernels/Cargo.toml").read_text()
+    assert 'version = "0.12.0"\nedition' in kernels and 'version = "0.12.0" }' in kernels
+    assert "0.12.0" in git(root, "tag", "--list", "0.12.0")
+    assert cargo_resolves(root / "kernels").returncode == 0
+
+
 def test_quoting_and_a_byte_order_mark_are_kept(tmp_path: Path) -> None:
     files = {"crates/app/Cargo.toml": (
         "\ufeff[package]\nname = 'app'\nversion.workspace = true\nedition.workspace = true\n\n"
@@ -117,10 +130,34 @@ def test_per_crate_changelogs_are_written_where_crates_keep_them(real: Path) -> 
     git(real, "add", "-A")
     git(real, "commit", "-qm", "docs: changelogs")
     commit(real, "crates/core/src/lib.rs", "feat: core grows")
+    commit(real, ".github/workflows/ci.yml", "ci: a workflow")  # touches no crate
     result = cli("--workspace", str(real), "release", "patch", "--execute", "--no-verify", "--allow-dirty",
                  env={"SOURCE_DATE_EPOCH": "1700000000"})
     assert result.returncode == 0, result.stderr
     assert not (real / "CHANGELOG.md").exists()
+    # A crate's own file lists the commits touching it, never the workspace-level ones (tracing's
+    # per-crate files used to get every CI and removed-crate commit of the whole range).
+    assert "a workflow" not in (real / "crates/core/CHANGELOG.md").read_text()
+    assert "a workflow" not in (real / "crates/app/CHANGELOG.md").read_text()
     assert "core grows" in (real / "crates/core/CHANGELOG.md").read_text()
     assert "core grows" not in (real / "crates/app/CHANGELOG.md").read_text()
     assert "## [0.11.1]" in (real / "crates/app/CHANGELOG.md").read_text()
+
+
+def test_primary_crate_tags_without_crate_and_an_unknown_one_is_located(tmp_path: Path) -> None:
+    config = '\n[workspace.metadata.pipeline.release]\nprimary-crate = "macros"\n'
+    root = make_real(tmp_path / "ws", extra_root=config)
+    commit(root, "macros/src/lib.rs", "feat: macros grow")
+    result = cli("--workspace", str(root), "release", "minor", "--crate", "macros", "--json")
+    assert result.returncode == 0, result.stderr
+    tags = json.loads(result.stdout)["tags"]
+    assert "2.8.0" in tags and not any(t.startswith("macros") for t in tags)  # `{version}`, as the primary's
+    manifest = root / "Cargo.toml"
+    manifest.write_text(manifest.read_text().replace('primary-crate = "macros"', 'primary-crate = "macro"'))
+    git(root, "commit", "-qam", "chore: typo")
+    before = snapshot(root)
+    result = cli("--workspace", str(root), "release", "minor", "--execute", "--no-verify")
+    assert result.returncode == 2
+    assert f"{manifest}:14:1: `release.primary-crate` names `macro`, which is no member" in result.stderr
+    assert "hint: members are: app, core, macros, tool" in result.stderr
+    assert snapshot(root) == before

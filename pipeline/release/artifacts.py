@@ -53,7 +53,8 @@ def toolchain(target: str | None = None) -> Toolchain:
 
 
 def binary_crates(ws: Workspace, names: Sequence[str]) -> tuple[str, ...]:
-    return tuple(n for n in names if ws.package(n).has_binary)
+    # An extra crate (outside the members, `release.extra-crates`) is not built with the workspace.
+    return tuple(n for n in names if ws.has(n) and ws.package(n).has_binary)
 
 
 def artifact_name(crate: str, version: str, short: str, triple: str) -> str:

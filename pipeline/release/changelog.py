@@ -128,7 +128,8 @@ class Changes:
             grouped[entry.section].append(entry)
         return {name: entries for name, entries in grouped.items() if entries}
 
-    def for_crates(self, names: Iterable[str]) -> Changes:
+    def for_crates(self, names: Iterable[str], *, workspace_level: bool = True) -> Changes:
+        """The entries touching ``names``, and (``workspace_level``) those touching no crate."""
         wanted = set(names)
         since = self.since
         by_crate = self.since_by_crate
@@ -136,7 +137,8 @@ class Changes:
             tags = {by_crate.get(n) for n in wanted}
             since = next(iter(tags)) if len(tags) == 1 else None
             by_crate = {n: t for n, t in by_crate.items() if n in wanted}
-        return Changes(since, tuple(e for e in self.entries if not e.crates or wanted & set(e.crates)), by_crate)
+        return Changes(since, tuple(e for e in self.entries
+                                    if (workspace_level and not e.crates) or wanted & set(e.crates)), by_crate)
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -318,14 +320,11 @@ def layout(text: str) -> Layout:
             continue
         level = len(match.group("hashes"))
         sublevel = level + 1
-        for later in lines[index + 1 :]:
+        for later in lines[index + 1 :]:  # the first subsection of any release (the newest may have none)
             heading = _HEADING.match(later)
-            if heading is None:
-                continue
-            if len(heading.group(1)) <= level:
+            if heading is not None and len(heading.group(1)) > level:
+                sublevel = len(heading.group(1))
                 break
-            sublevel = len(heading.group(1))
-            break
         before, date, after = parts
         return Layout(level, sublevel, bool(match.group("open")), match.group("v"), before,
                       after.rstrip(), "" if _ISO_DATE.fullmatch(date) else date)

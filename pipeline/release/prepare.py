@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pipeline.foundation.errors import ManifestError, OperationFailed, UsageError
+from pipeline.foundation.errors import ConfigError, ManifestError, OperationFailed, UsageError
 from pipeline.foundation.output import log
 from pipeline.release.edit import Edit, edit_toml, update_lockfile
 from pipeline.release.facts import ReleaseFacts
@@ -24,6 +24,7 @@ from pipeline.release.preflight import preflight
 from pipeline.release.request import Request
 from pipeline.release.settings import ReleaseSettings
 from pipeline.workspace.cargo_semver import Version
+from pipeline.workspace.manifest import locate_key_in
 from pipeline.workspace.model import Workspace
 
 if TYPE_CHECKING:
@@ -68,6 +69,12 @@ class Prepared:
 def prepare(facts: ReleaseFacts, req: Request) -> Prepared:
     """The whole release, computed from the facts: plan, new file contents, tags, findings."""
     ws, settings = facts.workspace, facts.settings
+    if settings.primary_crate and not ws.has(settings.primary_crate):
+        text = facts.manifests.get(ws.manifest_path, b"").decode("utf-8", "replace")
+        raise ConfigError(
+            f"{locate_key_in(ws.manifest_path, text, 'primary-crate')}: `release.primary-crate` names "
+            f"`{settings.primary_crate}`, which is no member",
+            f"members are: {', '.join(sorted(ws.names))}")
     crates = _selected_crates(facts, req)
     check_versions(ws, facts.manifests)  # before `auto` reads the base version
     if req.level.auto and crates is None and facts.changes is not None:
@@ -356,7 +363,11 @@ def _changelog_changes(
     for rel, crates in by_file.items():
         file = ws.root / rel
         old = facts.changelog if file == path else facts.changelogs.get(file)
-        changes = facts.changes.for_crates(crates) if facts.changes else cl.Changes(None, ())
+        # A crate's own file lists the commits touching that crate; commits touching no crate (CI
+        # files, a removed crate's directory) belong to the root file only.
+        own_file = rel != root_rel
+        changes = (facts.changes.for_crates(crates, workspace_level=not own_file) if facts.changes
+                   else cl.Changes(None, ()))
         own = [c for c in listed if c.crate in crates]
         shared = plan.shared is not None and any(c.inherited for c in own)
         title = str(plan.shared[1]) if shared and plan.shared else str(own[0].new) if len(own) == 1 else (
@@ -402,7 +413,7 @@ def _artifact_names(facts: ReleaseFacts, plan: Plan, triple: str | None = None) 
     names = [
         f"{settings.dist_dir}/{artifact_name(c.crate, str(c.new), '<commit>', triple or facts.host_triple)}"
         for c in plan.changes
-        if ws.package(c.crate).has_binary
+        if ws.has(c.crate) and ws.package(c.crate).has_binary  # extra crates are not built with the workspace
     ]
     if facts.cuda_outputs:
         version = str(plan.shared[1]) if plan.shared else str(plan.changes[0].new)

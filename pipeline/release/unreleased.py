@@ -15,6 +15,7 @@ The parsing and the reachability arithmetic are pure functions of git's output;
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -368,6 +369,33 @@ def release_scheme(
                                 scheme.summary), scheme.summary)
 
 
+def _without_release_locks(history: History, tagged: Sequence[tuple[str, str]], names: Sequence[str],
+                            versions: Mapping[str, Version], scheme: tagscheme.Scheme,
+                            dirs: Mapping[str, str]) -> History:
+    """The commit a release tag points at is that release's commit (cargo-release's `chore: Release`
+    moves a crate's version, its changelog and the workspace's Cargo.lock). The lock it moves is
+    no change of the crate owning the lock's directory (clap's root package, which otherwise
+    "changed" with every release of any other crate): there it attributes the commit to nobody."""
+    releases = set()
+    for template in (scheme.shared, scheme.crate):
+        if template is not None:
+            releases.update(t.tag for t in tagscheme.parse_tags(names, template, versions, scheme.prefix))
+    release_commits = {sha for tag, sha in tagged if tag in releases}
+    if not any(c.sha in release_commits for c in history.commits):
+        return history
+    attributor = Attributor(dirs)
+    kept = []
+    for commit in history.commits:
+        if commit.sha in release_commits:
+            files = tuple(f for f in commit.files if f.rsplit("/", 1)[-1] != "Cargo.lock")
+            if not files:
+                continue  # it moved the lock alone: nothing of anyone's changed
+            if len(files) != len(commit.files):
+                commit = _with_crates(commit, attributor.crates(files))
+        kept.append(commit)
+    return dataclasses.replace(history, commits=tuple(kept))
+
+
 def read_release_history(top: Path, ws: Workspace, settings: ReleaseSettings) -> ReleaseHistory:
     """Tags, scheme and every member's unreleased commits: four git commands in all."""
     tagged = tag_commits(top)
@@ -403,4 +431,5 @@ def read_release_history(top: Path, ws: Workspace, settings: ReleaseSettings) ->
     skip = settings.commit_message.split("{", 1)[0]
     since = {name: tag for name, tag in last.tags.items()}
     history = read_history(top, prefix, dirs, since, tag_shas=dict(tagged), skip_prefix=skip)
+    history = _without_release_locks(history, tagged, names, versions, scheme, dirs)
     return ReleaseHistory(scheme, last, history, tuple(lines), untagged, tuple(versions))
