@@ -64,6 +64,13 @@ environment = "production"
 expire-in = "12 weeks"
 publish-crates = true
 
+target-runners = {{ "aarch64-unknown-linux-gnu" = ["self-hosted", "linux", "arm64"] }}
+target-tags = {{ "x86_64-unknown-linux-gnu" = "x64", "aarch64-unknown-linux-gnu" = "arm64" }}
+
+[workspace.metadata.pipeline.release]
+targets = ["x86_64-unknown-linux-gnu", "aarch64-unknown-linux-gnu"]
+cross = {{ "aarch64-unknown-linux-gnu" = "zigbuild" }}
+
 [workspace.metadata.pipeline.ci.pins."actions/checkout"]
 sha = "08eba0b27e820071cde6df949e0beb9ba4906955"
 version = "v4.3.0"

@@ -98,7 +98,13 @@ def test_release_workflow_uses_no_caches_and_only_publish_writes(rendered):
     assert publish["env"]["TAG"] == "${{ github.ref_name }}"
     build = doc["jobs"]["release"]
     assert build["needs"] == ["checks", "clippy", "test", "tests", "release-kernels"]
-    assert "-s release -- --artifacts-only" in build["steps"][-2]["run"]
+    nox = next(step for step in build["steps"] if step["name"] == "nox -s release")
+    assert "-s release -- --artifacts-only" in nox["run"]
+    # The CHANGELOG section the release wrote becomes the notes (not --generate-notes); the tool decides
+    # whether it is a pre-release, so no shell looks at the tag.
+    assert "changelog --section --notes-dir release-notes" in nox["run"]
+    assert "--notes-file ../release-notes/notes.md" in run and "--generate-notes" not in run
+    assert "if [ -e ../release-notes/prerelease ]; then flags+=(--prerelease); fi" in run and "TAG_PREFIX" not in run
     # The kernels the release packages come from the release's own CUDA job, where they were built.
     download = next(step for step in build["steps"] if step["name"] == "Download cuda-kernels")
     assert download["with"] == {"name": "cuda-kernels", "path": "examples/prism4d/target/cuda"}

@@ -99,8 +99,27 @@ def context_for(project: Target | Any, repo_root: Path) -> Context:
         cuda_output_dir=inside("target/cuda"),
         runner_enforce=project.config.runner.enforce,
         profile_dir=inside("target/profile"),
+        release_targets=_release_targets(project, root),
+        release_cross=tuple(sorted(getattr(release, "cross", {}).items())),
         cuda_toolkits=_toolkits(project),
     )
+
+
+def _release_targets(project: Target | Any, root: Path) -> tuple[str, ...]:
+    """`release.targets`, with the CI runner maps checked against it (a runner for no target is a typo)."""
+    targets = tuple(getattr(project.config.release, "targets", ()))
+    ci = project.config.ci.release
+    for key, mapping in (("target-runners", ci.target_runners), ("target-tags", ci.target_tags)):
+        unknown = [t for t in mapping if t not in targets]
+        if unknown:
+            raise ConfigError(f"{root / 'Cargo.toml'}: `ci.release.{key}` names {', '.join(unknown)}, which "
+                              f"`release.targets` does not list ({', '.join(targets) or 'empty'})",
+                              "add the target to `release.targets`, or remove the entry")
+    if ci.target_tags and len(ci.target_tags) != len(targets):
+        missing = [t for t in targets if t not in ci.target_tags]
+        raise ConfigError(f"{root / 'Cargo.toml'}: `ci.release.target-tags` has no tag for {', '.join(missing)}",
+                          "GitLab picks each matrix entry's runner by its tag: give every target one")
+    return targets
 
 
 def _toolkits(project: Target | Any) -> tuple[str, ...]:

@@ -7,9 +7,20 @@ are load-bearing: see :mod:`pipeline.ci.view`.
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass
 
-from pipeline.ci.model import DIST_ARTIFACT, IMAGE_VAR, MATRIX_IMAGE, CiPipeline, Job, Runner, Workflow
+from pipeline.ci.model import (
+    DIST_ARTIFACT,
+    IMAGE_VAR,
+    MATRIX_IMAGE,
+    NOTES_ARTIFACT,
+    NOTES_DIR,
+    CiPipeline,
+    Job,
+    Runner,
+    Workflow,
+)
 from pipeline.ci.pins import Pin, resolve_pins
 from pipeline.ci.shell import dist_artifact, run_lines, setup_lines
 from pipeline.ci.view import Plain, Var, header, variables, yaml_bool, yaml_int
@@ -55,6 +66,9 @@ class GithubJob:
     matrix: tuple[tuple[Var, ...], ...]  # `strategy.matrix.include`
     env: tuple[Var, ...]
     steps: tuple[Step, ...]
+    # Per-target runners of the release build: `runs-on: ${{ matrix.runner }}`, each include entry
+    # carrying its `runner:` labels (empty: `runs_on` for every entry).
+    matrix_runners: tuple[tuple[str, ...], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -138,7 +152,7 @@ def _job_name(job: Job) -> str:
     if not job.matrix:
         return job.title
     shown = (_matrix_ref(var) for var, _ in job.matrix_entries[0]
-             if var in ("SESSION", "CUDA_TOOLKIT", "ARCH", "FEATURE_SET"))
+             if var in ("SESSION", "CUDA_TOOLKIT", "ARCH", "FEATURE_SET", "TARGET"))
     return f"{job.title} (" + ", ".join(shown) + ")"
 
 
@@ -149,17 +163,21 @@ def _steps(pipeline: CiPipeline, job: Job, pins: dict[str, Pin], step_env: list[
         artifact = job.downloads[0]
         steps.append(_step("Download the release artifacts", pin=pins["actions/download-artifact"],
                            inputs=(Input(Plain("name"), artifact.name), Input(Plain("path"), "dist"))))
+        steps.append(_step("Download the release notes", pin=pins["actions/download-artifact"],
+                           inputs=(Input(Plain("name"), NOTES_ARTIFACT), Input(Plain("path"), NOTES_DIR))))
         steps.append(_step("Verify checksums", run=["cd dist", "sha256sum -c SHA256SUMS"]))
         # Provenance for every file, checked before anything is published (`gh attestation verify FILE`).
         steps.append(_step("Attest build provenance", pin=pins["actions/attest-build-provenance"],
                            inputs=(Input(Plain("subject-path"), "dist/*"),)))
+        notes = shlex.quote(f"../{NOTES_DIR}")
         steps.append(_step("Create the GitHub release", run=[
             "cd dist",
-            # A version with a pre-release part (`1.4.0-rc.1`) is published as a pre-release.
+            # The tool decided from the parsed version (`pipeline changelog --section --notes-dir`): the
+            # marker is there only for a version with a pre-release part (`1.4.0-rc.1`).
             "flags=()",
-            'case "${TAG#"$TAG_PREFIX"}" in *-*) flags+=(--prerelease) ;; esac',
-            'gh release create "$TAG" --repo "$GITHUB_REPOSITORY" --title "$TAG" --verify-tag --generate-notes'
-            ' "${flags[@]}" -- *',
+            f"if [ -e {notes}/prerelease ]; then flags+=(--prerelease); fi",
+            f'gh release create "$TAG" --repo "$GITHUB_REPOSITORY" --title "$TAG" --verify-tag'
+            f' --notes-file {notes}/notes.md "${{flags[@]}}" -- *',
         ]))
         return steps
     checkout = [Input(Plain("persist-credentials"), yaml_bool(False))]
@@ -167,6 +185,12 @@ def _steps(pipeline: CiPipeline, job: Job, pins: dict[str, Pin], step_env: list[
         checkout.append(Input(Plain("fetch-depth"), yaml_int(0)))
     steps.append(_step("Check out", pin=pins["actions/checkout"], inputs=tuple(checkout)))
     for artifact in job.downloads:  # outputs of an earlier job, back where it wrote them
+        if job.assemble and artifact.name == DIST_ARTIFACT:
+            # Every target's dist, each in its own directory (`release-parts/dist-<target>/`).
+            steps.append(_step("Download every target's artifacts", pin=pins["actions/download-artifact"],
+                               inputs=(Input(Plain("pattern"), f"{DIST_ARTIFACT}-*"),
+                                       Input(Plain("path"), artifact.path))))
+            continue
         steps.append(_step(f"Download {artifact.name}", pin=pins["actions/download-artifact"],
                            inputs=(Input(Plain("name"), artifact.name), Input(Plain("path"), artifact.path))))
     if job.cache:
@@ -181,8 +205,11 @@ def _steps(pipeline: CiPipeline, job: Job, pins: dict[str, Pin], step_env: list[
     steps.append(_step(f"nox -s {job.session or '$SESSION'}", run=run_lines(pipeline, job), env=step_env))
     for artifact in job.uploads:
         title = "Upload the release artifacts" if artifact.name == DIST_ARTIFACT else f"Upload {artifact.name}"
+        name = artifact.name
+        if job.per_target and artifact.name == DIST_ARTIFACT:
+            name, title = f"{DIST_ARTIFACT}-{_matrix_ref('TARGET')}", "Upload this target's artifacts"
         steps.append(_step(title, pin=pins["actions/upload-artifact"], inputs=(
-            Input(Plain("name"), artifact.name), Input(Plain("path"), artifact.path),
+            Input(Plain("name"), name), Input(Plain("path"), artifact.path),
             Input(Plain("if-no-files-found"), "error"),
             Input(Plain("retention-days"), yaml_int(settings.release.retention_days)))))
     return steps
@@ -201,8 +228,7 @@ def github_job(pipeline: CiPipeline, job: Job, pins: dict[str, Pin]) -> GithubJo
         env.append(("DIST_DIR", dist.path))
     env += [(var, "${{ secrets." + secret + " }}") for var, secret in job.secrets]
     if job.publish:
-        env += [("GH_TOKEN", "${{ github.token }}"), ("TAG", "${{ github.ref_name }}"),
-                ("TAG_PREFIX", next((t.pattern for t in pipeline.release_triggers if t.event == "tag"), ""))]
+        env += [("GH_TOKEN", "${{ github.token }}"), ("TAG", "${{ github.ref_name }}")]
     permissions = (
         (
             Permission(Plain("contents"), Plain("write"), "to create the release and upload its assets"),
@@ -212,12 +238,15 @@ def github_job(pipeline: CiPipeline, job: Job, pins: dict[str, Pin]) -> GithubJo
         if job.publish
         else (Permission(Plain("contents"), Plain("read"), "to check out the repository"),)
     )
+    runners = _target_runners(pipeline, job)
+    if runners:
+        labels = tuple(label for entry in runners for label in entry)  # the fork guard looks at all of them
     return GithubJob(
         id=Plain(job.id),
         name=_job_name(job),
         condition=_condition(job, labels),
         needs=tuple(Plain(n) for n in job.needs),
-        runs_on=tuple(labels),
+        runs_on=("${{ matrix.runner }}",) if runners else tuple(labels),
         timeout=yaml_int(job.timeout),
         permissions=permissions,
         environment=settings.release.environment if job.publish else job.environment,
@@ -225,7 +254,18 @@ def github_job(pipeline: CiPipeline, job: Job, pins: dict[str, Pin]) -> GithubJo
         matrix=tuple(variables([(_matrix_key(var), value) for var, value in entry]) for entry in job.matrix_entries),
         env=variables(env),
         steps=tuple(_steps(pipeline, job, pins, step_env)),
+        matrix_runners=runners,
     )
+
+
+def _target_runners(pipeline: CiPipeline, job: Job) -> tuple[tuple[str, ...], ...]:
+    """The `runs-on` labels of each release-build matrix entry (`ci.release.target-runners`, else `cpu-runner`);
+    () when every target builds on `cpu-runner`, so `runs-on` stays one list."""
+    runners = pipeline.settings.release.target_runners
+    if not job.per_target or not runners:
+        return ()
+    targets = [value for entry in job.matrix_entries for var, value in entry if var == "TARGET"]
+    return tuple(tuple(runners.get(t, pipeline.settings.cpu_runner)) for t in targets)
 
 
 def github_view(pipeline: CiPipeline, workflow: Workflow) -> GithubCi | GithubRelease:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from pipeline.ci.model import CiPipeline, Job, Runner
+from pipeline.ci.model import NOTES_DIR, PARTS_DIR, RELEASE_JOB, CiPipeline, Job, Runner
 from pipeline.ci.shell import dist_artifact, run_lines, setup_lines
 from pipeline.ci.view import Plain, Var, header, variables, yaml_bool
 
@@ -51,6 +51,7 @@ class Cache:
 class Artifacts:
     paths: tuple[str, ...]
     expire_in: str
+    dotenv: str = ""  # `reports: dotenv:`: variables for the jobs that need this one ("" for none)
 
 
 @dataclass(frozen=True)
@@ -130,6 +131,8 @@ def _gate_needs(pipeline: CiPipeline) -> list[Need]:
 
 
 def _needs(pipeline: CiPipeline, job: Job) -> list[Need]:
+    if job.assemble:
+        return [_need(RELEASE_JOB, artifacts=True)]  # every matrix entry's artifacts
     if job.session == "-":
         return [_need(job.needs[0], artifacts=True)]
     if job.id == "release":
@@ -150,7 +153,7 @@ def gitlab_job(pipeline: CiPipeline, job: Job) -> GitlabJob:
         pairs.append(("DIST_DIR", dist.path))
     if job.full_history:
         pairs.append(("GIT_DEPTH", "0"))
-    if job.id == "release":
+    if job.id == "release" or job.assemble:
         # The runner writes SLSA provenance metadata (artifacts-metadata.json) for the release artifacts.
         pairs.append(("RUNNER_GENERATE_ARTIFACTS_METADATA", "true"))
     if job.session == "-":
@@ -158,23 +161,31 @@ def gitlab_job(pipeline: CiPipeline, job: Job) -> GitlabJob:
         pairs.append(("DIST_DIR", job.downloads[0].path))
     else:
         script = run_lines(pipeline, job)
+    if job.per_target:
+        # Each entry's dist under its target's name: the assemble job gets them all side by side.
+        script.append(f'mkdir -p {PARTS_DIR} && rm -rf "{PARTS_DIR}/$TARGET" && mv "$DIST_DIR" "{PARTS_DIR}/$TARGET"')
     gpu = job.runner is Runner.GPU
     cache = Cache(
         prefix=job.id,
         files=(pipeline.context.lockfile,),
         paths=(".cargo-home/registry", ".cargo-home/git", *pipeline.cache_paths),
     ) if job.cache else None
-    artifacts = Artifacts(tuple(a.path for a in job.uploads), settings.release.expire_in) if job.uploads else None
+    paths = tuple(f"{PARTS_DIR}/" if job.per_target and a.path == dist_path(job) else a.path for a in job.uploads)
+    artifacts = Artifacts(paths, settings.release.expire_in,
+                          dotenv=f"{NOTES_DIR}/release.env" if job.notes else "") if job.uploads else None
     release = Release(
         tag_name="$CI_COMMIT_TAG",
-        name="$CI_COMMIT_TAG",
-        description="Release $CI_COMMIT_TAG: artifacts and SHA256SUMS from the `release` job.",
-        link=f"$CI_PROJECT_URL/-/jobs/artifacts/$CI_COMMIT_TAG/browse/{job.downloads[0].path}?job=release",
+        # From the dotenv report of the job that wrote the notes: the tag, with "(pre-release)" when the
+        # tool found a pre-release version (GitLab releases have no pre-release flag).
+        name="$RELEASE_NAME",
+        description=f"$CI_PROJECT_DIR/{NOTES_DIR}/notes.md",  # a file in the project: GitLab reads it
+        link=f"$CI_PROJECT_URL/-/jobs/artifacts/$CI_COMMIT_TAG/browse/{job.downloads[0].path}?job={job.needs[0]}",
     ) if job.publish else None
     return GitlabJob(
         id=Plain(job.id),
         stage=Plain(job.stage),
-        tags=tuple(settings.gpu_tags if gpu else settings.cpu_tags),
+        tags=tuple(settings.gpu_tags if gpu else settings.cpu_tags)
+        + (("$RUNNER_TAG",) if job.per_target and settings.release.target_tags else ()),
         image=job.container or settings.gitlab_image,
         timeout=f"{job.timeout} minutes",
         interruptible=yaml_bool(not (job.publish or job.secrets)),  # never stop a publish half-way
@@ -182,7 +193,7 @@ def gitlab_job(pipeline: CiPipeline, job: Job) -> GitlabJob:
         rules=_rules(pipeline, job),
         needs=tuple(_needs(pipeline, job)),
         variables=variables(pairs),
-        matrix=tuple(variables(entry) for entry in job.matrix_entries),
+        matrix=tuple(variables(_with_runner_tag(pipeline, job, entry)) for entry in job.matrix_entries),
         cache=cache,
         before_script=tuple(setup_lines(pipeline, job)),
         script=tuple(script),
@@ -190,6 +201,21 @@ def gitlab_job(pipeline: CiPipeline, job: Job) -> GitlabJob:
         release=release,
         allow_failure=job.manual,
     )
+
+
+def dist_path(job: Job) -> str | None:
+    dist = dist_artifact(job.uploads)
+    return dist.path if dist else None
+
+
+def _with_runner_tag(pipeline: CiPipeline, job: Job, entry: tuple[tuple[str, str], ...]
+                     ) -> tuple[tuple[str, str], ...]:
+    """A release-build matrix entry with its target's runner tag (`ci.release.target-tags`), for `tags:`."""
+    tags = pipeline.settings.release.target_tags
+    if not job.per_target or not tags:
+        return entry
+    target = next(value for var, value in entry if var == "TARGET")
+    return (*entry, ("RUNNER_TAG", tags[target]))
 
 
 def gitlab_view(pipeline: CiPipeline) -> GitlabPipeline:

@@ -47,6 +47,10 @@ class MatrixAxis:
 
 
 DIST_ARTIFACT = "dist"  # the release's files: SHA256SUMS, published by the last job
+NOTES_ARTIFACT = "release-notes"  # notes.md, release.env, prerelease: `pipeline changelog --section --notes-dir`
+NOTES_DIR = "release-notes"  # where the notes are written and downloaded, relative to the repository root
+PARTS_DIR = "release-parts"  # where the assemble job downloads every target's dist, one directory each
+ASSEMBLE_JOB = "assemble"
 KERNELS_ARTIFACT = "cuda-kernels"  # target/cuda of the release's CUDA job, packaged by the release build
 
 
@@ -85,6 +89,11 @@ class Job:
     # globs (`**` spans directories) matches a changed file; () runs it on every one. From the
     # registry's stage inputs (pipeline.changes.patterns); GitHub has no per-job path filter.
     changes: tuple[str, ...] = ()
+    # The release build per target (`matrix` has the TARGET axis): each entry uploads its own dist,
+    # named for its target, for the assemble job.
+    per_target: bool = False
+    assemble: bool = False  # merges the per-target dists (`release --assemble`) into one
+    notes: bool = False  # writes the release notes (`changelog --section --notes-dir`) and uploads them
 
     @property
     def sessions(self) -> tuple[str, ...]:
@@ -123,6 +132,8 @@ class Context:
     # `pipeline runner check` finds the runner misconfigured.
     runner_enforce: bool = False
     profile_dir: str = "target/profile"  # what `pipeline profile` writes (the profile job uploads it)
+    release_targets: tuple[str, ...] = ()  # `release.targets`: the release build's matrix
+    release_cross: tuple[tuple[str, str], ...] = ()  # `release.cross`: (target, cargo|zigbuild|cross)
     cuda_toolkits: tuple[str, ...] = ()  # `cuda.toolkits`, oldest first: the CUDA job's toolkit axis
 
 
@@ -326,12 +337,28 @@ def _release_jobs(settings: CiSettings, context: Context) -> list[Job]:
     dist = Artifact(DIST_ARTIFACT, context.dist_dir)
     timeout = settings.timeouts.get(RELEASE_JOB, settings.release.timeout)
     before = [*gates, *([kernels] if kernels else [])]
-    build = Job(RELEASE_JOB, "release artifacts and SHA256SUMS", "release", "release", settings.release.args,
-                needs=tuple(job.id for job in before), timeout=timeout, uploads=(dist,),
-                downloads=kernels.uploads if kernels else (), full_history=True)
-    publish = Job("publish", "publish the release", "release", "-", needs=(RELEASE_JOB,), timeout=15,
-                  downloads=(dist,), publish=True, rust=False)
-    jobs = [*before, build, publish]
+    notes = Artifact(NOTES_ARTIFACT, NOTES_DIR)
+    needs, kernel_downloads = tuple(job.id for job in before), kernels.uploads if kernels else ()
+    built: list[Job]
+    if context.release_targets:
+        # One build per target, each on a runner that can build it; the assemble job makes them one release.
+        axis = MatrixAxis("targets", tuple((("TARGET", t),) for t in context.release_targets))
+        build = Job(RELEASE_JOB, "release artifacts", "release", "release",
+                    (*settings.release.args, "--target", "$TARGET"), matrix=(axis,), uploads=(dist,),
+                    per_target=True, needs=needs, timeout=timeout, downloads=kernel_downloads, full_history=True)
+        assemble = Job(ASSEMBLE_JOB, "one SHA256SUMS and manifest for every target", "release", "release",
+                       ("--assemble", PARTS_DIR), needs=(RELEASE_JOB,), timeout=15, rust=False, full_history=True,
+                       downloads=(Artifact(DIST_ARTIFACT, PARTS_DIR),), uploads=(dist, notes), assemble=True,
+                       notes=True)
+        built, last = [build, assemble], ASSEMBLE_JOB
+    else:
+        build = Job(RELEASE_JOB, "release artifacts and SHA256SUMS", "release", "release", settings.release.args,
+                    uploads=(dist, notes), notes=True, needs=needs, timeout=timeout, downloads=kernel_downloads,
+                    full_history=True)
+        built, last = [build], RELEASE_JOB
+    publish = Job("publish", "publish the release", "release", "-", needs=(last,), timeout=15,
+                  downloads=(dist, notes), publish=True, rust=False)
+    jobs = [*before, *built, publish]
     if settings.release.publish_crates:
         # Its own job: only it sees the registry token, and only after the gates and the artifacts passed.
         jobs.append(Job("publish-crates", "publish the crates", "release", "release", ("--publish-only", "--execute"),

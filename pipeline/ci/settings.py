@@ -30,7 +30,7 @@ NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 JOB_ID = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,63}")
 # Job ids the generator uses itself, GitLab's top-level keywords (a job named `variables` would
 # replace them) and words YAML 1.1 reads as booleans or null (GitLab parses YAML 1.1).
-OWN_JOB_IDS = frozenset({"checks", "checks-main", "release", "publish", "release-kernels", "profile"})
+OWN_JOB_IDS = frozenset({"checks", "checks-main", "release", "publish", "release-kernels", "profile", "assemble"})
 RESERVED_JOB_IDS = OWN_JOB_IDS | frozenset({
     "default", "include", "stages", "variables", "workflow", "image", "services", "cache", "before_script",
     "after_script", "types", "pages", "spec",
@@ -54,6 +54,8 @@ SHA = re.compile(r"[0-9a-f]{40}")
 VERSION_COMMENT = re.compile(r"v[0-9]+(\.[0-9]+){0,2}")
 # Free text (workflow name): quoted on output; no expressions, no control characters.
 TEXT = re.compile(r"[^\x00-\x1f\x7f${}]{1,80}")
+
+TRIPLE = re.compile(r"[a-z0-9_]+(-[a-z0-9_.]+){1,3}")  # what `release.targets` accepts
 
 MAX_TIMEOUT = 4320  # GitHub's limit for self-hosted runners, in minutes
 
@@ -165,6 +167,14 @@ class CiReleaseSettings:
     crates_environment: str = setting(
         "crates-io", doc="GitHub environment holding the `CARGO_REGISTRY_TOKEN` secret of the `publish-crates` job"
     )
+    target_runners: Mapping[str, tuple[str, ...]] = setting(
+        factory=dict, doc="GitHub `runs-on` labels of the artifact build per `release.targets` entry "
+        "(`{ \"aarch64-unknown-linux-gnu\" = [\"ubuntu-24.04-arm\"] }`); a target without one builds on `cpu-runner`"
+    )
+    target_tags: Mapping[str, str] = setting(
+        factory=dict, doc="GitLab runner tag of the artifact build per target, added to `cpu-tags` "
+        "(`{ \"aarch64-unknown-linux-gnu\" = \"arm64\" }`); set one for every target or none"
+    )
 
     def __post_init__(self) -> None:
         check("release.tag-prefix", self.tag_prefix, TAG_PREFIX, "a tag prefix (letters, digits, `. _ -`)")
@@ -182,6 +192,15 @@ class CiReleaseSettings:
             raise ValueError(f"`release.retention-days` = {self.retention_days} must be between 1 and 90")
         check("release.expire-in", self.expire_in, EXPIRE, "a duration like `30 days`")
         _check_timeout("release.timeout", self.timeout)
+        for triple, labels in self.target_runners.items():
+            check("release.target-runners", triple, TRIPLE, "a target triple like `aarch64-unknown-linux-gnu`")
+            if not labels:
+                raise ValueError(f"`release.target-runners.{triple}` needs at least one runner label")
+            check_all(f"release.target-runners.{triple}", labels, LABEL,
+                      "a runner label (letters, digits, `_ . : / -`)")
+        for triple, tag in self.target_tags.items():
+            check("release.target-tags", triple, TRIPLE, "a target triple like `aarch64-unknown-linux-gnu`")
+            check(f"release.target-tags.{triple}", tag, LABEL, "a runner tag (letters, digits, `_ . : / -`)")
 
 
 def _default_pip() -> tuple[str, ...]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import shlex
 
-from pipeline.ci.model import DIST_ARTIFACT, Artifact, CiPipeline, Job, Runner
+from pipeline.ci.model import DIST_ARTIFACT, NOTES_DIR, Artifact, CiPipeline, Job, Runner
 
 _ENV_REF = re.compile(r"\$[A-Z_][A-Z0-9_]*")
 
@@ -78,6 +78,8 @@ def setup_lines(pipeline: CiPipeline, job: Job) -> list[str]:
             f"rustup toolchain install {toolchain} --profile minimal --component rustfmt,clippy --no-self-update"
         )
         lines.append(f"rustup default {toolchain}")
+    if job.per_target and job.rust and settings.setup_toolchain:
+        lines.append('rustup target add "$TARGET"')
     if settings.pip_install and job.session != "-":
         lines.append('python3 -m venv "$PIPELINE_VENV"')
         extras = sorted({SESSION_EXTRAS[s] for s in job.sessions if s in SESSION_EXTRAS})
@@ -86,7 +88,26 @@ def setup_lines(pipeline: CiPipeline, job: Job) -> list[str]:
     advisory_db = _advisory_db_line(pipeline, job)
     if advisory_db:
         lines.append(advisory_db)
+    cross = _cross_line(pipeline, job)
+    if cross:
+        lines.append(cross)
     return lines
+
+
+def _cross_line(pipeline: CiPipeline, job: Job) -> str | None:
+    """The cross-compiler of the matrix entry's target (`release.cross`): cross, or cargo-zigbuild with zig."""
+    if not job.per_target:
+        return None
+    python = '"$PIPELINE_VENV/bin/python" -m pip install --disable-pip-version-check ziglang'
+    installs = {
+        "cross": "cargo install --locked cross",
+        # The tool puts its own interpreter first on PATH for cargo-zigbuild, which then finds this zig.
+        "zigbuild": "cargo install --locked cargo-zigbuild"
+        + (f" && {python}" if pipeline.settings.pip_install else ""),
+    }
+    cases = [f"{shlex.quote(target)}) {installs[how]} ;;" for target, how in pipeline.context.release_cross
+             if how in installs]
+    return f'case "$TARGET" in {" ".join(cases)} esac' if cases else None
 
 
 def dist_artifact(artifacts: tuple[Artifact, ...]) -> Artifact | None:
@@ -114,6 +135,10 @@ def run_lines(pipeline: CiPipeline, job: Job) -> list[str]:
     GPUs), then the checksum check."""
     check = runner_check_line(pipeline, job)
     lines = [*([check] if check else []), " ".join(_nox_words(pipeline, job))]
+    if job.notes:
+        # The CHANGELOG section the release wrote, and the tool's pre-release verdict, for the publish job.
+        tool = '"$PIPELINE_VENV/bin/pipeline"' if pipeline.settings.pip_install else "pipeline"
+        lines.append(f"{tool} changelog --section --notes-dir {shlex.quote(NOTES_DIR)}")
     if dist_artifact(job.uploads):
         # The release session writes SHA256SUMS; make sure it is there and matches before upload.
         lines.append(

@@ -13,6 +13,12 @@ from pipeline.release.request import Request
 def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
     if name == "changelog":
         parser.add_argument("--json", action="store_true", help="machine-readable output (documented in the README)")
+        parser.add_argument("--section", nargs="?", const="", metavar="VERSION",
+                            help="print the CHANGELOG section of VERSION (default: the workspace's version): the "
+                            "release notes")
+        parser.add_argument("--notes-dir", metavar="DIR",
+                            help="with --section: also write DIR/notes.md, DIR/release.env (GitLab dotenv) and, for "
+                            "a pre-release version, DIR/prerelease")
         return
     if name == "bump":
         parser.add_argument("target", metavar="LEVEL|VERSION",
@@ -44,6 +50,9 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
         parser.add_argument("--artifacts-only", action="store_true",
                             help="only build dist/ for the release HEAD already is (CI on a release tag): "
                             "no bump, commit or tag")
+        parser.add_argument("--assemble", nargs="+", metavar="DIR",
+                            help="merge the per-target dist directories of one release into dist/: one "
+                            "SHA256SUMS and one manifest.json covering every target (CI's assemble job)")
         parser.add_argument("--target", dest="target_triple", metavar="TRIPLE",
                             help="build the artifacts for this target triple (one of `release.targets`)")
         parser.add_argument("--publish", action="store_true",
@@ -60,16 +69,27 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
 def run(args: argparse.Namespace) -> int:
     project = load_project(args.workspace)
     if args.command == "changelog":
+        if args.notes_dir and args.section is None:
+            raise UsageError("--notes-dir writes the notes of --section", "add --section [VERSION]")
+        if args.section is not None:
+            return flow.release_notes(project, args.section or None, args.notes_dir, args.json)
         return flow.changelog_preview(project, args.json)
     full = args.command == "release"
     if full and (args.resume or args.abort):
         flag = "--resume" if args.resume else "--abort"
         given = _given(args, "a level", "--crate", "--changed", "--push", "--artifacts-only", "--publish",
-                       "--publish-only", "--target")
+                       "--publish-only", "--target", "--assemble")
         if given:
             raise UsageError(f"{flag} finishes or undoes the recorded release: it takes no {', '.join(given)}",
                              f"run `pipeline release {flag}` alone (the journal holds the plan)")
         return flow.recover(project, "resume" if args.resume else "abort", args.json)
+    if full and args.assemble:
+        given = _given(args, "a level", "--crate", "--changed", "--push", "--artifacts-only", "--publish",
+                       "--publish-only", "--target", "--no-verify", "--allow-dirty", "--require-gates")
+        if given:
+            raise UsageError(f"--assemble merges built parts: it takes no {', '.join(given)}",
+                             "run `pipeline release --assemble DIR...` with the per-target directories")
+        return flow.assemble(project, args.assemble, args.json)
     if full and args.registry and not (args.publish or args.publish_only):
         raise UsageError("--registry names where --publish uploads", "add --publish (or --publish-only)")
     if full and args.publish_only:
@@ -119,6 +139,7 @@ def _given(args: argparse.Namespace, *names: str) -> list[str]:
         "--publish": args.publish,
         "--publish-only": args.publish_only,
         "--target": bool(args.target_triple),
+        "--assemble": bool(getattr(args, "assemble", None)),
         "--no-verify": args.no_verify,
         "--allow-dirty": args.allow_dirty,
         "--require-gates": args.require_gates,

@@ -91,15 +91,36 @@ def _tar_gz(entries: Sequence[tuple[str, bytes, int]], mtime: int) -> bytes:
     return compressed.getvalue()
 
 
-def _cargo_build(ws: Workspace, crates: Sequence[str], target: str | None = None) -> tuple[dict[str, list[Path]], Path]:
-    """Executables per crate, and the target directory."""
-    argv = ["cargo", "build", "--release", "--locked", "--message-format=json-render-diagnostics"]
+def build_argv(target: str | None, how: str = "cargo") -> list[str]:
+    """The build command for ``target``: `cargo build`, `cargo zigbuild` or `cross build` (``release.cross``)."""
+    head = {"cargo": ["cargo", "build"], "zigbuild": ["cargo", "zigbuild"], "cross": ["cross", "build"]}[how]
+    argv = [*head, "--release", "--locked", "--message-format=json-render-diagnostics"]
     if target:
         argv += ["--target", target]  # cross-compiling needs `rustup target add` and a linker for it
+    return argv
+
+
+def _build_env(how: str) -> dict[str, str] | None:
+    """cargo-zigbuild falls back to `python3 -m ziglang`: put this tool's interpreter first on PATH, so the
+    `ziglang` package installed beside the tool (CI's venv) is found."""
+    if how != "zigbuild":
+        return None
+    import sys
+
+    return {**os.environ, "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")}
+
+
+def _cargo_build(ws: Workspace, crates: Sequence[str], target: str | None = None,
+                 how: str = "cargo") -> tuple[dict[str, list[Path]], Path]:
+    """Executables per crate, and the target directory."""
+    argv = build_argv(target, how)
     for name in crates:
         argv += ["-p", name]
     log(f"release: {' '.join(argv)}  (in {ws.root})")
-    result = proc.run(argv, cwd=ws.root, hint="fix the build error above; `--no-verify` does not skip artifact builds")
+    hint = "fix the build error above; `--no-verify` does not skip artifact builds"
+    if how != "cargo":
+        hint += f" (`release.cross` builds {target} with `{argv[0]} {argv[1]}`: is it installed?)"
+    result = proc.run(argv, cwd=ws.root, hint=hint, env=_build_env(how))
     by_manifest = {p.manifest_path.resolve(): p.name for p in ws.members}
     executables: dict[str, list[Path]] = {name: [] for name in crates}
     for line in result.stdout.splitlines():
@@ -111,7 +132,13 @@ def _cargo_build(ws: Workspace, crates: Sequence[str], target: str | None = None
         crate = by_manifest.get(Path(message.get("manifest_path", "")).resolve())
         if crate in executables and "bin" in message.get("target", {}).get("kind", []):
             executables[crate].append(Path(message["executable"]))
-    return executables, _target_dir(ws)
+    target_dir = _target_dir(ws)
+    if how == "cross":
+        # cross reports the paths inside its container (/target/...): the same files under the host's target dir.
+        sub = Path(target) / "release" if target else Path("release")
+        executables = {c: [p if p.exists() else target_dir / sub / p.name for p in paths]
+                       for c, paths in executables.items()}
+    return executables, target_dir
 
 
 def _target_dir(ws: Workspace) -> Path:
@@ -149,6 +176,7 @@ def build(
     cuda_settings: CudaSettings | None = None,
     target: str | None = None,
     tool_version: str = "",
+    cross: Mapping[str, str] | None = None,
 ) -> list[Path]:
     """Build and write the artifacts of a release; returns the files written.
 
@@ -163,7 +191,7 @@ def build(
     target_dir: Path | None = None
     executables: dict[str, list[Path]] = {}
     if binaries:
-        executables, target_dir = _cargo_build(ws, binaries, target)
+        executables, target_dir = _cargo_build(ws, binaries, target, (cross or {}).get(target or "", "cargo"))
         for crate in binaries:
             stem = artifact_name(crate, versions[crate], short, tools.triple).removesuffix(".tar.gz")
             entries = [(f"{stem}/{exe.name}", _packaged(exe, required=True), 0o755) for exe in executables[crate]]
@@ -234,7 +262,7 @@ def build(
     files["manifest.json"] = (json.dumps(manifest, indent=2) + "\n").encode()
     sums = "".join(f"{_sha256(data)}  {name}\n" for name, data in sorted(files.items()))
     files["SHA256SUMS"] = sums.encode()
-    stale = _check_dist(dist, files)
+    stale = check_dist(dist, files)
     fs.write_all({dist / name: data for name, data in files.items()}, what="the release artifacts")
     for name in stale:  # the previous release's: SHA256SUMS covers everything it sits beside
         (dist / name).unlink(missing_ok=True)
@@ -300,7 +328,7 @@ def _packaged(path: Path, *, required: bool = False) -> bytes | None:
     return data
 
 
-def _check_dist(dist: Path, files: Mapping[str, bytes]) -> list[str]:
+def check_dist(dist: Path, files: Mapping[str, bytes]) -> list[str]:
     """Every artifact lands inside ``dist`` itself, and ``dist`` is not a link to elsewhere.
 
     Returns the previous release's files to remove once this one is written (what its

@@ -13,8 +13,9 @@ Where each part lives: :mod:`~pipeline.release.facts` (every fact, read once),
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pipeline.foundation.errors import OperationFailed, UsageError
 from pipeline.foundation.fs import FaultHook
@@ -87,7 +88,7 @@ def recover(project: Project, mode: str, as_json: bool) -> int:
         if mode == "abort":
             result = recovery.abort(root, path, recorded)
         else:
-            result = recovery.resume(root, path, recorded, _journal_artifacts(project))
+            result = recovery.resume(root, path, recorded, _journal_artifacts(project), _journal_publish(project))
     if as_json:
         emit_json(result)
     return 0
@@ -108,6 +109,24 @@ def _journal_artifacts(project: Project) -> recover_types.BuildArtifacts:
     return build
 
 
+def _journal_publish(project: Project) -> recover_types.PublishCrates:
+    def publish_rest(recorded: journal_types.Journal, on_published: Callable[[str, str], None]) -> dict[str, Any]:
+        from pipeline.project import load_project
+        from pipeline.release import publish as cargo_publish
+
+        fresh = load_project(str(project.workspace.root))  # the manifests as the release wrote them
+        registry = str((recorded.publish or {}).get("registry") or "") or None
+        # The registry is the truth: its index says what went up (a kill can fall between an upload and
+        # its record), and only the rest is published.
+        plan = cargo_publish.plan_for(fresh.workspace, registry)
+        for line in plan.lines():
+            log(f"release: {line}")  # stderr: `--resume --json` prints one JSON document
+        outcome = cargo_publish.run(fresh.workspace.root, plan, on_published=on_published)
+        return outcome.to_json()
+
+    return publish_rest
+
+
 def artifacts_only(project: Project, as_json: bool, target: str | None = None) -> int:
     """`release --artifacts-only`: the artifacts step alone, for the release HEAD already is."""
     ws, settings = project.workspace, project.config.release
@@ -121,6 +140,26 @@ def artifacts_only(project: Project, as_json: bool, target: str | None = None) -
     if as_json:
         emit_json({"commit": head.commit.sha, "tags": list(head.tags), "artifacts": files})
     else:
+        for name in files:
+            print(name)
+    return 0
+
+
+def assemble(project: Project, parts: list[str], as_json: bool) -> int:
+    """`release --assemble DIR...`: one SHA256SUMS and one manifest over every target's artifacts."""
+    from pipeline.release import assemble as assembly
+
+    ws, settings = project.workspace, project.config.release
+    dist = ws.root / settings.dist_dir
+    with release_lock(ws.root):
+        assembled, written = assembly.assemble([Path(p) for p in parts], dist)
+    files = [rel_path(p, ws.root) for p in written]
+    if as_json:
+        emit_json({"targets": [t["target"] for t in assembled.manifest["targets"]],
+                   "prerelease": assembled.manifest["prerelease"], "artifacts": files})
+    else:
+        targets = ", ".join(t["target"] for t in assembled.manifest["targets"])
+        log(f"release: assembled {len(assembled.files)} file(s) of {targets} into {rel_path(dist, ws.root)}")
         for name in files:
             print(name)
     return 0
@@ -145,6 +184,38 @@ def publish_only(project: Project, as_json: bool, registry: str | None, execute:
         outcome = cargo_publish.run(ws.root, plan)
     if as_json:
         emit_json({"executed": True, "publish": plan.to_json(), "published": outcome.to_json()})
+    return 0
+
+
+def release_notes(project: Project, version: str | None, notes_dir: str | None, as_json: bool) -> int:
+    """`changelog --section [VERSION] [--notes-dir DIR]`: the section the release wrote, as release notes."""
+    from pipeline.release import notes as release_notes_module
+    from pipeline.workspace.cargo_semver import SemverError, Version
+
+    ws, settings = project.workspace, project.config.release
+    if not settings.changelog:
+        raise OperationFailed(f"{ws.manifest_path}: `release.changelog` is empty: there is no changelog to read",
+                              "set `changelog` in [workspace.metadata.pipeline.release]")
+    wanted = version or ws.version or (ws.members[0].version if ws.members else None)
+    if wanted is None:
+        raise UsageError(f"{ws.manifest_path}: no workspace version", "pass the version: --section VERSION")
+    try:
+        Version.parse(wanted.removeprefix("v"))
+    except (SemverError, ValueError):
+        raise UsageError(f"--section {wanted}: not a version", "pass a version like 1.4.0 or 1.4.0-rc.1") from None
+    wanted = wanted.removeprefix("v")
+    tags: tuple[str, ...] = ()
+    repo = _open_repo(project)
+    if repo is not None and repo.head() is not None:
+        tags = artifacts.head_release(repo, ws, settings).tags
+    found = release_notes_module.find(ws.root / settings.changelog, wanted, tags)
+    written = release_notes_module.write(Path(notes_dir), found) if notes_dir else []
+    if as_json:
+        emit_json({**found.to_json(), "files": [str(p) for p in written]})
+    else:
+        print(found.text, end="")
+        for path in written:
+            log(f"release: wrote {path}")
     return 0
 
 

@@ -7,8 +7,10 @@ tarball) is written, durably, before the first file is touched and after every s
 * the plan: each file's original and new bytes (base64) with their SHA-256, the commit message,
   the tags with their messages, whether to build artifacts and to push (and where);
 * ``head``: the commit the release started from; ``steps``: the steps done, in order
-  (``files``, ``commit`` with its sha, ``tags``, ``artifacts``, ``push``; other steps, such
-  as publishing, may record their own names and data in ``extra``).
+  (``files``, ``commit`` with its sha, ``tags``, ``artifacts``, ``publish``, ``push``);
+* ``publish``: with ``--publish``, the registry and the crates to publish in order; each crate is
+  recorded in ``extra["published"]`` as soon as cargo has uploaded it, so the journal always says
+  what is up and what is not yet (``--resume`` asks the registry again and publishes the rest).
 
 While a journal exists, a new release (or bump) is refused. ``pipeline release --resume`` brings
 the repository to the end state of the plan; ``--abort`` back to its start. Both are idempotent
@@ -91,6 +93,7 @@ class Journal:
     steps: tuple[str, ...] = ()
     commit: str | None = None  # the release commit, once made
     extra: Mapping[str, Any] = field(default_factory=dict)  # for other steps (publish)
+    publish: Mapping[str, Any] | None = None  # {"registry": NAME, "crates": ["name version", ...]}; None: none
 
     def done(self, step: str) -> bool:
         return step in self.steps
@@ -106,6 +109,8 @@ class Journal:
                 steps.append("tags")
         if self.artifacts is not None:
             steps.append("artifacts")
+        if self.publish is not None:
+            steps.append("publish")
         if self.push_remote is not None:
             steps.append("push")
         return steps
@@ -114,8 +119,21 @@ class Journal:
         when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(self.started))
         left = [s for s in self.planned_steps() if s not in self.steps]
         what = ", ".join(t.name for t in self.tags) or f"{len(self.files)} file(s)"
-        return (f"an interrupted `pipeline {self.command}` ({what}, started {when}) in {self.root}: "
+        text = (f"an interrupted `pipeline {self.command}` ({what}, started {when}) in {self.root}: "
                 f"done: {', '.join(self.steps) or 'nothing yet'}; left: {', '.join(left) or 'nothing'}")
+        if self.publish is not None:
+            pending = self.not_yet_published()
+            text += (f"; published to `{self.publish.get('registry')}`: {', '.join(self.published()) or 'none'}; "
+                     f"not yet published: {', '.join(pending) or 'none'}")
+        return text
+
+    def published(self) -> list[str]:
+        """The crates (`name version`) recorded as uploaded."""
+        return [str(c) for c in self.extra.get("published", [])]
+
+    def not_yet_published(self) -> list[str]:
+        done = set(self.published())
+        return [str(c) for c in (self.publish or {}).get("crates", []) if str(c) not in done]
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -134,6 +152,7 @@ class Journal:
             "steps": list(self.steps),
             "commit": self.commit,
             "extra": dict(self.extra),
+            "publish": dict(self.publish) if self.publish is not None else None,
         }
 
     @classmethod
@@ -151,7 +170,7 @@ class Journal:
             command=str(data["command"]), files=tuple(files), commit_message=data["commit_message"],
             tags=tuple(TagPlan(str(t["name"]), str(t["message"])) for t in data["tags"]),
             artifacts=data["artifacts"], push_remote=data["push_remote"], steps=tuple(data["steps"]),
-            commit=data["commit"], extra=data.get("extra") or {},
+            commit=data["commit"], extra=data.get("extra") or {}, publish=data.get("publish"),
         )
 
 
@@ -217,6 +236,21 @@ class Recorder:
                 "free some disk space, then `pipeline release --resume` (it finds what was done) or `--abort`",
             ) from None
         _hook(f"recorded:{step}")
+
+    def published(self, crate: str, version: str) -> None:
+        """One crate is up: recorded at once, so a kill after it still leaves the journal telling it."""
+        label = f"{crate} {version}"
+        _hook(f"done:publish:{crate}")
+        done = [*self.journal.published(), *([] if label in self.journal.published() else [label])]
+        self.journal = replace(self.journal, extra={**self.journal.extra, "published": done})
+        try:
+            save(self.path, self.journal)
+        except OSError as exc:
+            raise OperationFailed(
+                f"{label} was published, but the journal {self.path} could not be updated: {exc.strerror or exc}",
+                "free some disk space, then `pipeline release --resume` (it asks the registry what is up)",
+            ) from None
+        _hook(f"recorded:publish:{crate}")
 
     def finish(self) -> None:
         remove(self.path)

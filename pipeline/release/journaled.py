@@ -6,6 +6,7 @@ journal for ``release --resume`` / ``--abort``.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -18,7 +19,8 @@ from pipeline.release.steps import Release, Step
 
 RESUME_HINT = "`pipeline release --resume` finishes it, `pipeline release --abort` undoes it"
 # Which journal step each release step is (the gates write nothing and are not journaled).
-JOURNAL_STEP = {"write": "files", "commit": "commit", "tag": "tags", "artifacts": "artifacts", "push": "push"}
+JOURNAL_STEP = {"write": "files", "commit": "commit", "tag": "tags", "artifacts": "artifacts", "publish": "publish",
+                "push": "push"}
 
 
 def refuse_if_interrupted(root: Path) -> None:
@@ -54,6 +56,9 @@ def plan_journal(release: Release, steps: Sequence[Step]) -> Journal:
             "crates": [c.crate for c in plan.changes],
         } if "artifacts" in names else None,
         push_remote=settings.push_remote if "push" in names else None,
+        publish={"registry": prepared.publish.registry,
+                 "crates": [f"{s.crate} {s.version}" for s in prepared.publish.steps]}
+        if "publish" in names and prepared.publish is not None else None,
     )
 
 
@@ -65,6 +70,7 @@ def run_steps(release: Release, steps: Sequence[Step]) -> Release:
         if recorder is None and step.NAME in JOURNAL_STEP:
             recorder = Recorder(journal_location(release.facts.root), plan_journal(release, steps))
             recorder.begin()
+            release = dataclasses.replace(release, on_published=recorder.published)
         try:
             release = step.run(release)
         except PipelineError as exc:
@@ -100,5 +106,9 @@ def _after_failure(release: Release, recorder: Recorder, exc: PipelineError) -> 
     done = [s for s in recorder.journal.steps]
     message = (f"{exc.message}\nthe release is incomplete: {'; '.join(state)}; steps done: "
                f"{', '.join(done) or 'none'} (journal {recorder.path})")
-    hint = (exc.hint + "; then " if exc.hint else "") + RESUME_HINT
+    after = RESUME_HINT
+    if journal.publish is not None:
+        after = ("`pipeline release --resume` publishes what the registry does not have yet and finishes the release"
+                 + ("" if journal.published() else ", `pipeline release --abort` undoes it"))
+    hint = (exc.hint + "; then " if exc.hint else "") + after
     return OperationFailed(message, hint)

@@ -20,6 +20,9 @@ from pipeline.release.journal import Journal, Recorder, file_states, refuse_othe
 
 # The artifact build, handed in by the flow (artifacts need the workspace model and settings).
 BuildArtifacts = Callable[[Journal, str, int], list[Path]]
+# The rest of an interrupted publish, handed in by the flow: plans again from the registry's index (what is
+# up is skipped), uploads the rest, calling back (crate, version) as each goes up; returns the outcome.
+PublishCrates = Callable[[Journal, Callable[[str, str], None]], dict[str, Any]]
 
 
 def journal_location(root: Path) -> Path:
@@ -88,7 +91,8 @@ def _tag_target(repo: git.GitRepo, name: str) -> str | None:
     return git.resolve(repo.top, f"refs/tags/{name}^{{commit}}")
 
 
-def resume(root: Path, path: Path, journal: Journal, build: BuildArtifacts) -> dict[str, Any]:
+def resume(root: Path, path: Path, journal: Journal, build: BuildArtifacts,
+           publish: PublishCrates | None = None) -> dict[str, Any]:
     """Bring the repository to the planned end state, step by step; the journal goes last."""
     recorder = Recorder(path, journal)
     repo = _repo(journal, root)
@@ -127,6 +131,13 @@ def resume(root: Path, path: Path, journal: Journal, build: BuildArtifacts) -> d
             written = build(recorder.journal, commit, repo.commit_time(commit))
             result["artifacts"] = [str(p) for p in written]
             recorder.record("artifacts")
+        if journal.publish is not None and not recorder.journal.done("publish"):
+            if publish is None:
+                raise OperationFailed("the interrupted release was publishing crates, and this resume cannot publish",
+                                      "run `pipeline release --resume` from the command line")
+            log(f"release: published before the interruption: {', '.join(journal.published()) or 'none'}")
+            result["published"] = publish(recorder.journal, recorder.published)
+            recorder.record("publish")
         if journal.push_remote is not None and not recorder.journal.done("push"):
             repo.push(journal.push_remote, [t.name for t in journal.tags])
             log(f"release: pushed HEAD and {', '.join(t.name for t in journal.tags)} to {journal.push_remote}")
@@ -158,6 +169,13 @@ def abort(root: Path, path: Path, journal: Journal) -> dict[str, Any]:
     _clean_temps(root, journal)
     _clear_index_lock(repo)
     deleted: list[str] = []
+    if journal.published():
+        # A registry keeps what it was given (crates.io never deletes a version): the tag that names it stays.
+        raise OperationFailed(
+            f"the interrupted release already published {', '.join(journal.published())} to "
+            f"`{(journal.publish or {}).get('registry')}`: it cannot be undone",
+            "finish it with `pipeline release --resume` (it publishes the rest), or yank the versions by hand",
+        )
     commit = _find_commit(repo, journal) if repo is not None else None
     if repo is not None:
         if _pushed(repo, journal):

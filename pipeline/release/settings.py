@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.foundation.config import setting
 from pipeline.foundation.git import ref_format_problem
 from pipeline.stages import registry
+
+# How `cross` may build a target: plain cargo (a linker configured for it), cargo-zigbuild, or cross (docker).
+CROSS_TOOLS = ("cargo", "zigbuild", "cross")
 
 # Versions a release may make, to render the tag templates with when the configuration is read.
 EXAMPLE_VERSIONS = ("0.5.0", "1.0.0-rc.1", "2.0.0+build.7")
@@ -83,6 +87,12 @@ class ReleaseSettings:
         factory=tuple, doc="target triples the release builds artifacts for (`--target T` builds one; the release "
         "workflow gets a matrix over them); empty: the host's"
     )
+    cross: Mapping[str, str] = setting(
+        factory=dict, doc="how a target is built when it is not the runner's own: `{ \"aarch64-unknown-linux-gnu\" = "
+        "\"zigbuild\" }` runs `cargo zigbuild` (zig from PATH or the `ziglang` package beside this tool), `\"cross\"` "
+        "runs `cross build` (needs docker), `\"cargo\"` (default) plain `cargo build --target` (a linker from "
+        "`.cargo/config.toml`)"
+    )
 
     def __post_init__(self) -> None:
         if "{version}" not in self.shared_tag:
@@ -114,6 +124,11 @@ class ReleaseSettings:
             if not re.fullmatch(r"[a-z0-9_]+(-[a-z0-9_.]+){1,3}", triple):
                 raise ValueError(f"`targets` has {triple!r}, which is not a target triple like "
                                  "x86_64-unknown-linux-gnu")
+        for triple, how in self.cross.items():
+            if triple not in self.targets:
+                raise ValueError(f"`cross` names {triple!r}, which is not in `targets` ({', '.join(self.targets)})")
+            if how not in CROSS_TOOLS:
+                raise ValueError(f"`cross.{triple}` = {how!r} must be one of {', '.join(CROSS_TOOLS)}")
         if self.publish_registry and not re.fullmatch(r"[A-Za-z0-9_-]+", self.publish_registry):
             raise ValueError(f"`publish-registry` = {self.publish_registry!r} is not a cargo registry name "
                              "(letters, digits, `_ -`)")

@@ -16,6 +16,7 @@ The gates step is the one bound to the assembled project (the stage runner needs
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -50,6 +51,8 @@ class Release:
     artifacts: tuple[str, ...] | None = None  # artifacts written (relative to the root); None: not built
     published: dict[str, Any] | None = None  # --publish: what went up (PublishOutcome.to_json())
     pushed: bool = False
+    # Called as each crate goes up (`crate, version`): the journal records it at once.
+    on_published: Callable[[str, str], None] | None = None
 
     def need_repo(self) -> GitRepo:
         assert self.repo is not None, "a release step that needs git ran without a repository"

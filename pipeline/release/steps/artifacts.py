@@ -82,6 +82,7 @@ def build_artifacts(
         crates=list(crates),
         target=target,
         tool_version=__version__,
+        cross=settings.cross,
     ))
 
 

@@ -23,9 +23,8 @@ def run(release: Release) -> Release:
     plan = release.prepared.publish
     assert plan is not None, "--publish planned no publish"
     commit = release.need_commit()
-    outcome = publish.run(release.facts.root, plan, resume_hint=(
+    outcome = publish.run(release.facts.root, plan, on_published=release.on_published, resume_hint=(
         f"release commit {commit.sha[:7]} and tags {', '.join(release.tags)} were made and nothing was pushed; "
-        "fix the problem and run `pipeline release --publish-only --execute`: versions already in the registry "
-        "are skipped"
+        "fix the problem (the registry's answer is above)"
     ))
     return dataclasses.replace(release, published=outcome.to_json())
