@@ -109,6 +109,7 @@ def test_release_execute_checks_the_shipped_binary(tmp_path: Path) -> None:
 
     result = run_pipeline(["--workspace", str(root), "release", "minor", "--execute", "--no-verify"], env=base)
     assert result.returncode == 0, result.stderr
+    assert "release build: built prism (bin)" in result.stderr  # the release builds report progress
     manifest = json.loads((root / "dist" / "manifest.json").read_text())
     files = manifest["cuda"]["files"]
     binary = files["prism"]  # outside the workspace (CARGO_TARGET_DIR): by name
@@ -118,3 +119,33 @@ def test_release_execute_checks_the_shipped_binary(tmp_path: Path) -> None:
     listing = subprocess.run(["tar", "tzf", str(next((root / "dist").glob("prism4d-cuda-*.tar.gz")))],
                              capture_output=True, text=True, check=True).stdout.split()
     assert any(n.endswith("/saxpy.fatbin") for n in listing) and any(n.endswith("/SHA256SUMS") for n in listing)
+
+
+def test_a_missing_cuobjdump_stops_the_kernel_check_before_the_release_build(tmp_path: Path,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    from pipeline.cuda import ship
+    from pipeline.cuda.toolkit import find_cuda_tool
+    from pipeline.foundation import proc
+    from pipeline.foundation.errors import ToolMissing
+    from pipeline.project import load_project
+
+    try:
+        find_cuda_tool("nvcc")
+    except PipelineError as exc:
+        pytest.skip(exc.message)
+    root = tmp_path / "ws"
+    shutil.copytree(REPO / "examples" / "prism4d", root, ignore=shutil.ignore_patterns("target", "dist"))
+    built = run_pipeline(["--workspace", str(root), "cuda", "--arch", "sm_90"], env=pipeline_env(None, None))
+    assert built.returncode == 0, built.stderr
+    project = load_project(root)
+
+    def absent() -> Path:
+        raise ToolMissing("cuobjdump", "install the `cuda` extra")
+
+    def no_build(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the release build ran before the missing cuobjdump was reported")
+
+    monkeypatch.setattr(verify, "find_cuobjdump", absent)
+    monkeypatch.setattr(proc, "stream_lines", no_build)
+    with pytest.raises(ToolMissing):
+        ship.release_gate(project.workspace, project.config.cuda, ["prism"])

@@ -119,3 +119,21 @@ def test_init_outside_a_workspace_refuses(tmp_path: Path, run_cli) -> None:
 def test_tag_scheme_from_existing_tags(tags, expected):
     scheme = tag_scheme(tags)
     assert (None if scheme is None else (scheme.prefix, scheme.shared)) == expected
+
+
+def test_added_keys_go_after_the_tables_own_keys_and_notes_follow_the_configuration(example_copy: Path,
+                                                                                     run_cli) -> None:
+    """A key added to a table lands after its last key, not under the comment of the table that follows."""
+    root = _adopter(example_copy)
+    with (root / "Cargo.toml").open("a") as f:
+        f.write('\n[workspace.metadata.pipeline.ci]\npip-install = ["cargo-gpu-pipeline==0.1.0"]\n\n'
+                "# our own lint session\n[[workspace.metadata.pipeline.ci.extra-sessions]]\nname = \"pylint\"\n")
+    (root / "noxfile.py").write_text("import nox\nimport pipeline.nox_sessions\n\n@nox.session\ndef pylint(s):\n"
+                                     "    pass\n")
+    result = run_cli("init", "--execute", cwd=root)
+    assert result.returncode == 0, result.stderr
+    text = (root / "Cargo.toml").read_text()
+    assert ('pip-install = ["cargo-gpu-pipeline==0.1.0"]\ndefault-branch = "master" # pipeline init:' in text), text
+    assert "# our own lint session\n[[workspace.metadata.pipeline.ci.extra-sessions]]" in text
+    assert 'ci.default-branch = "master"' in result.stderr  # TOML, not a Python repr
+    assert "ci.pip-install keeps its default" not in result.stderr  # it is set: no note about it

@@ -58,6 +58,19 @@ def _table(doc: Any, path: tuple[str, ...]) -> Any:
     return table
 
 
+def _add(table: Any, key: str, item: Any) -> None:
+    """``key`` after the table's last plain key: a comment and blank line above the next header stay its own."""
+    from tomlkit.items import AoT, Table
+
+    container = getattr(table, "value", None)
+    body = getattr(container, "body", None)
+    last = [k for k, v in body or [] if k is not None and not isinstance(v, Table | AoT)]
+    if last and hasattr(container, "_insert_after"):
+        container._insert_after(last[-1].key, key, item)
+    else:
+        table[key] = item
+
+
 def plan_manifest(text: str, facts: Facts) -> tuple[str, list[tuple[str, Any, str]]]:
     doc = tomlkit.parse(text)
     workspace = doc.get("workspace")
@@ -73,7 +86,7 @@ def plan_manifest(text: str, facts: Facts) -> tuple[str, list[tuple[str, Any, st
         table = _table(target, ("workspace", "metadata", "pipeline", section))
         item = tomlkit.item(value)
         item.comment(f"pipeline init: {why}")
-        table[key] = item
+        _add(table, key, item)
         added.append((dotted, value, why))
     if not added:
         return text, []
@@ -83,6 +96,15 @@ def plan_manifest(text: str, facts: Facts) -> tuple[str, list[tuple[str, Any, st
     base = text.rstrip("\n") + "\n\n" if text.strip() else ""
     return (base + "# cargo-gpu-pipeline: `pipeline config` shows every key and where its value comes from\n"
             + block + "\n"), added
+
+
+def _configured(text: str, section: str, key: str) -> bool:
+    try:
+        doc = tomlkit.parse(text)
+    except Exception:  # noqa: BLE001 - a broken manifest is reported by plan_manifest
+        return False
+    table = doc.get("workspace", {}).get("metadata", {}).get("pipeline", {}).get(section, {})
+    return key in table
 
 
 def noxfile_text(requirement: str | None) -> str:
@@ -120,7 +142,7 @@ def make_plan(facts: Facts, files: Mapping[str, str | None]) -> InitPlan:
             base += "\n"
         block = "# cargo-gpu-pipeline: release artifacts, nox environments, the CI venv\n" + "\n".join(missing) + "\n"
         changes[".gitignore"] = (gitignore, base + block)
-    if not facts.tool_requirement:
+    if not facts.tool_requirement and not _configured(manifest, "ci", "pip-install"):
         notes.append(f"ci.pip-install keeps its default: {facts.tool_origin}; set it to how your CI installs "
                      'the tool, e.g. `pip-install = ["cargo-gpu-pipeline @ git+https://HOST/ORG/cargo-gpu-pipeline'
                      '@vX.Y.Z"]`')

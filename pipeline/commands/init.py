@@ -13,6 +13,8 @@ import difflib
 import os
 from pathlib import Path
 
+import tomlkit
+
 from pipeline.foundation.errors import UsageError
 from pipeline.foundation.output import log
 
@@ -47,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
         files[name] = path.read_text(encoding="utf-8") if path.is_file() else None
     plan = make_plan(facts, files)
     for dotted, value, why in plan.settings:
-        log(f"pipeline init: {dotted} = {value!r}  ({why})")
+        log(f"pipeline init: {dotted} = {tomlkit.item(value).as_string()}  ({why})")  # TOML, as written
     for note in plan.notes:
         log(f"note: {note}")
     if not plan.changes:

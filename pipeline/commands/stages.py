@@ -6,6 +6,7 @@ import argparse
 
 from pipeline.foundation.errors import CheckFailed, PipelineError, UsageError
 from pipeline.foundation.output import log
+from pipeline.foundation.progress import Progress
 from pipeline.project import Project, load_project
 from pipeline.stages import cargo as stages
 
@@ -109,19 +110,25 @@ def _run_matrix(project: Project, args: argparse.Namespace, packages: list[str])
         raise UsageError(f"--depth must be at least 1, got {args.depth}", "pass --depth 1 or more")
     crates = packages or list(project.workspace.names)
     build = stages.clippy_argv if args.command == "clippy" else stages.test_argv
+    planned = [(crate, feature_set) for crate in crates
+               for feature_set in feature_sets(project.workspace.package(crate), mode, args.depth)]
     failed: list[str] = []
-    runs = 0
-    for crate in crates:
-        for feature_set in feature_sets(project.workspace.package(crate), mode, args.depth):
+    runs = len(planned)
+    with Progress(f"pipeline {args.command} feature sets", runs, verb="passed", live=False) as progress:
+        for crate, feature_set in planned:
             argv = build(project.config, project.workspace, [crate], args.cargo_args, feature_set.cargo_args())
-            runs += 1
+            label = f"{crate} [{feature_set.label}]"
             log(f"pipeline {args.command} [{crate}: {feature_set.label}]: {' '.join(argv)}")
+            progress.started(label)
             try:
                 stages.run_stage(args.command, argv, project.root)
             except PipelineError as exc:
                 if not isinstance(exc, CheckFailed):
                     raise
-                failed.append(f"{crate} [{feature_set.label}]: {' '.join(argv)}")
+                failed.append(f"{label}: {' '.join(argv)}")
+                progress.finished(label, ok=False)
+            else:
+                progress.finished(label)
     if failed:
         raise CheckFailed(
             f"stage `{args.command}` failed for {len(failed)} of {runs} feature sets:\n  " + "\n  ".join(failed),

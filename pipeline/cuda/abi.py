@@ -77,6 +77,8 @@ class AbiChange:
 class AbiDiff:
     since: str | None  # the release whose manifest was compared (a tag), None when there is none
     changes: tuple[AbiChange, ...] = ()
+    baseline: str = ""  # where the last release's ABI came from (`dist/manifest.json`, `rebuilt at TAG`)
+    note: str = ""  # with ``since`` None: why there is nothing to compare
 
     @property
     def breaking(self) -> bool:
@@ -88,14 +90,17 @@ class AbiDiff:
 
     def lines(self) -> list[str]:
         if self.since is None:
-            return ["kernel ABI: no earlier release manifest to compare with"]
+            return [f"kernel ABI: {self.note or 'no earlier release manifest to compare with'}"]
+        source = [f"  (the last release's ABI: {self.baseline})"] if self.baseline else []
         if not self.changes:
-            return [f"kernel ABI: unchanged since {self.since}"]
-        return [f"kernel ABI since {self.since}:", *(f"  {c.describe()}" for c in self.changes)]
+            return [f"kernel ABI: unchanged since {self.since}", *source]
+        return [f"kernel ABI since {self.since}:", *(f"  {c.describe()}" for c in self.changes), *source]
 
     def to_json(self) -> dict[str, Any]:
         return {
             "since": self.since,
+            "baseline": self.baseline or None,
+            "note": self.note or None,
             "breaking": self.breaking,
             "feature": self.feature,
             "changes": [
@@ -107,7 +112,7 @@ class AbiDiff:
         }
 
 
-def diff(old: Abi | None, new: Abi, since: str | None) -> AbiDiff:
+def diff(old: Abi | None, new: Abi, since: str | None, *, baseline: str = "") -> AbiDiff:
     """Changes from ``old`` (the last release's) to ``new``; ``old`` None: nothing to compare."""
     if old is None:
         return AbiDiff(None)
@@ -125,7 +130,7 @@ def diff(old: Abi | None, new: Abi, since: str | None) -> AbiDiff:
                 changes.append(AbiChange("changed", kernel, entry, was, now))
     # Breaking changes first, as the changelog orders them.
     changes.sort(key=lambda c: (not c.breaking, c.kernel, c.entry))
-    return AbiDiff(since, tuple(changes))
+    return AbiDiff(since, tuple(changes), baseline)
 
 
 def from_release_manifest(manifest: Mapping[str, Any]) -> dict[str, dict[str, tuple[str, ...]]] | None:

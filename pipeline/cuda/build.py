@@ -22,7 +22,6 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, as_completed, wait
@@ -41,7 +40,7 @@ from pipeline.cuda.settings import CudaSettings
 from pipeline.cuda.toolkit import Toolkit, default_toolkit, find_toolkit, select_toolkit
 from pipeline.foundation import fs
 from pipeline.foundation.errors import CheckFailed, OperationFailed, ToolMissing
-from pipeline.foundation.output import is_tty
+from pipeline.foundation.progress import Progress
 from pipeline.workspace.model import Workspace
 
 CACHE_ENV = "PIPELINE_CUDA_CACHE"
@@ -110,7 +109,7 @@ class BuildOptions:
     jobs: int | None = None
     use_cache: bool = True
     werror: bool = False
-    progress: bool | None = None  # None: when stderr is a terminal
+    progress: bool | None = None  # None: a live display on a terminal, plain lines in CI; False: none
     toolkit: str | None = None  # `--toolkit 12.9`; None: $PIPELINE_CUDA_TOOLKIT, else the newest configured
 
 
@@ -127,26 +126,6 @@ class BuildResult:
     cached: list[str] = field(default_factory=list)
     warnings: list[nv.Diagnostic] = field(default_factory=list)
     seconds: float = 0.0
-
-
-class _Progress:
-    """One overwritten line on a terminal; nothing otherwise (the summary line says it all)."""
-
-    def __init__(self, total: int, enabled: bool) -> None:
-        self.total, self.done, self.enabled = total, 0, enabled and total > 0
-        self._lock = threading.Lock()
-
-    def step(self, label: str, seconds: float) -> None:
-        with self._lock:
-            self.done += 1
-            if self.enabled:
-                sys.stderr.write(f"\r\x1b[2K[{self.done}/{self.total}] compiled {label} ({seconds:.1f} s)")
-                sys.stderr.flush()
-
-    def finish(self) -> None:
-        if self.enabled:
-            sys.stderr.write("\r\x1b[2K")
-            sys.stderr.flush()
 
 
 def _run_pool(jobs: int, tasks: Sequence[Any], work: Callable[[Any], Any],
@@ -312,9 +291,13 @@ def _build_locked(
         return (job.kernel.source.stat().st_size + size) * len(job.products) / 1e5
 
     misses.sort(key=cost, reverse=True)
-    failure = _compile_and_bundle(compiler, kernels, all_jobs, misses, scanning, deps, keys, metas, timings,
-                                  cost, _Fatbins(choice.archs, ptx, options.use_cache), jobs,
-                                  _Progress(len(misses), is_tty() if options.progress is None else options.progress))
+    # One number for the progress lines and the summary: the files to compile (a job may make two,
+    # PTX and the newest cubin from it), the same list BuildResult.compiled reports.
+    to_compile = [p.label for job in misses for p in job.products]
+    with Progress("cuda", len(to_compile), verb="compiled", enabled=False if not to_compile else options.progress,
+                  ) as progress:
+        failure = _compile_and_bundle(compiler, kernels, all_jobs, misses, scanning, deps, keys, metas, timings,
+                                      cost, _Fatbins(choice.archs, ptx, options.use_cache), jobs, progress)
     if failure is not None:
         raise failure
     if misses:
@@ -337,7 +320,7 @@ def _build_locked(
                 warnings.append(diagnostic)
     return BuildResult(
         output_dir=compiler.out, manifest_path=manifest_path, manifest=manifest, architectures=choice, jobs=jobs,
-        compiled=[p.label for job in misses for p in job.products], cached=cached, warnings=warnings,
+        compiled=to_compile, cached=cached, warnings=warnings,
         seconds=time.monotonic() - started,
     )
 
@@ -368,7 +351,7 @@ class _Fatbins:
 def _compile_and_bundle(
     compiler: Compiler, kernels: list[Kernel], all_jobs: list[Job], misses: list[Job], scanning: dict[Kernel, Job],
     deps: dict[Kernel, list[tuple[str, str]] | None], keys: dict[Product, str], metas: dict[Product, dict[str, Any]],
-    timings: dict[str, float], cost: Callable[[Job], float], fatbins: _Fatbins, workers: int, progress: _Progress,
+    timings: dict[str, float], cost: Callable[[Job], float], fatbins: _Fatbins, workers: int, progress: Progress,
 ) -> CheckFailed | None:
     """Phases (2) and (3) on one pool, without a barrier between them: the compile jobs (``misses``, longest
     first), and, as soon as a kernel's last job ends, that kernel's finishing task: its cache entries (for a
@@ -401,11 +384,18 @@ def _compile_and_bundle(
             mine = {p: keys[p] for p in products[kernel]}
             running[pool.submit(finish, kernel, mine, {p: metas[p] for p in products[kernel]})] = (None, kernel)
 
+        def compile_one(job: Job, job_keys: dict[Product, str]) -> Any:
+            progress.started(job.label)
+            try:
+                return compiler.compile(job, job_keys, scanning.get(job.kernel) is job, deps[job.kernel],
+                                        threads.get(job, 1))
+            except JobError:
+                progress.finished(job.label, count=len(job.products), ok=False)
+                raise
+
         for job in misses:
             # Keys known now (a source seen before): the job stores its products itself, in parallel.
-            job_keys = {p: keys[p] for p in job.products if p in keys}
-            future = pool.submit(compiler.compile, job, job_keys, scanning.get(job.kernel) is job, deps[job.kernel],
-                                 threads.get(job, 1))
+            future = pool.submit(compile_one, job, {p: keys[p] for p in job.products if p in keys})
             running[future] = (job, job.kernel)
         for kernel in kernels:
             if remaining[kernel] == 0:  # every product cached: only the fatbin may be missing
@@ -429,7 +419,7 @@ def _compile_and_bundle(
                 job = finished
                 metas.update(outcome.metas)
                 timings[job.timing_key] = round(outcome.seconds, 3)
-                progress.step(job.label, outcome.seconds)
+                progress.finished(job.label, count=len(job.products), seconds=outcome.seconds)
                 if scanning.get(kernel) is job:  # the keys of a new source, now that its includes are known
                     assert outcome.make_rule is not None
                     found = compiler.record_deps(kernel, outcome.make_rule, kernel.source.parent)
@@ -439,7 +429,6 @@ def _compile_and_bundle(
                 remaining[kernel] -= 1
                 if remaining[kernel] == 0 and kernel not in failed:
                     submit_finish(kernel)
-    progress.finish()
     if compile_errors:
         return _fail(compile_errors, "on")
     if bundle_errors:

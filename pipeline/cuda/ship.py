@@ -21,6 +21,7 @@ from pipeline.cuda.manifest import listed_files
 from pipeline.cuda.settings import CudaSettings
 from pipeline.foundation import proc
 from pipeline.foundation.output import log
+from pipeline.foundation.progress import Progress
 from pipeline.workspace.model import Workspace
 
 
@@ -80,14 +81,15 @@ def release_outputs(ws: Workspace, crates: Sequence[str]) -> list[tuple[str, Pat
     for name in crates:
         argv += ["-p", name]
     log(f"release: {' '.join(argv)}  (kernel check, in {ws.root})")
-    result = proc.run(argv, cwd=ws.root, hint="fix the build error above")
     by_manifest = {p.manifest_path.resolve(): p.name for p in ws.members}
     outputs: list[tuple[str, Path]] = []
-    for line in result.stdout.splitlines():
-        if not line.startswith("{"):
-            continue
-        message = json.loads(line)
-        if message.get("reason") != "compiler-artifact":
+    # Read as cargo goes: a line per unit built (and a heartbeat in CI), not minutes of silence.
+    with Progress("release build", None, verb="built") as progress:
+        progress.started("cargo build --release")
+        messages = [_built(line, progress) for line in proc.stream_lines(argv, cwd=ws.root,
+                                                                          hint="fix the build error above")]
+    for message in messages:
+        if message is None:
             continue
         crate = by_manifest.get(Path(message.get("manifest_path", "")).resolve())
         if crate is None or crate not in crates:
@@ -98,6 +100,19 @@ def release_outputs(ws: Workspace, crates: Sequence[str]) -> list[tuple[str, Pat
         elif "cdylib" in kinds:
             outputs.extend((crate, Path(f)) for f in message.get("filenames", []) if f.endswith((".so", ".dylib")))
     return outputs
+
+
+def _built(line: str, progress: Progress) -> dict[str, Any] | None:
+    """A cargo ``compiler-artifact`` message (a progress line when the unit was built, not fresh)."""
+    if not line.startswith("{"):
+        return None
+    message: dict[str, Any] = json.loads(line)
+    if message.get("reason") != "compiler-artifact":
+        return None
+    if not message.get("fresh"):
+        target = message.get("target", {})
+        progress.finished(f"{target.get('name', '?')} ({'/'.join(target.get('kind', []))})")
+    return message
 
 
 def check(ws: Workspace, outputs: Sequence[tuple[str, Path]], req: Requirement) -> dict[str, Any]:
@@ -117,6 +132,7 @@ def release_gate(ws: Workspace, settings: CudaSettings, crates: Sequence[str]) -
     req = requirement(ws, settings)
     if req is None:
         return None
+    verify.find_cuobjdump()  # missing: say so now, not after a release build
     shipped = [c for c in crates if (ws.has(c) and ws.package(c).has_binary) or _is_cdylib(ws, c)]
     outputs = release_outputs(ws, shipped) if shipped else []
     return check(ws, outputs, req)

@@ -130,6 +130,7 @@ def stream(
     cwd: Path | str | None = None,
     hint: str | None = None,
     chunk: int = 1 << 16,
+    env: Mapping[str, str] | None = None,
 ) -> Iterator[str]:
     """Run ``argv`` and yield its stdout as text while it runs (long `git log` output parsed
     as it arrives). A failure raises :class:`CommandFailed` once the output is consumed."""
@@ -144,6 +145,7 @@ def stream(
     with tempfile.TemporaryFile() as errors:
         try:
             child = subprocess.Popen(args, cwd=cwd, stdout=subprocess.PIPE, stderr=errors,
+                                     env=None if env is None else {**os.environ, **env},
                                      stdin=subprocess.DEVNULL)
         except FileNotFoundError as exc:
             raise ToolMissing(program, hint or INSTALL_HINTS.get(program, f"install `{program}`")) from exc
@@ -168,3 +170,22 @@ def stream(
             errors.seek(0)
             text = errors.read().decode("utf-8", errors="replace")
             raise CommandFailed([program, *args[1:]], code, tail(text), hint)
+
+
+def stream_lines(
+    argv: Sequence[str | os.PathLike[str]],
+    *,
+    cwd: Path | str | None = None,
+    hint: str | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Iterator[str]:
+    """:func:`stream`, one complete line at a time (cargo's ``--message-format=json`` messages).
+
+    ``env`` entries are added to the current environment, as in :func:`run`."""
+    pending = ""
+    for chunk in stream(argv, cwd=cwd, hint=hint, env=env):
+        pending += chunk
+        *lines, pending = pending.split("\n")
+        yield from lines
+    if pending:
+        yield pending

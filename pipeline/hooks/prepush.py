@@ -18,6 +18,7 @@ from pipeline.changes import affected as affected_mod
 from pipeline.foundation import git
 from pipeline.foundation.errors import CheckFailed, PipelineError
 from pipeline.foundation.output import log
+from pipeline.foundation.progress import Progress
 from pipeline.hooks import checkout
 from pipeline.project import Project, load_project
 from pipeline.stages import cargo, registry, runner
@@ -239,14 +240,17 @@ def _check_target(project: Project, top: Path, target: PushTarget, *, several: b
         elif result.crates:
             log(f"{prefix}: affected crates: " + ", ".join(result.crates))
         outcomes: list[tuple[HookCheck, runner.Outcome]] = []
-        for check in checks:
-            log(f"{prefix}: {check.name} ...")
-            # Every check is required here: a push is not checked by skipping what cannot run.
-            outcome = runner.run_stage(check.stage, checked, args=check.args, required=True)
-            if outcome.status == "failed":
-                detail = outcome.detail if tree.in_place else outcome.detail.replace(f"{tree.top}{os.sep}", "")
-                log(f"error: {detail}" + (f"\nhint: {outcome.hint}" if outcome.hint else ""))
-            outcomes.append((check, outcome))
+        with Progress("pipeline pre-push", len(checks), lines=False) as progress:  # the heartbeat; lines are ours
+            for check in checks:
+                log(f"{prefix}: [{len(outcomes) + 1}/{len(checks)}] {check.name} ...")
+                progress.started(check.name)
+                # Every check is required here: a push is not checked by skipping what cannot run.
+                outcome = runner.run_stage(check.stage, checked, args=check.args, required=True)
+                progress.finished(check.name, ok=outcome.ok)
+                if outcome.status == "failed":
+                    detail = outcome.detail if tree.in_place else outcome.detail.replace(f"{tree.top}{os.sep}", "")
+                    log(f"error: {detail}" + (f"\nhint: {outcome.hint}" if outcome.hint else ""))
+                outcomes.append((check, outcome))
     for check, outcome in outcomes:
         log(f"  {'ok  ' if outcome.ok else 'FAIL'} {check.name} ({outcome.seconds:.1f} s)"
             + (f" [{target.label}]" if several else ""))

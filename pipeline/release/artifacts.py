@@ -26,6 +26,7 @@ from pipeline.cuda.settings import CudaSettings
 from pipeline.foundation import fs, proc
 from pipeline.foundation.errors import OperationFailed, PipelineError
 from pipeline.foundation.output import log
+from pipeline.foundation.progress import Progress
 from pipeline.release import sbom
 from pipeline.workspace.model import Workspace
 
@@ -120,18 +121,15 @@ def _cargo_build(ws: Workspace, crates: Sequence[str], target: str | None = None
     hint = "fix the build error above; `--no-verify` does not skip artifact builds"
     if how != "cargo":
         hint += f" (`release.cross` builds {target} with `{argv[0]} {argv[1]}`: is it installed?)"
-    result = proc.run(argv, cwd=ws.root, hint=hint, env=_build_env(how))
     by_manifest = {p.manifest_path.resolve(): p.name for p in ws.members}
     executables: dict[str, list[Path]] = {name: [] for name in crates}
-    for line in result.stdout.splitlines():
-        if not line.startswith("{"):
-            continue
-        message = json.loads(line)
-        if message.get("reason") != "compiler-artifact" or not message.get("executable"):
-            continue
-        crate = by_manifest.get(Path(message.get("manifest_path", "")).resolve())
-        if crate in executables and "bin" in message.get("target", {}).get("kind", []):
-            executables[crate].append(Path(message["executable"]))
+    # cargo's JSON messages are read as they arrive: each built unit is a progress line (and a
+    # heartbeat names the build while one long crate compiles), instead of minutes of silence.
+    # The total is unknown without cargo's unstable --unit-graph, so the count is of units done.
+    with Progress("release build", None, verb="built") as progress:
+        progress.started("cargo build --release")
+        for line in proc.stream_lines(argv, cwd=ws.root, hint=hint, env=_build_env(how)):
+            _artifact_message(line, by_manifest, executables, progress)
     target_dir = _target_dir(ws)
     if how == "cross":
         # cross reports the paths inside its container (/target/...): the same files under the host's target dir.
@@ -139,6 +137,23 @@ def _cargo_build(ws: Workspace, crates: Sequence[str], target: str | None = None
         executables = {c: [p if p.exists() else target_dir / sub / p.name for p in paths]
                        for c, paths in executables.items()}
     return executables, target_dir
+
+
+def _artifact_message(line: str, by_manifest: Mapping[Path, str], executables: dict[str, list[Path]],
+                      progress: Progress) -> None:
+    if not line.startswith("{"):
+        return
+    message = json.loads(line)
+    if message.get("reason") != "compiler-artifact":
+        return
+    target = message.get("target", {})
+    if not message.get("fresh"):
+        progress.finished(f"{target.get('name', '?')} ({'/'.join(target.get('kind', []))})")
+    if not message.get("executable"):
+        return
+    crate = by_manifest.get(Path(message.get("manifest_path", "")).resolve())
+    if crate in executables and "bin" in target.get("kind", []):
+        executables[crate].append(Path(message["executable"]))
 
 
 def _target_dir(ws: Workspace) -> Path:

@@ -81,7 +81,7 @@ def prepare(facts: ReleaseFacts, req: Request) -> Prepared:
         crates = auto_selection(ws, facts.changes, settings.unpublished)
     # A removed or changed kernel entry (or a breaking Rust API) is breaking whatever the commits say.
     breaking = bool(facts.kernel_abi and facts.kernel_abi.breaking) or bool(facts.rust_api and facts.rust_api.breaking)
-    feature = bool(facts.kernel_abi and facts.kernel_abi.feature)
+    feature = bool(facts.kernel_abi and facts.kernel_abi.feature) or bool(facts.rust_api and facts.rust_api.feature)
     target, own_levels = resolve_target(req.level, ws, facts.changes, crates or (), breaking=breaking,
                                         feature=feature)
     plan = make_plan(ws, target, crates, own_levels, outside=facts.outside, extra_crates=settings.extra_crates,

@@ -95,6 +95,7 @@ def plan_json(prepared: Prepared, root: Path, req: Request, executed: bool) -> d
         "problems": [f.text for f in prepared.problems],
         "findings": [f.to_json() for f in prepared.problems],
         **({"kernel_abi": prepared.kernel_abi.to_json()} if prepared.kernel_abi is not None else {}),
+        **({"rust_api": prepared.rust_api.to_json()} if prepared.rust_api is not None else {}),
         **({"publish": prepared.publish.to_json()} if prepared.publish is not None else {}),
     }
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from pipeline.foundation import proc
 from pipeline.foundation.errors import CheckFailed
+from pipeline.foundation.progress import Progress
 from pipeline.stages import registry
 from pipeline.workspace.model import Workspace
 from pipeline.workspace.settings import FeatureSettings
@@ -92,7 +93,13 @@ def run_stage(stage: str, argv: Sequence[str], root: Path) -> None:
         proc.find_tool("rustfmt")
     if stage == "clippy":
         proc.find_tool("cargo-clippy")
-    result = proc.run(list(argv), cwd=root, check=False, capture=False)
+    # cargo draws its own progress on a terminal; around it, a line when it ends and, in CI,
+    # a heartbeat while a long compile or test run prints nothing.
+    label = " ".join(argv)
+    with Progress(stage, None, live=False) as progress:
+        progress.started(label)
+        result = proc.run(list(argv), cwd=root, check=False, capture=False)
+        progress.finished(label, ok=result.returncode == 0)
     if result.returncode != 0:
         raise CheckFailed(
             f"stage `{stage}` failed in {root}: `{' '.join(argv)}` exited with code {result.returncode}",

@@ -9,6 +9,7 @@ from typing import Any
 
 from pipeline.foundation.errors import CheckFailed
 from pipeline.foundation.output import log
+from pipeline.foundation.progress import Progress
 from pipeline.project import Project
 from pipeline.release.steps import Release
 
@@ -40,14 +41,19 @@ def run_gates(project: Project, gates: Sequence[str], *, require: bool = False) 
 
     root = project.root
     outcomes = []
-    for stage in gates:
-        log(f"release: gate {stage} ...")
-        outcome = runner.run_stage(stage, project, required=True if require else None)
-        log(f"release: gate {stage}: {outcome.line()}")
-        outcomes.append(outcome.to_json())
-        if not outcome.ok:
-            raise CheckFailed(
-                f"release gate `{stage}` failed in {root}; nothing was written\n{outcome.detail}",
-                (f"{outcome.hint}; " if outcome.hint else "") + "or pass --no-verify to skip the gates",
-            )
+    # The gate lines are printed here; the reporter adds the heartbeat while a gate without
+    # a reporter of its own (audit, lint) runs.
+    with Progress("release gates", len(gates), lines=False) as progress:
+        for index, stage in enumerate(gates, 1):
+            log(f"release: gate [{index}/{len(gates)}] {stage} ...")
+            progress.started(stage)
+            outcome = runner.run_stage(stage, project, required=True if require else None)
+            progress.finished(stage, ok=outcome.ok)
+            log(f"release: gate {stage}: {outcome.line()}")
+            outcomes.append(outcome.to_json())
+            if not outcome.ok:
+                raise CheckFailed(
+                    f"release gate `{stage}` failed in {root}; nothing was written\n{outcome.detail}",
+                    (f"{outcome.hint}; " if outcome.hint else "") + "or pass --no-verify to skip the gates",
+                )
     return outcomes
