@@ -155,6 +155,22 @@ def test_nvcc_error_is_reported_with_file_and_line(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
+def test_kernels_that_compiled_are_finished_even_when_another_fails(tmp_path: Path) -> None:
+    """Each kernel is finished (cache entries, fatbin) as soon as its own jobs end, not after every job:
+    so a build where one new kernel fails keeps the others, and the next build compiles only the fixed one."""
+    root = kernel_workspace(tmp_path / "ws", kernels=2, headers=1)
+    broken = root / "crates/gpu-kernels/kernels/broken.cu"
+    broken.write_text('extern "C" __global__ void broken(float* p) {\n    p[0] = not_declared;\n}\n')
+    with pytest.raises(PipelineError, match=r"broken\.cu:2: error"):
+        _build(root, archs=("sm_80", "sm_90"))
+    out = root / "target" / "cuda"
+    assert (out / "k0.fatbin").is_file() and (out / "k1.fatbin").is_file()
+    broken.write_text('extern "C" __global__ void broken(float* p) {\n    p[0] = 1.0f;\n}\n')
+    result = _build(root, archs=("sm_80", "sm_90"))
+    assert sorted(result.compiled) == ["broken compute_90", "broken sm_80", "broken sm_90"]
+    assert sorted(result.cached) == sorted(f"k{i} {a}" for i in (0, 1) for a in ("sm_80", "sm_90", "compute_90"))
+
+
 def test_missing_header_is_reported_with_file_and_line(tmp_path: Path) -> None:
     root = kernel_workspace(tmp_path / "ws", kernels=1, headers=1)
     (root / "crates/gpu-kernels/kernels/k0.cu").write_text('#include "nope.cuh"\n')

@@ -24,7 +24,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, as_completed, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -291,61 +291,17 @@ def _build_locked(
         return (job.kernel.source.stat().st_size + size) * len(job.products) / 1e5
 
     misses.sort(key=cost, reverse=True)
-    threads = nvcc_threads(misses, cost, jobs)
     # One number for the progress lines and the summary: the files to compile (a job may make two,
     # PTX and the newest cubin from it), the same list BuildResult.compiled reports.
     to_compile = [p.label for job in misses for p in job.products]
-
-    def compile_one(job: Job) -> Any:
-        progress.started(job.label)
-        try:
-            return compiler.compile(job, keys, scanning.get(job.kernel) is job, deps[job.kernel],
-                                    threads.get(job, 1))
-        except JobError:
-            progress.finished(job.label, count=len(job.products), ok=False)
-            raise
-
     with Progress("cuda", len(to_compile), verb="compiled", enabled=False if not to_compile else options.progress,
                   ) as progress:
-        results, errors = _run_pool(
-            jobs, misses, compile_one,
-            on_done=lambda job, outcome: progress.finished(job.label, count=len(job.products),
-                                                           seconds=outcome.seconds),
-        )
-    if errors:
-        raise _fail(errors, "on")
-    for job, outcome in results.items():
-        metas.update(outcome.metas)
-        timings[job.timing_key] = round(outcome.seconds, 3)
-    for kernel, job in scanning.items():  # keys of new sources, now that their includes are known
-        make_rule = results[job].make_rule
-        assert make_rule is not None
-        deps[kernel] = compiler.record_deps(kernel, make_rule, kernel.source.parent)
-        for product in (p for j in all_jobs if j.kernel is kernel for p in j.products):
-            keys[product] = compiler.product_key(product, deps[kernel])
-            compiler.cache.put(keys[product], (compiler.out / product.output_name).read_bytes(), metas[product])
-    if results:
+        failure = _compile_and_bundle(compiler, kernels, all_jobs, misses, scanning, deps, keys, metas, timings,
+                                      cost, _Fatbins(choice.archs, ptx, options.use_cache), jobs, progress)
+    if failure is not None:
+        raise failure
+    if misses:
         compiler.cache.put_timings(timings)
-
-    # (3) one fatbin per kernel; one library per static-lib set
-    bundles = []
-    for kernel in kernels:
-        if kernel.kind == "static-lib":
-            continue
-        cubins = [(arch, compiler.out / Product(kernel, "cubin", arch).output_name) for arch in choice.archs]
-        ptx_part = (ptx, compiler.out / Product(kernel, "ptx", ptx).output_name) if ptx else None
-        parts = [keys[Product(kernel, "cubin", arch)] for arch in choice.archs]
-        if ptx:
-            parts.append(keys[Product(kernel, "ptx", ptx)])
-        key = digest_json({"fatbin": parts, "nvcc": compiler.nvcc_id})
-        entry = compiler.cache.get(key) if options.use_cache else None
-        if entry is not None:
-            _place(entry.artifact, compiler.out / f"{kernel.name}.fatbin")
-        else:
-            bundles.append((kernel, tuple(cubins), ptx_part, key))
-    _, errors = _run_pool(jobs, bundles, lambda b: compiler.bundle(*b))
-    if errors:
-        raise _fail(errors, "bundling", tool="fatbinary")
     _archive_libraries(compiler, kernels, keys, options.use_cache)
 
     # (4) manifest, stale outputs removed
@@ -367,6 +323,117 @@ def _build_locked(
         compiled=to_compile, cached=cached, warnings=warnings,
         seconds=time.monotonic() - started,
     )
+
+
+@dataclass(frozen=True)
+class _Fatbins:
+    archs: tuple[str, ...]
+    ptx: str | None
+    use_cache: bool
+
+    def finish(self, compiler: Compiler, kernel: Kernel, keys: dict[Product, str]) -> None:
+        """A kernel's fatbin from its cubins and PTX: from the cache when the same parts were bundled before."""
+        if kernel.kind == "static-lib":
+            return
+        cubins = [(arch, compiler.out / Product(kernel, "cubin", arch).output_name) for arch in self.archs]
+        ptx_part = (self.ptx, compiler.out / Product(kernel, "ptx", self.ptx).output_name) if self.ptx else None
+        parts = [keys[Product(kernel, "cubin", arch)] for arch in self.archs]
+        if self.ptx:
+            parts.append(keys[Product(kernel, "ptx", self.ptx)])
+        key = digest_json({"fatbin": parts, "nvcc": compiler.nvcc_id})
+        entry = compiler.cache.get(key) if self.use_cache else None
+        if entry is not None:
+            _place(entry.artifact, compiler.out / f"{kernel.name}.fatbin")
+        else:
+            compiler.bundle(kernel, tuple(cubins), ptx_part, key)
+
+
+def _compile_and_bundle(
+    compiler: Compiler, kernels: list[Kernel], all_jobs: list[Job], misses: list[Job], scanning: dict[Kernel, Job],
+    deps: dict[Kernel, list[tuple[str, str]] | None], keys: dict[Product, str], metas: dict[Product, dict[str, Any]],
+    timings: dict[str, float], cost: Callable[[Job], float], fatbins: _Fatbins, workers: int, progress: Progress,
+) -> CheckFailed | None:
+    """Phases (2) and (3) on one pool, without a barrier between them: the compile jobs (``misses``, longest
+    first), and, as soon as a kernel's last job ends, that kernel's finishing task: its cache entries (for a
+    source compiled for the first time, whose keys need the include list its first job wrote) and its fatbin.
+    The short finishing tasks fill the workers that would otherwise idle while the last long jobs run.
+
+    Updates ``deps``, ``keys``, ``metas`` and ``timings`` in place; returns the error to raise, if any.
+    """
+    threads = nvcc_threads(misses, cost, workers)
+    products: dict[Kernel, list[Product]] = {}
+    for job in all_jobs:
+        products.setdefault(job.kernel, []).extend(job.products)
+    remaining: dict[Kernel, int] = {kernel: 0 for kernel in kernels}
+    for job in misses:
+        remaining[job.kernel] += 1
+    compile_errors: list[JobError] = []
+    bundle_errors: list[JobError] = []
+
+    def finish(kernel: Kernel, kernel_keys: dict[Product, str], kernel_metas: dict[Product, dict[str, Any]]) -> None:
+        if kernel in scanning:
+            for product in products[kernel]:
+                data = (compiler.out / product.output_name).read_bytes()
+                compiler.cache.put(kernel_keys[product], data, kernel_metas[product])
+        fatbins.finish(compiler, kernel, kernel_keys)
+
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        running: dict[Future[Any], tuple[Job | None, Kernel]] = {}
+
+        def submit_finish(kernel: Kernel) -> None:
+            mine = {p: keys[p] for p in products[kernel]}
+            running[pool.submit(finish, kernel, mine, {p: metas[p] for p in products[kernel]})] = (None, kernel)
+
+        def compile_one(job: Job, job_keys: dict[Product, str]) -> Any:
+            progress.started(job.label)
+            try:
+                return compiler.compile(job, job_keys, scanning.get(job.kernel) is job, deps[job.kernel],
+                                        threads.get(job, 1))
+            except JobError:
+                progress.finished(job.label, count=len(job.products), ok=False)
+                raise
+
+        for job in misses:
+            # Keys known now (a source seen before): the job stores its products itself, in parallel.
+            future = pool.submit(compile_one, job, {p: keys[p] for p in job.products if p in keys})
+            running[future] = (job, job.kernel)
+        for kernel in kernels:
+            if remaining[kernel] == 0:  # every product cached: only the fatbin may be missing
+                submit_finish(kernel)
+        failed: set[Kernel] = set()
+        while running:
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                finished, kernel = running.pop(future)
+                try:
+                    outcome = future.result()
+                except JobError as exc:
+                    if finished is None:
+                        bundle_errors.append(exc)
+                    else:
+                        compile_errors.append(exc)
+                        failed.add(kernel)
+                    continue
+                if finished is None:
+                    continue
+                job = finished
+                metas.update(outcome.metas)
+                timings[job.timing_key] = round(outcome.seconds, 3)
+                progress.finished(job.label, count=len(job.products), seconds=outcome.seconds)
+                if scanning.get(kernel) is job:  # the keys of a new source, now that its includes are known
+                    assert outcome.make_rule is not None
+                    found = compiler.record_deps(kernel, outcome.make_rule, kernel.source.parent)
+                    deps[kernel] = found
+                    for product in products[kernel]:
+                        keys[product] = compiler.product_key(product, found)
+                remaining[kernel] -= 1
+                if remaining[kernel] == 0 and kernel not in failed:
+                    submit_finish(kernel)
+    if compile_errors:
+        return _fail(compile_errors, "on")
+    if bundle_errors:
+        return _fail(bundle_errors, "bundling", tool="fatbinary")
+    return None
 
 
 def nvcc_threads(misses: Sequence[Job], cost: Callable[[Job], float], workers: int) -> dict[Job, int]:
