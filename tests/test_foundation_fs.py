@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -87,3 +88,27 @@ def test_a_lock_is_exclusive_between_processes_and_records_its_holder(tmp_path: 
         assert lock.held and fs.read_holder(path).program == "third"  # type: ignore[union-attr]
     assert not lock.held and not fs.is_locked(path)
     assert not fs.is_locked(tmp_path / "missing.lock") and not (tmp_path / "missing.lock").exists()
+
+
+def test_atomic_write_into_a_new_directory_another_thread_just_made(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two threads write the first two files of a new directory (the CUDA cache's ``deps/``).
+
+    The loser's open fails with ENOENT, and by the time it looks, the winner has made the directory:
+    that is no reason to fail (it was, on 16 cores: "cannot write .../deps/KEY.json").
+    """
+    target = tmp_path / "deps" / "key.json"
+    real_open = os.open
+    raced = []
+
+    def open_after_the_other_thread(path, flags, mode=0o777):  # type: ignore[no-untyped-def]
+        if not raced:
+            raced.append(path)
+            (tmp_path / "deps").mkdir()  # the other thread's mkdir, between our open and our look
+            raise FileNotFoundError(2, "No such file or directory", str(path))
+        return real_open(path, flags, mode)
+
+    monkeypatch.setattr(fs.os, "open", open_after_the_other_thread)
+    fs.atomic_write_json(target, {"ok": True}, sync=False)
+    assert raced and json.loads(target.read_text()) == {"ok": True}
+    assert [p.name for p in target.parent.iterdir()] == ["key.json"]

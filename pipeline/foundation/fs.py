@@ -65,6 +65,7 @@ def relative(path: Path, root: Path) -> str:
 
 def _open_temp(target: Path, mode: int) -> tuple[int, Path]:
     """A new, exclusive temporary file beside ``target`` (safe between threads and processes)."""
+    made_directory = False
     while True:
         name = target.parent / f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
         try:
@@ -72,9 +73,12 @@ def _open_temp(target: Path, mode: int) -> tuple[int, Path]:
         except FileExistsError:  # left by a crashed run with our pid, or a 1-in-4-billion clash
             continue
         except FileNotFoundError as exc:  # a new file in a new directory
-            if target.parent.is_dir():
+            # Try once more after making the directory. Whether it exists *now* says nothing:
+            # another thread writing into the same new directory may just have made it.
+            if made_directory:
                 raise FileNotFoundError(exc.errno, exc.strerror, str(target)) from exc
             target.parent.mkdir(parents=True, exist_ok=True)
+            made_directory = True
         except OSError as exc:  # name the file the caller writes, not our temporary one
             raise type(exc)(exc.errno, exc.strerror, str(target)) from exc
 
