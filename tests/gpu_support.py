@@ -11,6 +11,21 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 
+
+def _have_nvcc() -> bool:
+    from pipeline.cuda.toolkit import find_cuda_tool
+    from pipeline.foundation.errors import PipelineError
+
+    try:
+        find_cuda_tool("nvcc")
+    except PipelineError:
+        return False
+    return True
+
+
+HAVE_NVCC = _have_nvcc()
+NVCC_MISSING = "needs the CUDA toolkit's nvcc"
+
 # A stand-in for nvidia-ml-py's module, driven by $FAKE_NVML (JSON) so real child processes use it too.
 FAKE_PYNVML = r'''
 """Fake pynvml for tests: GPUs from $FAKE_NVML (JSON), or a failing nvmlInit when it says so."""

@@ -50,7 +50,7 @@ def configure_identity(repo: Path) -> None:
     git(repo, "config", "commit.gpgsign", "false")
 
 
-def hooked_clone(tmp_path: Path, crates: int = 2, hooks_config: str = "") -> Path:
+def hooked_clone(tmp_path: Path, crates: int = 2, hooks_config: str = "", *, lockfile: bool = True) -> Path:
     """A clone of a bare remote (`origin`) holding a small workspace, with the pre-push hook installed.
 
     ``hooks_config``: lines for `[workspace.metadata.pipeline.hooks]`, committed in the first commit.
@@ -58,7 +58,7 @@ def hooked_clone(tmp_path: Path, crates: int = 2, hooks_config: str = "") -> Pat
     from factory import make_workspace
 
     origin = tmp_path / "origin"
-    make_workspace(origin, crates, lockfile=True)
+    make_workspace(origin, crates, lockfile=lockfile)
     if hooks_config:
         manifest = origin / "Cargo.toml"
         manifest.write_text(manifest.read_text() + "\n[workspace.metadata.pipeline.hooks]\n" + hooks_config)

@@ -263,3 +263,11 @@ def start_registry(cargo_home: Path, name: str = "test", token: str = TOKEN) -> 
         server.shutdown()
         server.server_close()
         thread.join()
+
+
+def start_mirror(cargo_home: Path) -> Iterator[Registry]:
+    """The test registry, also standing in for crates.io (source replacement, as a company mirror does)."""
+    for registry in start_registry(cargo_home):
+        config = registry.cargo_home / "config.toml"
+        config.write_text(config.read_text() + '\n[source.crates-io]\nreplace-with = "test"\n')
+        yield registry

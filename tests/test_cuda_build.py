@@ -11,20 +11,14 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from gpu_support import REPO, kernel_workspace, pipeline_env, run_pipeline
+from gpu_support import HAVE_NVCC, NVCC_MISSING, REPO, kernel_workspace, pipeline_env, run_pipeline
 
 from pipeline.cuda.build import BuildOptions, build
 from pipeline.cuda.toolkit import find_cuda_tool
 from pipeline.foundation.errors import PipelineError
 from pipeline.project import load_project
 
-try:
-    find_cuda_tool("nvcc")
-    HAVE_NVCC = True
-except PipelineError:
-    HAVE_NVCC = False
-
-pytestmark = [pytest.mark.nvcc, pytest.mark.skipif(not HAVE_NVCC, reason="needs the CUDA toolkit's nvcc")]
+pytestmark = [pytest.mark.nvcc, pytest.mark.skipif(not HAVE_NVCC, reason=NVCC_MISSING)]
 
 NO_GPU = lambda: []  # noqa: E731 - architectures "auto" sees no GPU in these tests
 

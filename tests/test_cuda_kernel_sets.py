@@ -9,20 +9,12 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from gpu_support import kernel_workspace, pipeline_env, run_pipeline
+from gpu_support import HAVE_NVCC, NVCC_MISSING, kernel_workspace, pipeline_env, run_pipeline
 
 from pipeline.cuda.build import BuildOptions, build
-from pipeline.cuda.toolkit import find_cuda_tool
-from pipeline.foundation.errors import PipelineError
 from pipeline.project import load_project
 
-try:
-    find_cuda_tool("nvcc")
-    HAVE_NVCC = True
-except PipelineError:
-    HAVE_NVCC = False
-
-needs_nvcc = pytest.mark.skipif(not HAVE_NVCC, reason="needs the CUDA toolkit's nvcc")
+needs_nvcc = pytest.mark.skipif(not HAVE_NVCC, reason=NVCC_MISSING)
 SET = "\n[[workspace.metadata.pipeline.cuda.kernel-sets]]\n"
 
 

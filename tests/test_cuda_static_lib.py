@@ -19,7 +19,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from gpu_support import pipeline_env, run_pipeline
+from gpu_support import HAVE_NVCC, NVCC_MISSING, pipeline_env, run_pipeline
 
 from pipeline.cuda import nvcc as nv
 from pipeline.cuda.build import nvcc_threads
@@ -28,12 +28,7 @@ from pipeline.cuda.kernels import Kernel
 from pipeline.cuda.toolkit import find_cuda_tool
 from pipeline.foundation.errors import PipelineError
 
-try:
-    find_cuda_tool("nvcc")
-    HAVE_NVCC = True
-except PipelineError:
-    HAVE_NVCC = False
-needs_nvcc = [pytest.mark.nvcc, pytest.mark.skipif(not HAVE_NVCC, reason="needs the CUDA toolkit's nvcc")]
+needs_nvcc = [pytest.mark.nvcc, pytest.mark.skipif(not HAVE_NVCC, reason=NVCC_MISSING)]
 
 HOST_CU = """#include <cuda_runtime.h>
 #include "scale.cuh"

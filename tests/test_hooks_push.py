@@ -6,8 +6,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from factory import make_workspace
-from hooks_support import commit_all, configure_identity, env, git, pipeline
+from hooks_support import commit_all, env, git, hooked_clone, pipeline
 
 LEAF = "gen-crate-0003"
 
@@ -15,16 +14,7 @@ LEAF = "gen-crate-0003"
 @pytest.fixture
 def clone(tmp_path: Path) -> Path:
     """A clone of a bare remote holding a 4-crate workspace, with the hook installed."""
-    origin = tmp_path / "origin"
-    make_workspace(origin, 4, git=True)
-    remote = tmp_path / "remote.git"
-    git(tmp_path, "clone", "-q", "--bare", str(origin), str(remote))
-    work = tmp_path / "work"
-    git(tmp_path, "clone", "-q", str(remote), str(work))
-    configure_identity(work)
-    result = pipeline(work, "--workspace", str(work), "hooks", "install")
-    assert result.returncode == 0, result.stderr
-    return work
+    return hooked_clone(tmp_path, 4, lockfile=False)
 
 
 def push(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:

@@ -16,7 +16,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from factory import init_git
-from registry_support import Registry, start_registry
+from registry_support import Registry, start_mirror
 from release_support import cli
 from test_release_publish import publish_vendored
 
@@ -31,10 +31,7 @@ pytestmark = [
 
 @pytest.fixture
 def mirror(tmp_path: Path) -> Iterator[Registry]:
-    for registry in start_registry(tmp_path / "cargo-home"):
-        config = registry.cargo_home / "config.toml"
-        config.write_text(config.read_text() + '\n[source.crates-io]\nreplace-with = "test"\n')
-        yield registry
+    yield from start_mirror(tmp_path / "cargo-home")
 
 
 def _git(root: Path, *args: str) -> subprocess.CompletedProcess[str]:

@@ -13,7 +13,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from registry_support import Registry, start_registry
+from registry_support import Registry, start_mirror
 
 from pipeline.release import publish
 from pipeline.release.publish_plan import plan_publish
@@ -26,10 +26,7 @@ pytestmark = [pytest.mark.skipif(shutil.which("cargo") is None, reason="cargo is
 @pytest.fixture
 def mirror(tmp_path: Path) -> Iterator[Registry]:
     """The test registry, also standing in for crates.io (source replacement, as a company mirror does)."""
-    for registry in start_registry(tmp_path / "cargo-home"):
-        config = registry.cargo_home / "config.toml"
-        config.write_text(config.read_text() + '\n[source.crates-io]\nreplace-with = "test"\n')
-        yield registry
+    yield from start_mirror(tmp_path / "cargo-home")
 
 
 def publish_env(registry: Registry, target_dir: Path) -> dict[str, str]:

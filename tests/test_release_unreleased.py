@@ -68,23 +68,15 @@ def test_merged_branches_and_a_prefix(tmp_path: Path) -> None:
     for key, value in (("user.email", "t@e"), ("user.name", "T"), ("commit.gpgsign", "false")):
         git(top, "config", key, value)
 
-    def commit(path: str, message: str) -> str:
-        file = top / path
-        file.parent.mkdir(parents=True, exist_ok=True)
-        file.write_text(file.read_text() + "x\n" if file.exists() else "x\n")
-        git(top, "add", "-A")
-        git(top, "commit", "-q", "-m", message)
-        return git(top, "rev-parse", "HEAD").strip()
-
-    commit("ws/a/x.rs", "feat: a1")
-    commit("outside/readme", "docs: outside the workspace")
+    _commit(top, "ws/a/x.rs", "feat: a1")
+    _commit(top, "outside/readme", "docs: outside the workspace")
     git(top, "tag", "a-v0.1.0")
     git(top, "checkout", "-q", "-b", "side")
-    commit("ws/b/y.rs", "fix: b on side")
+    _commit(top, "ws/b/y.rs", "fix: b on side")
     git(top, "tag", "b-v0.1.0")
     git(top, "checkout", "-q", "main")
-    main_b = commit("ws/b/z.rs", "feat: b on main")
-    main_a = commit("ws/a/w.rs", "fix: a on main")
+    main_b = _commit(top, "ws/b/z.rs", "feat: b on main")
+    main_a = _commit(top, "ws/a/w.rs", "fix: a on main")
     git(top, "merge", "-q", "--no-ff", "-m", "merge side", "side")
     history = h.read_history(top, "ws/", {"a": "a", "b": "b"}, {"a": "a-v0.1.0", "b": "b-v0.1.0"})
     assert [c.sha for c in history.for_crate("a")] == [main_a]
