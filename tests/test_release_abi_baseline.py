@@ -25,23 +25,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from factory import init_git
 from release_support import cli, git
+from test_release_abi_level import current_build
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "ptx"
 SAXPY_PTX = (FIXTURES / "saxpy-nvcc13.ptx").read_text()  # saxpy(u32, f32, u64, u64)
 OLD_PTX = SAXPY_PTX.replace(".param .f32 saxpy_param_1", ".param .f64 saxpy_param_1")
 TAG = "prism4d-v0.4.2"
 pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
-
-
-def _current_build(root: Path) -> None:
-    """This build's outputs, as `pipeline cuda` leaves them (ptx = true): saxpy(u32, f32, u64, u64)."""
-    cuda = root / "target" / "cuda"
-    cuda.mkdir(parents=True)
-    (cuda / "saxpy.compute_90.ptx").write_text(SAXPY_PTX)
-    (cuda / "manifest.json").write_text(json.dumps({
-        "schema": 1, "nvcc": "13.0", "architectures": ["sm_90"], "ptx": "compute_90",
-        "kernels": [{"name": "saxpy", "crate": "prism-gpu", "ptx": "saxpy.compute_90.ptx", "entries": ["saxpy"]}],
-    }))
 
 
 def _tagged(root: Path) -> str:
@@ -51,7 +41,7 @@ def _tagged(root: Path) -> str:
     sha = git(root, "rev-parse", "HEAD").strip()
     (root / "crates" / "prism-core" / "src" / "lib.rs").open("a").write("\n// fix\n")
     git(root, "commit", "-qam", "fix: rounding")
-    _current_build(root)
+    current_build(root)
     return sha
 
 

@@ -19,6 +19,17 @@ from release_support import cli
 SAXPY_PTX = (Path(__file__).resolve().parent / "fixtures" / "ptx" / "saxpy-nvcc13.ptx").read_text()
 
 
+def current_build(root: Path) -> None:
+    """This build's outputs, as `pipeline cuda` leaves them (ptx = true): saxpy(u32, f32, u64, u64)."""
+    cuda = root / "target" / "cuda"
+    cuda.mkdir(parents=True)
+    (cuda / "saxpy.compute_90.ptx").write_text(SAXPY_PTX)
+    (cuda / "manifest.json").write_text(json.dumps({
+        "schema": 1, "nvcc": "13.0", "architectures": ["sm_90"], "ptx": "compute_90",
+        "kernels": [{"name": "saxpy", "crate": "prism-gpu", "ptx": "saxpy.compute_90.ptx", "entries": ["saxpy"]}],
+    }))
+
+
 def _released(root: Path, saxpy_params: list[str], extra_entries: dict[str, list[str]] | None = None) -> None:
     """A tagged release whose dist/manifest.json recorded the kernel ABI, then a `fix:` commit."""
     (root / ".gitignore").write_text("/target\n/dist\n")
@@ -32,14 +43,7 @@ def _released(root: Path, saxpy_params: list[str], extra_entries: dict[str, list
     }))
     (root / "crates" / "prism-core" / "src" / "lib.rs").open("a").write("\n// fix\n")
     subprocess.run(["git", "commit", "-qam", "fix: rounding"], cwd=root, check=True)
-    # This build's outputs, as `pipeline cuda` leaves them (ptx = true).
-    cuda = root / "target" / "cuda"
-    cuda.mkdir(parents=True)
-    (cuda / "saxpy.compute_90.ptx").write_text(SAXPY_PTX)
-    (cuda / "manifest.json").write_text(json.dumps({
-        "schema": 1, "nvcc": "13.0", "architectures": ["sm_90"], "ptx": "compute_90",
-        "kernels": [{"name": "saxpy", "crate": "prism-gpu", "ptx": "saxpy.compute_90.ptx", "entries": ["saxpy"]}],
-    }))
+    current_build(root)
 
 
 @pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
