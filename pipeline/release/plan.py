@@ -29,7 +29,7 @@ Rules (cargo-release's, with the ones the issue adds):
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -239,17 +239,19 @@ def _quote(part: str) -> str:
     return part if all(c.isalnum() or c in "-_" for c in part) else f"'{part}'"
 
 
-def select_default(ws: Workspace, target: Target, unpublished: str = "skip") -> tuple[str, ...]:
+def select_default(ws: Workspace, target: Target, unpublished: str = "skip",
+                   skip: Collection[str] = ()) -> tuple[str, ...]:
     """Crates moved when none are named: all of them for a level; for an explicit
     version, the shared version's crates when there is a shared version. With
-    ``unpublished = "skip"``, publish = false crates with their own version stay."""
+    ``unpublished = "skip"``, publish = false crates with their own version stay;
+    ``skip`` (`skip-crates`) are never released."""
     if target.version is not None and ws.version is not None:
         inheriting = tuple(p.name for p in ws.members if p.version_inherited)
         if inheriting:
             return inheriting
     if unpublished == "skip":
-        return tuple(p.name for p in ws.members if p.publish or p.version_inherited)
-    return ws.names
+        return tuple(p.name for p in ws.members if (p.publish or p.version_inherited) and p.name not in skip)
+    return tuple(n for n in ws.names if n not in skip)
 
 
 def check_versions(ws: Workspace, manifests: Mapping[Path, bytes] | None = None) -> None:
@@ -285,6 +287,8 @@ def make_plan(
     extra_crates: Sequence[str] = (),
     unpublished: str = "skip",
     locate: Locate | None = None,
+    groups: Mapping[str, Sequence[str]] | None = None,
+    skip: Collection[str] = (),
 ) -> Plan:
     """The plan for moving ``crates`` (default: :func:`select_default`) to ``target``.
 
@@ -296,7 +300,9 @@ def make_plan(
     ``locate``: finds the line of a value in a file, for the blockers' ``file:line`` (the
     release passes :func:`text_locator` over the manifests in its facts, so planning reads
     nothing). The versions must have passed :func:`check_versions` (the release's prepare
-    step checks them once, before `auto` reads the base version).
+    step checks them once, before `auto` reads the base version). ``groups`` (`version-groups`):
+    crates with their own versions that move as one, to the highest of their new versions;
+    ``skip`` (`skip-crates`): members never moved, only their requirements are updated.
     """
     if target.auto:
         raise UsageError("`auto` must be resolved to a level before planning", "give a level such as minor")
@@ -306,9 +312,14 @@ def make_plan(
     extras = _extra_crates(ws, outside, extra_crates)
     locate = locate or locate_value
     selected = (tuple(dict.fromkeys(crates)) if crates is not None
-                else select_default(ws, target, unpublished))
+                else select_default(ws, target, unpublished, skip))
     for name in selected:
         ws.package(name)  # unknown crate -> ManifestError naming the members
+        if name in skip:
+            raise UsageError(f"{ws.manifest_path}: `{name}` is never released (`release.skip-crates`, or "
+                             "cargo-release's `release = false`)", f"leave out --crate {name}")
+    group_of = {c: (g, tuple(m for m in members if ws.has(m))) for g, members in (groups or {}).items()
+                for c in members}
     shared_old = Version.parse(ws.version) if ws.version is not None else None
     def follow(package: Package) -> Target:
         # A dependent forced to move only needs a new version, not a new feature level:
@@ -337,6 +348,19 @@ def make_plan(
                         reasons[other.name] = "selected" if other.name in chosen else reason
                     else:
                         reasons[other.name] = "shares the workspace version"
+            return
+        group = group_of.get(package.name)
+        if group is not None:
+            # One version for the group: the highest any member reaches (cargo-release's shared-version).
+            name, members = group
+            targets = {m: (levels or {}).get(m, target) if m in chosen and m != package.name else how
+                       for m in members}
+            version = max(apply(Version.parse(ws.package(m).version), targets[m], crate=f"crate `{m}`")
+                          for m in members)
+            for member in members:
+                new[member] = version
+                reasons[member] = (reason if member == package.name else "selected" if member in chosen
+                                   else f"released with {package.name} (version group {name!r})")
             return
         new[package.name] = apply(Version.parse(package.version), how, crate=f"crate `{package.name}`")
         reasons[package.name] = reason
@@ -368,7 +392,8 @@ def make_plan(
                 continue
             for dependent, kind in site.dependents:
                 package = ws.package(dependent)
-                if dependent not in new and kind in _FORCING_KINDS and (package.publish or unpublished != "skip"):
+                if (dependent not in new and kind in _FORCING_KINDS and dependent not in skip
+                        and (package.publish or unpublished != "skip")):
                     forced.append((package, f"its requirement on {site.dependency} changes"))
         if not forced:
             break

@@ -79,14 +79,15 @@ def prepare(facts: ReleaseFacts, req: Request) -> Prepared:
     crates = _selected_crates(facts, req)
     check_versions(ws, facts.manifests)  # before `auto` reads the base version
     if req.level.auto and crates is None and facts.changes is not None:
-        crates = auto_selection(ws, facts.changes, settings.unpublished)
+        crates = auto_selection(ws, facts.changes, settings.unpublished, settings.skip_crates)
     # A removed or changed kernel entry (or a breaking Rust API) is breaking whatever the commits say.
     breaking = bool(facts.kernel_abi and facts.kernel_abi.breaking) or bool(facts.rust_api and facts.rust_api.breaking)
     feature = bool(facts.kernel_abi and facts.kernel_abi.feature) or bool(facts.rust_api and facts.rust_api.feature)
     target, own_levels = resolve_target(req.level, ws, facts.changes, crates or (), breaking=breaking,
-                                        feature=feature)
+                                        feature=feature, skip=settings.skip_crates)
     plan = make_plan(ws, target, crates, own_levels, outside=facts.outside, extra_crates=settings.extra_crates,
-                     unpublished=settings.unpublished, locate=text_locator(facts.manifests))
+                     unpublished=settings.unpublished, locate=text_locator(facts.manifests),
+                     groups=settings.version_groups, skip=settings.skip_crates)
 
     files = _manifest_and_lock_changes(facts, plan)
     tags = release_tags(plan, settings, facts.scheme) if req.full else ()
@@ -223,7 +224,8 @@ def _entries_by_crate(changes: cl.Changes) -> dict[str, list[cl.Entry]]:
     return grouped
 
 
-def auto_selection(ws: Workspace, changes: cl.Changes, unpublished: str = "skip") -> tuple[str, ...] | None:
+def auto_selection(ws: Workspace, changes: cl.Changes, unpublished: str = "skip",
+                   skip: Sequence[str] = ()) -> tuple[str, ...] | None:
     """`auto` without --crate: the crates with commits of their own since their own tag, each
     judged on them; the shared version's line moves when any of its crates (or a workspace-level
     file) changed. None when the history has one range for all (every crate moves together)."""
@@ -233,7 +235,7 @@ def auto_selection(ws: Workspace, changes: cl.Changes, unpublished: str = "skip"
     shared_changed = ws.version is not None and any(not e.crates for e in changes.entries)
     grouped = _entries_by_crate(changes)
     for package in ws.members:
-        if not package.publish and unpublished == "skip":
+        if (not package.publish and unpublished == "skip") or package.name in skip:
             continue
         if package.name not in changes.since_by_crate:
             continue
@@ -280,7 +282,7 @@ def judged_from(changes: cl.Changes, names: Sequence[str]) -> str:
 
 def resolve_target(
     target: Target, ws: Workspace, changes: cl.Changes | None, crates: Sequence[str], *,
-    breaking: bool = False, feature: bool = False,
+    breaking: bool = False, feature: bool = False, skip: Sequence[str] = (),
 ) -> tuple[Target, dict[str, Target]]:
     """The level for the plan, and the levels of crates with their own version line (for `auto`).
 
@@ -325,7 +327,8 @@ def resolve_target(
     own_levels: dict[str, Target] = {}
     grouped = _entries_by_crate(changes) if changes.since_by_crate is not None else None
     for package in ws.members:
-        if (package.version_inherited and ws.version is not None) or (crates and package.name not in crates):
+        if ((package.version_inherited and ws.version is not None) or (crates and package.name not in crates)
+                or package.name in skip):
             continue
         own = _own(changes, package.name, grouped) if grouped is not None else changes.for_crates([package.name])
         own_level = auto_level(

@@ -467,8 +467,11 @@ def release_scheme(
     """The configured templates, or (both left at their defaults) the scheme the tags follow."""
     inheriting = [p.name for p in ws.members if p.version_inherited and ws.version is not None
                   and p.name in versions]
-    primary = [settings.primary_crate] if settings.primary_crate else []
-    configured = not (settings.shared_tag == DEFAULT_SHARED and settings.crate_tag == DEFAULT_CRATE)
+    primary = [c for c in dict.fromkeys([settings.primary_crate, *settings.shared_tag_crates]) if c]
+    # `shared-tag-crates` (set, or read from cargo-release's tag names) says which template tags
+    # which crate: the scheme is known, not inferred.
+    configured = bool(settings.shared_tag_crates) or not (
+        settings.shared_tag == DEFAULT_SHARED and settings.crate_tag == DEFAULT_CRATE)
     if configured:
         scheme = tagscheme.infer(tags, versions, inheriting=inheriting, primary=primary, prefix=settings.tag_prefix,
                                  shared=settings.shared_tag, crate=settings.crate_tag)
@@ -578,7 +581,9 @@ class _TagView:
 def _tag_view(ws: Workspace, settings: ReleaseSettings, tagged: Sequence[tuple[str, str]]) -> _TagView:
     names = [t for t, _sha in tagged]
     # publish = false crates are neither tagged nor listed unless configured (`unpublished`).
-    released = [p for p in ws.members if p.publish or settings.unpublished != "skip"]
+    # `skip-crates` (cargo-release's `release = false`) are never released: no tag to look for.
+    released = [p for p in ws.members if (p.publish or settings.unpublished != "skip")
+                and p.name not in settings.skip_crates]
     versions = {}
     for package in released:
         try:
