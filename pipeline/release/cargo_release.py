@@ -442,6 +442,22 @@ def adopt_sources(ws: Workspace, settings: ReleaseSettings, raw: Mapping[str, An
         shown = (", ".join(given) or "any") if isinstance(given, tuple) else str(given).lower() if isinstance(
             given, bool) else given
         adopted.append(f"{ours} {shown}")
+    if "fix-requirements" not in raw:
+        fixing = []
+        for crate in released:
+            policy = effective(sources, crate.name).get("dependent-version")
+            if policy is not None and policy.value == "fix":
+                fixing.append(crate.name)
+        if fixing:
+            changes["fix_requirements"] = tuple(fixing)
+            everyone = len(fixing) == len(released)
+            adopted.append("requirements rewritten only when broken (`fix`) on "
+                           + ("every crate" if everyone else _names(fixing)))
+    if "metadata" in workspace and "keep-build-metadata" not in raw:
+        keep = workspace["metadata"].value == "persistent"
+        if keep:
+            changes["keep_build_metadata"] = True
+            adopted.append("build metadata kept")
     has_commit = "pre-release-commit-message" in workspace
     if "commit-message" not in raw:
         text = workspace["pre-release-commit-message"].value if has_commit else DEFAULT_MESSAGE
@@ -519,10 +535,10 @@ def _unsupported(crates: Mapping[str, CrateRelease], sources: Sequence[Source], 
         elif key == "owners" and any(v.value for v in live):
             warn(f"cargo-release `owners` ({where}) are not set on the crates by this tool",
                  "run `cargo owner --add` once for new crates")
-        elif key == "dependent-version" and any(v.value != "upgrade" for v in live):
-            kinds = sorted({v.value for v in live if v.value != "upgrade"})
-            warn(f"cargo-release `dependent-version = \"{kinds[0]}\"` ({where}) is not followed: this tool rewrites "
-                 "every requirement on a moved crate (as `upgrade`), keeping its operator and precision",
+        elif key == "dependent-version" and any(v.value not in ("upgrade", "fix") for v in live):
+            kinds = sorted({v.value for v in live if v.value not in ("upgrade", "fix")})
+            warn(f"cargo-release `dependent-version = \"{kinds[0]}\"` ({where}) is not followed: this tool updates "
+                 "the requirements on a moved crate (as `upgrade`, or `fix` where set)",
                  "check the rewritten requirements in the plan before --execute")
         elif key == "publish" and any(v.value is False for v in live):
             names = sorted({v.source.crate or "every crate" for v in live if v.value is False})
@@ -535,9 +551,9 @@ def _unsupported(crates: Mapping[str, CrateRelease], sources: Sequence[Source], 
         elif key == "sign-commit" and value is True:
             warn(f"cargo-release `sign-commit = true` ({where}) is not followed: the release commit is not signed",
                  "set git's `commit.gpgSign = true` to sign it")
-        elif key == "metadata" and value in ("required", "persistent"):
-            warn(f"cargo-release `metadata = \"{value}\"` ({where}) is not followed: a bump drops the build "
-                 "metadata (`+...`) of the version", "give the version with its metadata explicitly "
+        elif key == "metadata" and value == "required":
+            warn(f"cargo-release `metadata = \"required\"` ({where}) is not followed: a level gives a version "
+                 "without build metadata", "give the version with its metadata explicitly "
                  "(`pipeline release 1.2.3+meta --crate NAME`)")
         elif key in ("verify", "enable-features", "enable-all-features", "target") and value not in (True, [], None):
             if key == "verify" and value is True:
