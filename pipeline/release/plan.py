@@ -593,12 +593,18 @@ def _suggest(requirement: str, new: Version) -> str:
     return text + ("-" + ".".join(new.pre) if new.pre else "")
 
 
-def _rejects(site: _Site, final: str, version: Version, root: Path, locate: Locate) -> Finding | None:
+@functools.lru_cache(maxsize=4096)
+def _accepts(requirement: str, version: Version) -> bool:
+    """Whether ``requirement`` matches ``version`` (pure, and asked 1,500 times of a few pairs on 500 crates)."""
     try:
-        if VersionReq.parse(final).matches(version):
-            return None
+        return VersionReq.parse(requirement).matches(version)
     except SemverError:
-        pass
+        return False
+
+
+def _rejects(site: _Site, final: str, version: Version, root: Path, locate: Locate) -> Finding | None:
+    if _accepts(final, version):
+        return None
     line = locate(site.file, site.path, site.requirement)
     place = rel_path(site.file, root) + (f":{line}" if line else "")
     text = (f"{place}: {site.what}: requirement `{final}` on {site.dependency} no longer matches {version} "
