@@ -154,7 +154,7 @@ def test_a_crate_with_an_empty_tag_prefix_below_the_top_takes_the_shared_templat
 
 def test_keys_this_tool_does_not_follow_are_warned_with_a_hint(tmp_path: Path) -> None:
     root = make_clap_like(tmp_path / "ws", release_toml=(
-        'owners = ["github:org:team"]\npre-release-hook = ["./bump.sh"]\ndependent-version = "fix"\n'
+        'owners = ["github:org:team"]\npre-release-hook = ["./bump.sh"]\ndependent-version = "warn"\n'
         'pre-release-replacements = [{file="README.md", search="x", replace="y"}]\nfrobnicate = true\n'))
     result = cli("--workspace", str(root), "release", "auto")
     assert result.returncode == 0, result.stderr
@@ -206,3 +206,47 @@ def test_cargo_release_false_reads_nothing(tmp_path: Path) -> None:
     ws = load_workspace(root)
     adopted = cargo_release.adopt(ws, ReleaseSettings(cargo_release=False), {"cargo-release": False})
     assert adopted.lines == () and adopted.settings == ReleaseSettings(cargo_release=False)
+
+
+def test_dependent_version_fix_leaves_requirements_that_still_match(tmp_path: Path) -> None:
+    # clap, anstyle: `dependent-version = "fix"`; app_lex keeps `upgrade` (its dependents always follow).
+    root = make_clap_like(tmp_path / "ws", release_toml='dependent-version = "fix"\n')
+    lex = root / "app_lex/Cargo.toml"
+    lex.write_text(lex.read_text() + '[package.metadata.release]\ndependent-version = "upgrade"\n')
+    git(root, "commit", "-qam", "chore: lex upgrades")
+    plan, stderr = plan_of(root, "bump", "patch")
+    diff = plan["diff"]
+    assert '+app = { path = "..", version = "1.1.3" }' not in diff  # bench's `1.1.2` still matches 1.1.3
+    assert 'version = "=1.1.3"' in diff  # an exact requirement breaks: rewritten
+    assert '+app_lex = { path = "app_lex", version = "0.3.1" }' in diff  # upgrade
+    assert "only when broken (`fix`) on app, app_derive" in stderr
+
+
+def test_persistent_metadata_is_kept_and_left_out_of_tags(tmp_path: Path) -> None:
+    # toml-rs: `metadata = "persistent"`, versions like 1.1.4+spec-1.1.0, tags toml-v1.1.4.
+    root = make_clap_like(tmp_path / "ws", release_toml='metadata = "persistent"\n')
+    lex = root / "app_lex/Cargo.toml"
+    lex.write_text(lex.read_text().replace('version = "0.3.0"', 'version = "0.3.0+spec-1.1.0"'))
+    git(root, "commit", "-qam", "chore: spec version")
+    commit(root, "app_lex/src/lib.rs", "fix: lex tokens")
+    (root / "app_lex/CHANGELOG.md").write_text("# Changelog\n\n## [Unreleased]\n")
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "docs: lex changelog")
+    plan, _ = plan_of(root, "release", "auto")
+    moved = {c["name"]: c["new"] for c in plan["crates"]}
+    assert moved["app_lex"] == "0.3.1+spec-1.1.0"
+    assert "app_lex-v0.3.1" in plan["tags"] and not any("+" in t for t in plan["tags"])
+    assert "## [0.3.1] - " in plan["changelog"]
+
+
+def test_workspace_metadata_and_dot_release_toml_are_read(tmp_path: Path) -> None:
+    root = make_clap_like(tmp_path / "ws", release_toml="")
+    (root / "release.toml").unlink()
+    (root / ".release.toml").write_text('pre-release-commit-message = "release {{version}}"\n')
+    manifest = root / "Cargo.toml"
+    manifest.write_text(manifest.read_text().replace(
+        "[package]\n", '[workspace.metadata.release]\nallow-branch = ["trunk", "!HEAD"]\nsign-tag = true\n\n'
+        "[package]\n", 1))
+    settings = load_project(str(root)).release.settings
+    assert settings.allowed_branches == ("trunk",) and settings.sign_tags is True
+    assert settings.commit_message == "release {version}"

@@ -289,6 +289,8 @@ def make_plan(
     locate: Locate | None = None,
     groups: Mapping[str, Sequence[str]] | None = None,
     skip: Collection[str] = (),
+    keep_build: bool = False,
+    fix: Collection[str] = (),
 ) -> Plan:
     """The plan for moving ``crates`` (default: :func:`select_default`) to ``target``.
 
@@ -302,7 +304,9 @@ def make_plan(
     nothing). The versions must have passed :func:`check_versions` (the release's prepare
     step checks them once, before `auto` reads the base version). ``groups`` (`version-groups`):
     crates with their own versions that move as one, to the highest of their new versions;
-    ``skip`` (`skip-crates`): members never moved, only their requirements are updated.
+    ``skip`` (`skip-crates`): members never moved, only their requirements are updated;
+    ``keep_build`` (`keep-build-metadata`): a level keeps the version's `+build` metadata;
+    ``fix`` (`fix-requirements`): crates whose dependents' requirements change only when they break.
     """
     if target.auto:
         raise UsageError("`auto` must be resolved to a level before planning", "give a level such as minor")
@@ -321,6 +325,12 @@ def make_plan(
     group_of = {c: (g, tuple(m for m in members if ws.has(m))) for g, members in (groups or {}).items()
                 for c in members}
     shared_old = Version.parse(ws.version) if ws.version is not None else None
+
+    def bumped(version: Version, how: Target, *, crate: str) -> Version:
+        moved = apply(version, how, crate=crate)
+        if keep_build and version.build and not moved.build and how.version is None:
+            return Version(moved.major, moved.minor, moved.patch, moved.pre, version.build)
+        return moved
     def follow(package: Package) -> Target:
         # A dependent forced to move only needs a new version, not a new feature level:
         # the next patch, or the next pre-release of the kind it is already in.
@@ -340,7 +350,7 @@ def make_plan(
         if package.version_inherited:
             assert shared_old is not None
             if shared_new is None:
-                shared_new = apply(shared_old, how, crate=f"the shared version ({ws.manifest_path})")
+                shared_new = bumped(shared_old, how, crate=f"the shared version ({ws.manifest_path})")
             for other in ws.members:
                 if other.version_inherited and other.name not in new:
                     new[other.name] = shared_new
@@ -355,14 +365,14 @@ def make_plan(
             name, members = group
             targets = {m: (levels or {}).get(m, target) if m in chosen and m != package.name else how
                        for m in members}
-            version = max(apply(Version.parse(ws.package(m).version), targets[m], crate=f"crate `{m}`")
+            version = max(bumped(Version.parse(ws.package(m).version), targets[m], crate=f"crate `{m}`")
                           for m in members)
             for member in members:
                 new[member] = version
                 reasons[member] = (reason if member == package.name else "selected" if member in chosen
                                    else f"released with {package.name} (version group {name!r})")
             return
-        new[package.name] = apply(Version.parse(package.version), how, crate=f"crate `{package.name}`")
+        new[package.name] = bumped(Version.parse(package.version), how, crate=f"crate `{package.name}`")
         reasons[package.name] = reason
 
     chosen = frozenset(selected)
@@ -377,7 +387,7 @@ def make_plan(
         if shared_new is not None and shared_old is not None and old == shared_old:
             new[extra.name] = shared_new
         else:
-            new[extra.name] = apply(old, target, crate=f"crate `{extra.name}` ({extra.manifest_path})")
+            new[extra.name] = bumped(old, target, crate=f"crate `{extra.name}` ({extra.manifest_path})")
         reasons[extra.name] = "extra crate (release.extra-crates)"
 
     extra_names = frozenset(e.name for e in extras)
@@ -416,7 +426,7 @@ def make_plan(
             if not rewrite.breaks:
                 notes.append(f"{where}: requirement `{site.requirement}` left alone (still matches {version})")
             continue
-        if rewrite.new is None or (site.policy == "breaks" and not rewrite.breaks):
+        if rewrite.new is None or ((site.policy == "breaks" or site.dependency in fix) and not rewrite.breaks):
             finals.append((site, site.requirement))
             continue
         if rewrite.expanded:

@@ -87,7 +87,8 @@ def prepare(facts: ReleaseFacts, req: Request) -> Prepared:
                                         feature=feature, skip=settings.skip_crates)
     plan = make_plan(ws, target, crates, own_levels, outside=facts.outside, extra_crates=settings.extra_crates,
                      unpublished=settings.unpublished, locate=text_locator(facts.manifests),
-                     groups=settings.version_groups, skip=settings.skip_crates)
+                     groups=settings.version_groups, skip=settings.skip_crates,
+                     keep_build=settings.keep_build_metadata, fix=settings.fix_requirements)
 
     files = _manifest_and_lock_changes(facts, plan)
     tags = release_tags(plan, settings, facts.scheme) if req.full else ()
@@ -167,19 +168,26 @@ def release_tags(plan: Plan, settings: ReleaseSettings, scheme: Scheme | None = 
     primary = set(scheme.shared_crates if scheme is not None else ()) | (
         {settings.primary_crate} if settings.primary_crate else set())
     tags: dict[str, ReleaseTag] = {}
+    shown = shown_version if settings.keep_build_metadata else (lambda v: v)
     if plan.shared is not None and any(c.inherited and plan.tagged(c) for c in plan.changes):
-        shared = plan.shared[1]
+        shared = shown(plan.shared[1])
         name = render_tag(shared_template, settings.tag_prefix, shared)
         tags[name] = ReleaseTag(name, str(shared))
     for change in plan.changes:
         if change.inherited or not plan.tagged(change):
             continue
         if change.crate in primary:
-            name = render_tag(shared_template, settings.tag_prefix, change.new)
+            name = render_tag(shared_template, settings.tag_prefix, shown(change.new))
         else:
-            name = render_tag(crate_template, settings.tag_prefix, change.new, change.crate)
-        tags.setdefault(name, ReleaseTag(name, str(change.new)))
+            name = render_tag(crate_template, settings.tag_prefix, shown(change.new), change.crate)
+        tags.setdefault(name, ReleaseTag(name, str(shown(change.new))))
     return tuple(tags.values())
+
+
+def shown_version(version: Version) -> Version:
+    """``version`` without its build metadata: what tags and changelog headings show of a version
+    whose metadata is kept (`keep-build-metadata`: toml's `1.1.5+spec-1.1.0` is tagged `toml-v1.1.5`)."""
+    return Version(version.major, version.minor, version.patch, version.pre)
 
 
 def auto_choice(facts: ReleaseFacts) -> tuple[cl.Changes, str | None]:
@@ -423,14 +431,15 @@ def _changelog_changes(
         shared = plan.shared is not None and any(c.inherited for c in own)
         # The file's own crate (clap's root file is clap's) titles a section of several versions.
         owner = next((c for c in own if _crate_dir(facts, c.crate) == posixpath.dirname(rel)), None)
+        bare = shown_version if settings.keep_build_metadata else (lambda v: v)
         if shared and plan.shared:
-            title = str(plan.shared[1])
+            title = str(bare(plan.shared[1]))
         elif len({str(c.new) for c in own}) == 1:
-            title = str(own[0].new)
+            title = str(bare(own[0].new))
         elif owner is not None:
-            title = str(owner.new)
+            title = str(bare(owner.new))
         else:
-            title = tags[0].name if tags else str(own[0].new)
+            title = tags[0].name if tags else str(bare(own[0].new))
         tag = next((t.name for t in tags if t.version == title), tags[0].name if tags else None)
         links = {}
         if settings.repository_url and tag is not None:

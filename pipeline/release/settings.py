@@ -49,6 +49,16 @@ class ReleaseSettings:
         "section; their requirements on moved crates are still updated (cargo-release's `release = false`, read "
         "from it when not set)"
     )
+    fix_requirements: tuple[str, ...] = setting(
+        factory=tuple, doc="crates whose dependents' requirements are rewritten only when they no longer accept the "
+        "new version (`\"1.0\"` stays for 1.0.1; an exact `=1.0.0` moves); the others' always follow it "
+        "(cargo-release's `dependent-version = \"fix\"` / `\"upgrade\"`, read from it when not set)"
+    )
+    keep_build_metadata: bool = setting(
+        False, doc="a level keeps the version's build metadata (`1.1.4+spec-1.1.0` -> `1.1.5+spec-1.1.0`); tags "
+        "and changelog headings leave it out (`toml-v1.1.5`) (cargo-release's `metadata = \"persistent\"`, read "
+        "from it when not set)"
+    )
     cargo_release: bool = setting(
         True, doc="read cargo-release's configuration (`release.toml` / `.release.toml`, "
         "`[workspace.metadata.release]`, `[package.metadata.release]`) for the release keys not set here; the "

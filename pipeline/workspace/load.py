@@ -376,6 +376,7 @@ class _Loader:
             has_binary=has_binary,
             has_build_script=has_build_script,
             publish_registries=publish_registries,
+            release_metadata=_release_metadata(pkg),
         )
 
     def _dependencies(
@@ -445,3 +446,9 @@ class _Loader:
                     registry=registry,
                     patched=patched,
                 )
+
+
+def _release_metadata(pkg: dict[str, Any]) -> Any:
+    """``[package.metadata.release]``: cargo-release's table (read by pipeline.release.cargo_release)."""
+    metadata = pkg.get("metadata")
+    return metadata.get("release") if isinstance(metadata, dict) else None

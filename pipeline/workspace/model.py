@@ -81,6 +81,8 @@ class Package:
     has_build_script: bool = False
     # `publish = ["name", ...]`: the only registries cargo lets it go to; None allows any.
     publish_registries: tuple[str, ...] | None = None
+    # `[package.metadata.release]` (cargo-release's table), kept so it is not parsed twice.
+    release_metadata: Any = None
 
     @property
     def directory(self) -> Path:
