@@ -143,7 +143,7 @@ def test_the_release_history_reads_split_and_whole_alike(tmp_path: Path, monkeyp
     real_split = h._split_log
 
     def spy(*args: object, **kwargs: object) -> object:
-        seen.append(args[-1])
+        seen.append(args[4])  # the cut: (top, attributor, skip_prefix, revs, cut, ...)
         return real_split(*args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(h, "_split_log", spy)

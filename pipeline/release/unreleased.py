@@ -20,7 +20,7 @@ import gc
 import heapq
 import os
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -342,6 +342,7 @@ def read_history(
     *,
     tag_shas: Mapping[str, str] | None = None,
     skip_prefix: str = "",
+    started: Callable[[], None] | None = None,
 ) -> History:
     """Each crate's commits since its own tag (``since``: crate -> tag or None), in one log.
 
@@ -383,7 +384,7 @@ def read_history(
     bases = {b.lstrip("^") for b in start}
     cut = split_point(sha for tag, sha in shas.items() if tag in since.values() and sha not in bases) \
         if graph else None
-    commits, edges = _log(top, prefix, attributor, skip_prefix, [*start], graph=graph, split_at=cut)
+    commits, edges = _log(top, prefix, attributor, skip_prefix, [*start], graph=graph, split_at=cut, started=started)
     if not independent:
         return History(commits, dict(since))
     if worker is not None:
@@ -395,13 +396,14 @@ def read_history(
 
 
 def read_all_history(top: Path, crate_dirs: Mapping[str, str], *, skip_prefix: str = "",
-                     split_candidates: Iterable[str] = ()) -> tuple[tuple[HistoryCommit, ...], list[tuple[str, str]]]:
+                     split_candidates: Iterable[str] = (), started: Callable[[], None] | None = None,
+                     ) -> tuple[tuple[HistoryCommit, ...], list[tuple[str, str]]]:
     """Every commit reachable from HEAD (workspace at the repository's top), with the graph:
     the commits, and ``(commit, parents)`` for every commit, merges too (so the set of commit
     ids is exactly what HEAD reaches). :func:`ranged` gives each crate its range.
     ``split_candidates``: tag commits, newest first, one of which may cut the read in two."""
     return _log(top, "", Attributor(crate_dirs), skip_prefix, [], graph=True,
-                split_at=split_point(split_candidates))
+                split_at=split_point(split_candidates), started=started)
 
 
 def ranged(commits: tuple[HistoryCommit, ...], edges: Sequence[tuple[str, str]], since: Mapping[str, str | None],
@@ -415,7 +417,8 @@ def ranged(commits: tuple[HistoryCommit, ...], edges: Sequence[tuple[str, str]],
 
 
 def _log(top: Path, prefix: str, attributor: Attributor, skip_prefix: str, revs: list[str], *,
-         graph: bool, split_at: str | None = None) -> tuple[tuple[HistoryCommit, ...], list[tuple[str, str]]]:
+         graph: bool, split_at: str | None = None, started: Callable[[], None] | None = None,
+         ) -> tuple[tuple[HistoryCommit, ...], list[tuple[str, str]]]:
     """The commits of ``HEAD revs`` (newest first) and, with ``graph``, every commit's parents.
 
     ``split_at``: a commit of the history (a tag's) at which a graph log may be cut in two
@@ -427,17 +430,28 @@ def _log(top: Path, prefix: str, attributor: Attributor, skip_prefix: str, revs:
     gc.disable()
     try:
         if graph and split_at is not None and _cores() > 1:
-            return _split_log(top, attributor, skip_prefix, revs, split_at)
+            return _split_log(top, attributor, skip_prefix, revs, split_at, started)
         specs = ["--", prefix] if prefix else []
         args = ["--format=" + GRAPH_FORMAT] if graph else ["--no-merges", "--format=" + LOG_FORMAT]
         chunks = git.stream_git(top, "log", *args, "--name-only", "--no-renames", "HEAD", *revs, *specs, hint=_HINT)
         edges: list[tuple[str, str]] = []
-        commits = tuple(parse_records(stream_records(chunks), prefix, attributor, skip_prefix,
+        commits = tuple(parse_records(stream_records(_announced(chunks, started)), prefix, attributor, skip_prefix,
                                       edges if graph else None))
         return commits, edges
     finally:
         if collecting:
             gc.enable()
+
+
+def _announced(chunks: Iterable[str], started: Callable[[], None] | None) -> Iterator[str]:
+    """``chunks``, calling ``started`` once the first one arrived (the process is running then)."""
+    it = iter(chunks)
+    first = next(it, None)
+    if started is not None:
+        started()
+    if first is not None:
+        yield first
+        yield from it
 
 
 def _cores() -> int:
@@ -457,8 +471,8 @@ def split_point(candidates: Iterable[str]) -> str | None:
 _Part = tuple[list[HistoryCommit], list[tuple[str, str]], list[int]]
 
 
-def _split_log(top: Path, attributor: Attributor, skip_prefix: str, revs: list[str],
-               cut: str) -> tuple[tuple[HistoryCommit, ...], list[tuple[str, str]]]:
+def _split_log(top: Path, attributor: Attributor, skip_prefix: str, revs: list[str], cut: str,
+               started: Callable[[], None] | None = None) -> tuple[tuple[HistoryCommit, ...], list[tuple[str, str]]]:
     """The graph log of ``HEAD revs`` as two logs read at once: ``HEAD ^cut`` (the newer part)
     and ``cut`` (the older part, everything ``cut`` reaches).
 
@@ -469,9 +483,9 @@ def _split_log(top: Path, attributor: Attributor, skip_prefix: str, revs: list[s
     the older part is then cut down to what the newer part's boundary reaches, which is what
     HEAD reaches there, so the answer never depends on the tag chosen.
     """
-    def read(tips: list[str]) -> _Part:
-        chunks = git.stream_git(top, "log", "--format=" + DATED_GRAPH_FORMAT, "--name-only", "--no-renames",
-                                *tips, *revs, hint=_HINT)
+    def read(tips: list[str], announce: Callable[[], None] | None = None) -> _Part:
+        chunks = _announced(git.stream_git(top, "log", "--format=" + DATED_GRAPH_FORMAT, "--name-only",
+                                           "--no-renames", *tips, *revs, hint=_HINT), announce)
         edges: list[tuple[str, str]] = []
         dates: list[int] = []
         commits = list(parse_records(stream_records(chunks), "", attributor, skip_prefix, edges, dates))
@@ -488,7 +502,7 @@ def _split_log(top: Path, attributor: Attributor, skip_prefix: str, revs: list[s
 
     worker = threading.Thread(target=read_older, daemon=True)
     worker.start()
-    new_commits, new_edges, new_dates = read(["HEAD", f"^{cut}"])
+    new_commits, new_edges, new_dates = read(["HEAD", f"^{cut}"], started)
     worker.join()
     if failure:
         raise failure[0]
@@ -604,11 +618,13 @@ def _without_release_locks(history: History, tagged: Sequence[tuple[str, str]], 
 
 
 def read_release_history(
-    top: Path, ws: Workspace, settings: ReleaseSettings, tagged: Sequence[tuple[str, str]] | None = None
+    top: Path, ws: Workspace, settings: ReleaseSettings, tagged: Sequence[tuple[str, str]] | None = None, *,
+    started: Callable[[], None] | None = None,
 ) -> ReleaseHistory:
     """Tags, scheme and every member's unreleased commits: two or three git commands in all.
 
-    ``tagged``: :func:`tag_commits`, when the caller has listed them already.
+    ``tagged``: :func:`tag_commits`, when the caller has listed them already; ``started``: called
+    once the log is running (the caller starts its other tools then, beside it).
 
     Which tags HEAD reaches is needed before the range of the log is known, and asking git
     walks the whole history. When a crate has no tag even among all the tags, its range is
@@ -627,7 +643,8 @@ def read_release_history(
         every = tag_commits(top, merged=False)
         guess = _tag_view(ws, settings, every)
         if guess.whole:
-            commits, edges = read_all_history(top, dirs, skip_prefix=skip, split_candidates=(sha for _t, sha in every))
+            commits, edges = read_all_history(top, dirs, skip_prefix=skip, split_candidates=(sha for _t, sha in every),
+                                              started=started)
             reached = {commit for commit, _parents in edges}
             tagged = [(t, sha) for t, sha in every if sha in reached]
             # With tags HEAD does not reach, the view is made again from the reachable ones (the
@@ -638,7 +655,7 @@ def read_release_history(
     if tagged is None:
         tagged = tag_commits(top)
     view = _tag_view(ws, settings, tagged)
-    history = read_history(top, prefix, dirs, view.since, tag_shas=dict(tagged), skip_prefix=skip)
+    history = read_history(top, prefix, dirs, view.since, tag_shas=dict(tagged), skip_prefix=skip, started=started)
     return view.result(history, tagged, every, dirs)
 
 
