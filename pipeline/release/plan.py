@@ -249,7 +249,7 @@ def select_default(ws: Workspace, target: Target, unpublished: str = "skip") -> 
             return inheriting
     if unpublished == "skip":
         return tuple(p.name for p in ws.members if p.publish or p.version_inherited)
-    return ws.names
+    return tuple(p.name for p in ws.members if p.version_declared)
 
 
 def check_versions(ws: Workspace, manifests: Mapping[Path, bytes] | None = None) -> None:
@@ -308,7 +308,11 @@ def make_plan(
     selected = (tuple(dict.fromkeys(crates)) if crates is not None
                 else select_default(ws, target, unpublished))
     for name in selected:
-        ws.package(name)  # unknown crate -> ManifestError naming the members
+        if not ws.package(name).version_declared:  # unknown crate -> ManifestError naming the members
+            raise UsageError(f"crate `{name}` has no version in {ws.package(name).manifest_path} (cargo reads "
+                             "0.0.0 and never publishes it): there is no version to move",
+                             f'add `version = "0.1.0"` to its [package] table to release it, or leave out '
+                             f"--crate {name}")
     shared_old = Version.parse(ws.version) if ws.version is not None else None
     def follow(package: Package) -> Target:
         # A dependent forced to move only needs a new version, not a new feature level:
@@ -368,7 +372,8 @@ def make_plan(
                 continue
             for dependent, kind in site.dependents:
                 package = ws.package(dependent)
-                if dependent not in new and kind in _FORCING_KINDS and (package.publish or unpublished != "skip"):
+                if dependent not in new and kind in _FORCING_KINDS and package.version_declared and (
+                        package.publish or unpublished != "skip"):
                     forced.append((package, f"its requirement on {site.dependency} changes"))
         if not forced:
             break

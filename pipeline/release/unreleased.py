@@ -691,7 +691,7 @@ class _TagView:
 def _tag_view(ws: Workspace, settings: ReleaseSettings, tagged: Sequence[tuple[str, str]]) -> _TagView:
     names = [t for t, _sha in tagged]
     # publish = false crates are neither tagged nor listed unless configured (`unpublished`).
-    released = [p for p in ws.members if p.publish or settings.unpublished != "skip"]
+    released = [p for p in ws.members if (p.publish or settings.unpublished != "skip") and p.version_declared]
     versions = {}
     for package in released:
         try:
