@@ -8,7 +8,9 @@ The bump runs as a user runs it, in a new process; the in-process row leaves the
 interpreter start out. Each bump moves the workspace on by a minor version, so every
 run writes all 500 manifests. The `--locked` row is the check every bump now ends with
 (it resolves the whole graph, so it costs more than the `--no-deps` baseline alone);
-the last row is the bump less that check, what this tool itself adds.
+the next row is the bump less that check, what this tool itself adds; the in-process rows split
+the bump into its parts (the parts are medians of their own, so they need not add up exactly).
+Where the bump misses 2x only because of that check, the verdict says so instead of "met".
 
     python bench/bench_release.py
 """
@@ -33,9 +35,35 @@ CRATES = 500
 def main() -> None:
     env = {"PYTHONPATH": str(REPO_ROOT)}
     from pipeline import cli
+    from pipeline.foundation import fs
+    from pipeline.release import journal
+    from pipeline.release.steps import write
+
+    # Where the in-process bump spends its time: the journal's saves, fs.write_all (temp files,
+    # flush, renames) and, inside it, the cargo check. Wrapped at the module attributes the
+    # release calls them through, so the figures are the real calls' own.
+    phases: dict[str, float] = {}
+
+    def clocked(module: object, name: str, key: str) -> None:
+        original = getattr(module, name)
+
+        def wrapper(*args: object, **kwargs: object) -> object:
+            start = time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                phases[key] = phases.get(key, 0.0) + time.perf_counter() - start
+
+        setattr(module, name, wrapper)
+
+    clocked(journal, "save", "journal")
+    clocked(fs, "write_all", "write_all")
+    clocked(write, "verify_cargo", "check")
+    split: dict[str, list[float]] = {"journal": [], "write_all": [], "check": []}
 
     def in_process(root: Path) -> float:
         saved = sys.stdout, sys.stderr
+        phases.clear()
         with open(os.devnull, "w") as devnull:
             sys.stdout = sys.stderr = devnull
             try:
@@ -45,6 +73,8 @@ def main() -> None:
             finally:
                 sys.stdout, sys.stderr = saved
         assert code == 0
+        for key in split:
+            split[key].append(phases.get(key, 0.0))
         return elapsed
 
     def plan_only(root: Path) -> float:
@@ -79,26 +109,41 @@ def main() -> None:
         # After 2 x RUNS bumps cargo still accepts the edited lock without re-resolving.
         subprocess.run(["cargo", "metadata", "--locked", "--offline", "--format-version", "1"], cwd=root, check=True,
                        capture_output=True)
-    ratio = times["bump"] / times["cargo"]
+    base = times["cargo"]
+    ratio = times["bump"] / base
+    locked_ratio = times["locked"] / base
+    rest_ratio = ratio - locked_ratio
+    if ratio <= 2:
+        verdict = "met"
+    elif rest_ratio <= 2:
+        verdict = (f"NOT met, only because of the required check: `cargo metadata --locked` alone is "
+                   f"{locked_ratio:.2f}x, the bump without it {rest_ratio:.2f}x")
+    else:
+        verdict = "NOT met"
+    inside = {key: statistics.median(values) for key, values in split.items()}
+    writing = inside["write_all"] - inside["check"]
+    rest = times["inproc"] - times["plan"] - inside["journal"] - inside["write_all"]
     cpu_median = {name: statistics.median(values) for name, values in cpu.items()}
+
+    def row(label: str, seconds: float) -> tuple[str, str, str]:
+        return label, f"{seconds:.3f}", f"{seconds / base:.2f}"
+
     table(
         f"pipeline bump minor --execute vs cargo metadata --no-deps, {CRATES} crates (median of {RUNS}; load "
         f"{os.getloadavg()[0]:.1f})",
         [
             ("command", "seconds", "ratio"),
-            ("cargo metadata --no-deps --offline", f"{times['cargo']:.3f}", "1.00"),
-            ("pipeline bump minor --execute", f"{times['bump']:.3f}",
-             f"{ratio:.2f}  target <= 2.00: " + ("met" if ratio <= 2 else "NOT met")),
-            ("  of which cargo metadata --locked --offline (the check after writing)", f"{times['locked']:.3f}",
-             f"{times['locked'] / times['cargo']:.2f}"),
-            ("  bump less that check", f"{times['bump'] - times['locked']:.3f}",
-             f"{(times['bump'] - times['locked']) / times['cargo']:.2f}"),
-            ("  same, in-process (no interpreter start)", f"{times['inproc']:.3f}",
-             f"{times['inproc'] / times['cargo']:.2f}"),
-            ("  load + plan + edits in memory (no writes)", f"{times['plan']:.3f}",
-             f"{times['plan'] / times['cargo']:.2f}"),
-            ("  python -c pass (interpreter start)", f"{times['python']:.3f}",
-             f"{times['python'] / times['cargo']:.2f}"),
+            ("cargo metadata --no-deps --offline", f"{base:.3f}", "1.00"),
+            ("pipeline bump minor --execute", f"{times['bump']:.3f}", f"{ratio:.2f}  target <= 2.00: {verdict}"),
+            row("  of which cargo metadata --locked --offline (the check after writing, run alone)", times["locked"]),
+            row("  bump less that check", times["bump"] - times["locked"]),
+            row("  same bump, in-process (no interpreter start)", times["inproc"]),
+            row("    load + plan + edits in memory (no writes)", times["plan"]),
+            row("    journal saves", inside["journal"]),
+            row("    writing the files (temp files, flush, renames)", writing),
+            row("    the cargo check, as the bump runs it", inside["check"]),
+            row("    the rest (lock, output, step imports)", rest),
+            row("  python -c pass (interpreter start)", times["python"]),
             *((f"  CPU seconds: {label}", f"{cpu_median[key]:.3f}", f"{cpu_median[key] / cpu_median['cargo']:.2f}")
               for key, label in (("cargo", "cargo metadata --no-deps"), ("locked", "cargo metadata --locked"),
                                  ("bump", "pipeline bump minor --execute (cargo check included)"))),

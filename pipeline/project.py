@@ -9,11 +9,12 @@ describes.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pipeline.ci.settings import CiSettings
 from pipeline.cuda.settings import CudaSettings
@@ -28,6 +29,9 @@ from pipeline.workspace.load import find_workspace_root, load_workspace
 from pipeline.workspace.manifest import locate_key
 from pipeline.workspace.model import Workspace
 from pipeline.workspace.settings import FeatureSettings, LintSettings
+
+if TYPE_CHECKING:
+    from pipeline.release.cargo_release import Adopted
 
 # ---------------------------------------------------------------------------
 # The configuration
@@ -109,6 +113,22 @@ class Project:
     @property
     def root(self) -> Path:
         return self.workspace.root
+
+    @functools.cached_property
+    def release(self) -> Adopted:
+        """The release settings with cargo-release's configuration filling the keys not set in
+        ``[workspace.metadata.pipeline.release]``, and the lines saying what was adopted. Read on
+        first use (and said then, on stderr): only the release commands read (and can refuse)
+        cargo-release's files."""
+        from pipeline.foundation.output import log
+        from pipeline.release.cargo_release import adopt
+
+        raw = self.workspace.metadata.get("pipeline", {})
+        raw = raw.get("release", {}) if isinstance(raw, Mapping) else {}
+        adopted = adopt(self.workspace, self.config.release, raw if isinstance(raw, Mapping) else {})
+        for line in adopted.lines:
+            log(line)
+        return adopted
 
 
 def load_project(explicit: str | os.PathLike[str] | None = None) -> Project:

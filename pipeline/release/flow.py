@@ -32,10 +32,16 @@ if TYPE_CHECKING:
     from pipeline.foundation.git import GitRepo
     from pipeline.release import journal as journal_types
     from pipeline.release import recover as recover_types
+    from pipeline.release.settings import ReleaseSettings
     from pipeline.release.steps import Step
 
 # The steps, the journal's runner and the lock are imported where a release is carried out:
 # a dry run (`changelog`, `release auto`, any plan) does not pay for their import.
+
+
+def release_settings(project: Project) -> ReleaseSettings:
+    """The project's release settings, cargo-release's adopted (said on stderr when first read)."""
+    return project.release.settings
 
 
 def steps(project: Project) -> tuple[Step, ...]:
@@ -55,7 +61,7 @@ def run(project: Project, req: Request, *, fault: FaultHook | None = None) -> in
     # release can change the files between what was planned and what is written.
     with _lock(project.workspace.root) if req.execute else contextlib.nullcontext():
         refuse_if_interrupted(project.workspace.root)
-        facts = gather(project.workspace, project.config.release, req)
+        facts = gather(project.workspace, release_settings(project), req)
         prepared = prepare(facts, req)
         root = facts.root
         if not req.json:
@@ -110,7 +116,7 @@ def _journal_artifacts(project: Project) -> recover_types.BuildArtifacts:
         fresh = load_project(str(project.workspace.root))  # the manifests as the release wrote them
         spec = recorded.artifacts or {}
         return list(artifacts.build_artifacts(
-            fresh.workspace, fresh.config.release, versions=spec["versions"],
+            fresh.workspace, fresh.release.settings, versions=spec["versions"],
             workspace_version=spec["workspace_version"], tags=spec["tags"], commit=Commit(sha, when),
             crates=spec["crates"]))
 
@@ -139,7 +145,7 @@ def artifacts_only(project: Project, as_json: bool, target: str | None = None) -
     """`release --artifacts-only`: the artifacts step alone, for the release HEAD already is."""
     from pipeline.release.steps import artifacts
 
-    ws, settings = project.workspace, project.config.release
+    ws, settings = project.workspace, release_settings(project)
     head = artifacts.head_release(_open_repo(project), ws, settings)
     if target and settings.targets and target not in settings.targets:
         raise OperationFailed(f"{ws.manifest_path}: target `{target}` is not in `release.targets` "
@@ -159,7 +165,7 @@ def assemble(project: Project, parts: list[str], as_json: bool) -> int:
     """`release --assemble DIR...`: one SHA256SUMS and one manifest over every target's artifacts."""
     from pipeline.release import assemble as assembly
 
-    ws, settings = project.workspace, project.config.release
+    ws, settings = project.workspace, release_settings(project)
     dist = ws.root / settings.dist_dir
     with _lock(ws.root):
         assembled, written = assembly.assemble([Path(p) for p in parts], dist)
@@ -180,7 +186,7 @@ def publish_only(project: Project, as_json: bool, registry: str | None, execute:
     finishing a publish that stopped); a dry run without ``execute``."""
     from pipeline.release import publish as cargo_publish
 
-    ws, settings = project.workspace, project.config.release
+    ws, settings = project.workspace, release_settings(project)
     plan = cargo_publish.plan_for(ws, registry or settings.publish_registry or None)
     if not as_json:
         print("\n".join(plan.lines()), flush=True)
@@ -202,7 +208,7 @@ def release_notes(project: Project, version: str | None, notes_dir: str | None, 
     from pipeline.release import notes as release_notes_module
     from pipeline.workspace.cargo_semver import SemverError, Version
 
-    ws, settings = project.workspace, project.config.release
+    ws, settings = project.workspace, release_settings(project)
     if not settings.changelog:
         raise OperationFailed(f"{ws.manifest_path}: `release.changelog` is empty: there is no changelog to read",
                               "set `changelog` in [workspace.metadata.pipeline.release]")
@@ -236,7 +242,7 @@ def changelog_preview(project: Project, as_json: bool) -> int:
     from pipeline.release.prepare import auto_choice
 
     req = Request(target="auto", full=False)
-    facts = gather(project.workspace, project.config.release, req)
+    facts = gather(project.workspace, release_settings(project), req)
     if not facts.has_history:
         raise OperationFailed(f"{facts.root} is not in a git repository with commits", "run `git init` and commit")
     changes, level = auto_choice(facts)

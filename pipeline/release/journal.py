@@ -4,8 +4,9 @@ killed at any point (SIGKILL, power loss, a full disk) can be finished or undone
 ``.git/pipeline-release.json`` (the repository's git directory: never committed, never in a
 tarball) is written, durably, before the first file is touched and after every step:
 
-* the plan: each file's original and new bytes (base64) with their SHA-256, the commit message,
-  the tags with their messages, whether to build artifacts and to push (and where);
+* the plan: each file's original and new bytes with their SHA-256 (as text where they are UTF-8,
+  as manifests are; base64 otherwise), the commit message, the tags with their messages, whether
+  to build artifacts and to push (and where);
 * ``head``: the commit the release started from; ``steps``: the steps done, in order
   (``files``, ``commit`` with its sha, ``tags``, ``artifacts``, ``publish``, ``push``);
 * ``publish``: with ``--publish``, the registry and the crates to publish in order; each crate is
@@ -38,7 +39,10 @@ from pipeline.foundation import fs
 from pipeline.foundation.errors import OperationFailed
 
 JOURNAL_NAME = "pipeline-release.json"
-FORMAT = 1
+# 2: file bytes as text where they are UTF-8 (`old_text`/`new_text`), compact JSON. A journal of
+# format 1 (base64 only) left by an earlier version is still read.
+FORMAT = 2
+READABLE_FORMATS = (1, 2)
 
 # Test seam (documented boundary, like fs.FaultHook): called with "done:STEP" after a step's
 # action and before its record, and with "recorded:STEP" after the record is durable.
@@ -61,6 +65,47 @@ def _b64(data: bytes | None) -> str | None:
 
 def _unb64(text: str | None) -> bytes | None:
     return None if text is None else base64.b64decode(text)
+
+
+def _encode_bytes(entry: dict[str, Any], key: str, data: bytes | None) -> None:
+    """``data`` under ``key_text`` as text when it is UTF-8 (JSON escapes it cheaply and a person can
+    read it), else base64 under ``key``."""
+    if data is not None:
+        try:
+            entry[f"{key}_text"] = data.decode("utf-8")
+            return
+        except UnicodeDecodeError:
+            pass
+    entry[key] = _b64(data)
+
+
+def _decode_bytes(entry: Mapping[str, Any], key: str) -> bytes | None:
+    text = entry.get(f"{key}_text")
+    if text is not None:
+        return str(text).encode("utf-8")
+    return _unb64(entry.get(key))
+
+
+def _files_json(files: tuple[FileChange, ...]) -> str:
+    """The journal's file list as JSON, encoded once per release: the journal is saved after every
+    step and the files (old and new bytes of every manifest) are most of it and never change."""
+    cached = _FILES_CACHE.get(id(files))
+    if cached is not None and cached[0] is files:
+        return cached[1]
+    entries = []
+    for change in files:
+        entry: dict[str, Any] = {"path": change.path, "old_sha256": sha256(change.old),
+                                 "new_sha256": sha256(change.new)}
+        _encode_bytes(entry, "old", change.old)
+        _encode_bytes(entry, "new", change.new)
+        entries.append(entry)
+    text = json.dumps(entries)
+    _FILES_CACHE.clear()  # one release per process: keep the latest only
+    _FILES_CACHE[id(files)] = (files, text)
+    return text
+
+
+_FILES_CACHE: dict[int, tuple[tuple[FileChange, ...], str]] = {}
 
 
 @dataclass(frozen=True)
@@ -136,15 +181,17 @@ class Journal:
         return [str(c) for c in (self.publish or {}).get("crates", []) if str(c) not in done]
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        return json.loads(self.dumps())
+
+    def dumps(self) -> str:
+        """The journal file's text: compact JSON (C-encoded; ``indent`` would take Python's slow encoder)."""
+        head = json.dumps({
             "format": FORMAT,
             "root": self.root,
             "head": self.head,
             "branch": self.branch,
             "started": self.started,
             "command": self.command,
-            "files": [{"path": f.path, "old_sha256": sha256(f.old), "new_sha256": sha256(f.new),
-                       "old": _b64(f.old), "new": _b64(f.new)} for f in self.files],
             "commit_message": self.commit_message,
             "tags": [{"name": t.name, "message": t.message} for t in self.tags],
             "artifacts": dict(self.artifacts) if self.artifacts is not None else None,
@@ -153,15 +200,16 @@ class Journal:
             "commit": self.commit,
             "extra": dict(self.extra),
             "publish": dict(self.publish) if self.publish is not None else None,
-        }
+        })
+        return f'{head[:-1]}, "files": {_files_json(self.files)}}}\n'
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Journal:
-        if data.get("format") != FORMAT:
+        if data.get("format") not in READABLE_FORMATS:
             raise ValueError(f"unknown journal format {data.get('format')!r}")
         files = []
         for f in data["files"]:
-            old, new = _unb64(f["old"]), _unb64(f["new"])
+            old, new = _decode_bytes(f, "old"), _decode_bytes(f, "new")
             if sha256(old) != f["old_sha256"] or sha256(new) != f["new_sha256"] or new is None:
                 raise ValueError(f"the saved bytes of {f['path']} do not match their hash")
             files.append(FileChange(str(f["path"]), old, new))
@@ -199,7 +247,7 @@ def load(path: Path) -> Journal | None:
 
 def save(path: Path, journal: Journal) -> None:
     """Durably (fsync of the file and its directory): the journal must outlive a power cut."""
-    fs.atomic_write(path, (json.dumps(journal.to_json(), indent=1) + "\n").encode(), mode=0o600)
+    fs.atomic_write(path, journal.dumps().encode(), mode=0o600)
 
 
 def remove(path: Path) -> None:

@@ -29,7 +29,7 @@ Rules (cargo-release's, with the ones the issue adds):
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -239,17 +239,19 @@ def _quote(part: str) -> str:
     return part if all(c.isalnum() or c in "-_" for c in part) else f"'{part}'"
 
 
-def select_default(ws: Workspace, target: Target, unpublished: str = "skip") -> tuple[str, ...]:
+def select_default(ws: Workspace, target: Target, unpublished: str = "skip",
+                   skip: Collection[str] = ()) -> tuple[str, ...]:
     """Crates moved when none are named: all of them for a level; for an explicit
     version, the shared version's crates when there is a shared version. With
-    ``unpublished = "skip"``, publish = false crates with their own version stay."""
+    ``unpublished = "skip"``, publish = false crates with their own version stay;
+    ``skip`` (`skip-crates`) are never released."""
     if target.version is not None and ws.version is not None:
         inheriting = tuple(p.name for p in ws.members if p.version_inherited)
         if inheriting:
             return inheriting
     if unpublished == "skip":
-        return tuple(p.name for p in ws.members if p.publish or p.version_inherited)
-    return tuple(p.name for p in ws.members if p.version_declared)
+        return tuple(p.name for p in ws.members if (p.publish or p.version_inherited) and p.name not in skip)
+    return tuple(p.name for p in ws.members if p.version_declared and p.name not in skip)
 
 
 def check_versions(ws: Workspace, manifests: Mapping[Path, bytes] | None = None) -> None:
@@ -285,6 +287,10 @@ def make_plan(
     extra_crates: Sequence[str] = (),
     unpublished: str = "skip",
     locate: Locate | None = None,
+    groups: Mapping[str, Sequence[str]] | None = None,
+    skip: Collection[str] = (),
+    keep_build: bool = False,
+    fix: Collection[str] = (),
 ) -> Plan:
     """The plan for moving ``crates`` (default: :func:`select_default`) to ``target``.
 
@@ -296,7 +302,11 @@ def make_plan(
     ``locate``: finds the line of a value in a file, for the blockers' ``file:line`` (the
     release passes :func:`text_locator` over the manifests in its facts, so planning reads
     nothing). The versions must have passed :func:`check_versions` (the release's prepare
-    step checks them once, before `auto` reads the base version).
+    step checks them once, before `auto` reads the base version). ``groups`` (`version-groups`):
+    crates with their own versions that move as one, to the highest of their new versions;
+    ``skip`` (`skip-crates`): members never moved, only their requirements are updated;
+    ``keep_build`` (`keep-build-metadata`): a level keeps the version's `+build` metadata;
+    ``fix`` (`fix-requirements`): crates whose dependents' requirements change only when they break.
     """
     if target.auto:
         raise UsageError("`auto` must be resolved to a level before planning", "give a level such as minor")
@@ -306,14 +316,25 @@ def make_plan(
     extras = _extra_crates(ws, outside, extra_crates)
     locate = locate or locate_value
     selected = (tuple(dict.fromkeys(crates)) if crates is not None
-                else select_default(ws, target, unpublished))
+                else select_default(ws, target, unpublished, skip))
     for name in selected:
         if not ws.package(name).version_declared:  # unknown crate -> ManifestError naming the members
             raise UsageError(f"crate `{name}` has no version in {ws.package(name).manifest_path} (cargo reads "
                              "0.0.0 and never publishes it): there is no version to move",
                              f'add `version = "0.1.0"` to its [package] table to release it, or leave out '
                              f"--crate {name}")
+        if name in skip:
+            raise UsageError(f"{ws.manifest_path}: `{name}` is never released (`release.skip-crates`, or "
+                             "cargo-release's `release = false`)", f"leave out --crate {name}")
+    group_of = {c: (g, tuple(m for m in members if ws.has(m))) for g, members in (groups or {}).items()
+                for c in members}
     shared_old = Version.parse(ws.version) if ws.version is not None else None
+
+    def bumped(version: Version, how: Target, *, crate: str) -> Version:
+        moved = apply(version, how, crate=crate)
+        if keep_build and version.build and not moved.build and how.version is None:
+            return Version(moved.major, moved.minor, moved.patch, moved.pre, version.build)
+        return moved
     def follow(package: Package) -> Target:
         # A dependent forced to move only needs a new version, not a new feature level:
         # the next patch, or the next pre-release of the kind it is already in.
@@ -333,7 +354,7 @@ def make_plan(
         if package.version_inherited:
             assert shared_old is not None
             if shared_new is None:
-                shared_new = apply(shared_old, how, crate=f"the shared version ({ws.manifest_path})")
+                shared_new = bumped(shared_old, how, crate=f"the shared version ({ws.manifest_path})")
             for other in ws.members:
                 if other.version_inherited and other.name not in new:
                     new[other.name] = shared_new
@@ -342,7 +363,20 @@ def make_plan(
                     else:
                         reasons[other.name] = "shares the workspace version"
             return
-        new[package.name] = apply(Version.parse(package.version), how, crate=f"crate `{package.name}`")
+        group = group_of.get(package.name)
+        if group is not None:
+            # One version for the group: the highest any member reaches (cargo-release's shared-version).
+            name, members = group
+            targets = {m: (levels or {}).get(m, target) if m in chosen and m != package.name else how
+                       for m in members}
+            version = max(bumped(Version.parse(ws.package(m).version), targets[m], crate=f"crate `{m}`")
+                          for m in members)
+            for member in members:
+                new[member] = version
+                reasons[member] = (reason if member == package.name else "selected" if member in chosen
+                                   else f"released with {package.name} (version group {name!r})")
+            return
+        new[package.name] = bumped(Version.parse(package.version), how, crate=f"crate `{package.name}`")
         reasons[package.name] = reason
 
     chosen = frozenset(selected)
@@ -357,7 +391,7 @@ def make_plan(
         if shared_new is not None and shared_old is not None and old == shared_old:
             new[extra.name] = shared_new
         else:
-            new[extra.name] = apply(old, target, crate=f"crate `{extra.name}` ({extra.manifest_path})")
+            new[extra.name] = bumped(old, target, crate=f"crate `{extra.name}` ({extra.manifest_path})")
         reasons[extra.name] = "extra crate (release.extra-crates)"
 
     extra_names = frozenset(e.name for e in extras)
@@ -372,8 +406,8 @@ def make_plan(
                 continue
             for dependent, kind in site.dependents:
                 package = ws.package(dependent)
-                if dependent not in new and kind in _FORCING_KINDS and package.version_declared and (
-                        package.publish or unpublished != "skip"):
+                if (dependent not in new and kind in _FORCING_KINDS and dependent not in skip
+                        and package.version_declared and (package.publish or unpublished != "skip")):
                     forced.append((package, f"its requirement on {site.dependency} changes"))
         if not forced:
             break
@@ -396,7 +430,7 @@ def make_plan(
             if not rewrite.breaks:
                 notes.append(f"{where}: requirement `{site.requirement}` left alone (still matches {version})")
             continue
-        if rewrite.new is None or (site.policy == "breaks" and not rewrite.breaks):
+        if rewrite.new is None or ((site.policy == "breaks" or site.dependency in fix) and not rewrite.breaks):
             finals.append((site, site.requirement))
             continue
         if rewrite.expanded:
@@ -563,12 +597,18 @@ def _suggest(requirement: str, new: Version) -> str:
     return text + ("-" + ".".join(new.pre) if new.pre else "")
 
 
-def _rejects(site: _Site, final: str, version: Version, root: Path, locate: Locate) -> Finding | None:
+@functools.lru_cache(maxsize=4096)
+def _accepts(requirement: str, version: Version) -> bool:
+    """Whether ``requirement`` matches ``version`` (pure, and asked 1,500 times of a few pairs on 500 crates)."""
     try:
-        if VersionReq.parse(final).matches(version):
-            return None
+        return VersionReq.parse(requirement).matches(version)
     except SemverError:
-        pass
+        return False
+
+
+def _rejects(site: _Site, final: str, version: Version, root: Path, locate: Locate) -> Finding | None:
+    if _accepts(final, version):
+        return None
     line = locate(site.file, site.path, site.requirement)
     place = rel_path(site.file, root) + (f":{line}" if line else "")
     text = (f"{place}: {site.what}: requirement `{final}` on {site.dependency} no longer matches {version} "

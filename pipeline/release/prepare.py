@@ -79,14 +79,16 @@ def prepare(facts: ReleaseFacts, req: Request) -> Prepared:
     crates = _selected_crates(facts, req)
     check_versions(ws, facts.manifests)  # before `auto` reads the base version
     if req.level.auto and crates is None and facts.changes is not None:
-        crates = auto_selection(ws, facts.changes, settings.unpublished)
+        crates = auto_selection(ws, facts.changes, settings.unpublished, settings.skip_crates)
     # A removed or changed kernel entry (or a breaking Rust API) is breaking whatever the commits say.
     breaking = bool(facts.kernel_abi and facts.kernel_abi.breaking) or bool(facts.rust_api and facts.rust_api.breaking)
     feature = bool(facts.kernel_abi and facts.kernel_abi.feature) or bool(facts.rust_api and facts.rust_api.feature)
     target, own_levels = resolve_target(req.level, ws, facts.changes, crates or (), breaking=breaking,
-                                        feature=feature)
+                                        feature=feature, skip=settings.skip_crates)
     plan = make_plan(ws, target, crates, own_levels, outside=facts.outside, extra_crates=settings.extra_crates,
-                     unpublished=settings.unpublished, locate=text_locator(facts.manifests))
+                     unpublished=settings.unpublished, locate=text_locator(facts.manifests),
+                     groups=settings.version_groups, skip=settings.skip_crates,
+                     keep_build=settings.keep_build_metadata, fix=settings.fix_requirements)
 
     files = _manifest_and_lock_changes(facts, plan)
     tags = release_tags(plan, settings, facts.scheme) if req.full else ()
@@ -166,19 +168,26 @@ def release_tags(plan: Plan, settings: ReleaseSettings, scheme: Scheme | None = 
     primary = set(scheme.shared_crates if scheme is not None else ()) | (
         {settings.primary_crate} if settings.primary_crate else set())
     tags: dict[str, ReleaseTag] = {}
+    shown = shown_version if settings.keep_build_metadata else (lambda v: v)
     if plan.shared is not None and any(c.inherited and plan.tagged(c) for c in plan.changes):
-        shared = plan.shared[1]
+        shared = shown(plan.shared[1])
         name = render_tag(shared_template, settings.tag_prefix, shared)
         tags[name] = ReleaseTag(name, str(shared))
     for change in plan.changes:
         if change.inherited or not plan.tagged(change):
             continue
         if change.crate in primary:
-            name = render_tag(shared_template, settings.tag_prefix, change.new)
+            name = render_tag(shared_template, settings.tag_prefix, shown(change.new))
         else:
-            name = render_tag(crate_template, settings.tag_prefix, change.new, change.crate)
-        tags.setdefault(name, ReleaseTag(name, str(change.new)))
+            name = render_tag(crate_template, settings.tag_prefix, shown(change.new), change.crate)
+        tags.setdefault(name, ReleaseTag(name, str(shown(change.new))))
     return tuple(tags.values())
+
+
+def shown_version(version: Version) -> Version:
+    """``version`` without its build metadata: what tags and changelog headings show of a version
+    whose metadata is kept (`keep-build-metadata`: toml's `1.1.5+spec-1.1.0` is tagged `toml-v1.1.5`)."""
+    return Version(version.major, version.minor, version.patch, version.pre)
 
 
 def auto_choice(facts: ReleaseFacts) -> tuple[cl.Changes, str | None]:
@@ -223,7 +232,8 @@ def _entries_by_crate(changes: cl.Changes) -> dict[str, list[cl.Entry]]:
     return grouped
 
 
-def auto_selection(ws: Workspace, changes: cl.Changes, unpublished: str = "skip") -> tuple[str, ...] | None:
+def auto_selection(ws: Workspace, changes: cl.Changes, unpublished: str = "skip",
+                   skip: Sequence[str] = ()) -> tuple[str, ...] | None:
     """`auto` without --crate: the crates with commits of their own since their own tag, each
     judged on them; the shared version's line moves when any of its crates (or a workspace-level
     file) changed. None when the history has one range for all (every crate moves together)."""
@@ -233,7 +243,7 @@ def auto_selection(ws: Workspace, changes: cl.Changes, unpublished: str = "skip"
     shared_changed = ws.version is not None and any(not e.crates for e in changes.entries)
     grouped = _entries_by_crate(changes)
     for package in ws.members:
-        if (not package.publish and unpublished == "skip") or not package.version_declared:
+        if (not package.publish and unpublished == "skip") or package.name in skip or not package.version_declared:
             continue
         if package.name not in changes.since_by_crate:
             continue
@@ -280,7 +290,7 @@ def judged_from(changes: cl.Changes, names: Sequence[str]) -> str:
 
 def resolve_target(
     target: Target, ws: Workspace, changes: cl.Changes | None, crates: Sequence[str], *,
-    breaking: bool = False, feature: bool = False,
+    breaking: bool = False, feature: bool = False, skip: Sequence[str] = (),
 ) -> tuple[Target, dict[str, Target]]:
     """The level for the plan, and the levels of crates with their own version line (for `auto`).
 
@@ -325,7 +335,8 @@ def resolve_target(
     own_levels: dict[str, Target] = {}
     grouped = _entries_by_crate(changes) if changes.since_by_crate is not None else None
     for package in ws.members:
-        if (package.version_inherited and ws.version is not None) or (crates and package.name not in crates):
+        if ((package.version_inherited and ws.version is not None) or (crates and package.name not in crates)
+                or package.name in skip):
             continue
         own = _own(changes, package.name, grouped) if grouped is not None else changes.for_crates([package.name])
         own_level = auto_level(
@@ -420,14 +431,15 @@ def _changelog_changes(
         shared = plan.shared is not None and any(c.inherited for c in own)
         # The file's own crate (clap's root file is clap's) titles a section of several versions.
         owner = next((c for c in own if _crate_dir(facts, c.crate) == posixpath.dirname(rel)), None)
+        bare = shown_version if settings.keep_build_metadata else (lambda v: v)
         if shared and plan.shared:
-            title = str(plan.shared[1])
+            title = str(bare(plan.shared[1]))
         elif len({str(c.new) for c in own}) == 1:
-            title = str(own[0].new)
+            title = str(bare(own[0].new))
         elif owner is not None:
-            title = str(owner.new)
+            title = str(bare(owner.new))
         else:
-            title = tags[0].name if tags else str(own[0].new)
+            title = tags[0].name if tags else str(bare(own[0].new))
         tag = next((t.name for t in tags if t.version == title), tags[0].name if tags else None)
         links = {}
         if settings.repository_url and tag is not None:

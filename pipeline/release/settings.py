@@ -34,6 +34,36 @@ class ReleaseSettings:
         "", doc="a crate with its own version whose releases are tagged with `shared-tag` (no `{crate}`), "
         "e.g. `clap` tagged `v4.6.6` beside `clap_lex-v1.1.0`"
     )
+    shared_tag_crates: tuple[str, ...] = setting(
+        factory=tuple, doc="crates with their own version tagged with `shared-tag` (no `{crate}`), like "
+        "`primary-crate` but several: clap tags `clap`, `clap_builder` and `clap_derive` `v4.6.7`; read from "
+        "cargo-release's `tag-name` / `tag-prefix` when not set"
+    )
+    version_groups: Mapping[str, tuple[str, ...]] = setting(
+        factory=dict, doc="crates with their own versions released together at one version: when one moves, all "
+        "move to the highest of their new versions, e.g. `{ clap = [\"clap\", \"clap_builder\", \"clap_derive\"] }` "
+        "(cargo-release's `shared-version`, read from it when not set)"
+    )
+    skip_crates: tuple[str, ...] = setting(
+        factory=tuple, doc="members never released: they keep their version and get no tag and no changelog "
+        "section; their requirements on moved crates are still updated (cargo-release's `release = false`, read "
+        "from it when not set)"
+    )
+    fix_requirements: tuple[str, ...] = setting(
+        factory=tuple, doc="crates whose dependents' requirements are rewritten only when they no longer accept the "
+        "new version (`\"1.0\"` stays for 1.0.1; an exact `=1.0.0` moves); the others' always follow it "
+        "(cargo-release's `dependent-version = \"fix\"` / `\"upgrade\"`, read from it when not set)"
+    )
+    keep_build_metadata: bool = setting(
+        False, doc="a level keeps the version's build metadata (`1.1.4+spec-1.1.0` -> `1.1.5+spec-1.1.0`); tags "
+        "and changelog headings leave it out (`toml-v1.1.5`) (cargo-release's `metadata = \"persistent\"`, read "
+        "from it when not set)"
+    )
+    cargo_release: bool = setting(
+        True, doc="read cargo-release's configuration (`release.toml` / `.release.toml`, "
+        "`[workspace.metadata.release]`, `[package.metadata.release]`) for the release keys not set here; the "
+        "settings adopted are printed, the ones this tool does not follow are warned about"
+    )
     extra_crates: tuple[str, ...] = setting(
         factory=tuple, doc="crates outside the members (paths relative to the workspace root, or names) on the "
         "workspace's version line, released with it: an `exclude`d kernels crate, an example with its own manifest"
@@ -132,6 +162,15 @@ class ReleaseSettings:
         if self.publish_registry and not re.fullmatch(r"[A-Za-z0-9_-]+", self.publish_registry):
             raise ValueError(f"`publish-registry` = {self.publish_registry!r} is not a cargo registry name "
                              "(letters, digits, `_ -`)")
+        grouped: dict[str, str] = {}
+        for group, crates in self.version_groups.items():
+            for crate in crates:
+                if crate in grouped:
+                    raise ValueError(f"`version-groups` puts `{crate}` in two groups ({grouped[crate]!r} and "
+                                     f"{group!r}); a crate has one version line")
+                grouped[crate] = group
+                if crate in self.skip_crates:
+                    raise ValueError(f"`version-groups` {group!r} has `{crate}`, which `skip-crates` never releases")
         if self.unpublished not in ("skip", "bump", "release"):
             raise ValueError(f"`unpublished` = {self.unpublished!r} must be one of skip, bump, release")
         known = registry.names()

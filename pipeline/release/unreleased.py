@@ -577,8 +577,11 @@ def release_scheme(
     """The configured templates, or (both left at their defaults) the scheme the tags follow."""
     inheriting = [p.name for p in ws.members if p.version_inherited and ws.version is not None
                   and p.name in versions]
-    primary = [settings.primary_crate] if settings.primary_crate else []
-    configured = not (settings.shared_tag == DEFAULT_SHARED and settings.crate_tag == DEFAULT_CRATE)
+    primary = [c for c in dict.fromkeys([settings.primary_crate, *settings.shared_tag_crates]) if c]
+    # `shared-tag-crates` (set, or read from cargo-release's tag names) says which template tags
+    # which crate: the scheme is known, not inferred.
+    configured = bool(settings.shared_tag_crates) or not (
+        settings.shared_tag == DEFAULT_SHARED and settings.crate_tag == DEFAULT_CRATE)
     if configured:
         scheme = tagscheme.infer(tags, versions, inheriting=inheriting, primary=primary, prefix=settings.tag_prefix,
                                  shared=settings.shared_tag, crate=settings.crate_tag)
@@ -691,7 +694,10 @@ class _TagView:
 def _tag_view(ws: Workspace, settings: ReleaseSettings, tagged: Sequence[tuple[str, str]]) -> _TagView:
     names = [t for t, _sha in tagged]
     # publish = false crates are neither tagged nor listed unless configured (`unpublished`).
-    released = [p for p in ws.members if (p.publish or settings.unpublished != "skip") and p.version_declared]
+    # `skip-crates` (cargo-release's `release = false`) are never released: no tag to look for, and
+    # neither is a crate without a version (cargo's 0.0.0).
+    released = [p for p in ws.members if (p.publish or settings.unpublished != "skip")
+                and p.name not in settings.skip_crates and p.version_declared]
     versions = {}
     for package in released:
         try:

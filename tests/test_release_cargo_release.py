@@ -1,0 +1,252 @@
+"""cargo-release's own configuration, read and followed (issue 13, users coming from cargo-release).
+
+The fixtures are small workspaces shaped like the real ones that use cargo-release (clap:
+a root package and its derive crate released together as `v{version}`, a bench crate never
+released, a lexer tagged `{crate}-v{version}`), with a git history made here.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from release_support import cli, git, init_git, snapshot
+from shapes_real import commit
+
+from pipeline.foundation.errors import ConfigError
+from pipeline.project import load_project
+from pipeline.release import cargo_release
+from pipeline.release.settings import ReleaseSettings
+from pipeline.workspace.load import load_workspace
+
+ROOT_MANIFEST = """\
+[workspace]
+members = ["app_derive", "app_lex", "bench"]
+
+[package]
+name = "app"
+version = "1.1.2"
+edition = "2021"
+license = "MIT"
+description = "the app"
+repository = "https://example.com/app"
+
+[package.metadata.release]
+shared-version = true
+tag-name = "v{{version}}"
+
+[dependencies]
+app_derive = { path = "app_derive", version = "=1.1.0" }
+app_lex = { path = "app_lex", version = "0.3.0" }
+"""
+
+
+def crate(name: str, version: str, extra: str = "", deps: str = "") -> str:
+    return (f'[package]\nname = "{name}"\nversion = "{version}"\nedition = "2021"\nlicense = "MIT"\n'
+            f'description = "{name}"\nrepository = "https://example.com/app"\n{extra}\n[dependencies]\n{deps}')
+
+
+def make_clap_like(root: Path, *, release_toml: str = 'allow-branch = ["main"]\n', derive_release: str = (
+        '[package.metadata.release]\nshared-version = true\ntag-name = "v{{version}}"\n')) -> Path:
+    """app 1.1.2 and app_derive 1.1.0 share `v{version}` tags (v1.1.1 and v1.1.2 were app's alone,
+    as clap's 4.6.5 and 4.6.6 were); bench is `release = false`; app_lex is tagged on its own."""
+    files = {
+        "Cargo.toml": ROOT_MANIFEST,
+        "release.toml": release_toml,
+        "app_derive/Cargo.toml": crate("app_derive", "1.1.0", derive_release),
+        "app_lex/Cargo.toml": crate("app_lex", "0.3.0"),
+        "bench/Cargo.toml": crate("bench", "0.0.0", "[package.metadata.release]\nrelease = false\n",
+                                  'app = { path = "..", version = "1.1.2" }\n'),
+        "CHANGELOG.md": "# Changelog\n\n## [Unreleased]\n",
+    }
+    for rel, text in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+    for member in ("src", "app_derive/src", "app_lex/src", "bench/src"):
+        (root / member).mkdir(parents=True, exist_ok=True)
+        (root / member / "lib.rs").write_text("// lib\n")
+    init_git(root)
+    for tag in ("v1.1.0", "v1.1.1", "v1.1.2", "app_lex-v0.3.0"):
+        git(root, "tag", "-a", tag, "-m", tag)
+    commit(root, "app_derive/src/lib.rs", "fix: derive keeps attributes")
+    commit(root, "bench/src/lib.rs", "feat: bench the parser")
+    return root
+
+
+def plan_of(root: Path, *args: str) -> tuple[dict, str]:
+    result = cli("--workspace", str(root), *args, "--json")
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout), result.stderr
+
+
+def test_release_auto_releases_a_shared_version_group_at_one_version(tmp_path: Path) -> None:
+    # Without the group, app_derive 1.1.0 -> 1.1.1 takes tag v1.1.1, which app already made: refused.
+    root = make_clap_like(tmp_path / "ws")
+    plan, stderr = plan_of(root, "release", "auto")
+    moved = {c["name"]: (c["old"], c["new"]) for c in plan["crates"]}
+    assert moved == {"app_derive": ("1.1.0", "1.1.3"), "app": ("1.1.2", "1.1.3")}
+    assert plan["tags"] == ["v1.1.3"] and plan["problems"] == []
+    assert plan["commit_message"] == "chore: Release"  # cargo-release's message, adopted
+    assert "app_derive" in plan["changelog"] and "bench" not in plan["changelog"]
+    assert "CHANGELOG.md" in plan["files"]
+    # bench is never released (`release = false`), but its requirement on app follows app.
+    assert "bench/Cargo.toml" in plan["files"] and 'version = \\"1.1.3\\"' not in plan["diff"]
+    assert '+app = { path = "..", version = "1.1.3" }' in plan["diff"]
+    adopted = [line for line in stderr.splitlines() if "cargo-release settings adopted" in line]
+    assert len(adopted) == 1
+    assert "not released: bench" in adopted[0] and "released together: app, app_derive" in adopted[0]
+    assert '"v{version}" for app, app_derive' in adopted[0] and '"{crate}-v{version}"' in adopted[0]
+
+
+def test_a_crate_never_released_is_refused_by_name_and_not_judged(tmp_path: Path) -> None:
+    root = make_clap_like(tmp_path / "ws")
+    result = cli("--workspace", str(root), "release", "patch", "--crate", "bench")
+    assert result.returncode == 2
+    assert "`bench` is never released" in result.stderr and "hint: leave out --crate bench" in result.stderr
+    changelog = cli("--workspace", str(root), "changelog", "--json")
+    assert changelog.returncode == 0, changelog.stderr
+    assert "bench the parser" not in changelog.stdout
+
+
+def test_release_commits_of_cargo_release_are_not_changelog_entries(tmp_path: Path) -> None:
+    root = make_clap_like(tmp_path / "ws")
+    commit(root, "app_lex/src/lib.rs", "chore: Release")  # what `cargo release` committed
+    plan, _ = plan_of(root, "release", "auto")
+    assert "app_lex" not in {c["name"] for c in plan["crates"]}
+
+
+def test_our_own_keys_win_over_cargo_release(tmp_path: Path) -> None:
+    root = make_clap_like(tmp_path / "ws")
+    manifest = root / "Cargo.toml"
+    manifest.write_text(manifest.read_text().replace(
+        "[package.metadata.release]",
+        '[workspace.metadata.pipeline.release]\nskip-crates = []\ncommit-message = "release {summary}"\n'
+        'version-groups = { core = ["app", "app_derive"] }\n\n[package.metadata.release]'))
+    project = load_project(str(root))
+    settings = project.release.settings
+    assert settings.skip_crates == () and settings.commit_message == "release {summary}"
+    assert dict(settings.version_groups) == {"core": ("app", "app_derive")}
+    assert settings.shared_tag_crates == ("app", "app_derive")  # not set here: cargo-release's
+
+
+def test_a_crate_with_an_empty_tag_prefix_below_the_top_takes_the_shared_template(tmp_path: Path) -> None:
+    # anstyle: every crate under crates/, `anstyle` itself with tag-prefix = "" -> `v1.0.14`.
+    root = tmp_path / "ws"
+    (root / "crates/core").mkdir(parents=True)
+    (root / "crates/core-parse").mkdir(parents=True)
+    (root / "Cargo.toml").write_text('[workspace]\nmembers = ["crates/*"]\n')
+    (root / "release.toml").write_text('tag-message = "Release {{tag_name}}"\n')
+    own = '[package.metadata.release]\ntag-prefix = ""\n'
+    (root / "crates/core/Cargo.toml").write_text(crate("core", "1.0.0", own))
+    (root / "crates/core-parse/Cargo.toml").write_text(crate("core-parse", "0.2.0"))
+    (root / ".git").mkdir()
+    ws = load_workspace(root)
+    adopted = cargo_release.adopt(ws, ReleaseSettings(), {})
+    assert adopted.settings.shared_tag == "v{version}" and adopted.settings.shared_tag_crates == ("core",)
+    assert adopted.settings.crate_tag == "{crate}-v{version}"
+    assert adopted.settings.tag_message == "Release {tag}"
+
+
+def test_keys_this_tool_does_not_follow_are_warned_with_a_hint(tmp_path: Path) -> None:
+    root = make_clap_like(tmp_path / "ws", release_toml=(
+        'owners = ["github:org:team"]\npre-release-hook = ["./bump.sh"]\ndependent-version = "warn"\n'
+        'pre-release-replacements = [{file="README.md", search="x", replace="y"}]\nfrobnicate = true\n'))
+    result = cli("--workspace", str(root), "release", "auto")
+    assert result.returncode == 0, result.stderr
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("release: warning: cargo-release")
+                or "no cargo-release key" in line]
+    named = " ".join(warnings)
+    for key in ("owners", "pre-release-hook", "dependent-version", "pre-release-replacements", "frobnicate"):
+        assert f"`{key}" in named, (key, warnings)
+    assert all("; hint: " in line for line in warnings)
+    assert f"{root / 'release.toml'}:2:1" in named  # pre-release-hook's line
+
+
+@pytest.mark.parametrize(("where", "text", "message"), [
+    ("app_derive/Cargo.toml", '[package.metadata.release]\nshared-version = 3\n', "`shared-version` must be"),
+    ("release.toml", 'release = "no"\n', "`release` must be a boolean"),
+    ("release.toml", 'tag-name = "release"\n', "has no `{{version}}`"),
+    ("release.toml", 'tag-name = "v{{version}}..x"\n', "makes tags git refuses"),
+    ("release.toml", 'dependent-version = "sometimes"\n', "must be one of upgrade, fix"),
+    ("release.toml", 'allow-branch = "main"\n', "`allow-branch` must be an array"),
+    ("release.toml", 'tag-name = "v{{version}\n', "release.toml:1"),  # a TOML syntax error
+])
+def test_a_bad_value_is_a_located_error_and_nothing_is_written(tmp_path: Path, where: str, text: str,
+                                                               message: str) -> None:
+    root = make_clap_like(tmp_path / "ws", derive_release="", release_toml="")
+    path = root / where
+    path.write_text(path.read_text() + text)
+    git(root, "commit", "-qam", "chore: configure")
+    before = snapshot(root)
+    result = cli("--workspace", str(root), "release", "patch", "--execute", "--no-verify")
+    assert result.returncode == 2, result.stderr
+    assert message in result.stderr and "hint:" in result.stderr
+    assert f"{path}:" in result.stderr  # file:line:column
+    assert snapshot(root) == before
+
+
+def test_our_group_key_names_members(tmp_path: Path) -> None:
+    root = make_clap_like(tmp_path / "ws")
+    manifest = root / "Cargo.toml"
+    manifest.write_text(manifest.read_text().replace(
+        "[package.metadata.release]", '[workspace.metadata.pipeline.release]\nversion-groups = { g = ["ap"] }\n\n'
+        "[package.metadata.release]"))
+    with pytest.raises(ConfigError) as caught:
+        load_project(str(root)).release  # reading it is the check
+    assert f"{manifest}:" in str(caught.value) and "`ap`, which is no member" in str(caught.value)
+
+
+def test_cargo_release_false_reads_nothing(tmp_path: Path) -> None:
+    root = make_clap_like(tmp_path / "ws", release_toml="tag-name = 5\n")  # would be an error if read
+    ws = load_workspace(root)
+    adopted = cargo_release.adopt(ws, ReleaseSettings(cargo_release=False), {"cargo-release": False})
+    assert adopted.lines == () and adopted.settings == ReleaseSettings(cargo_release=False)
+
+
+def test_dependent_version_fix_leaves_requirements_that_still_match(tmp_path: Path) -> None:
+    # clap, anstyle: `dependent-version = "fix"`; app_lex keeps `upgrade` (its dependents always follow).
+    root = make_clap_like(tmp_path / "ws", release_toml='dependent-version = "fix"\n')
+    lex = root / "app_lex/Cargo.toml"
+    lex.write_text(lex.read_text() + '[package.metadata.release]\ndependent-version = "upgrade"\n')
+    git(root, "commit", "-qam", "chore: lex upgrades")
+    plan, stderr = plan_of(root, "bump", "patch")
+    diff = plan["diff"]
+    assert '+app = { path = "..", version = "1.1.3" }' not in diff  # bench's `1.1.2` still matches 1.1.3
+    assert 'version = "=1.1.3"' in diff  # an exact requirement breaks: rewritten
+    assert '+app_lex = { path = "app_lex", version = "0.3.1" }' in diff  # upgrade
+    assert "only when broken (`fix`) on app, app_derive" in stderr
+
+
+def test_persistent_metadata_is_kept_and_left_out_of_tags(tmp_path: Path) -> None:
+    # toml-rs: `metadata = "persistent"`, versions like 1.1.4+spec-1.1.0, tags toml-v1.1.4.
+    root = make_clap_like(tmp_path / "ws", release_toml='metadata = "persistent"\n')
+    lex = root / "app_lex/Cargo.toml"
+    lex.write_text(lex.read_text().replace('version = "0.3.0"', 'version = "0.3.0+spec-1.1.0"'))
+    git(root, "commit", "-qam", "chore: spec version")
+    commit(root, "app_lex/src/lib.rs", "fix: lex tokens")
+    (root / "app_lex/CHANGELOG.md").write_text("# Changelog\n\n## [Unreleased]\n")
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "docs: lex changelog")
+    plan, _ = plan_of(root, "release", "auto")
+    moved = {c["name"]: c["new"] for c in plan["crates"]}
+    assert moved["app_lex"] == "0.3.1+spec-1.1.0"
+    assert "app_lex-v0.3.1" in plan["tags"] and not any("+" in t for t in plan["tags"])
+    assert "## [0.3.1] - " in plan["changelog"]
+
+
+def test_workspace_metadata_and_dot_release_toml_are_read(tmp_path: Path) -> None:
+    root = make_clap_like(tmp_path / "ws", release_toml="")
+    (root / "release.toml").unlink()
+    (root / ".release.toml").write_text('pre-release-commit-message = "release {{version}}"\n')
+    manifest = root / "Cargo.toml"
+    manifest.write_text(manifest.read_text().replace(
+        "[package]\n", '[workspace.metadata.release]\nallow-branch = ["trunk", "!HEAD"]\nsign-tag = true\n\n'
+        "[package]\n", 1))
+    settings = load_project(str(root)).release.settings
+    assert settings.allowed_branches == ("trunk",) and settings.sign_tags is True
+    assert settings.commit_message == "release {version}"
