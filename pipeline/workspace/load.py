@@ -387,6 +387,7 @@ class _Loader:
             has_build_script=has_build_script,
             publish_registries=publish_registries,
             version_declared=declared,
+            release_metadata=_release_metadata(pkg),
         )
 
     def _dependencies(
@@ -456,3 +457,9 @@ class _Loader:
                     registry=registry,
                     patched=patched,
                 )
+
+
+def _release_metadata(pkg: dict[str, Any]) -> Any:
+    """``[package.metadata.release]``: cargo-release's table (read by pipeline.release.cargo_release)."""
+    metadata = pkg.get("metadata")
+    return metadata.get("release") if isinstance(metadata, dict) else None

@@ -83,6 +83,8 @@ class Package:
     publish_registries: tuple[str, ...] | None = None
     # False: the manifest has no `version` (cargo reads 0.0.0, never published); no bump moves it.
     version_declared: bool = True
+    # `[package.metadata.release]` (cargo-release's table), kept so it is not parsed twice.
+    release_metadata: Any = None
 
     @property
     def directory(self) -> Path:
