@@ -25,12 +25,10 @@ the file (:meth:`FileLock.write_holder`) so that others can say what they wait f
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import errno
 import fcntl
 import json
 import os
-import secrets
 import stat
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -67,7 +65,7 @@ def _open_temp(target: Path, mode: int) -> tuple[int, Path]:
     """A new, exclusive temporary file beside ``target`` (safe between threads and processes)."""
     made_directory = False
     while True:
-        name = target.parent / f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
+        name = target.parent / f".{target.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp"
         try:
             return os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode), name
         except FileExistsError:  # left by a crashed run with our pid, or a 1-in-4-billion clash
@@ -156,6 +154,8 @@ def atomic_write_json(path: Path, data: Any, *, sync: bool = True, sync_dir: boo
 
 def _syncfs() -> Callable[[int], int] | None:
     """Linux's syncfs(2): flush one filesystem with one call instead of one fsync per file."""
+    import ctypes  # only where files are made durable: a read-only command never loads it
+
     try:
         # The running program's own symbols include libc's (dlopen(NULL)); cheaper than
         # ctypes.util.find_library, which runs `ldconfig -p`.
@@ -185,6 +185,8 @@ def _flush(temps: Mapping[Path, Path]) -> None:
         fd = os.open(temp, os.O_RDONLY)
         try:
             if syncfs(fd) != 0:
+                import ctypes
+
                 error = ctypes.get_errno()
                 raise OSError(error, os.strerror(error), str(temp))
         finally:

@@ -243,7 +243,7 @@ def auto_selection(ws: Workspace, changes: cl.Changes, unpublished: str = "skip"
     shared_changed = ws.version is not None and any(not e.crates for e in changes.entries)
     grouped = _entries_by_crate(changes)
     for package in ws.members:
-        if (not package.publish and unpublished == "skip") or package.name in skip:
+        if (not package.publish and unpublished == "skip") or package.name in skip or not package.version_declared:
             continue
         if package.name not in changes.since_by_crate:
             continue
