@@ -60,11 +60,18 @@ def test_dev_dependency_cycle_is_allowed(tmp_path: Path, run_cli) -> None:
     assert run_cli("workspace", "--workspace", str(tmp_path)).returncode == 0
 
 
-def test_package_without_version(tmp_path: Path, run_cli) -> None:
+def test_package_without_version_is_0_0_0_and_unpublished_as_cargo_reads_it(tmp_path: Path, run_cli) -> None:
+    """Cargo 1.75+ accepts a package without `version`; a `publish` setting then is an error."""
     make_workspace(tmp_path, 2)
     manifest = tmp_path / "crates" / "gen-crate-0001" / "Cargo.toml"
     manifest.write_text(manifest.read_text().replace("version.workspace = true\n", ""))
-    assert_clean_error(run_cli("workspace", "--workspace", str(tmp_path)), 2, str(manifest), "gen-crate-0001")
+    result = run_cli("workspace", "--json", "--workspace", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    member = next(m for m in json.loads(result.stdout)["members"] if m["name"] == "gen-crate-0001")
+    assert (member["version"], member["publish"]) == ("0.0.0", False)
+    manifest.write_text(manifest.read_text().replace("[package]\n", "[package]\npublish = true\n"))
+    assert_clean_error(run_cli("workspace", "--workspace", str(tmp_path)), 2, f"{manifest}:2:", "gen-crate-0001",
+                       "has no version")
 
 
 def test_unknown_config_key_suggests_the_right_one(tmp_path: Path, run_cli) -> None:

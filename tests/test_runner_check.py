@@ -177,3 +177,14 @@ def test_clocks_apply_by_the_longest_model_name_contained() -> None:
     assert runner.clocks_for("NVIDIA H100 80GB HBM3")[1].graphics == 1755
     assert runner.clocks_for("NVIDIA H200")[1].memory == 3201
     assert runner.clocks_for("NVIDIA GeForce RTX 5090") is None
+
+
+def test_throttle_reasons_are_nvml_names_and_an_unknown_one_is_refused() -> None:
+    """The defaults are checked here once (the settings skip NVML's table for them at start-up)."""
+    from pipeline.gpu.nvml import CLOCK_EVENT_REASONS
+    from pipeline.runner.settings import DEFAULT_THROTTLE_ALLOWED, RunnerSettings
+
+    assert set(DEFAULT_THROTTLE_ALLOWED) <= set(CLOCK_EVENT_REASONS.values())
+    assert RunnerSettings(throttle_allowed=("sw_power_cap",)).throttle_allowed == ("sw_power_cap",)
+    with pytest.raises(ValueError, match="unknown reason 'too_hot'"):
+        RunnerSettings(throttle_allowed=("too_hot",))

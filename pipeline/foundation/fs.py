@@ -25,15 +25,11 @@ the file (:meth:`FileLock.write_holder`) so that others can say what they wait f
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import errno
 import fcntl
 import json
 import os
-import resource
-import secrets
 import stat
-import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -69,7 +65,7 @@ def _open_temp(target: Path, mode: int) -> tuple[int, Path]:
     """A new, exclusive temporary file beside ``target`` (safe between threads and processes)."""
     made_directory = False
     while True:
-        name = target.parent / f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
+        name = target.parent / f".{target.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp"
         try:
             return os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode), name
         except FileExistsError:  # left by a crashed run with our pid, or a 1-in-4-billion clash
@@ -158,6 +154,8 @@ def atomic_write_json(path: Path, data: Any, *, sync: bool = True, sync_dir: boo
 
 def _syncfs() -> Callable[[int], int] | None:
     """Linux's syncfs(2): flush one filesystem with one call instead of one fsync per file."""
+    import ctypes  # only where files are made durable: a read-only command never loads it
+
     try:
         # The running program's own symbols include libc's (dlopen(NULL)); cheaper than
         # ctypes.util.find_library, which runs `ldconfig -p`.
@@ -187,6 +185,8 @@ def _flush(temps: Mapping[Path, Path]) -> None:
         fd = os.open(temp, os.O_RDONLY)
         try:
             if syncfs(fd) != 0:
+                import ctypes
+
                 error = ctypes.get_errno()
                 raise OSError(error, os.strerror(error), str(temp))
         finally:
@@ -227,7 +227,7 @@ def write_all(
     temps: dict[Path, Path] = {}
     replaced: list[Path] = []
     old_inodes: list[int] = []  # descriptors of the files being replaced (see above)
-    closer: threading.Thread | None = None
+    closer: Any = None  # the threading.Thread closing them
     try:
         modes: dict[Path, int | None] = {}
         for path in files:
@@ -249,6 +249,8 @@ def write_all(
             os.replace(temp, path)
             replaced.append(path)
         if old_inodes:
+            import threading  # here: most commands that import fs never replace a file
+
             closer = threading.Thread(target=_close_all, args=(old_inodes,), name="fs-release-old", daemon=True)
             closer.start()
         if verify is not None:
@@ -286,6 +288,8 @@ def _hold_open(paths: list[Path]) -> list[int]:
     ``O_NOFOLLOW``/``O_NONBLOCK``: a symlink (its rename frees no inode of ours) or a FIFO is
     skipped, never followed or waited on; whatever cannot be opened is simply not held.
     """
+    import resource
+
     try:
         soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
     except (OSError, ValueError):

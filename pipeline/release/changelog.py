@@ -52,6 +52,7 @@ TYPE_SECTIONS = {
 # Conventional types that carry no user-facing section: listed under "Other" without the prefix.
 # Any other `word: text` subject (`release: ...`, `WIP: ...`) is not read as a type at all.
 OTHER_TYPES = frozenset({"docs", "doc", "chore", "ci", "build", "test", "tests", "style"})
+_KNOWN_TYPES = frozenset(TYPE_SECTIONS) | OTHER_TYPES
 
 HEADER = (
     "# Changelog\n\nAll notable changes to this project are documented in this file.\n\n"
@@ -86,7 +87,7 @@ class Entry:
 
 def parse_commit(commit: CommitInfo, crates: tuple[str, ...]) -> Entry:
     match = _CONVENTIONAL.match(commit.subject)
-    if match is not None and match.group("type").lower() not in TYPE_SECTIONS.keys() | OTHER_TYPES:
+    if match is not None and match.group("type").lower() not in _KNOWN_TYPES:
         match = None
     if match is None:
         return Entry(OTHER, commit.subject, crates, commit.sha, False, None, None)

@@ -94,9 +94,20 @@ def gather(ws: Workspace, settings: ReleaseSettings, req: Request) -> ReleaseFac
         from pipeline.foundation.git import open_repo
 
         repo = open_repo(ws.root)
-    # Tools whose answer the history does not need run beside it (their wait overlaps the log).
-    triple_of = _background(host_triple) if req.full and settings.artifacts else None
-    dirty_of = _background(repo.dirty_files) if repo is not None and req.full and not req.allow_dirty else None
+    # Tools whose answer the history does not need run beside it, started once the log is under
+    # way (their wait overlaps it, and they do not delay its start: on a long history git's log
+    # is the longest wait there is).
+    tools: dict[str, Callable[[], Any]] = {}
+
+    def start_tools() -> None:
+        if tools:
+            return
+        if req.full and settings.artifacts:
+            tools["triple"] = _background(host_triple)
+        if repo is not None and req.full and not req.allow_dirty:
+            tools["dirty"] = _background(repo.dirty_files)
+        tools.setdefault("started", lambda: None)
+
     git = None
     changes = None
     changed = None
@@ -110,7 +121,7 @@ def gather(ws: Workspace, settings: ReleaseSettings, req: Request) -> ReleaseFac
 
             # One read of the history for every crate, each from its own last tag; the tags it
             # lists (once: finding those HEAD reaches walks the history) serve the git facts too.
-            found = read_release_history(repo.top, ws, settings)
+            found = read_release_history(repo.top, ws, settings, started=start_tools)
             for line in found.lines:
                 log(line)
             scheme = found.scheme
@@ -119,7 +130,8 @@ def gather(ws: Workspace, settings: ReleaseSettings, req: Request) -> ReleaseFac
                 changes = found.changes(found.crates)
             if req.changed:
                 changed = found.changed(found.crates)
-        git = git_facts(repo, req, head, merged, every, dirty_of)
+        start_tools()
+        git = git_facts(repo, req, head, merged, every, tools.get("dirty"))
     from pipeline.workspace.outside import gather as gather_outside
 
     outside = gather_outside(ws)
@@ -144,8 +156,9 @@ def gather(ws: Workspace, settings: ReleaseSettings, req: Request) -> ReleaseFac
                 own = package.directory / name
                 if own != ws.root / settings.changelog and own.is_file():
                     changelogs[own] = own.read_bytes()
-        if triple_of is not None:
-            triple = triple_of()
+        start_tools()
+        if "triple" in tools:
+            triple = tools["triple"]()
             cuda_outputs = (ws.root / "target" / "cuda" / "manifest.json").is_file()
     kernel_abi = rust_api = registry = None
     published: Mapping[str, frozenset[str] | None] = {}

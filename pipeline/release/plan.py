@@ -251,7 +251,7 @@ def select_default(ws: Workspace, target: Target, unpublished: str = "skip",
             return inheriting
     if unpublished == "skip":
         return tuple(p.name for p in ws.members if (p.publish or p.version_inherited) and p.name not in skip)
-    return tuple(n for n in ws.names if n not in skip)
+    return tuple(p.name for p in ws.members if p.version_declared and p.name not in skip)
 
 
 def check_versions(ws: Workspace, manifests: Mapping[Path, bytes] | None = None) -> None:
@@ -318,7 +318,11 @@ def make_plan(
     selected = (tuple(dict.fromkeys(crates)) if crates is not None
                 else select_default(ws, target, unpublished, skip))
     for name in selected:
-        ws.package(name)  # unknown crate -> ManifestError naming the members
+        if not ws.package(name).version_declared:  # unknown crate -> ManifestError naming the members
+            raise UsageError(f"crate `{name}` has no version in {ws.package(name).manifest_path} (cargo reads "
+                             "0.0.0 and never publishes it): there is no version to move",
+                             f'add `version = "0.1.0"` to its [package] table to release it, or leave out '
+                             f"--crate {name}")
         if name in skip:
             raise UsageError(f"{ws.manifest_path}: `{name}` is never released (`release.skip-crates`, or "
                              "cargo-release's `release = false`)", f"leave out --crate {name}")
@@ -403,7 +407,7 @@ def make_plan(
             for dependent, kind in site.dependents:
                 package = ws.package(dependent)
                 if (dependent not in new and kind in _FORCING_KINDS and dependent not in skip
-                        and (package.publish or unpublished != "skip")):
+                        and package.version_declared and (package.publish or unpublished != "skip")):
                     forced.append((package, f"its requirement on {site.dependency} changes"))
         if not forced:
             break

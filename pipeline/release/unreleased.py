@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import dataclasses
 import gc
+import heapq
 import os
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -41,6 +42,8 @@ FIELD = "\x00"
 LOG_FORMAT = "%x00%H%x00%s%x00%b%x00"
 # The same with each commit's parents after its sha: the log then carries the graph itself.
 GRAPH_FORMAT = "%x00%H %P%x00%s%x00%b%x00"
+# With the committer date first: the two halves of a split log are merged back in date order.
+DATED_GRAPH_FORMAT = "%x00%ct %H %P%x00%s%x00%b%x00"
 _FIELDS = 4  # sha (and parents), subject, body, names
 
 
@@ -123,16 +126,21 @@ def parse_records(
     attributor: Attributor,
     skip_prefix: str = "",
     edges: list[tuple[str, str]] | None = None,
+    dates: list[int] | None = None,
 ) -> Iterator[HistoryCommit]:
     """Commits out of ``(head, subject, body, names)`` records (:func:`stream_records`).
 
     ``head`` is the sha, or with GRAPH_FORMAT the sha and its parents: then every record
     (merges too) is appended to ``edges`` as ``(sha, "parent parent...")`` for
     :func:`reach_masks_of`, and merges are left out of the commits, as ``--no-merges`` would.
+    With ``dates`` (DATED_GRAPH_FORMAT: the committer date leads the head) each yielded
+    commit's date is appended to it.
     """
     cut = len(prefix)
     crates_of = attributor.crates
     for head, subject, body, names in records:
+        if dates is not None:
+            when, _, head = head.strip().partition(" ")
         sha, _, parents = head.strip().partition(" ")
         if edges is not None:
             edges.append((sha, parents))
@@ -145,6 +153,8 @@ def parse_records(
             files = tuple([f[cut:] for f in names.split("\n") if f.startswith(prefix)])
         else:
             files = tuple([f for f in names.split("\n") if f])
+        if dates is not None:
+            dates.append(int(when))
         yield HistoryCommit(sha, subject, body.strip(), files, crates_of(files) if files else ())
 
 
@@ -309,15 +319,17 @@ def tag_commits(top: Path, *, merged: bool = True) -> list[tuple[str, str]]:
 
     ``merged`` walks the history from HEAD down to the oldest tag, which without a commit-graph
     file costs as much as a tenth of reading the log itself; every tag alone reads the refs only.
+    A tag of a tree or a blob is no release of anything and is left out (a log from it would fail).
     """
     # Newest first; tags made in the same second (a scripted release) by version, highest first.
     reach = ["--merged", "HEAD"] if merged else []
     out = _git(top, "for-each-ref", *reach, "--sort=-version:refname", "--sort=-creatordate",
-               "--format=%(refname:lstrip=2)%00%(objectname)%00%(*objectname)", "refs/tags").stdout
+               "--format=%(refname:lstrip=2)%00%(objectname)%00%(objecttype)%00%(*objectname)%00%(*objecttype)",
+               "refs/tags").stdout
     result = []
     for line in out.splitlines():
-        name, obj, peeled = [*line.split("\0"), "", ""][:3]
-        if name:
+        name, obj, kind, peeled, peeled_kind = [*line.split("\0"), "", "", "", ""][:5]
+        if name and (peeled_kind or kind) == "commit":
             result.append((name, peeled or obj))
     return result
 
@@ -330,6 +342,7 @@ def read_history(
     *,
     tag_shas: Mapping[str, str] | None = None,
     skip_prefix: str = "",
+    started: Callable[[], None] | None = None,
 ) -> History:
     """Each crate's commits since its own tag (``since``: crate -> tag or None), in one log.
 
@@ -366,7 +379,12 @@ def read_history(
 
         worker = threading.Thread(target=read_graph, daemon=True)
         worker.start()
-    commits, edges = _log(top, prefix, attributor, skip_prefix, [*start], graph=graph)
+    # Where the range may be cut for two git processes: the middle one of the crates' own tags
+    # (each lies inside the range; the merge base it starts at is no cut).
+    bases = {b.lstrip("^") for b in start}
+    cut = split_point(sha for tag, sha in shas.items() if tag in since.values() and sha not in bases) \
+        if graph else None
+    commits, edges = _log(top, prefix, attributor, skip_prefix, [*start], graph=graph, split_at=cut, started=started)
     if not independent:
         return History(commits, dict(since))
     if worker is not None:
@@ -377,12 +395,15 @@ def read_history(
     return ranged(commits, edges, since, shas)
 
 
-def read_all_history(top: Path, crate_dirs: Mapping[str, str], *, skip_prefix: str = "") -> tuple[
-        tuple[HistoryCommit, ...], list[tuple[str, str]]]:
+def read_all_history(top: Path, crate_dirs: Mapping[str, str], *, skip_prefix: str = "",
+                     split_candidates: Iterable[str] = (), started: Callable[[], None] | None = None,
+                     ) -> tuple[tuple[HistoryCommit, ...], list[tuple[str, str]]]:
     """Every commit reachable from HEAD (workspace at the repository's top), with the graph:
     the commits, and ``(commit, parents)`` for every commit, merges too (so the set of commit
-    ids is exactly what HEAD reaches). :func:`ranged` gives each crate its range."""
-    return _log(top, "", Attributor(crate_dirs), skip_prefix, [], graph=True)
+    ids is exactly what HEAD reaches). :func:`ranged` gives each crate its range.
+    ``split_candidates``: tag commits, newest first, one of which may cut the read in two."""
+    return _log(top, "", Attributor(crate_dirs), skip_prefix, [], graph=True,
+                split_at=split_point(split_candidates), started=started)
 
 
 def ranged(commits: tuple[HistoryCommit, ...], edges: Sequence[tuple[str, str]], since: Mapping[str, str | None],
@@ -396,22 +417,111 @@ def ranged(commits: tuple[HistoryCommit, ...], edges: Sequence[tuple[str, str]],
 
 
 def _log(top: Path, prefix: str, attributor: Attributor, skip_prefix: str, revs: list[str], *,
-         graph: bool) -> tuple[tuple[HistoryCommit, ...], list[tuple[str, str]]]:
-    specs = ["--", prefix] if prefix else []
-    args = ["--format=" + GRAPH_FORMAT] if graph else ["--no-merges", "--format=" + LOG_FORMAT]
-    chunks = git.stream_git(top, "log", *args, "--name-only", "--no-renames", "HEAD", *revs, *specs, hint=_HINT)
-    edges: list[tuple[str, str]] = []
+         graph: bool, split_at: str | None = None, started: Callable[[], None] | None = None,
+         ) -> tuple[tuple[HistoryCommit, ...], list[tuple[str, str]]]:
+    """The commits of ``HEAD revs`` (newest first) and, with ``graph``, every commit's parents.
+
+    ``split_at``: a commit of the history (a tag's) at which a graph log may be cut in two
+    halves read by two git processes side by side (:func:`_split_log`); git's tree diffs are
+    most of the time a long history takes, and one git process uses one core."""
     # Tens of thousands of small objects that all stay alive: the cycle collector would walk the
     # growing heap again and again for nothing (a fifth of the parse), so it waits until the end.
     collecting = gc.isenabled()
     gc.disable()
     try:
-        commits = tuple(parse_records(stream_records(chunks), prefix, attributor, skip_prefix,
+        if graph and split_at is not None and _cores() > 1:
+            return _split_log(top, attributor, skip_prefix, revs, split_at, started)
+        specs = ["--", prefix] if prefix else []
+        args = ["--format=" + GRAPH_FORMAT] if graph else ["--no-merges", "--format=" + LOG_FORMAT]
+        chunks = git.stream_git(top, "log", *args, "--name-only", "--no-renames", "HEAD", *revs, *specs, hint=_HINT)
+        edges: list[tuple[str, str]] = []
+        commits = tuple(parse_records(stream_records(_announced(chunks, started)), prefix, attributor, skip_prefix,
                                       edges if graph else None))
+        return commits, edges
     finally:
         if collecting:
             gc.enable()
-    return commits, edges
+
+
+def _announced(chunks: Iterable[str], started: Callable[[], None] | None) -> Iterator[str]:
+    """``chunks``, calling ``started`` once the first one arrived (the process is running then)."""
+    it = iter(chunks)
+    first = next(it, None)
+    if started is not None:
+        started()
+    if first is not None:
+        yield first
+        yield from it
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def split_point(candidates: Iterable[str]) -> str | None:
+    """The commit to cut a long log at: the middle one of ``candidates`` (tag commits, newest
+    first), which on a history tagged all along its length halves the work of each git."""
+    unique = list(dict.fromkeys(c for c in candidates if c))
+    return unique[len(unique) // 2] if unique else None
+
+
+_Part = tuple[list[HistoryCommit], list[tuple[str, str]], list[int]]
+
+
+def _split_log(top: Path, attributor: Attributor, skip_prefix: str, revs: list[str], cut: str,
+               started: Callable[[], None] | None = None) -> tuple[tuple[HistoryCommit, ...], list[tuple[str, str]]]:
+    """The graph log of ``HEAD revs`` as two logs read at once: ``HEAD ^cut`` (the newer part)
+    and ``cut`` (the older part, everything ``cut`` reaches).
+
+    With ``cut`` reachable from HEAD the two parts are exactly the range, disjoint, and no
+    commit of the newer part is an ancestor of one of the older: the edges of the newer then the
+    older are still children first, and the commits are merged back by committer date, the order
+    one `git log` shows. ``cut`` need not be reachable (a tag on a branch HEAD never merged):
+    the older part is then cut down to what the newer part's boundary reaches, which is what
+    HEAD reaches there, so the answer never depends on the tag chosen.
+    """
+    def read(tips: list[str], announce: Callable[[], None] | None = None) -> _Part:
+        chunks = _announced(git.stream_git(top, "log", "--format=" + DATED_GRAPH_FORMAT, "--name-only",
+                                           "--no-renames", *tips, *revs, hint=_HINT), announce)
+        edges: list[tuple[str, str]] = []
+        dates: list[int] = []
+        commits = list(parse_records(stream_records(chunks), "", attributor, skip_prefix, edges, dates))
+        return commits, edges, dates
+
+    older: dict[str, _Part] = {}
+    failure: list[BaseException] = []
+
+    def read_older() -> None:
+        try:
+            older["part"] = read([cut])
+        except BaseException as exc:  # noqa: BLE001 - handed to the main thread, raised there
+            failure.append(exc)
+
+    worker = threading.Thread(target=read_older, daemon=True)
+    worker.start()
+    new_commits, new_edges, new_dates = read(["HEAD", f"^{cut}"], started)
+    worker.join()
+    if failure:
+        raise failure[0]
+    old_commits, old_edges, old_dates = older["part"]
+    listed = {sha for sha, _parents in new_edges}
+    # Where the newer part ends: the commits its commits name as parents without listing them.
+    boundary = {p for _sha, parents in new_edges if parents for p in parents.split(" ") if p not in listed}
+    if not new_edges:  # HEAD is `cut`, or one of its ancestors
+        boundary = {_git(top, "rev-parse", "--verify", "HEAD^{commit}").stdout.strip()}
+    if cut not in boundary:
+        # `cut` is not reachable from HEAD: keep of the older part what the boundary reaches.
+        reached = reach_masks_of(old_edges, dict.fromkeys(boundary, 1))
+        old_edges = [edge for edge in old_edges if reached.get(edge[0])]
+        kept = [i for i, commit in enumerate(old_commits) if reached.get(commit.sha)]
+        old_commits = [old_commits[i] for i in kept]
+        old_dates = [old_dates[i] for i in kept]
+    merged = heapq.merge(zip(new_dates, new_commits, strict=True), zip(old_dates, old_commits, strict=True),
+                         key=lambda pair: -pair[0])
+    return tuple(commit for _when, commit in merged), new_edges + old_edges
 
 
 # ---------------------------------------------------------------------------
@@ -511,11 +621,13 @@ def _without_release_locks(history: History, tagged: Sequence[tuple[str, str]], 
 
 
 def read_release_history(
-    top: Path, ws: Workspace, settings: ReleaseSettings, tagged: Sequence[tuple[str, str]] | None = None
+    top: Path, ws: Workspace, settings: ReleaseSettings, tagged: Sequence[tuple[str, str]] | None = None, *,
+    started: Callable[[], None] | None = None,
 ) -> ReleaseHistory:
     """Tags, scheme and every member's unreleased commits: two or three git commands in all.
 
-    ``tagged``: :func:`tag_commits`, when the caller has listed them already.
+    ``tagged``: :func:`tag_commits`, when the caller has listed them already; ``started``: called
+    once the log is running (the caller starts its other tools then, beside it).
 
     Which tags HEAD reaches is needed before the range of the log is known, and asking git
     walks the whole history. When a crate has no tag even among all the tags, its range is
@@ -534,7 +646,8 @@ def read_release_history(
         every = tag_commits(top, merged=False)
         guess = _tag_view(ws, settings, every)
         if guess.whole:
-            commits, edges = read_all_history(top, dirs, skip_prefix=skip)
+            commits, edges = read_all_history(top, dirs, skip_prefix=skip, split_candidates=(sha for _t, sha in every),
+                                              started=started)
             reached = {commit for commit, _parents in edges}
             tagged = [(t, sha) for t, sha in every if sha in reached]
             # With tags HEAD does not reach, the view is made again from the reachable ones (the
@@ -545,7 +658,7 @@ def read_release_history(
     if tagged is None:
         tagged = tag_commits(top)
     view = _tag_view(ws, settings, tagged)
-    history = read_history(top, prefix, dirs, view.since, tag_shas=dict(tagged), skip_prefix=skip)
+    history = read_history(top, prefix, dirs, view.since, tag_shas=dict(tagged), skip_prefix=skip, started=started)
     return view.result(history, tagged, every, dirs)
 
 
@@ -581,9 +694,10 @@ class _TagView:
 def _tag_view(ws: Workspace, settings: ReleaseSettings, tagged: Sequence[tuple[str, str]]) -> _TagView:
     names = [t for t, _sha in tagged]
     # publish = false crates are neither tagged nor listed unless configured (`unpublished`).
-    # `skip-crates` (cargo-release's `release = false`) are never released: no tag to look for.
+    # `skip-crates` (cargo-release's `release = false`) are never released: no tag to look for, and
+    # neither is a crate without a version (cargo's 0.0.0).
     released = [p for p in ws.members if (p.publish or settings.unpublished != "skip")
-                and p.name not in settings.skip_crates]
+                and p.name not in settings.skip_crates and p.version_declared]
     versions = {}
     for package in released:
         try:

@@ -15,7 +15,6 @@ from types import MappingProxyType
 from typing import Literal
 
 from pipeline.foundation.config import setting
-from pipeline.gpu.nvml import CLOCK_EVENT_REASONS
 
 GOVERNOR = re.compile(r"[a-z][a-z0-9_]{0,31}")
 # NVML model names: "NVIDIA H200", "NVIDIA GeForce RTX 5090", "NVIDIA H100 80GB HBM3", "NVIDIA A100-SXM4-80GB".
@@ -110,8 +109,11 @@ class RunnerSettings:
                 raise ValueError(f"`{key.replace('_', '-')}` must be >= 0")
         if self.min_driver and not re.fullmatch(r"\d+(\.\d+){0,2}", self.min_driver):
             raise ValueError(f"`min-driver` = {self.min_driver!r} is not a driver version like 580.65.06")
-        known = set(CLOCK_EVENT_REASONS.values())
-        for reason in self.throttle_allowed:
+        if self.throttle_allowed != DEFAULT_THROTTLE_ALLOWED:  # NVML's names, read only when configured
+            from pipeline.gpu.nvml import CLOCK_EVENT_REASONS
+
+            known = set(CLOCK_EVENT_REASONS.values())
+        for reason in self.throttle_allowed if self.throttle_allowed != DEFAULT_THROTTLE_ALLOWED else ():
             if reason not in known:
                 raise ValueError(f"`throttle-allowed`: unknown reason {reason!r} (known: {', '.join(sorted(known))})")
         if self.min_free_gib < 0:

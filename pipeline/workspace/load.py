@@ -338,7 +338,17 @@ class _Loader:
         pkg = data["package"]
         name = member_paths[directory]
         version, version_inherited = self._inherited(pkg, "version", manifest, name)
-        if not isinstance(version, str):
+        declared = "version" in pkg
+        if not declared:
+            # Cargo (1.75+): no version is 0.0.0 and never published (bevy's compile_fail test crates).
+            if "publish" in pkg and pkg["publish"] is not False and pkg["publish"] != []:
+                raise ManifestError(
+                    f"{locate_key(manifest, 'publish')}: crate `{name}` sets `publish` but has no version "
+                    "(cargo: `package.publish` requires `package.version` be specified)",
+                    'add `version = "0.1.0"` to its [package] table, or remove `publish`',
+                )
+            version = "0.0.0"
+        elif not isinstance(version, str):
             raise ManifestError(
                 f"{manifest}: crate `{name}` has no version",
                 'add `version = "0.1.0"` or `version.workspace = true` to its [package] table',
@@ -349,7 +359,7 @@ class _Loader:
         description, _ = self._inherited(pkg, "description", manifest, name)
         repository, _ = self._inherited(pkg, "repository", manifest, name)
         publish_value, _ = self._inherited(pkg, "publish", manifest, name)
-        publish = not (publish_value is False or publish_value == [])
+        publish = declared and not (publish_value is False or publish_value == [])
         publish_registries = (
             tuple(str(r) for r in publish_value) if isinstance(publish_value, list) and publish else None
         )
@@ -376,6 +386,7 @@ class _Loader:
             has_binary=has_binary,
             has_build_script=has_build_script,
             publish_registries=publish_registries,
+            version_declared=declared,
             release_metadata=_release_metadata(pkg),
         )
 

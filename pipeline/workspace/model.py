@@ -81,6 +81,8 @@ class Package:
     has_build_script: bool = False
     # `publish = ["name", ...]`: the only registries cargo lets it go to; None allows any.
     publish_registries: tuple[str, ...] | None = None
+    # False: the manifest has no `version` (cargo reads 0.0.0, never published); no bump moves it.
+    version_declared: bool = True
     # `[package.metadata.release]` (cargo-release's table), kept so it is not parsed twice.
     release_metadata: Any = None
 

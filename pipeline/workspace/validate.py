@@ -210,8 +210,13 @@ def check_dependency(spec: Any, path: Path, key: str, where: str, *, in_workspac
 
 
 def check_self_dependency(name: str, directory: Path, data: dict[str, Any], manifest: Path) -> None:
-    """A crate with a path dependency on its own directory: Cargo refuses it as a cycle."""
+    """A crate with a normal or build dependency on its own directory: Cargo refuses it as a cycle.
+
+    A dev-dependency on itself is accepted, as Cargo accepts it: it turns features on for the
+    crate's own tests and examples (bevy_math's `bevy_math = { path = ".", features = ["approx"] }`)."""
     for where, table in _dep_tables(data, manifest):
+        if where.rsplit(".", 1)[-1] in ("dev-dependencies", "dev_dependencies"):
+            continue
         for key, spec in table.items():
             if isinstance(spec, dict) and isinstance(spec.get("path"), str):
                 target = os.path.normpath(os.path.join(directory, spec["path"]))
