@@ -250,3 +250,38 @@ def test_workspace_metadata_and_dot_release_toml_are_read(tmp_path: Path) -> Non
     settings = load_project(str(root)).release.settings
     assert settings.allowed_branches == ("trunk",) and settings.sign_tags is True
     assert settings.commit_message == "release {version}"
+
+
+def test_the_root_changelog_belongs_to_the_crate_whose_replacements_edit_it(tmp_path: Path) -> None:
+    # typos: the root CHANGELOG.md is typos-cli's (crates/typos-cli, `tag-prefix = ""`, replacements on
+    # ../../CHANGELOG.md); its library crates keep no changelog. A breaking change of a library is no
+    # section of the CLI's, and the section is titled by the CLI's version, not a library's tag.
+    root = tmp_path / "ws"
+    cli_release = ('[package.metadata.release]\ntag-prefix = ""\npre-release-replacements = [\n'
+                   '  {file="../../CHANGELOG.md", search="Unreleased", replace="{{version}}", min=1},\n]\n')
+    files = {
+        "Cargo.toml": '[workspace]\nmembers = ["crates/*"]\nresolver = "2"\n',
+        "release.toml": 'allow-branch = ["main"]\n',
+        "CHANGELOG.md": "# Change Log\n\n<!-- next-header -->\n## [Unreleased] - ReleaseDate\n",
+        "crates/lib/Cargo.toml": crate("lib", "0.5.3"),
+        "crates/cli/Cargo.toml": crate("cli", "1.48.0", cli_release, 'lib = { path = "../lib", version = "0.5.3" }\n'),
+    }
+    for rel, text in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+    for member in ("lib", "cli"):
+        (root / f"crates/{member}/src").mkdir(parents=True)
+        (root / f"crates/{member}/src/lib.rs").write_text("// lib\n")
+    init_git(root)
+    git(root, "tag", "-a", "v1.48.0", "-m", "cli")
+    git(root, "tag", "-a", "lib-v0.5.3", "-m", "lib")
+    commit(root, "crates/lib/src/lib.rs", "feat!: lib drops the old table")
+    commit(root, "crates/cli/src/lib.rs", "fix: cli reads stdin")
+    plan, stderr = plan_of(root, "release", "auto")
+    moved = {c["name"]: c["new"] for c in plan["crates"]}
+    assert moved == {"lib": "0.6.0", "cli": "1.48.1"}
+    assert plan["tags"] == ["lib-v0.6.0", "v1.48.1"]
+    section = plan["changelog"]
+    assert section.startswith("## [1.48.1] - ") and "cli reads stdin" in section
+    assert "drops the old table" not in section
+    assert "CHANGELOG.md belongs to cli" in stderr

@@ -432,6 +432,21 @@ def adopt_sources(ws: Workspace, settings: ReleaseSettings, raw: Mapping[str, An
         shown = (", ".join(given) or "any") if isinstance(given, tuple) else str(given).lower() if isinstance(
             given, bool) else given
         adopted.append(f"{ours} {shown}")
+    if "changelog-crates" not in raw and settings.changelog:
+        # A crate whose replacements edit the root changelog owns it (typos-cli's `../../CHANGELOG.md`).
+        root_changelog = os.path.normpath(os.path.join(str(ws.root), settings.changelog))
+        owning = []
+        for crate in released:
+            value = effective(sources, crate.name).get("pre-release-replacements")
+            directory = str(ws.package(crate.name).directory)
+            for item in value.value if value is not None else ():
+                file = item.get("file") if isinstance(item, Mapping) else None
+                if isinstance(file, str) and os.path.normpath(os.path.join(directory, file)) == root_changelog:
+                    owning.append(crate.name)
+                    break
+        if owning:
+            changes["changelog_crates"] = tuple(owning)
+            adopted.append(f"{settings.changelog} belongs to {_names(owning)}")
     if "fix-requirements" not in raw:
         fixing = []
         for crate in released:

@@ -415,6 +415,14 @@ def _changelog_changes(
     existing = {rel_path(p, ws.root) for p in facts.changelogs} | ({root_rel} if facts.changelog is not None else set())
     members = {p.name: _crate_dir(facts, p.name) for p in ws.members}
     targets = cl.changelog_files(root_rel, dirs, lambda rel: rel in existing, members)
+    # `changelog-crates`: the root file is theirs (and their version groups'); the others' sections
+    # go only to a file of their own, as cargo-release's replacements would write them.
+    owners = set(settings.changelog_crates)
+    for group in settings.version_groups.values():
+        if owners & set(group):
+            owners |= set(group)
+    if owners:
+        targets = {c: rel for c, rel in targets.items() if rel != root_rel or c in owners}
     by_file: dict[str, list[str]] = {}
     for crate, rel in targets.items():
         by_file.setdefault(rel, []).append(crate)
@@ -430,7 +438,8 @@ def _changelog_changes(
         own = [c for c in listed if c.crate in crates]
         shared = plan.shared is not None and any(c.inherited for c in own)
         # The file's own crate (clap's root file is clap's) titles a section of several versions.
-        owner = next((c for c in own if _crate_dir(facts, c.crate) == posixpath.dirname(rel)), None)
+        owner = next((c for c in own if _crate_dir(facts, c.crate) == posixpath.dirname(rel)
+                      or (rel == root_rel and c.crate in settings.changelog_crates)), None)
         bare = shown_version if settings.keep_build_metadata else (lambda v: v)
         if shared and plan.shared:
             title = str(bare(plan.shared[1]))

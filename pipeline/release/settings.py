@@ -49,6 +49,12 @@ class ReleaseSettings:
         "section; their requirements on moved crates are still updated (cargo-release's `release = false`, read "
         "from it when not set)"
     )
+    changelog_crates: tuple[str, ...] = setting(
+        factory=tuple, doc="the crates the root changelog belongs to (typos' root `CHANGELOG.md` is `typos-cli`'s): "
+        "set, the root file gets only their sections (and their version groups'), titled by their version, and a "
+        "crate with no `CHANGELOG.md` of its own gets none; read from cargo-release's `pre-release-replacements` "
+        "when not set"
+    )
     fix_requirements: tuple[str, ...] = setting(
         factory=tuple, doc="crates whose dependents' requirements are rewritten only when they no longer accept the "
         "new version (`\"1.0\"` stays for 1.0.1; an exact `=1.0.0` moves); the others' always follow it "
