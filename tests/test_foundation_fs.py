@@ -61,6 +61,40 @@ def test_write_all_is_all_or_nothing_and_names_the_file(tmp_path: Path) -> None:
     assert _strays(tmp_path) == []
 
 
+def _descriptors() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc/self/fd to count descriptors")
+def test_write_all_frees_the_old_files_after_the_check_and_keeps_no_descriptor(tmp_path: Path) -> None:
+    # The replaced files are held open across the renames (their inodes are freed while
+    # `verify` runs): the check sees every new file, a failed check gets every old byte back,
+    # and no descriptor outlives the call either way.
+    files = {tmp_path / f"c{i}" / "Cargo.toml": f"new {i}\n".encode() for i in range(40)}
+    for i, path in enumerate(files):
+        path.parent.mkdir()
+        path.write_bytes(f"old {i}\n".encode())
+        path.chmod(0o640)
+    (tmp_path / "c0" / "Cargo.toml").unlink()  # one new file: nothing of it to hold
+    before = _descriptors()
+    seen: list[bytes] = []
+
+    def refuse() -> None:
+        seen.extend(p.read_bytes() for p in files)
+        raise OperationFailed("cargo refused the written tree", "fix it")
+
+    with pytest.raises(OperationFailed, match="cargo refused"):
+        fs.write_all(files, verify=refuse)
+    assert seen == list(files.values())
+    assert not (tmp_path / "c0" / "Cargo.toml").exists()
+    assert [p.read_bytes() for p in list(files)[1:]] == [f"old {i}\n".encode() for i in range(1, 40)]
+    assert _descriptors() == before
+    fs.write_all(files, verify=lambda: None)
+    assert [p.read_bytes() for p in files] == list(files.values())
+    assert all(p.stat().st_mode & 0o777 == 0o640 for p in list(files)[1:])
+    assert _descriptors() == before and _strays(tmp_path) == []
+
+
 def test_a_lock_is_exclusive_between_processes_and_records_its_holder(tmp_path: Path) -> None:
     path = tmp_path / "x.lock"
     holder = subprocess.Popen(
