@@ -155,13 +155,15 @@ def test_a_crate_with_an_empty_tag_prefix_below_the_top_takes_the_shared_templat
 def test_keys_this_tool_does_not_follow_are_warned_with_a_hint(tmp_path: Path) -> None:
     root = make_clap_like(tmp_path / "ws", release_toml=(
         'owners = ["github:org:team"]\npre-release-hook = ["./bump.sh"]\ndependent-version = "warn"\n'
-        'pre-release-replacements = [{file="README.md", search="x", replace="y"}]\nfrobnicate = true\n'))
+        'pre-release-replacements = [{file="README.md", search="x", replace="y"}]\nfrobnicate = true\n'
+        'publish = false\ntag = false\nconsolidate-commits = false\nsign-commit = true\n'))
     result = cli("--workspace", str(root), "release", "auto")
     assert result.returncode == 0, result.stderr
     warnings = [line for line in result.stderr.splitlines() if line.startswith("release: warning: cargo-release")
                 or "no cargo-release key" in line]
     named = " ".join(warnings)
-    for key in ("owners", "pre-release-hook", "dependent-version", "pre-release-replacements", "frobnicate"):
+    for key in ("owners", "pre-release-hook", "dependent-version", "pre-release-replacements", "frobnicate",
+                "publish = false", "tag = false", "consolidate-commits = false", "sign-commit = true"):
         assert f"`{key}" in named, (key, warnings)
     assert all("; hint: " in line for line in warnings)
     assert f"{root / 'release.toml'}:2:1" in named  # pre-release-hook's line
@@ -285,3 +287,20 @@ def test_the_root_changelog_belongs_to_the_crate_whose_replacements_edit_it(tmp_
     assert section.startswith("## [1.48.1] - ") and "cli reads stdin" in section
     assert "drops the old table" not in section
     assert "CHANGELOG.md belongs to cli" in stderr
+
+
+def test_a_group_moves_as_one_and_an_explicit_version_names_the_group(tmp_path: Path) -> None:
+    from pipeline.foundation.errors import UsageError
+    from pipeline.release.levels import Target, parse_target
+    from pipeline.release.plan import make_plan
+
+    ws = load_workspace(make_clap_like(tmp_path / "ws"))
+    groups = {"default": ("app", "app_derive")}
+    plan = make_plan(ws, Target(level="minor"), ["app_derive"], groups=groups, skip=("bench",))
+    assert {c.crate: str(c.new) for c in plan.changes} == {"app_derive": "1.2.0", "app": "1.2.0"}
+    assert plan.change("app").reason == "released with app_derive (version group 'default')"
+    assert plan.change("bench") is None  # never released, though its requirement on app breaks
+    assert any(e.file.name == "Cargo.toml" and e.file.parent.name == "bench" for e in plan.edits)
+    with pytest.raises(UsageError) as caught:
+        make_plan(ws, parse_target("1.1.1"), ["app_derive"], groups=groups)
+    assert "crate `app` (in version group 'default' with app_derive)" in str(caught.value)

@@ -369,7 +369,9 @@ def make_plan(
             name, members = group
             targets = {m: (levels or {}).get(m, target) if m in chosen and m != package.name else how
                        for m in members}
-            version = max(bumped(Version.parse(ws.package(m).version), targets[m], crate=f"crate `{m}`")
+            version = max(bumped(Version.parse(ws.package(m).version), targets[m],
+                                 crate=f"crate `{m}`" + ("" if m == package.name else
+                                                         f" (in version group {name!r} with {package.name})"))
                           for m in members)
             for member in members:
                 new[member] = version
