@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pipeline.foundation import git, proc
+from pipeline.foundation import git, memory, proc
 from pipeline.release import tagscheme
 from pipeline.workspace.cargo_semver import Version
 
@@ -439,6 +439,7 @@ def _log(top: Path, prefix: str, attributor: Attributor, skip_prefix: str, revs:
                                       edges if graph else None))
         return commits, edges
     finally:
+        memory.settle()  # the commits live until the command ends: the collector need not walk them
         if collecting:
             gc.enable()
 
