@@ -304,3 +304,11 @@ def test_a_group_moves_as_one_and_an_explicit_version_names_the_group(tmp_path: 
     with pytest.raises(UsageError) as caught:
         make_plan(ws, parse_target("1.1.1"), ["app_derive"], groups=groups)
     assert "crate `app` (in version group 'default' with app_derive)" in str(caught.value)
+
+
+def test_an_adopted_value_this_tool_refuses_names_the_cargo_release_line(tmp_path: Path) -> None:
+    root = make_clap_like(tmp_path / "ws", release_toml='allow-branch = ["main"]\nregistry = "my registry"\n')
+    result = cli("--workspace", str(root), "release", "auto")
+    assert result.returncode == 2
+    assert f"{root / 'release.toml'}:2:1: cargo-release `registry` does not fit" in result.stderr
+    assert "hint: " in result.stderr

@@ -339,6 +339,7 @@ def adopt_sources(ws: Workspace, settings: ReleaseSettings, raw: Mapping[str, An
         if value.key in KEYS:
             _check(value.source, value.key, value.value)
     changes: dict[str, Any] = {}
+    origins: dict[str, Value] = {}  # this tool's key -> the cargo-release value it came from
     adopted: list[str] = []
     warnings: list[str] = []
 
@@ -429,6 +430,7 @@ def adopt_sources(ws: Workspace, settings: ReleaseSettings, raw: Mapping[str, An
                      "this tool has no exclusions", "set `release.allowed-branches` to the branches to allow")
             given = tuple(kept) if kept != ["*"] else ()
         changes[ours.replace("-", "_")] = given
+        origins[ours] = workspace[theirs]
         shown = (", ".join(given) or "any") if isinstance(given, tuple) else str(given).lower() if isinstance(
             given, bool) else given
         adopted.append(f"{ours} {shown}")
@@ -473,6 +475,8 @@ def adopt_sources(ws: Workspace, settings: ReleaseSettings, raw: Mapping[str, An
                  "set `release.commit-message` (`{summary}` is the list of tags, `{version}` the shared version)")
         else:
             changes["commit_message"] = message
+            if has_commit:
+                origins["commit-message"] = workspace["pre-release-commit-message"]
             adopted.append(f'commit message "{message}"')
     if "tag-message" not in raw:
         text = workspace["tag-message"].value if "tag-message" in workspace else DEFAULT_MESSAGE
@@ -482,13 +486,16 @@ def adopt_sources(ws: Workspace, settings: ReleaseSettings, raw: Mapping[str, An
                  "tool does not fill", "set `release.tag-message` (`{tag}` and `{version}` are replaced)")
         else:
             changes["tag_message"] = message
+            if "tag-message" in workspace:
+                origins["tag-message"] = workspace["tag-message"]
     # Keys that would make cargo-release do something this tool does not.
     _unsupported(crates, sources, warn)
     try:
         result = dataclasses.replace(settings, **changes)
     except ValueError as exc:
-        where = sources[0].file
-        raise ConfigError(f"{where}: cargo-release settings do not fit this tool: {exc}",
+        named = [origins[k] for k in re.findall(r"`([\w-]+)`", str(exc)) if k in origins]
+        where = f"{named[0].where}: cargo-release `{named[0].key}`" if named else f"{sources[0].file}: cargo-release"
+        raise ConfigError(f"{where} does not fit this tool: {exc}",
                           "set the release keys in [workspace.metadata.pipeline.release], or set "
                           "`release.cargo-release = false`") from None
     files = list(dict.fromkeys(_rel(s.file, ws.root) for s in sources if s.crate is None))
