@@ -148,10 +148,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def entry() -> None:
-    code = main()
-    # The process ends here: what is alive stays alive until exit, so the cycle collector's
-    # final pass over it (tens of milliseconds after a long history was read) is skipped.
-    import gc
+    from pipeline.foundation import memory
 
-    gc.freeze()
+    memory.one_shot()
+    code = main()
+    memory.settle()  # the process ends here: the collector's last pass over what is alive is skipped
     sys.exit(code)

@@ -98,3 +98,26 @@ def test_another_crates_release_commit_is_not_a_change_of_the_root_package(tmp_p
     result = cli("release", "auto", "--no-verify", "--workspace", str(root))
     assert result.returncode == 0, result.stderr
     assert "release: auto: app 0.1.0: patch (1 commit since v0.1.0: 1 chore)" in _lines(result.stderr)
+
+
+def test_crates_alike_without_a_tag_share_one_warning(tmp_path: Path) -> None:
+    """bevy's shape: every crate at the same -dev version, none of them tagged: one line, not one per crate."""
+    root = tmp_path / "ws"
+    names = [f"part{i}" for i in range(5)]
+    (root / "Cargo.toml").parent.mkdir(parents=True)
+    (root / "Cargo.toml").write_text('[workspace]\nresolver = "2"\nmembers = ["crates/*"]\n')
+    for name in names:
+        (root / "crates" / name / "src").mkdir(parents=True)
+        (root / "crates" / name / "Cargo.toml").write_text(
+            f'[package]\nname = "{name}"\nversion = "0.20.0-dev"\nedition = "2021"\n')
+        (root / "crates" / name / "src" / "lib.rs").write_text("")
+    init_git(root)
+    git(root, "tag", "-a", "v0.16.0", "-m", "an old release")
+    commit(root, "crates/part0/src/lib.rs", "fix: part0 works")
+    result = cli("changelog", "--workspace", str(root))
+    assert result.returncode == 0, result.stderr
+    warnings = [line for line in result.stderr.splitlines() if "no release tag of" in line]
+    assert warnings == [
+        "release: warning: no release tag of 5 crates at 0.20.0-dev (`part0`, `part1`, `part2` and 2 more) among "
+        "1 tags: their whole history counts as unreleased; nearest tags: v0.16.0 (set `shared-tag` / `crate-tag` / "
+        "`primary-crate` if the scheme is not recognised)"]

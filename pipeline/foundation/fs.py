@@ -217,6 +217,13 @@ def write_all(
     changes nothing on disk: a kill closes it, and a power cut leaves an orphan inode that
     the filesystem drops at mount, exactly as for a file deleted while open.
 
+    The flush stays before the first rename; it does not run beside ``verify``. A rename can
+    reach the disk before the data of the file it names unless that data is durable first
+    (ext4's rename heuristic happens to cover it by default; XFS and others do not), and a
+    power cut would then leave a target that is neither its old nor its new content, which
+    the release journal's recovery must refuse to overwrite. Freeing the old inodes is what
+    can run beside the check: nothing a crash can see depends on when it happens.
+
     ``originals`` (path -> bytes, None for a file that does not exist) saves reading
     each file again when the caller already holds what a rollback must restore. An
     OSError becomes an :class:`OperationFailed` naming the file and saying nothing was

@@ -71,11 +71,15 @@ def run(
     stdin_text: str | None = None,
     timeout: float | None = None,
     hint: str | None = None,
+    keep_stdout: bool = True,
 ) -> Result:
     """Run ``argv`` and return its result.
 
     ``capture=False`` lets the tool write straight to the terminal (cargo's own
     progress bars and colours); its output is then not in the result.
+    ``keep_stdout=False`` sends stdout to /dev/null (stderr is still captured): for a
+    check whose output nobody reads (`cargo metadata` prints a megabyte of JSON for 500
+    crates, which would otherwise be piped, read and decoded for nothing).
     ``env`` entries are added to (not substituted for) the current environment.
     """
     args = [os.fspath(a) for a in argv]
@@ -98,7 +102,7 @@ def run(
             # Tools print what they find: a file name or source line that is not UTF-8
             # must not turn into a traceback (git diff -z, nvcc diagnostics...).
             errors="replace",
-            stdout=subprocess.PIPE if capture else None,
+            stdout=(subprocess.PIPE if keep_stdout else subprocess.DEVNULL) if capture else None,
             stderr=subprocess.PIPE if capture else None,
             stdin=None if stdin_text is not None else subprocess.DEVNULL,
             timeout=timeout,

@@ -245,9 +245,14 @@ def load(path: Path) -> Journal | None:
         ) from None
 
 
-def save(path: Path, journal: Journal) -> None:
-    """Durably (fsync of the file and its directory): the journal must outlive a power cut."""
-    fs.atomic_write(path, journal.dumps().encode(), mode=0o600)
+def save(path: Path, journal: Journal, *, durable: bool = True) -> None:
+    """Durably (fsync of the file and its directory): the journal must outlive a power cut.
+
+    ``durable`` False (still atomic) is for the record of a release's last step, which the
+    journal's removal follows at once: a power cut before that removal is durable leaves the
+    journal as the step before saved it (durably), which recovery finishes the same way, as
+    it does after a kill between a step's action and its record."""
+    fs.atomic_write(path, journal.dumps().encode(), mode=0o600, sync=durable)
 
 
 def remove(path: Path) -> None:
@@ -272,11 +277,12 @@ class Recorder:
                                   "nothing was changed", "free some disk space and run the release again") from None
         _hook("recorded:begin")
 
-    def record(self, step: str, **changes: Any) -> None:
+    def record(self, step: str, *, last: bool = False, **changes: Any) -> None:
+        """``step`` is done; ``last``: no step follows, the journal is removed next (see :func:`save`)."""
         _hook(f"done:{step}")
         self.journal = self.journal.with_step(step, **changes)
         try:
-            save(self.path, self.journal)
+            save(self.path, self.journal, durable=not last)
         except OSError as exc:
             raise OperationFailed(
                 f"step `{step}` of the release was done, but the journal {self.path} could not be updated: "

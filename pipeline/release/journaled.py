@@ -67,6 +67,9 @@ def plan_journal(release: Release, steps: Sequence[Step]) -> Journal:
 
 def run_steps(release: Release, steps: Sequence[Step]) -> Release:
     recorder: Recorder | None = None
+    # The last journaled step's record needs no fsync: the journal is removed right after it.
+    journaled = [s.NAME for s in steps if s.NAME in JOURNAL_STEP and s.wanted(release)]
+    last = journaled[-1] if journaled else None
     for step in steps:
         if not step.wanted(release):
             continue
@@ -82,7 +85,7 @@ def run_steps(release: Release, steps: Sequence[Step]) -> Release:
             raise _after_failure(release, recorder, exc) from None
         if recorder is not None and step.NAME in JOURNAL_STEP:
             extra = {"commit": release.commit.sha} if step.NAME == "commit" and release.commit else {}
-            recorder.record(JOURNAL_STEP[step.NAME], **extra)
+            recorder.record(JOURNAL_STEP[step.NAME], last=step.NAME == last, **extra)
     if recorder is not None:
         recorder.finish()
     return release

@@ -398,12 +398,31 @@ def make_plan(
 
     extra_names = frozenset(e.name for e in extras)
     sites = _sites(ws) + (_outside_sites(outside, extra_names) if outside is not None else [])
+    # Memos keyed by the Version object's identity: 500 crates ask about ~1,500 sites of a few
+    # (requirement, version) pairs, and hashing a Version recomputes its sort key every time.
+    rewrites: dict[tuple[str, int], Rewrite] = {}
+    accepted: dict[tuple[str, int], bool] = {}
+
+    def rewrite_of(text: str, version: Version) -> Rewrite:
+        key = (text, id(version))
+        found = rewrites.get(key)
+        if found is None:
+            found = rewrites[key] = rewrite_requirement(text, version)
+        return found
+
+    def accepts(text: str, version: Version) -> bool:
+        key = (text, id(version))
+        found = accepted.get(key)
+        if found is None:
+            found = accepted[key] = _accepts(text, version)
+        return found
+
     while True:
         forced: list[tuple[Package, str]] = []
         for site in sites:
             if site.dependency not in new:
                 continue
-            rewrite = rewrite_requirement(site.requirement, new[site.dependency])
+            rewrite = rewrite_of(site.requirement, new[site.dependency])
             if not rewrite.breaks or rewrite.new is None:
                 continue
             for dependent, kind in site.dependents:
@@ -425,7 +444,7 @@ def make_plan(
         if site.dependency not in new:
             continue
         version = new[site.dependency]
-        rewrite = rewrite_requirement(site.requirement, version)
+        rewrite = rewrite_of(site.requirement, version)
         where = f"{site.what} (in {rel_path(site.file, ws.root)})"
         if rewrite.kind in ("range", "invalid"):
             finals.append((site, site.requirement))
@@ -441,7 +460,8 @@ def make_plan(
         finals.append((site, rewrite.new))
     # The resolution check: what cargo will see once the edits are written.
     for site, final in finals:
-        problem = _rejects(site, final, new[site.dependency], ws.root, locate)
+        version = new[site.dependency]
+        problem = None if accepts(final, version) else _rejects(site, final, version, ws.root, locate)
         if problem is not None:
             warnings.append(problem.message)
             blockers.append(problem)

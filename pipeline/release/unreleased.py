@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pipeline.foundation import git, proc
+from pipeline.foundation import git, memory, proc
 from pipeline.release import tagscheme
 from pipeline.workspace.cargo_semver import Version
 
@@ -439,6 +439,7 @@ def _log(top: Path, prefix: str, attributor: Attributor, skip_prefix: str, revs:
                                       edges if graph else None))
         return commits, edges
     finally:
+        memory.settle()  # the commits live until the command ends: the collector need not walk them
         if collecting:
             gc.enable()
 
@@ -713,9 +714,20 @@ def _tag_view(ws: Workspace, settings: ReleaseSettings, tagged: Sequence[tuple[s
     untagged = last.untagged()
     if untagged and names:
         # Never a silent "whole history" while tags exist: say which crates have none, and what looks close.
+        # Crates in the same situation (bevy: 75 crates at 0.20.0-dev) share one line.
+        alike: dict[tuple[str, tuple[str, ...]], list[str]] = {}
         for crate in untagged:
-            near = ", ".join(last.nearest.get(crate, ())) or "none"
-            lines.append(f"release: warning: no release tag of `{crate}` ({versions[crate]}) among {len(names)} "
-                         f"tags: its whole history counts as unreleased; nearest tags: {near} "
+            alike.setdefault((str(versions[crate]), tuple(last.nearest.get(crate, ()))), []).append(crate)
+        for (version, nearest), crates in alike.items():
+            near = ", ".join(nearest) or "none"
+            if len(crates) == 1:
+                who, whose = f"`{crates[0]}` ({version})", "its"
+            else:
+                shown = ", ".join(f"`{c}`" for c in crates[:3]) + (f" and {len(crates) - 3} more" if len(crates) > 3
+                                                                    else "")
+                who = f"{len(crates)} crates at {version} ({shown})"
+                whose = "their"
+            lines.append(f"release: warning: no release tag of {who} among {len(names)} tags: {whose} whole history "
+                         f"counts as unreleased; nearest tags: {near} "
                          "(set `shared-tag` / `crate-tag` / `primary-crate` if the scheme is not recognised)")
     return _TagView(scheme, last, tuple(lines), untagged, tuple(versions), versions)

@@ -83,7 +83,7 @@ def verify_cargo(directory: Path, who: str = "release", root: Path | None = None
             "run it where cargo is to check the written manifests")
         return
     result = proc.run(["cargo", "metadata", "--locked", "--offline", "--format-version", "1"], cwd=directory,
-                      check=False)
+                      check=False, keep_stdout=False)  # the exit status and stderr are the answer
     if result.returncode == 0:
         log(f"{who}: `cargo metadata --offline --locked`{where} accepts the written manifests and Cargo.lock")
         return
