@@ -312,3 +312,21 @@ def test_an_adopted_value_this_tool_refuses_names_the_cargo_release_line(tmp_pat
     assert result.returncode == 2
     assert f"{root / 'release.toml'}:2:1: cargo-release `registry` does not fit" in result.stderr
     assert "hint: " in result.stderr
+
+
+def test_cargo_release_tag_names_are_followed_not_inferred(tmp_path: Path) -> None:
+    # snapbox's shape (every crate below the top, default tag-name), with a history of `lib@0.3.0`
+    # tags: cargo-release tags `lib-v0.3.1`, so does this tool, and the missing tag is said.
+    root = tmp_path / "ws"
+    (root / "crates/lib/src").mkdir(parents=True)
+    (root / "Cargo.toml").write_text('[workspace]\nmembers = ["crates/*"]\nresolver = "2"\n')
+    (root / "release.toml").write_text('allow-branch = ["main"]\n')
+    (root / "crates/lib/Cargo.toml").write_text(crate("lib", "0.3.0"))
+    (root / "crates/lib/src/lib.rs").write_text("// lib\n")
+    init_git(root)
+    git(root, "tag", "-a", "lib@0.3.0", "-m", "lib")
+    commit(root, "crates/lib/src/lib.rs", "fix: lex tokens")
+    plan, stderr = plan_of(root, "release", "auto")
+    assert plan["tags"] == ["lib-v0.3.1"]
+    assert "no release tag of `lib` (0.3.0)" in stderr and "lib@0.3.0" in stderr
+    assert "tags look like" not in stderr

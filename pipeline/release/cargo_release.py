@@ -411,6 +411,8 @@ def adopt_sources(ws: Workspace, settings: ReleaseSettings, raw: Mapping[str, An
                  "set `release.shared-tag` to the tag the shared version should get")
         if parts:
             adopted.append("tags " + " and ".join(parts))
+            if "infer-tags" not in raw:
+                changes["infer_tags"] = False  # cargo-release's templates say which tag is whose
     untagged = [c.name for c in released if not c.tag and c.name not in skip]
     if untagged:
         warn(f"cargo-release `tag = false` for {_names(untagged)} is not followed: this tool tags every release",
