@@ -330,3 +330,30 @@ def test_cargo_release_tag_names_are_followed_not_inferred(tmp_path: Path) -> No
     assert plan["tags"] == ["lib-v0.3.1"]
     assert "no release tag of `lib` (0.3.0)" in stderr and "lib@0.3.0" in stderr
     assert "tags look like" not in stderr
+
+
+def test_a_lockstep_workspace_moves_every_crate_and_makes_one_tag(tmp_path: Path) -> None:
+    # The common cargo-release lockstep shape: `shared-version = true` and `tag-name = "v{{version}}"`
+    # for every crate in the root release.toml, a crate-level release.toml naming a second group.
+    root = tmp_path / "ws"
+    (root / "Cargo.toml").parent.mkdir(parents=True)
+    (root / "Cargo.toml").write_text('[workspace]\nmembers = ["crates/*"]\nresolver = "2"\n')
+    (root / "release.toml").write_text('shared-version = true\ntag-name = "v{{version}}"\n')
+    for name, version in (("a", "0.2.0"), ("b", "0.2.0"), ("tools", "3.1.0"), ("tools-macros", "3.0.9")):
+        (root / f"crates/{name}/src").mkdir(parents=True)
+        (root / f"crates/{name}/src/lib.rs").write_text("// lib\n")
+        deps = 'a = { path = "../a", version = "0.2.0" }\n' if name == "b" else ""
+        (root / f"crates/{name}/Cargo.toml").write_text(crate(name, version, deps=deps))
+    own = 'shared-version = "tools"\ntag-name = "{{crate_name}}-v{{version}}"\n'
+    for name in ("tools", "tools-macros"):
+        (root / f"crates/{name}/release.toml").write_text(own)
+    init_git(root)
+    for tag in ("v0.2.0", "tools-v3.1.0", "tools-macros-v3.0.9"):
+        git(root, "tag", "-a", tag, "-m", tag)
+    commit(root, "crates/b/src/lib.rs", "fix: b")
+    commit(root, "crates/tools-macros/src/lib.rs", "fix: macros")
+    plan, stderr = plan_of(root, "release", "auto")
+    assert {c["name"]: c["new"] for c in plan["crates"]} == {
+        "a": "0.2.1", "b": "0.2.1", "tools": "3.1.1", "tools-macros": "3.1.1"}
+    assert sorted(plan["tags"]) == ["tools-macros-v3.1.1", "tools-v3.1.1", "v0.2.1"]
+    assert "released together: a, b; tools, tools-macros ('tools')" in stderr
