@@ -357,3 +357,22 @@ def test_a_lockstep_workspace_moves_every_crate_and_makes_one_tag(tmp_path: Path
         "a": "0.2.1", "b": "0.2.1", "tools": "3.1.1", "tools-macros": "3.1.1"}
     assert sorted(plan["tags"]) == ["tools-macros-v3.1.1", "tools-v3.1.1", "v0.2.1"]
     assert "released together: a, b; tools, tools-macros ('tools')" in stderr
+
+
+def test_templates_beyond_one_shared_and_one_per_crate_are_warned(tmp_path: Path) -> None:
+    root = tmp_path / "ws"
+    (root / ".git").mkdir(parents=True)
+    (root / "Cargo.toml").write_text('[workspace]\nmembers = ["crates/*"]\n')
+    templates = {"a": "v{{version}}", "b": "b-release-{{version}}", "c": "{{crate_name}}@{{version}}",
+                 "d": "", "e": "{{crate_name}}-{{date}}-{{version}}"}
+    for name, template in templates.items():
+        (root / f"crates/{name}").mkdir(parents=True)
+        extra = f'[package.metadata.release]\ntag-name = "{template}"\n' if template else ""
+        (root / f"crates/{name}/Cargo.toml").write_text(crate(name, "1.0.0", extra))
+    adopted = cargo_release.adopt(load_workspace(root), ReleaseSettings(), {})
+    settings = adopted.settings
+    assert settings.shared_tag in ("v{version}", "b-release-{version}")
+    assert settings.crate_tag in ("{crate}@{version}", "{crate}-v{version}")
+    text = "\n".join(adopted.lines)
+    assert "a second template without a crate name" in text and "{{date}}" in text
+    assert "beside `" in text and "for the other crates" in text

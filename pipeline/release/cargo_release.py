@@ -390,8 +390,9 @@ def adopt_sources(ws: Workspace, settings: ReleaseSettings, raw: Mapping[str, An
             for other in shared:
                 if other != template:
                     names = [c.name for c in tagged if c.template == other]
+                    fallback = own.most_common(1)[0][0] if own else settings.crate_tag
                     warn(f"cargo-release tags {_names(names)} `{other}`, a second template without a crate name "
-                         f"beside `{template}`: this tool tags them `{template}`",
+                         f"beside `{template}`: this tool tags them `{fallback}`",
                          "give them one template, or set `release.shared-tag` and `release.crate-tag`")
         if own:
             template = own.most_common(1)[0][0]
