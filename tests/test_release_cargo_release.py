@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from release_support import cli, git, init_git, snapshot
 from shapes_real import commit
 
-from pipeline.foundation.errors import ConfigError
+from pipeline.foundation.errors import ConfigError, ManifestError
 from pipeline.project import load_project
 from pipeline.release import cargo_release
 from pipeline.release.settings import ReleaseSettings
@@ -376,3 +376,16 @@ def test_templates_beyond_one_shared_and_one_per_crate_are_warned(tmp_path: Path
     text = "\n".join(adopted.lines)
     assert "a second template without a crate name" in text and "{{date}}" in text
     assert "beside `" in text and "for the other crates" in text
+
+
+def test_a_release_toml_that_is_no_file_is_skipped_and_a_garbled_one_located(tmp_path: Path) -> None:
+    root = make_clap_like(tmp_path / "ws")
+    (root / "release.toml").unlink()
+    (root / "release.toml").mkdir()  # a directory is no file: skipped, like cargo-release
+    (root / ".release.toml").symlink_to(root / "missing.toml")
+    assert cargo_release.read_sources(load_workspace(root))  # the crates' tables are still read
+    (root / ".release.toml").unlink()
+    (root / ".release.toml").write_bytes(b"\xff\xfe = 1\n")
+    with pytest.raises(ManifestError) as caught:
+        cargo_release.read_sources(load_workspace(root))
+    assert f"{root / '.release.toml'}:1:" in str(caught.value) and caught.value.exit_code == 2

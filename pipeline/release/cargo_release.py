@@ -129,13 +129,13 @@ def read_sources(ws: Workspace) -> tuple[Source, ...]:
             # os.path on strings: 1,000 stats on a 500-crate workspace cost a millisecond, not ten.
             if os.path.isfile(os.path.join(base, name)):
                 path = directory / name
-                text = path.read_text(encoding="utf-8", errors="replace")
+                text = _read(path)
                 found = _source(path, text, (), parse_toml(text, path, "cargo-release configuration"), crate)
                 if found is not None:
                     sources.append(found)
 
     files(ws.root, None)
-    root_text = ws.manifest_path.read_text(encoding="utf-8", errors="replace")
+    root_text = _read(ws.manifest_path)
     found = _source(ws.manifest_path, root_text, ("workspace", "metadata", "release"),
                     ws.metadata.get("release"), None)
     if found is not None:
@@ -145,13 +145,20 @@ def read_sources(ws: Workspace) -> tuple[Source, ...]:
             files(package.directory, package.name)
         if package.release_metadata is None:
             continue  # the workspace loader kept the table: no second read of most manifests
-        text = root_text if package.manifest_path == ws.manifest_path else package.manifest_path.read_text(
-            encoding="utf-8", errors="replace")
+        text = root_text if package.manifest_path == ws.manifest_path else _read(package.manifest_path)
         found = _source(package.manifest_path, text, ("package", "metadata", "release"), package.release_metadata,
                         package.name)
         if found is not None:
             sources.append(found)
     return tuple(sources)
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8", errors="replace")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the cargo-release configuration: {exc.strerror or exc}",
+                          "make the file readable, or set `release.cargo-release = false`") from None
 
 
 def git_top(start: Path) -> Path | None:
@@ -321,7 +328,7 @@ def _check_names(ws: Workspace, settings: ReleaseSettings, manifest_text: str) -
 def adopt(ws: Workspace, settings: ReleaseSettings, raw: Mapping[str, Any]) -> Adopted:
     """``settings`` with cargo-release's configuration filling the keys ``raw`` (this tool's
     ``[workspace.metadata.pipeline.release]`` table as written) leaves unset."""
-    manifest_text = ws.manifest_path.read_text(encoding="utf-8", errors="replace")
+    manifest_text = _read(ws.manifest_path)
     _check_names(ws, settings, manifest_text)
     if not settings.cargo_release:
         return Adopted(settings)
