@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from release_support import cli, git, init_git, snapshot
 from shapes_real import commit
 
-from pipeline.foundation.errors import ConfigError
+from pipeline.foundation.errors import ConfigError, ManifestError
 from pipeline.project import load_project
 from pipeline.release import cargo_release
 from pipeline.release.settings import ReleaseSettings
@@ -304,3 +304,88 @@ def test_a_group_moves_as_one_and_an_explicit_version_names_the_group(tmp_path: 
     with pytest.raises(UsageError) as caught:
         make_plan(ws, parse_target("1.1.1"), ["app_derive"], groups=groups)
     assert "crate `app` (in version group 'default' with app_derive)" in str(caught.value)
+
+
+def test_an_adopted_value_this_tool_refuses_names_the_cargo_release_line(tmp_path: Path) -> None:
+    root = make_clap_like(tmp_path / "ws", release_toml='allow-branch = ["main"]\nregistry = "my registry"\n')
+    result = cli("--workspace", str(root), "release", "auto")
+    assert result.returncode == 2
+    assert f"{root / 'release.toml'}:2:1: cargo-release `registry` does not fit" in result.stderr
+    assert "hint: " in result.stderr
+
+
+def test_cargo_release_tag_names_are_followed_not_inferred(tmp_path: Path) -> None:
+    # snapbox's shape (every crate below the top, default tag-name), with a history of `lib@0.3.0`
+    # tags: cargo-release tags `lib-v0.3.1`, so does this tool, and the missing tag is said.
+    root = tmp_path / "ws"
+    (root / "crates/lib/src").mkdir(parents=True)
+    (root / "Cargo.toml").write_text('[workspace]\nmembers = ["crates/*"]\nresolver = "2"\n')
+    (root / "release.toml").write_text('allow-branch = ["main"]\n')
+    (root / "crates/lib/Cargo.toml").write_text(crate("lib", "0.3.0"))
+    (root / "crates/lib/src/lib.rs").write_text("// lib\n")
+    init_git(root)
+    git(root, "tag", "-a", "lib@0.3.0", "-m", "lib")
+    commit(root, "crates/lib/src/lib.rs", "fix: lex tokens")
+    plan, stderr = plan_of(root, "release", "auto")
+    assert plan["tags"] == ["lib-v0.3.1"]
+    assert "no release tag of `lib` (0.3.0)" in stderr and "lib@0.3.0" in stderr
+    assert "tags look like" not in stderr
+
+
+def test_a_lockstep_workspace_moves_every_crate_and_makes_one_tag(tmp_path: Path) -> None:
+    # The common cargo-release lockstep shape: `shared-version = true` and `tag-name = "v{{version}}"`
+    # for every crate in the root release.toml, a crate-level release.toml naming a second group.
+    root = tmp_path / "ws"
+    (root / "Cargo.toml").parent.mkdir(parents=True)
+    (root / "Cargo.toml").write_text('[workspace]\nmembers = ["crates/*"]\nresolver = "2"\n')
+    (root / "release.toml").write_text('shared-version = true\ntag-name = "v{{version}}"\n')
+    for name, version in (("a", "0.2.0"), ("b", "0.2.0"), ("tools", "3.1.0"), ("tools-macros", "3.0.9")):
+        (root / f"crates/{name}/src").mkdir(parents=True)
+        (root / f"crates/{name}/src/lib.rs").write_text("// lib\n")
+        deps = 'a = { path = "../a", version = "0.2.0" }\n' if name == "b" else ""
+        (root / f"crates/{name}/Cargo.toml").write_text(crate(name, version, deps=deps))
+    own = 'shared-version = "tools"\ntag-name = "{{crate_name}}-v{{version}}"\n'
+    for name in ("tools", "tools-macros"):
+        (root / f"crates/{name}/release.toml").write_text(own)
+    init_git(root)
+    for tag in ("v0.2.0", "tools-v3.1.0", "tools-macros-v3.0.9"):
+        git(root, "tag", "-a", tag, "-m", tag)
+    commit(root, "crates/b/src/lib.rs", "fix: b")
+    commit(root, "crates/tools-macros/src/lib.rs", "fix: macros")
+    plan, stderr = plan_of(root, "release", "auto")
+    assert {c["name"]: c["new"] for c in plan["crates"]} == {
+        "a": "0.2.1", "b": "0.2.1", "tools": "3.1.1", "tools-macros": "3.1.1"}
+    assert sorted(plan["tags"]) == ["tools-macros-v3.1.1", "tools-v3.1.1", "v0.2.1"]
+    assert "released together: a, b; tools, tools-macros ('tools')" in stderr
+
+
+def test_templates_beyond_one_shared_and_one_per_crate_are_warned(tmp_path: Path) -> None:
+    root = tmp_path / "ws"
+    (root / ".git").mkdir(parents=True)
+    (root / "Cargo.toml").write_text('[workspace]\nmembers = ["crates/*"]\n')
+    templates = {"a": "v{{version}}", "b": "b-release-{{version}}", "c": "{{crate_name}}@{{version}}",
+                 "d": "", "e": "{{crate_name}}-{{date}}-{{version}}"}
+    for name, template in templates.items():
+        (root / f"crates/{name}").mkdir(parents=True)
+        extra = f'[package.metadata.release]\ntag-name = "{template}"\n' if template else ""
+        (root / f"crates/{name}/Cargo.toml").write_text(crate(name, "1.0.0", extra))
+    adopted = cargo_release.adopt(load_workspace(root), ReleaseSettings(), {})
+    settings = adopted.settings
+    assert settings.shared_tag in ("v{version}", "b-release-{version}")
+    assert settings.crate_tag in ("{crate}@{version}", "{crate}-v{version}")
+    text = "\n".join(adopted.lines)
+    assert "a second template without a crate name" in text and "{{date}}" in text
+    assert "beside `" in text and "for the other crates" in text
+
+
+def test_a_release_toml_that_is_no_file_is_skipped_and_a_garbled_one_located(tmp_path: Path) -> None:
+    root = make_clap_like(tmp_path / "ws")
+    (root / "release.toml").unlink()
+    (root / "release.toml").mkdir()  # a directory is no file: skipped, like cargo-release
+    (root / ".release.toml").symlink_to(root / "missing.toml")
+    assert cargo_release.read_sources(load_workspace(root))  # the crates' tables are still read
+    (root / ".release.toml").unlink()
+    (root / ".release.toml").write_bytes(b"\xff\xfe = 1\n")
+    with pytest.raises(ManifestError) as caught:
+        cargo_release.read_sources(load_workspace(root))
+    assert f"{root / '.release.toml'}:1:" in str(caught.value) and caught.value.exit_code == 2

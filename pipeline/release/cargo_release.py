@@ -129,13 +129,13 @@ def read_sources(ws: Workspace) -> tuple[Source, ...]:
             # os.path on strings: 1,000 stats on a 500-crate workspace cost a millisecond, not ten.
             if os.path.isfile(os.path.join(base, name)):
                 path = directory / name
-                text = path.read_text(encoding="utf-8", errors="replace")
+                text = _read(path)
                 found = _source(path, text, (), parse_toml(text, path, "cargo-release configuration"), crate)
                 if found is not None:
                     sources.append(found)
 
     files(ws.root, None)
-    root_text = ws.manifest_path.read_text(encoding="utf-8", errors="replace")
+    root_text = _read(ws.manifest_path)
     found = _source(ws.manifest_path, root_text, ("workspace", "metadata", "release"),
                     ws.metadata.get("release"), None)
     if found is not None:
@@ -145,13 +145,20 @@ def read_sources(ws: Workspace) -> tuple[Source, ...]:
             files(package.directory, package.name)
         if package.release_metadata is None:
             continue  # the workspace loader kept the table: no second read of most manifests
-        text = root_text if package.manifest_path == ws.manifest_path else package.manifest_path.read_text(
-            encoding="utf-8", errors="replace")
+        text = root_text if package.manifest_path == ws.manifest_path else _read(package.manifest_path)
         found = _source(package.manifest_path, text, ("package", "metadata", "release"), package.release_metadata,
                         package.name)
         if found is not None:
             sources.append(found)
     return tuple(sources)
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8", errors="replace")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the cargo-release configuration: {exc.strerror or exc}",
+                          "make the file readable, or set `release.cargo-release = false`") from None
 
 
 def git_top(start: Path) -> Path | None:
@@ -321,7 +328,7 @@ def _check_names(ws: Workspace, settings: ReleaseSettings, manifest_text: str) -
 def adopt(ws: Workspace, settings: ReleaseSettings, raw: Mapping[str, Any]) -> Adopted:
     """``settings`` with cargo-release's configuration filling the keys ``raw`` (this tool's
     ``[workspace.metadata.pipeline.release]`` table as written) leaves unset."""
-    manifest_text = ws.manifest_path.read_text(encoding="utf-8", errors="replace")
+    manifest_text = _read(ws.manifest_path)
     _check_names(ws, settings, manifest_text)
     if not settings.cargo_release:
         return Adopted(settings)
@@ -339,6 +346,7 @@ def adopt_sources(ws: Workspace, settings: ReleaseSettings, raw: Mapping[str, An
         if value.key in KEYS:
             _check(value.source, value.key, value.value)
     changes: dict[str, Any] = {}
+    origins: dict[str, Value] = {}  # this tool's key -> the cargo-release value it came from
     adopted: list[str] = []
     warnings: list[str] = []
 
@@ -389,8 +397,9 @@ def adopt_sources(ws: Workspace, settings: ReleaseSettings, raw: Mapping[str, An
             for other in shared:
                 if other != template:
                     names = [c.name for c in tagged if c.template == other]
+                    fallback = own.most_common(1)[0][0] if own else settings.crate_tag
                     warn(f"cargo-release tags {_names(names)} `{other}`, a second template without a crate name "
-                         f"beside `{template}`: this tool tags them `{template}`",
+                         f"beside `{template}`: this tool tags them `{fallback}`",
                          "give them one template, or set `release.shared-tag` and `release.crate-tag`")
         if own:
             template = own.most_common(1)[0][0]
@@ -410,6 +419,8 @@ def adopt_sources(ws: Workspace, settings: ReleaseSettings, raw: Mapping[str, An
                  "set `release.shared-tag` to the tag the shared version should get")
         if parts:
             adopted.append("tags " + " and ".join(parts))
+            if "infer-tags" not in raw:
+                changes["infer_tags"] = False  # cargo-release's templates say which tag is whose
     untagged = [c.name for c in released if not c.tag and c.name not in skip]
     if untagged:
         warn(f"cargo-release `tag = false` for {_names(untagged)} is not followed: this tool tags every release",
@@ -429,6 +440,7 @@ def adopt_sources(ws: Workspace, settings: ReleaseSettings, raw: Mapping[str, An
                      "this tool has no exclusions", "set `release.allowed-branches` to the branches to allow")
             given = tuple(kept) if kept != ["*"] else ()
         changes[ours.replace("-", "_")] = given
+        origins[ours] = workspace[theirs]
         shown = (", ".join(given) or "any") if isinstance(given, tuple) else str(given).lower() if isinstance(
             given, bool) else given
         adopted.append(f"{ours} {shown}")
@@ -473,6 +485,8 @@ def adopt_sources(ws: Workspace, settings: ReleaseSettings, raw: Mapping[str, An
                  "set `release.commit-message` (`{summary}` is the list of tags, `{version}` the shared version)")
         else:
             changes["commit_message"] = message
+            if has_commit:
+                origins["commit-message"] = workspace["pre-release-commit-message"]
             adopted.append(f'commit message "{message}"')
     if "tag-message" not in raw:
         text = workspace["tag-message"].value if "tag-message" in workspace else DEFAULT_MESSAGE
@@ -482,13 +496,16 @@ def adopt_sources(ws: Workspace, settings: ReleaseSettings, raw: Mapping[str, An
                  "tool does not fill", "set `release.tag-message` (`{tag}` and `{version}` are replaced)")
         else:
             changes["tag_message"] = message
+            if "tag-message" in workspace:
+                origins["tag-message"] = workspace["tag-message"]
     # Keys that would make cargo-release do something this tool does not.
     _unsupported(crates, sources, warn)
     try:
         result = dataclasses.replace(settings, **changes)
     except ValueError as exc:
-        where = sources[0].file
-        raise ConfigError(f"{where}: cargo-release settings do not fit this tool: {exc}",
+        named = [origins[k] for k in re.findall(r"`([\w-]+)`", str(exc)) if k in origins]
+        where = f"{named[0].where}: cargo-release `{named[0].key}`" if named else f"{sources[0].file}: cargo-release"
+        raise ConfigError(f"{where} does not fit this tool: {exc}",
                           "set the release keys in [workspace.metadata.pipeline.release], or set "
                           "`release.cargo-release = false`") from None
     files = list(dict.fromkeys(_rel(s.file, ws.root) for s in sources if s.crate is None))

@@ -30,6 +30,10 @@ class ReleaseSettings:
     crate_tag: str = setting(
         "{crate}-v{version}", doc="tag for a crate with its own version; `{crate}` and `{version}` are replaced"
     )
+    infer_tags: bool = setting(
+        True, doc="with `shared-tag` and `crate-tag` at their defaults, follow the scheme the existing tags show; "
+        "false: use the templates as they are (set false when cargo-release's tag names are adopted)"
+    )
     primary_crate: str = setting(
         "", doc="a crate with its own version whose releases are tagged with `shared-tag` (no `{crate}`), "
         "e.g. `clap` tagged `v4.6.6` beside `clap_lex-v1.1.0`"

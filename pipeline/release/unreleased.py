@@ -581,7 +581,7 @@ def release_scheme(
     primary = [c for c in dict.fromkeys([settings.primary_crate, *settings.shared_tag_crates]) if c]
     # `shared-tag-crates` (set, or read from cargo-release's tag names) says which template tags
     # which crate: the scheme is known, not inferred.
-    configured = bool(settings.shared_tag_crates) or not (
+    configured = bool(settings.shared_tag_crates) or not settings.infer_tags or not (
         settings.shared_tag == DEFAULT_SHARED and settings.crate_tag == DEFAULT_CRATE)
     if configured:
         scheme = tagscheme.infer(tags, versions, inheriting=inheriting, primary=primary, prefix=settings.tag_prefix,
