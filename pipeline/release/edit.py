@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import bisect
 import copy
+import functools
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -353,7 +354,9 @@ def _path_at(
     return (*table, *_key_parts(prefix.group(1)), *inner)
 
 
+@functools.lru_cache(maxsize=8192)
 def _key_parts(dotted: str) -> tuple[str, ...]:
+    # Cached: 500 manifests spell the same few keys (`dependencies`, `version`, member names).
     return tuple(p[1:-1] if p[0] in "\"'" else p for p in _KEY_PART_RE.findall(dotted))
 
 
