@@ -449,9 +449,9 @@ def adopt_sources(ws: Workspace, settings: ReleaseSettings, raw: Mapping[str, An
         root_changelog = os.path.normpath(os.path.join(str(ws.root), settings.changelog))
         owning = []
         for crate in released:
-            value = effective(sources, crate.name).get("pre-release-replacements")
+            replacements = effective(sources, crate.name).get("pre-release-replacements")
             directory = str(ws.package(crate.name).directory)
-            for item in value.value if value is not None else ():
+            for item in replacements.value if replacements is not None else ():
                 file = item.get("file") if isinstance(item, Mapping) else None
                 if isinstance(file, str) and os.path.normpath(os.path.join(directory, file)) == root_changelog:
                     owning.append(crate.name)
