@@ -415,3 +415,17 @@ def test_tag_false_in_a_group_shares_the_groups_tag(tmp_path: Path) -> None:
     assert plan["tags"] == ["v1.1.3"]
     assert "untagged app_derive released under their group's tag" in stderr
     assert "`tag = false`" not in stderr  # followed, so not warned about
+
+
+def test_pipeline_config_shows_the_adopted_keys_and_where_they_come_from(tmp_path: Path) -> None:
+    root = make_clap_like(tmp_path / "ws")
+    result = cli("--workspace", str(root), "config", "--json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["config"]["release"]["skip-crates"] == ["bench"]
+    assert data["config"]["release"]["allowed-branches"] == ["main"]
+    assert data["origins"]["release.allowed-branches"] == "cargo-release release.toml:1:1"
+    assert data["origins"]["release.skip-crates"].startswith("cargo-release (")
+    assert data["origins"]["release.changelog"] == "default"
+    text = cli("--workspace", str(root), "config").stdout
+    assert 'skip-crates = ["bench"]  # cargo-release (' in text

@@ -289,6 +289,8 @@ def crate_releases(ws: Workspace, sources: Sequence[Source], top: Path | None) -
 class Adopted:
     settings: ReleaseSettings
     lines: tuple[str, ...] = ()  # to print on stderr: what was adopted, then the warnings
+    # ("release", key) -> where it was read: `cargo-release release.toml:2:1` (for `pipeline config`)
+    origins: Mapping[tuple[str, ...], str] = dataclasses.field(default_factory=dict)
 
 
 def _names(names: Sequence[str], limit: int = 4) -> str:
@@ -538,7 +540,10 @@ def adopt_sources(ws: Workspace, settings: ReleaseSettings, raw: Mapping[str, An
         adopted.append("[workspace.metadata.pipeline.release] kept for " + ", ".join(f"`{k}`" for k in kept))
     if adopted:
         lines.append(f"release: cargo-release settings adopted ({', '.join(files)}): " + "; ".join(adopted))
-    return Adopted(result, (*lines, *dict.fromkeys(warnings)))
+    located = {k: f"cargo-release {_rel(Path(v.where), ws.root)}" for k, v in origins.items()}
+    keys = {("release", f.replace("_", "-")): located.get(f.replace("_", "-"), f"cargo-release ({', '.join(files)})")
+            for f in changes}
+    return Adopted(result, (*lines, *dict.fromkeys(warnings)), keys)
 
 
 def _rel(path: Path, root: Path) -> str:
