@@ -359,23 +359,37 @@ def test_a_lockstep_workspace_moves_every_crate_and_makes_one_tag(tmp_path: Path
     assert "released together: a, b; tools, tools-macros ('tools')" in stderr
 
 
-def test_templates_beyond_one_shared_and_one_per_crate_are_warned(tmp_path: Path) -> None:
+def test_templates_beyond_one_shared_and_one_per_crate_are_the_crates_own(tmp_path: Path) -> None:
     root = tmp_path / "ws"
     (root / ".git").mkdir(parents=True)
     (root / "Cargo.toml").write_text('[workspace]\nmembers = ["crates/*"]\n')
     templates = {"a": "v{{version}}", "b": "b-release-{{version}}", "c": "{{crate_name}}@{{version}}",
-                 "d": "", "e": "{{crate_name}}-{{date}}-{{version}}"}
+                 "d": "", "e": "{{crate_name}}-{{date}}-{{version}}", "f": ""}
     for name, template in templates.items():
         (root / f"crates/{name}").mkdir(parents=True)
         extra = f'[package.metadata.release]\ntag-name = "{template}"\n' if template else ""
         (root / f"crates/{name}/Cargo.toml").write_text(crate(name, "1.0.0", extra))
     adopted = cargo_release.adopt(load_workspace(root), ReleaseSettings(), {})
     settings = adopted.settings
-    assert settings.shared_tag in ("v{version}", "b-release-{version}")
-    assert settings.crate_tag in ("{crate}@{version}", "{crate}-v{version}")
+    assert settings.shared_tag == "v{version}" and settings.shared_tag_crates == ("a",)
+    assert settings.crate_tag == "{crate}-v{version}"  # d and f: the most common
+    assert dict(settings.crate_tags) == {"b": "b-release-{version}", "c": "{crate}@{version}"}
     text = "\n".join(adopted.lines)
-    assert "a second template without a crate name" in text and "{{date}}" in text
-    assert "beside `" in text and "for the other crates" in text
+    assert '"b-release-{version}" for b' in text
+    assert "`e`" in text and "{{date}}" in text and "; hint: " in text  # no counterpart: warned
+
+
+def test_a_crate_with_a_template_of_its_own_is_tagged_and_read_by_it(tmp_path: Path) -> None:
+    root = make_clap_like(tmp_path / "ws")
+    lex = root / "app_lex/Cargo.toml"
+    lex.write_text(lex.read_text() + '[package.metadata.release]\ntag-name = "lex/{{version}}"\n')
+    git(root, "commit", "-qam", "chore: lex tags")
+    git(root, "tag", "-a", "lex/0.3.0", "-m", "lex")
+    commit(root, "app_lex/src/lib.rs", "fix: lex tokens")
+    plan, stderr = plan_of(root, "release", "auto")
+    assert "lex/0.3.1" in plan["tags"] and "v1.1.3" in plan["tags"]
+    assert "no release tag of `app_lex`" not in stderr
+    assert plan["changelog"].count("lex tokens") == 1 and "lex tags" not in plan["changelog"]
 
 
 def test_a_release_toml_that_is_no_file_is_skipped_and_a_garbled_one_located(tmp_path: Path) -> None:

@@ -96,8 +96,11 @@ def _write_temp(target: Path, data: bytes, mode: int | None, *, sync: bool) -> P
             view = memoryview(data)
             while view:
                 view = view[os.write(fd, view):]
-            if mode is not None:
-                os.fchmod(fd, mode)  # exactly these bits, whatever the umask
+            # Exactly these bits, whatever the umask (or a directory's default ACL) made of
+            # them; fstat first: where open() already gave them (0644 under umask 022, the
+            # usual case) a chmod would only be one more journaled inode change per file.
+            if mode is not None and os.fstat(fd).st_mode & 0o7777 != mode:
+                os.fchmod(fd, mode)
             if sync:
                 os.fsync(fd)
         finally:

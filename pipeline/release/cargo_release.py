@@ -373,7 +373,7 @@ def adopt_sources(ws: Workspace, settings: ReleaseSettings, raw: Mapping[str, An
         adopted.append("released together: " + "; ".join(f"{_names(n)}" + ("" if g == "default" else f" ({g!r})")
                                                           for g, n in groups.items()))
     # Tag templates.
-    tag_keys = ("shared-tag", "crate-tag", "primary-crate", "shared-tag-crates")
+    tag_keys = ("shared-tag", "crate-tag", "primary-crate", "shared-tag-crates", "crate-tags")
     tagged = [c for c in released if c.name not in skip and c.tag]
     untranslatable = [c for c in tagged if c.template is None]
     for crate in untranslatable:
@@ -385,6 +385,7 @@ def adopt_sources(ws: Workspace, settings: ReleaseSettings, raw: Mapping[str, An
              "set `release.shared-tag` / `release.crate-tag` in [workspace.metadata.pipeline.release] (templates "
              "with `{crate}` and `{version}`)")
     if not any(k in raw for k in tag_keys):
+        crate_tags: dict[str, str] = {}
         shared = Counter(c.template for c in tagged if c.template is not None and "{crate}" not in c.template)
         own = Counter(c.template for c in tagged if c.template is not None and "{crate}" in c.template)
         parts = []
@@ -396,27 +397,26 @@ def adopt_sources(ws: Workspace, settings: ReleaseSettings, raw: Mapping[str, An
             parts.append(f'"{template}" for {_names(owners) or "the shared version"}')
             for other in shared:
                 if other != template:
-                    names = [c.name for c in tagged if c.template == other]
-                    fallback = own.most_common(1)[0][0] if own else settings.crate_tag
-                    warn(f"cargo-release tags {_names(names)} `{other}`, a second template without a crate name "
-                         f"beside `{template}`: this tool tags them `{fallback}`",
-                         "give them one template, or set `release.shared-tag` and `release.crate-tag`")
+                    for crate in (c for c in tagged if c.template == other):
+                        crate_tags[crate.name] = other
         if own:
             template = own.most_common(1)[0][0]
             changes["crate_tag"] = template
             parts.append(f'"{template}" for ' + ("the others" if shared else "each crate"))
             for other in own:
                 if other != template:
-                    names = [c.name for c in tagged if c.template == other]
-                    warn(f"cargo-release tags {_names(names)} `{other}` beside `{template}` for the other crates: "
-                         f"this tool tags them `{template}`",
-                         "give every crate one template, or set `release.crate-tag`")
+                    for crate in (c for c in tagged if c.template == other):
+                        crate_tags[crate.name] = other
         own_inheriting = [c.name for c in tagged if c.name in inheriting and c.template and "{crate}" in c.template]
         if own_inheriting:
             warn(f"cargo-release tags {_names(own_inheriting)} with their crate name, but they inherit "
                  "[workspace.package] version: this tool tags the shared version once, "
                  f"`{changes.get('shared_tag', settings.shared_tag)}`",
                  "set `release.shared-tag` to the tag the shared version should get")
+        if crate_tags and "crate-tags" not in raw:
+            changes["crate_tags"] = crate_tags
+            parts.append(", ".join(f'"{t}" for {c}' for c, t in list(crate_tags.items())[:4])
+                         + (f" and {len(crate_tags) - 4} more of their own" if len(crate_tags) > 4 else ""))
         if parts:
             adopted.append("tags " + " and ".join(parts))
             if "infer-tags" not in raw:
@@ -449,9 +449,9 @@ def adopt_sources(ws: Workspace, settings: ReleaseSettings, raw: Mapping[str, An
         root_changelog = os.path.normpath(os.path.join(str(ws.root), settings.changelog))
         owning = []
         for crate in released:
-            value = effective(sources, crate.name).get("pre-release-replacements")
+            replacements = effective(sources, crate.name).get("pre-release-replacements")
             directory = str(ws.package(crate.name).directory)
-            for item in value.value if value is not None else ():
+            for item in replacements.value if replacements is not None else ():
                 file = item.get("file") if isinstance(item, Mapping) else None
                 if isinstance(file, str) and os.path.normpath(os.path.join(directory, file)) == root_changelog:
                     owning.append(crate.name)

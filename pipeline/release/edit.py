@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import bisect
 import copy
+import functools
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -353,7 +354,9 @@ def _path_at(
     return (*table, *_key_parts(prefix.group(1)), *inner)
 
 
+@functools.lru_cache(maxsize=8192)
 def _key_parts(dotted: str) -> tuple[str, ...]:
+    # Cached: 500 manifests spell the same few keys (`dependencies`, `version`, member names).
     return tuple(p[1:-1] if p[0] in "\"'" else p for p in _KEY_PART_RE.findall(dotted))
 
 
@@ -431,7 +434,6 @@ def update_lockfile(text: str, changes: Mapping[str, tuple[str, str]], file: Pat
     versions of a name are locked) move too. Registry packages are never touched. A
     malformed lockfile is reported at its ``path:line:column``.
     """
-    before = set(_members(parse_toml(text, file, "lockfile"), file))
     lines = text.splitlines(keepends=True)
     blocks: list[list[int]] = []
     for index, line in enumerate(lines):
@@ -459,13 +461,19 @@ def update_lockfile(text: str, changes: Mapping[str, tuple[str, str]], file: Pat
             if name in changes and changes[name][0] == version:
                 lines[index] = line.replace(f'"{entry}"', f'"{name} {changes[name][1]}"', 1)
     result = "".join(lines)
+    # One parse, of the result: only version strings changed, so a lockfile that was malformed
+    # before is malformed after, and is then parsed again for its `path:line:column`.
     try:
         data = toml_loads(result)
-    except TOMLDecodeError as exc:  # pragma: no cover - only versions changed
-        raise ManifestError(f"{file}: lockfile edit produced invalid TOML ({exc})", "run `cargo update -w`") from exc
+    except TOMLDecodeError as exc:
+        parse_toml(text, file, "lockfile")  # raises the located error when the original is malformed
+        raise ManifestError(  # pragma: no cover - only versions changed
+            f"{file}: lockfile edit produced invalid TOML ({exc})", "run `cargo update -w`") from exc
     locked = set(_members(data, file))
     for name, (old, new) in changes.items():
-        if (name, old) in before and (name, new) not in locked:
+        # A member still locked at its old version (and not at its new one) is an entry the
+        # line scan missed: refused, never written half moved.
+        if (name, old) in locked and (name, new) not in locked:
             raise ManifestError(f"{file}: could not move `{name}` to {new}", "run `cargo update -w --offline`")
     return result
 

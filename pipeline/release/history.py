@@ -99,4 +99,5 @@ def release_tag_patterns(ws: Workspace, settings: ReleaseSettings) -> list[re.Pa
     from pipeline.release.tags import tag_pattern
 
     return [tag_pattern(settings.shared_tag, settings.tag_prefix),
-            *(tag_pattern(settings.crate_tag, settings.tag_prefix, p.name) for p in ws.members)]
+            *(tag_pattern(settings.crate_tags.get(p.name, settings.crate_tag), settings.tag_prefix, p.name)
+              for p in ws.members)]

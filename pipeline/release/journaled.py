@@ -26,9 +26,16 @@ JOURNAL_STEP = {"write": "files", "commit": "commit", "tag": "tags", "artifacts"
                 "push": "push"}
 
 
+# Where refuse_if_interrupted found the journal's place, for the run_steps of the same release:
+# finding it asks git (`rev-parse`, a process), and the flow asks both in turn under one lock.
+_located: tuple[Path, Path] | None = None
+
+
 def refuse_if_interrupted(root: Path) -> None:
     """A new release (or bump) while an interrupted one is recorded is refused: it would plan from half a state."""
+    global _located
     path = journal_location(root)
+    _located = (root, path)
     journal = load(path)
     if journal is not None:
         raise OperationFailed(f"{journal.describe()} (journal {path})", RESUME_HINT)
@@ -74,7 +81,7 @@ def run_steps(release: Release, steps: Sequence[Step]) -> Release:
         if not step.wanted(release):
             continue
         if recorder is None and step.NAME in JOURNAL_STEP:
-            recorder = Recorder(journal_location(release.facts.root), plan_journal(release, steps))
+            recorder = Recorder(_journal_path(release.facts.root), plan_journal(release, steps))
             recorder.begin()
             release = dataclasses.replace(release, on_published=recorder.published)
         try:
@@ -89,6 +96,13 @@ def run_steps(release: Release, steps: Sequence[Step]) -> Release:
     if recorder is not None:
         recorder.finish()
     return release
+
+
+def _journal_path(root: Path) -> Path:
+    """The journal's place: the one refuse_if_interrupted just found for ``root`` (taken once), else asked anew."""
+    global _located
+    found, _located = _located, None
+    return found[1] if found is not None and found[0] == root else journal_location(root)
 
 
 def _after_failure(release: Release, recorder: Recorder, exc: PipelineError) -> PipelineError:

@@ -335,6 +335,7 @@ def make_plan(
         if keep_build and version.build and not moved.build and how.version is None:
             return Version(moved.major, moved.minor, moved.patch, moved.pre, version.build)
         return moved
+
     def follow(package: Package) -> Target:
         # A dependent forced to move only needs a new version, not a new feature level:
         # the next patch, or the next pre-release of the kind it is already in.

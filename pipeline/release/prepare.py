@@ -139,7 +139,7 @@ def _shared_template_collisions(plan: Plan, settings: ReleaseSettings, scheme: S
     primary = [c for c in scheme.shared_crates] + ([settings.primary_crate] if settings.primary_crate else [])
     found: dict[str, Finding] = {}
     for change in plan.changes:
-        if change.inherited or change.crate not in primary or not plan.tagged(change):
+        if change.inherited or change.crate not in primary or not plan.tagged(change) or change.crate in scheme.own:
             continue
         others = [c for c in dict.fromkeys(primary) if c != change.crate]
         name = render_tag(scheme.shared, settings.tag_prefix, change.new)
@@ -176,7 +176,10 @@ def release_tags(plan: Plan, settings: ReleaseSettings, scheme: Scheme | None = 
     for change in plan.changes:
         if change.inherited or not plan.tagged(change):
             continue
-        if change.crate in primary:
+        own = scheme.own.get(change.crate) if scheme is not None else settings.crate_tags.get(change.crate)
+        if own is not None:
+            name = render_tag(own, settings.tag_prefix, shown(change.new), change.crate)
+        elif change.crate in primary:
             name = render_tag(shared_template, settings.tag_prefix, shown(change.new))
         else:
             name = render_tag(crate_template, settings.tag_prefix, shown(change.new), change.crate)

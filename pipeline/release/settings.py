@@ -43,6 +43,11 @@ class ReleaseSettings:
         "`primary-crate` but several: clap tags `clap`, `clap_builder` and `clap_derive` `v4.6.7`; read from "
         "cargo-release's `tag-name` / `tag-prefix` when not set"
     )
+    crate_tags: Mapping[str, str] = setting(
+        factory=dict, doc="a tag template of its own for a crate, over `shared-tag` / `crate-tag`, e.g. "
+        "`{ lib = \"lib-release-{version}\" }` (`{version}` and `{crate}` are replaced, `tag-prefix` in front); read "
+        "from cargo-release's `tag-name` / `tag-prefix` when a crate's is neither of the two"
+    )
     version_groups: Mapping[str, tuple[str, ...]] = setting(
         factory=dict, doc="crates with their own versions released together at one version: when one moves, all "
         "move to the highest of their new versions, e.g. `{ clap = [\"clap\", \"clap_builder\", \"clap_derive\"] }` "
@@ -149,6 +154,15 @@ class ReleaseSettings:
                     keys = f"`{key}` = {template!r}" + (f" with `tag-prefix` = {self.tag_prefix!r}"
                                                          if self.tag_prefix else "")
                     raise ValueError(f"{keys} makes tags git refuses: e.g. {example!r}: {problem}")
+        for crate, template in self.crate_tags.items():
+            if "{version}" not in template:
+                raise ValueError(f"`crate-tags` gives `{crate}` {template!r}, which has no `{{version}}`")
+            for version in EXAMPLE_VERSIONS:
+                example = self.tag_prefix + template.replace("{version}", version).replace("{crate}", crate)
+                problem = ref_format_problem(example)
+                if problem:
+                    raise ValueError(f"`crate-tags` gives `{crate}` {template!r}, which makes tags git refuses: "
+                                     f"e.g. {example!r}: {problem}")
         name = self.project_name
         if name and (name in (".", "..") or any(c in name for c in "/\\\0") or name.startswith("-")):
             # It becomes a file name in dist/: `../../x` would write outside it.

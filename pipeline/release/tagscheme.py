@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from pipeline.workspace.cargo_semver import SemverError, Version
 
@@ -88,8 +88,19 @@ class Scheme:
     shared_crates: tuple[str, ...] = ()  # crates the shared template tags (inheritors, primary crates)
     inferred: bool = False
     summary: str = ""  # the line printed when inferred
+    own: Mapping[str, str] = field(default_factory=dict)  # crate -> a template of its own (`crate-tags`)
+
+    def template_of(self, crate: str) -> str | None:
+        """The template ``crate``'s tags are made from (None: no template tags it)."""
+        if crate in self.own:
+            return self.own[crate]
+        if crate in self.shared_crates and self.shared is not None:
+            return self.shared
+        return self.crate
 
     def tag_for(self, crate: str, version: object) -> str | None:
+        if crate in self.own:
+            return render(self.own[crate], version, crate, self.prefix)
         if crate in self.shared_crates and self.shared is not None:
             return render(self.shared, version, None, self.prefix)
         if self.crate is not None:
@@ -205,8 +216,13 @@ def last_tags(tags: Sequence[str], versions: Mapping[str, Version], scheme: Sche
                     per_crate[name].append(item)
     if scheme.crate is not None:
         for item in parse_tags(tags, scheme.crate, names, scheme.prefix):
-            if item.crate in per_crate and item.crate not in scheme.shared_crates:
+            if item.crate in per_crate and item.crate not in scheme.shared_crates and item.crate not in scheme.own:
                 per_crate[item.crate].append(item)
+    for crate, template in scheme.own.items():
+        if crate in per_crate:
+            # A template of its own: only its tags are the crate's (`{crate}` matches its name alone).
+            per_crate[crate] = [ParsedTag(p.tag, p.version, crate) for p in parse_tags(tags, template, [crate],
+                                                                                        scheme.prefix)]
     result: dict[str, str | None] = {}
     nearest: dict[str, tuple[str, ...]] = {}
     for name in names:

@@ -609,6 +609,9 @@ def release_scheme(
     inheriting = [p.name for p in ws.members if p.version_inherited and ws.version is not None
                   and p.name in versions]
     primary = [c for c in dict.fromkeys([settings.primary_crate, *settings.shared_tag_crates]) if c]
+    # `crate-tags`: crates with a template of their own are left out of the two templates' inference.
+    own = {c: t for c, t in settings.crate_tags.items() if c in versions}
+    versions = {c: v for c, v in versions.items() if c not in own}
     # `shared-tag-crates` (set, or read from cargo-release's tag names) says which template tags
     # which crate: the scheme is known, not inferred.
     configured = bool(settings.shared_tag_crates) or not settings.infer_tags or not (
@@ -616,12 +619,13 @@ def release_scheme(
     if configured:
         scheme = tagscheme.infer(tags, versions, inheriting=inheriting, primary=primary, prefix=settings.tag_prefix,
                                  shared=settings.shared_tag, crate=settings.crate_tag)
-        return tagscheme.Scheme(scheme.shared, scheme.crate, scheme.prefix, scheme.shared_crates, inferred=False)
+        return tagscheme.Scheme(scheme.shared, scheme.crate, scheme.prefix, scheme.shared_crates, inferred=False,
+                                own=own)
     scheme = tagscheme.infer(tags, versions, inheriting=inheriting, primary=primary, prefix=settings.tag_prefix)
     # Templates no tag uses yet fall back to the defaults (a first release, a first crate tag).
     return tagscheme.Scheme(scheme.shared or DEFAULT_SHARED, scheme.crate or DEFAULT_CRATE, scheme.prefix,
                             scheme.shared_crates or tuple(inheriting + primary), scheme.inferred and bool(
-                                scheme.summary), scheme.summary)
+                                scheme.summary), scheme.summary, own)
 
 
 def _without_release_locks(history: History, tagged: Sequence[tuple[str, str]], names: Sequence[str],
@@ -635,6 +639,8 @@ def _without_release_locks(history: History, tagged: Sequence[tuple[str, str]], 
     for template in (scheme.shared, scheme.crate):
         if template is not None:
             releases.update(t.tag for t in tagscheme.parse_tags(names, template, versions, scheme.prefix))
+    for crate, template in scheme.own.items():
+        releases.update(t.tag for t in tagscheme.parse_tags(names, template, [crate], scheme.prefix))
     release_commits = {sha for tag, sha in tagged if tag in releases}
     if not any(c.sha in release_commits for c in history.commits):
         return history
