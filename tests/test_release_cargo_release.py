@@ -403,3 +403,14 @@ def test_a_release_toml_that_is_no_file_is_skipped_and_a_garbled_one_located(tmp
     with pytest.raises(ManifestError) as caught:
         cargo_release.read_sources(load_workspace(root))
     assert f"{root / '.release.toml'}:1:" in str(caught.value) and caught.value.exit_code == 2
+
+
+def test_tag_false_in_a_group_shares_the_groups_tag(tmp_path: Path) -> None:
+    # app_derive makes no tag of its own (`tag = false`) but is released with app, tagged `v{version}`.
+    root = make_clap_like(tmp_path / "ws", derive_release='[package.metadata.release]\nshared-version = true\n'
+                          'tag = false\n')
+    plan, stderr = plan_of(root, "release", "auto")
+    assert {c["name"]: c["new"] for c in plan["crates"]} == {"app_derive": "1.1.3", "app": "1.1.3"}
+    assert plan["tags"] == ["v1.1.3"]
+    assert "untagged app_derive released under their group's tag" in stderr
+    assert "`tag = false`" not in stderr  # followed, so not warned about

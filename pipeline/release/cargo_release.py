@@ -375,6 +375,15 @@ def adopt_sources(ws: Workspace, settings: ReleaseSettings, raw: Mapping[str, An
     # Tag templates.
     tag_keys = ("shared-tag", "crate-tag", "primary-crate", "shared-tag-crates", "crate-tags")
     tagged = [c for c in released if c.name not in skip and c.tag]
+    # `tag = false` in a version group whose tagged members share a tag without the crate name
+    # (`v{version}`): that one tag marks the untagged crate's release too (same version, one tag).
+    shared_tag_of: dict[str, str] = {}
+    for crate in tagged:
+        if crate.group is not None and crate.template is not None and "{crate}" not in crate.template:
+            shared_tag_of.setdefault(crate.group, crate.template)
+    borrowed = [dataclasses.replace(c, tag=True, template=shared_tag_of[c.group]) for c in released
+                if not c.tag and c.name not in skip and c.group in shared_tag_of]
+    tagged += borrowed
     untranslatable = [c for c in tagged if c.template is None]
     for crate in untranslatable:
         origin = crate.template_from
@@ -421,7 +430,9 @@ def adopt_sources(ws: Workspace, settings: ReleaseSettings, raw: Mapping[str, An
             adopted.append("tags " + " and ".join(parts))
             if "infer-tags" not in raw:
                 changes["infer_tags"] = False  # cargo-release's templates say which tag is whose
-    untagged = [c.name for c in released if not c.tag and c.name not in skip]
+    untagged = [c.name for c in released if not c.tag and c.name not in skip and c.group not in shared_tag_of]
+    if borrowed:
+        adopted.append(f"untagged {_names([c.name for c in borrowed])} released under their group's tag")
     if untagged:
         warn(f"cargo-release `tag = false` for {_names(untagged)} is not followed: this tool tags every release",
              "delete the tags after the release, or set `release = false` for crates that are never released")
