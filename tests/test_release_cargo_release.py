@@ -132,6 +132,7 @@ def test_our_own_keys_win_over_cargo_release(tmp_path: Path) -> None:
     assert settings.skip_crates == () and settings.commit_message == "release {summary}"
     assert dict(settings.version_groups) == {"core": ("app", "app_derive")}
     assert settings.shared_tag_crates == ("app", "app_derive")  # not set here: cargo-release's
+    assert "kept for `skip-crates`, `version-groups`" in project.release.lines[0]
 
 
 def test_a_crate_with_an_empty_tag_prefix_below_the_top_takes_the_shared_template(tmp_path: Path) -> None:

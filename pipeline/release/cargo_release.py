@@ -356,6 +356,9 @@ def adopt_sources(ws: Workspace, settings: ReleaseSettings, raw: Mapping[str, An
     released = [c for c in crates.values() if c.release]
     # Crates never released.
     skipped = [c.name for c in crates.values() if not c.release]
+    kept: list[str] = []  # this tool's keys set beside a cargo-release counterpart: theirs is not read
+    if skipped and "skip-crates" in raw:
+        kept.append("skip-crates")
     if skipped and "skip-crates" not in raw:
         changes["skip_crates"] = tuple(skipped)
         adopted.append(f"not released: {_names(skipped)}")
@@ -368,6 +371,8 @@ def adopt_sources(ws: Workspace, settings: ReleaseSettings, raw: Mapping[str, An
     inheriting = {p.name for p in ws.members if p.version_inherited and ws.version is not None}
     groups = {g: [c for c in names if c not in inheriting] for g, names in groups.items()}
     groups = {g: names for g, names in groups.items() if len(names) > 1}
+    if groups and "version-groups" in raw:
+        kept.append("version-groups")
     if groups and "version-groups" not in raw:
         changes["version_groups"] = {g: tuple(names) for g, names in groups.items()}
         adopted.append("released together: " + "; ".join(f"{_names(n)}" + ("" if g == "default" else f" ({g!r})")
@@ -393,6 +398,7 @@ def adopt_sources(ws: Workspace, settings: ReleaseSettings, raw: Mapping[str, An
              f"{', '.join('{{' + u + '}}' for u in unknown)}, which this tool has no counterpart for",
              "set `release.shared-tag` / `release.crate-tag` in [workspace.metadata.pipeline.release] (templates "
              "with `{crate}` and `{version}`)")
+    kept += [k for k in tag_keys if k in raw]
     if not any(k in raw for k in tag_keys):
         crate_tags: dict[str, str] = {}
         shared = Counter(c.template for c in tagged if c.template is not None and "{crate}" not in c.template)
@@ -441,15 +447,17 @@ def adopt_sources(ws: Workspace, settings: ReleaseSettings, raw: Mapping[str, An
               "registry": "publish-registry"}
     for theirs, ours in simple.items():
         if theirs not in workspace or ours in raw:
+            if theirs in workspace:
+                kept.append(ours)
             continue
         given: Any = workspace[theirs].value
         if theirs == "allow-branch":
-            kept = [b for b in given if not b.startswith("!")]
+            allowed = [b for b in given if not b.startswith("!")]
             negated = [b for b in given if b.startswith("!") and b != "!HEAD"]
             if negated:
                 warn(f"cargo-release `allow-branch` excludes {', '.join(negated)} ({workspace[theirs].where}): "
                      "this tool has no exclusions", "set `release.allowed-branches` to the branches to allow")
-            given = tuple(kept) if kept != ["*"] else ()
+            given = tuple(allowed) if allowed != ["*"] else ()
         changes[ours.replace("-", "_")] = given
         origins[ours] = workspace[theirs]
         shown = (", ".join(given) or "any") if isinstance(given, tuple) else str(given).lower() if isinstance(
@@ -487,6 +495,8 @@ def adopt_sources(ws: Workspace, settings: ReleaseSettings, raw: Mapping[str, An
             changes["keep_build_metadata"] = True
             adopted.append("build metadata kept")
     has_commit = "pre-release-commit-message" in workspace
+    kept += [ours for theirs, ours in (("pre-release-commit-message", "commit-message"),
+                                       ("tag-message", "tag-message")) if theirs in workspace and ours in raw]
     if "commit-message" not in raw:
         text = workspace["pre-release-commit-message"].value if has_commit else DEFAULT_MESSAGE
         message = _translate_message(text, {"version": "{version}"})
@@ -524,6 +534,8 @@ def adopt_sources(ws: Workspace, settings: ReleaseSettings, raw: Mapping[str, An
     if crate_files:
         files.append(f"{len(crate_files)} crate file{'' if len(crate_files) == 1 else 's'}")
     lines = []
+    if kept:
+        adopted.append("[workspace.metadata.pipeline.release] kept for " + ", ".join(f"`{k}`" for k in kept))
     if adopted:
         lines.append(f"release: cargo-release settings adopted ({', '.join(files)}): " + "; ".join(adopted))
     return Adopted(result, (*lines, *dict.fromkeys(warnings)))
