@@ -290,7 +290,7 @@ class Adopted:
     settings: ReleaseSettings
     lines: tuple[str, ...] = ()  # to print on stderr: what was adopted, then the warnings
     # ("release", key) -> where it was read: `cargo-release release.toml:2:1` (for `pipeline config`)
-    origins: Mapping[tuple[str, ...], str] = dataclasses.field(default_factory=dict)
+    origins: Mapping[tuple[str | int, ...], str] = dataclasses.field(default_factory=dict)
 
 
 def _names(names: Sequence[str], limit: int = 4) -> str:
@@ -541,8 +541,9 @@ def adopt_sources(ws: Workspace, settings: ReleaseSettings, raw: Mapping[str, An
     if adopted:
         lines.append(f"release: cargo-release settings adopted ({', '.join(files)}): " + "; ".join(adopted))
     located = {k: f"cargo-release {_rel(Path(v.where), ws.root)}" for k, v in origins.items()}
-    keys = {("release", f.replace("_", "-")): located.get(f.replace("_", "-"), f"cargo-release ({', '.join(files)})")
-            for f in changes}
+    everywhere = f"cargo-release ({', '.join(files)})"
+    keys: dict[tuple[str | int, ...], str] = {
+        ("release", f.replace("_", "-")): located.get(f.replace("_", "-"), everywhere) for f in changes}
     return Adopted(result, (*lines, *dict.fromkeys(warnings)), keys)
 
 
