@@ -6,9 +6,10 @@ commits over 50 crates with independent versions (each crate tagged
 the whole history), against `git log --format=... --name-only` over the same range,
 interleaved in one run (target: within 1.5x). The repository is built in the run
 with `git fast-import`. The in-process row is the history core alone
-(`pipeline.release.unreleased.read_history`: the tags, one log carrying the graph,
-attribution). CPU rows: user + system seconds of each command and its children, which
-on a shared, loaded machine say more than wall time.
+(`pipeline.release.unreleased.read_release_history`: the tags, the logs, attribution and
+each crate's range; the crate never tagged makes it read the history in parts). CPU
+rows: user + system seconds of each command and its children, which on a shared,
+loaded machine say more than wall time.
 
     python bench/bench_history.py [--commits N] [--crates N]
 """
@@ -44,13 +45,13 @@ def main() -> None:
         shape = make_history(root, crates=args.crates, commits=args.commits,
                              untagged=(f"hist-crate-{args.crates - 1:02d}",))
         built = time.perf_counter() - start
-        dirs = {n: f"crates/{n}" for n in shape.crates}
-        since = {n: shape.last_tags.get(n) for n in shape.crates}
+        from pipeline.project import load_project
+
+        project = load_project(str(root))
 
         def core() -> float:
             begin = time.perf_counter()
-            history.read_history(root, "", dirs, since, tag_shas=dict(history.tag_commits(root, merged=False)),
-                                 skip_prefix="chore(release): ")
+            history.read_release_history(root, project.workspace, project.config.release)
             return time.perf_counter() - begin
 
         pipeline = [sys.executable, "-m", "pipeline", "--workspace", str(root)]
@@ -70,7 +71,7 @@ def main() -> None:
         ratio = times[key] / times["git"]
         rows.append((label, f"{times[key]:.3f}", f"{ratio:.2f}  target <= 1.50: " + ("met" if ratio <= 1.5 else
                                                                                      "NOT met")))
-    rows.append(("  history core in-process (tags + one log + attribution)", f"{times['core']:.3f}",
+    rows.append(("  history core in-process (tags, logs, attribution, ranges)", f"{times['core']:.3f}",
                  f"{times['core'] / times['git']:.2f}"))
     for key, label in (("git", "CPU seconds: git log"), ("changelog", "CPU seconds: pipeline changelog"),
                        ("auto", "CPU seconds: pipeline release auto")):

@@ -112,12 +112,15 @@ class Origins:
     manifest_name: str
     lines: Mapping[Path_, int]
     env: Mapping[str, str]
+    adopted: Mapping[Path_, str] = dataclasses.field(default_factory=dict)  # key -> "cargo-release ..."
 
     def of(self, path: Path_) -> str:
         plain = tuple(p for p in path if isinstance(p, str))
         variable = ENV_OVERRIDES.get(plain)
         if variable and self.env.get(variable):
             return f"environment ${variable}"
+        if plain in self.adopted:
+            return self.adopted[plain]
         full = (*CONFIG_TABLE, *path)
         for end in range(len(full), len(CONFIG_TABLE), -1):
             # A value set as a whole (an inline table, an array) is the origin of what it holds.
@@ -194,20 +197,24 @@ def _keys(fields: Sequence[tuple[str, Any]], origins: Origins, index_path: Path_
         yield f"{toml_key_text(key)} = {toml_value(value)}  # {origins.of(where)}"
 
 
-def render(config: Any, manifest_text: str, manifest_name: str, env: Mapping[str, str]) -> str:
-    """The whole configuration as TOML; ``manifest_text`` locates the values it sets."""
-    origins = Origins(manifest_name, key_lines(manifest_text), env)
+def render(config: Any, manifest_text: str, manifest_name: str, env: Mapping[str, str],
+           adopted: Mapping[Path_, str] | None = None) -> str:
+    """The whole configuration as TOML; ``manifest_text`` locates the values it sets; ``adopted``:
+    keys read from cargo-release's configuration, with where."""
+    origins = Origins(manifest_name, key_lines(manifest_text), env, adopted or {})
     lines = [
         "# The effective configuration; the comment after each value says where it comes from:",
-        f"# `default`, `{manifest_name}:LINE` or `environment $VARIABLE`.",
+        f"# `default`, `{manifest_name}:LINE` or `environment $VARIABLE`"
+        + (", or `cargo-release FILE` (read from cargo-release's configuration)." if adopted else "."),
         *_section(config, (), origins, ()),
     ]
     return "\n".join(lines) + "\n"
 
 
-def origin_map(config: Any, manifest_text: str, manifest_name: str, env: Mapping[str, str]) -> dict[str, str]:
+def origin_map(config: Any, manifest_text: str, manifest_name: str, env: Mapping[str, str],
+               adopted: Mapping[Path_, str] | None = None) -> dict[str, str]:
     """Dotted key (array entries as ``name[0]``) -> origin, for ``--json``."""
-    origins = Origins(manifest_name, key_lines(manifest_text), env)
+    origins = Origins(manifest_name, key_lines(manifest_text), env, adopted or {})
     out: dict[str, str] = {}
 
     def walk(obj: Any, path: Path_) -> None:

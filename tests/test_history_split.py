@@ -147,6 +147,7 @@ def test_the_release_history_reads_split_and_whole_alike(tmp_path: Path, monkeyp
         return real_split(*args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(h, "_split_log", spy)
+    monkeypatch.setattr(h, "_whole_in_parts", lambda *a, **k: None)  # the whole history read, as one log or two
     monkeypatch.setattr(h, "_cores", lambda: 1)
     alone = h.read_release_history(root, project.workspace, project.config.release)
     assert seen == []

@@ -132,6 +132,7 @@ def test_our_own_keys_win_over_cargo_release(tmp_path: Path) -> None:
     assert settings.skip_crates == () and settings.commit_message == "release {summary}"
     assert dict(settings.version_groups) == {"core": ("app", "app_derive")}
     assert settings.shared_tag_crates == ("app", "app_derive")  # not set here: cargo-release's
+    assert "kept for `skip-crates`, `version-groups`" in project.release.lines[0]
 
 
 def test_a_crate_with_an_empty_tag_prefix_below_the_top_takes_the_shared_template(tmp_path: Path) -> None:
@@ -403,3 +404,28 @@ def test_a_release_toml_that_is_no_file_is_skipped_and_a_garbled_one_located(tmp
     with pytest.raises(ManifestError) as caught:
         cargo_release.read_sources(load_workspace(root))
     assert f"{root / '.release.toml'}:1:" in str(caught.value) and caught.value.exit_code == 2
+
+
+def test_tag_false_in_a_group_shares_the_groups_tag(tmp_path: Path) -> None:
+    # app_derive makes no tag of its own (`tag = false`) but is released with app, tagged `v{version}`.
+    root = make_clap_like(tmp_path / "ws", derive_release='[package.metadata.release]\nshared-version = true\n'
+                          'tag = false\n')
+    plan, stderr = plan_of(root, "release", "auto")
+    assert {c["name"]: c["new"] for c in plan["crates"]} == {"app_derive": "1.1.3", "app": "1.1.3"}
+    assert plan["tags"] == ["v1.1.3"]
+    assert "untagged app_derive released under their group's tag" in stderr
+    assert "`tag = false`" not in stderr  # followed, so not warned about
+
+
+def test_pipeline_config_shows_the_adopted_keys_and_where_they_come_from(tmp_path: Path) -> None:
+    root = make_clap_like(tmp_path / "ws")
+    result = cli("--workspace", str(root), "config", "--json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["config"]["release"]["skip-crates"] == ["bench"]
+    assert data["config"]["release"]["allowed-branches"] == ["main"]
+    assert data["origins"]["release.allowed-branches"] == "cargo-release release.toml:1:1"
+    assert data["origins"]["release.skip-crates"].startswith("cargo-release (")
+    assert data["origins"]["release.changelog"] == "default"
+    text = cli("--workspace", str(root), "config").stdout
+    assert 'skip-crates = ["bench"]  # cargo-release (' in text

@@ -53,10 +53,13 @@ def run(args: argparse.Namespace) -> int:
     project = load_project(args.workspace)
     manifest = project.workspace.manifest_path
     text = manifest.read_text(encoding="utf-8")
+    # The release keys as releases see them: cargo-release's configuration fills those not set here.
+    adopted = project.release
+    config = dataclasses.replace(project.config, release=adopted.settings)
     if args.json:
-        emit_json({"workspace": str(project.root), "config": _plain(project.config),
-                   "origins": configview.origin_map(project.config, text, manifest.name, os.environ)})
+        emit_json({"workspace": str(project.root), "config": _plain(config),
+                   "origins": configview.origin_map(config, text, manifest.name, os.environ, adopted.origins)})
     else:
         print(f"# [workspace.metadata.pipeline] of {manifest}")
-        print(configview.render(project.config, text, manifest.name, os.environ), end="")
+        print(configview.render(config, text, manifest.name, os.environ, adopted.origins), end="")
     return 0

@@ -289,6 +289,8 @@ def crate_releases(ws: Workspace, sources: Sequence[Source], top: Path | None) -
 class Adopted:
     settings: ReleaseSettings
     lines: tuple[str, ...] = ()  # to print on stderr: what was adopted, then the warnings
+    # ("release", key) -> where it was read: `cargo-release release.toml:2:1` (for `pipeline config`)
+    origins: Mapping[tuple[str | int, ...], str] = dataclasses.field(default_factory=dict)
 
 
 def _names(names: Sequence[str], limit: int = 4) -> str:
@@ -356,6 +358,9 @@ def adopt_sources(ws: Workspace, settings: ReleaseSettings, raw: Mapping[str, An
     released = [c for c in crates.values() if c.release]
     # Crates never released.
     skipped = [c.name for c in crates.values() if not c.release]
+    kept: list[str] = []  # this tool's keys set beside a cargo-release counterpart: theirs is not read
+    if skipped and "skip-crates" in raw:
+        kept.append("skip-crates")
     if skipped and "skip-crates" not in raw:
         changes["skip_crates"] = tuple(skipped)
         adopted.append(f"not released: {_names(skipped)}")
@@ -368,6 +373,8 @@ def adopt_sources(ws: Workspace, settings: ReleaseSettings, raw: Mapping[str, An
     inheriting = {p.name for p in ws.members if p.version_inherited and ws.version is not None}
     groups = {g: [c for c in names if c not in inheriting] for g, names in groups.items()}
     groups = {g: names for g, names in groups.items() if len(names) > 1}
+    if groups and "version-groups" in raw:
+        kept.append("version-groups")
     if groups and "version-groups" not in raw:
         changes["version_groups"] = {g: tuple(names) for g, names in groups.items()}
         adopted.append("released together: " + "; ".join(f"{_names(n)}" + ("" if g == "default" else f" ({g!r})")
@@ -375,6 +382,15 @@ def adopt_sources(ws: Workspace, settings: ReleaseSettings, raw: Mapping[str, An
     # Tag templates.
     tag_keys = ("shared-tag", "crate-tag", "primary-crate", "shared-tag-crates", "crate-tags")
     tagged = [c for c in released if c.name not in skip and c.tag]
+    # `tag = false` in a version group whose tagged members share a tag without the crate name
+    # (`v{version}`): that one tag marks the untagged crate's release too (same version, one tag).
+    shared_tag_of: dict[str, str] = {}
+    for crate in tagged:
+        if crate.group is not None and crate.template is not None and "{crate}" not in crate.template:
+            shared_tag_of.setdefault(crate.group, crate.template)
+    borrowed = [dataclasses.replace(c, tag=True, template=shared_tag_of[c.group]) for c in released
+                if not c.tag and c.name not in skip and c.group in shared_tag_of]
+    tagged += borrowed
     untranslatable = [c for c in tagged if c.template is None]
     for crate in untranslatable:
         origin = crate.template_from
@@ -384,6 +400,7 @@ def adopt_sources(ws: Workspace, settings: ReleaseSettings, raw: Mapping[str, An
              f"{', '.join('{{' + u + '}}' for u in unknown)}, which this tool has no counterpart for",
              "set `release.shared-tag` / `release.crate-tag` in [workspace.metadata.pipeline.release] (templates "
              "with `{crate}` and `{version}`)")
+    kept += [k for k in tag_keys if k in raw]
     if not any(k in raw for k in tag_keys):
         crate_tags: dict[str, str] = {}
         shared = Counter(c.template for c in tagged if c.template is not None and "{crate}" not in c.template)
@@ -421,7 +438,9 @@ def adopt_sources(ws: Workspace, settings: ReleaseSettings, raw: Mapping[str, An
             adopted.append("tags " + " and ".join(parts))
             if "infer-tags" not in raw:
                 changes["infer_tags"] = False  # cargo-release's templates say which tag is whose
-    untagged = [c.name for c in released if not c.tag and c.name not in skip]
+    untagged = [c.name for c in released if not c.tag and c.name not in skip and c.group not in shared_tag_of]
+    if borrowed:
+        adopted.append(f"untagged {_names([c.name for c in borrowed])} released under their group's tag")
     if untagged:
         warn(f"cargo-release `tag = false` for {_names(untagged)} is not followed: this tool tags every release",
              "delete the tags after the release, or set `release = false` for crates that are never released")
@@ -430,15 +449,17 @@ def adopt_sources(ws: Workspace, settings: ReleaseSettings, raw: Mapping[str, An
               "registry": "publish-registry"}
     for theirs, ours in simple.items():
         if theirs not in workspace or ours in raw:
+            if theirs in workspace:
+                kept.append(ours)
             continue
         given: Any = workspace[theirs].value
         if theirs == "allow-branch":
-            kept = [b for b in given if not b.startswith("!")]
+            allowed = [b for b in given if not b.startswith("!")]
             negated = [b for b in given if b.startswith("!") and b != "!HEAD"]
             if negated:
                 warn(f"cargo-release `allow-branch` excludes {', '.join(negated)} ({workspace[theirs].where}): "
                      "this tool has no exclusions", "set `release.allowed-branches` to the branches to allow")
-            given = tuple(kept) if kept != ["*"] else ()
+            given = tuple(allowed) if allowed != ["*"] else ()
         changes[ours.replace("-", "_")] = given
         origins[ours] = workspace[theirs]
         shown = (", ".join(given) or "any") if isinstance(given, tuple) else str(given).lower() if isinstance(
@@ -476,6 +497,8 @@ def adopt_sources(ws: Workspace, settings: ReleaseSettings, raw: Mapping[str, An
             changes["keep_build_metadata"] = True
             adopted.append("build metadata kept")
     has_commit = "pre-release-commit-message" in workspace
+    kept += [ours for theirs, ours in (("pre-release-commit-message", "commit-message"),
+                                       ("tag-message", "tag-message")) if theirs in workspace and ours in raw]
     if "commit-message" not in raw:
         text = workspace["pre-release-commit-message"].value if has_commit else DEFAULT_MESSAGE
         message = _translate_message(text, {"version": "{version}"})
@@ -513,9 +536,15 @@ def adopt_sources(ws: Workspace, settings: ReleaseSettings, raw: Mapping[str, An
     if crate_files:
         files.append(f"{len(crate_files)} crate file{'' if len(crate_files) == 1 else 's'}")
     lines = []
+    if kept:
+        adopted.append("[workspace.metadata.pipeline.release] kept for " + ", ".join(f"`{k}`" for k in kept))
     if adopted:
         lines.append(f"release: cargo-release settings adopted ({', '.join(files)}): " + "; ".join(adopted))
-    return Adopted(result, (*lines, *dict.fromkeys(warnings)))
+    located = {k: f"cargo-release {_rel(Path(v.where), ws.root)}" for k, v in origins.items()}
+    everywhere = f"cargo-release ({', '.join(files)})"
+    keys: dict[tuple[str | int, ...], str] = {
+        ("release", f.replace("_", "-")): located.get(f.replace("_", "-"), everywhere) for f in changes}
+    return Adopted(result, (*lines, *dict.fromkeys(warnings)), keys)
 
 
 def _rel(path: Path, root: Path) -> str:

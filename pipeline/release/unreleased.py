@@ -15,6 +15,7 @@ The parsing and the reachability arithmetic are pure functions of git's output;
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import gc
 import heapq
@@ -23,7 +24,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pipeline.foundation import git, memory, proc
 from pipeline.release import tagscheme
@@ -424,11 +425,7 @@ def _log(top: Path, prefix: str, attributor: Attributor, skip_prefix: str, revs:
     ``split_at``: a commit of the history (a tag's) at which a graph log may be cut in two
     halves read by two git processes side by side (:func:`_split_log`); git's tree diffs are
     most of the time a long history takes, and one git process uses one core."""
-    # Tens of thousands of small objects that all stay alive: the cycle collector would walk the
-    # growing heap again and again for nothing (a fifth of the parse), so it waits until the end.
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
+    with _parsing():
         if graph and split_at is not None and _cores() > 1:
             return _split_log(top, attributor, skip_prefix, revs, split_at, started)
         specs = ["--", prefix] if prefix else []
@@ -438,8 +435,19 @@ def _log(top: Path, prefix: str, attributor: Attributor, skip_prefix: str, revs:
         commits = tuple(parse_records(stream_records(_announced(chunks, started)), prefix, attributor, skip_prefix,
                                       edges if graph else None))
         return commits, edges
+
+
+@contextlib.contextmanager
+def _parsing() -> Iterator[None]:
+    """While a long log is parsed: tens of thousands of small objects that all stay alive, which
+    the cycle collector would walk again and again for nothing (a fifth of the parse), so it waits;
+    afterwards they live until the command ends (:func:`pipeline.foundation.memory.settle`)."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
     finally:
-        memory.settle()  # the commits live until the command ends: the collector need not walk them
+        memory.settle()
         if collecting:
             gc.enable()
 
@@ -472,6 +480,45 @@ def split_point(candidates: Iterable[str]) -> str | None:
 _Part = tuple[list[HistoryCommit], list[tuple[str, str]], list[int]]
 
 
+def _read_part(top: Path, attributor: Attributor, skip_prefix: str, revs: list[str], *, graph: bool,
+               paths: Sequence[str] = (), started: Callable[[], None] | None = None) -> _Part:
+    """One part of a history read at once with others: its commits, edges (``graph``: merges and
+    parents too) and committer dates, from ``git log revs [-- paths]`` (``paths``: every commit
+    touching them, as filtering the whole log would list, with only their files)."""
+    limits = ["--no-merges", "--full-history"] if not graph else []
+    chunks = _announced(git.stream_git(top, "log", *limits, "--format=" + DATED_GRAPH_FORMAT, "--name-only",
+                                       "--no-renames", *revs, *(["--", *paths] if paths else []), hint=_HINT),
+                        started)
+    edges: list[tuple[str, str]] = []
+    dates: list[int] = []
+    commits = list(parse_records(stream_records(chunks), "", attributor, skip_prefix, edges if graph else None,
+                                 dates))
+    return commits, edges, dates
+
+
+def _concurrently(*tasks: Callable[[], Any]) -> list[Any]:
+    """Each task's result, the first run here and the others in threads at the same time (each
+    waits on its own git process); the first error raised is raised here."""
+    results: list[Any] = [None] * len(tasks)
+    failures: list[BaseException] = []
+
+    def run(index: int) -> None:
+        try:
+            results[index] = tasks[index]()
+        except BaseException as exc:  # noqa: BLE001 - handed to the calling thread, raised there
+            failures.append(exc)
+
+    workers = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(1, len(tasks))]
+    for worker in workers:
+        worker.start()
+    run(0)
+    for worker in workers:
+        worker.join()
+    if failures:
+        raise failures[0]
+    return results
+
+
 def _split_log(top: Path, attributor: Attributor, skip_prefix: str, revs: list[str], cut: str,
                started: Callable[[], None] | None = None) -> tuple[tuple[HistoryCommit, ...], list[tuple[str, str]]]:
     """The graph log of ``HEAD revs`` as two logs read at once: ``HEAD ^cut`` (the newer part)
@@ -484,30 +531,9 @@ def _split_log(top: Path, attributor: Attributor, skip_prefix: str, revs: list[s
     the older part is then cut down to what the newer part's boundary reaches, which is what
     HEAD reaches there, so the answer never depends on the tag chosen.
     """
-    def read(tips: list[str], announce: Callable[[], None] | None = None) -> _Part:
-        chunks = _announced(git.stream_git(top, "log", "--format=" + DATED_GRAPH_FORMAT, "--name-only",
-                                           "--no-renames", *tips, *revs, hint=_HINT), announce)
-        edges: list[tuple[str, str]] = []
-        dates: list[int] = []
-        commits = list(parse_records(stream_records(chunks), "", attributor, skip_prefix, edges, dates))
-        return commits, edges, dates
-
-    older: dict[str, _Part] = {}
-    failure: list[BaseException] = []
-
-    def read_older() -> None:
-        try:
-            older["part"] = read([cut])
-        except BaseException as exc:  # noqa: BLE001 - handed to the main thread, raised there
-            failure.append(exc)
-
-    worker = threading.Thread(target=read_older, daemon=True)
-    worker.start()
-    new_commits, new_edges, new_dates = read(["HEAD", f"^{cut}"], started)
-    worker.join()
-    if failure:
-        raise failure[0]
-    old_commits, old_edges, old_dates = older["part"]
+    (new_commits, new_edges, new_dates), (old_commits, old_edges, old_dates) = _concurrently(
+        lambda: _read_part(top, attributor, skip_prefix, ["HEAD", f"^{cut}", *revs], graph=True, started=started),
+        lambda: _read_part(top, attributor, skip_prefix, [cut, *revs], graph=True))
     listed = {sha for sha, _parents in new_edges}
     # Where the newer part ends: the commits its commits name as parents without listing them.
     boundary = {p for _sha, parents in new_edges if parents for p in parents.split(" ") if p not in listed}
@@ -560,16 +586,20 @@ class ReleaseHistory:
         from pipeline.release import changelog as cl
 
         wanted = tuple(c for c in crates if c in self.last.tags)
-        # Workspace-level files (no crate's) belong to the shared line / primary crates' range.
-        tagged = [c for c in wanted if self.last.tags.get(c) is not None]
-        judges = [c for c in self.scheme.shared_crates if c in wanted] or tagged or list(wanted)
-        commits = self.history.for_crates(wanted, unattributed_for=judges)
+        commits = self.history.for_crates(wanted, unattributed_for=_judges(self.scheme, self.last, wanted))
         changes = cl.from_history(commits, self.since(wanted))
         return cl.Changes(changes.since, changes.entries,
                           {c: self.last.tags.get(c) for c in wanted})
 
     def changed(self, crates: Sequence[str]) -> tuple[str, ...]:
         return self.history.changed([c for c in crates if c in self.last.tags])
+
+
+def _judges(scheme: tagscheme.Scheme, last: tagscheme.LastTags, wanted: Sequence[str]) -> list[str]:
+    """Whose range decides a workspace-level commit (a file of no crate): the shared line's crates,
+    else the tagged crates, else all of ``wanted``."""
+    tagged = [c for c in wanted if last.tags.get(c) is not None]
+    return [c for c in scheme.shared_crates if c in wanted] or tagged or list(wanted)
 
 
 def release_scheme(
@@ -653,6 +683,9 @@ def read_release_history(
         every = tag_commits(top, merged=False)
         guess = _tag_view(ws, settings, every)
         if guess.whole:
+            parts = _whole_in_parts(top, ws, settings, every, guess, dirs, skip, started)
+            if parts is not None:
+                return parts
             commits, edges = read_all_history(top, dirs, skip_prefix=skip, split_candidates=(sha for _t, sha in every),
                                               started=started)
             reached = {commit for commit, _parents in edges}
@@ -667,6 +700,70 @@ def read_release_history(
     view = _tag_view(ws, settings, tagged)
     history = read_history(top, prefix, dirs, view.since, tag_shas=dict(tagged), skip_prefix=skip, started=started)
     return view.result(history, tagged, every, dirs)
+
+
+def _whole_in_parts(top: Path, ws: Workspace, settings: ReleaseSettings, every: Sequence[tuple[str, str]],
+                    guess: _TagView, dirs: Mapping[str, str], skip: str,
+                    started: Callable[[], None] | None) -> ReleaseHistory | None:
+    """A crate never tagged, beside tagged ones: its range is the whole history, but only its own.
+
+    The tagged crates (and the workspace-level files they judge) need the log since the merge
+    base of their tags; the never-tagged crates need every commit touching their directories,
+    which a log limited to those directories lists without diffing the rest of every tree.
+    So three git processes run at once: the full log since the base (with the graph), the
+    directory-limited log of everything below it, and the tags HEAD reaches. The answer is the
+    one of reading the whole history: the same commits (those below the base listed only for
+    the never-tagged crates, the only ones they are unreleased for), ranges and order.
+
+    None where that does not hold and the whole history is read instead: a never-tagged crate
+    judges workspace-level commits (the shared line was never tagged), or the tags HEAD reaches
+    give other ranges than all the tags do.
+    """
+    last = guess.last.tags
+    untagged = [c for c, tag in last.items() if tag is None]
+    tags_of = {c: tag for c, tag in last.items() if tag is not None}
+    if not untagged or not tags_of or any(last.get(j) is None for j in _judges(guess.scheme, guess.last, guess.crates)):
+        return None
+    shas = dict(every)
+    tips = sorted({shas[tag] for tag in tags_of.values()})
+    if len(tips) == 1:
+        base = tips[0]
+    else:
+        found = _git(top, "merge-base", "--octopus", *tips, check=False).stdout.split()
+        if len(found) != 1:
+            return None  # unrelated histories: no single base to cut at
+        base = found[0]
+    attributor = Attributor(dirs)
+    paths = _own_paths([dirs[c] for c in untagged if c in dirs], dirs.values())
+
+    def newer() -> _Part:
+        return _read_part(top, attributor, skip, ["HEAD", f"^{base}"], graph=True, started=started)
+
+    def older() -> _Part:
+        return _read_part(top, attributor, skip, [base], graph=False, paths=paths)
+
+    with _parsing():
+        reached, (new_commits, edges, new_dates), (old_commits, _none, old_dates) = _concurrently(
+            lambda: tag_commits(top, merged=True), newer, older)
+    view = guess
+    if len(reached) != len(every):  # tags on branches HEAD never merged
+        view = _tag_view(ws, settings, reached)
+        if view.since != guess.since:
+            return None
+    merged = heapq.merge(zip(new_dates, new_commits, strict=True), zip(old_dates, old_commits, strict=True),
+                         key=lambda pair: -pair[0])
+    history = ranged(tuple(commit for _when, commit in merged), edges, view.since, dict(reached))
+    return view.result(history, reached, every, dirs)
+
+
+def _own_paths(own: Sequence[str], every_dir: Iterable[str]) -> list[str]:
+    """Pathspecs of the directories ``own`` less the other crates' directories inside them (a file
+    belongs to the deepest crate holding it), literal: a directory name is never a glob."""
+    own_set = set(own)
+    include = [":/" if d == "" else f":(top,literal){d}" for d in own]
+    exclude = [f":(top,exclude,literal){d}" for d in sorted(set(every_dir))
+               if d and d not in own_set and any(o == "" or d.startswith(o + "/") for o in own)]
+    return include + exclude
 
 
 @dataclass(frozen=True)
