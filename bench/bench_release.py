@@ -140,7 +140,7 @@ def main() -> None:
             row("  same bump, in-process (no interpreter start)", times["inproc"]),
             row("    load + plan + edits in memory (no writes)", times["plan"]),
             row("    journal saves", inside["journal"]),
-            row("    writing the files (temp files, flush, renames)", writing),
+            row("    writing the files (temp files, flush, renames, old files freed)", writing),
             row("    the cargo check, as the bump runs it", inside["check"]),
             row("    the rest (lock, output, step imports)", rest),
             row("  python -c pass (interpreter start)", times["python"]),
