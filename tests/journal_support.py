@@ -99,7 +99,8 @@ def strays(ws: Path) -> list[str]:
 
 
 def _cargo_ok(ws: Path) -> str | None:
-    result = subprocess.run(["cargo", "metadata", "--locked", "--offline", "--format-version", "1", "--no-deps"],
+    # Without --no-deps: with it cargo never reads Cargo.lock, and --locked would prove nothing.
+    result = subprocess.run(["cargo", "metadata", "--locked", "--offline", "--format-version", "1"],
                             cwd=ws, capture_output=True, text=True)
     return None if result.returncode == 0 else f"cargo metadata --locked: {result.stderr.strip()[-300:]}"
 

@@ -465,7 +465,7 @@ def update_lockfile(text: str, changes: Mapping[str, tuple[str, str]], file: Pat
     # before is malformed after, and is then parsed again for its `path:line:column`.
     try:
         data = toml_loads(result)
-    except TOMLDecodeError as exc:
+    except (TOMLDecodeError, RecursionError) as exc:  # RecursionError: nested too deeply, as parse_toml says
         parse_toml(text, file, "lockfile")  # raises the located error when the original is malformed
         raise ManifestError(  # pragma: no cover - only versions changed
             f"{file}: lockfile edit produced invalid TOML ({exc})", "run `cargo update -w`") from exc

@@ -13,8 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from pipeline.foundation import fs, git, proc
-from pipeline.foundation.errors import OperationFailed
+from pipeline.foundation import fs, git
+from pipeline.foundation.errors import CommandFailed, OperationFailed
 from pipeline.foundation.output import log
 from pipeline.release.journal import Journal, Recorder, file_states, refuse_other, remove, stray_temps
 
@@ -54,9 +54,20 @@ def _clear_index_lock(repo: git.GitRepo | None) -> None:
 
 
 def _verify_cargo(root: Path) -> None:
-    if (root / "Cargo.lock").is_file():
-        proc.run(["cargo", "metadata", "--locked", "--offline", "--format-version", "1", "--no-deps"], cwd=root,
-                 hint="the manifests and Cargo.lock disagree")
+    """The tree the interrupted release planned must be one cargo accepts with its lock, checked as
+    the release's write step checks it: `cargo metadata --locked --offline` resolves the graph
+    (with `--no-deps` it would not look at Cargo.lock at all); where cargo cannot resolve
+    offline the check is skipped and said."""
+    if not (root / "Cargo.lock").is_file():
+        return
+    from pipeline.release.steps.write import verify_cargo  # here: the steps import the flow's modules
+
+    try:
+        verify_cargo(root, "release", root)
+    except CommandFailed as exc:
+        raise CommandFailed(exc.argv, exc.returncode, exc.stderr_tail,
+                            "the interrupted release's manifests and Cargo.lock disagree; `pipeline release "
+                            "--abort` puts every file back") from None
 
 
 def _repo(journal: Journal, root: Path) -> git.GitRepo | None:
@@ -104,9 +115,11 @@ def resume(root: Path, path: Path, journal: Journal, build: BuildArtifacts,
         refuse_other(root, states, "resume")
         pending = {root / f.path: f.new for f in journal.files if states[f.path] != "new"}
         if pending:
+            # Checked before the write counts: a tree cargo refuses gets the files back as they were.
             fs.write_all(pending, originals={root / f.path: f.old for f in journal.files if root / f.path in pending},
-                         what="the interrupted release's files")
-        _verify_cargo(root)
+                         what="the interrupted release's files", verify=lambda: _verify_cargo(root))
+        else:
+            _verify_cargo(root)
         if not journal.done("files"):
             recorder.record("files")
         if repo is not None and journal.commit_message is not None:
