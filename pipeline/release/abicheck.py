@@ -21,11 +21,10 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
 import re
 import shutil
 import sys
-import tarfile
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -74,6 +73,8 @@ def _json(path: Path) -> dict[str, Any] | None:
 
 
 def current_abi(cuda_dir: Path) -> AbiMap | None:
+    if not os.path.lexists(cuda_dir / "manifest.json"):
+        return None  # nothing built here (the common dry run): not even the manifest reader is loaded
     from pipeline.cuda.manifest import read_manifest, read_output
 
     manifest = read_manifest(cuda_dir)  # never through a symlink
@@ -133,6 +134,8 @@ def _tarball_abi(path: Path) -> AbiMap | None:
     if data is None:
         return None
     stem = path.name.removesuffix(".tar.gz")
+    import tarfile  # only where a kept tarball is read
+
     try:
         with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
             members = {m.name: m for m in tar.getmembers() if m.isfile()}
@@ -163,6 +166,8 @@ def _rebuilt(root: Path, tag: str, sha: str) -> Baseline:
         return Baseline(None, "not a git repository: cannot rebuild the last release")
     log(f"release: no manifest of {tag} kept in dist/: building its kernels at {tag} (git worktree) to read "
         "its kernel ABI")
+    import tempfile
+
     with tempfile.TemporaryDirectory(prefix="pipeline-abi-") as tmp:
         tree = Path(tmp) / "tree"
         added = git.run_git(top, "worktree", "add", "--detach", "--quiet", str(tree), sha, check=False)

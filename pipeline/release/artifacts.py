@@ -10,12 +10,10 @@ owners, the commit's time as mtime.
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import io
 import json
 import os
-import tarfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +25,6 @@ from pipeline.foundation import fs, proc
 from pipeline.foundation.errors import OperationFailed, PipelineError
 from pipeline.foundation.output import log
 from pipeline.foundation.progress import Progress
-from pipeline.release import sbom
 from pipeline.workspace.model import Workspace
 
 
@@ -71,6 +68,10 @@ def cuda_manifest(ws: Workspace, target_dir: Path | None) -> Path | None:
 
 
 def _tar_gz(entries: Sequence[tuple[str, bytes, int]], mtime: int) -> bytes:
+    # The archive modules load where artifacts are built: a release plan (a dry run) never needs them.
+    import gzip
+    import tarfile
+
     raw = io.BytesIO()
     with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar:
         directories: set[str] = set()
@@ -251,6 +252,8 @@ def build(
     sboms = _sboms(ws, files, roots, cuda_data if cuda is not None else None, project=project, versions=versions,
                    workspace_version=workspace_version, timestamp=commit_time, tool_version=tool_version,
                    gpu_code=gpu_code)
+    from pipeline.release import sbom
+
     sbom_of = {name: sbom.sbom_name(name) for name in sboms}
     files.update({sbom.sbom_name(name): text.encode() for name, text in sboms.items()})
     kernels = _kernel_report(ws, cuda_settings, binaries, executables)
@@ -304,6 +307,7 @@ def _sboms(
         log(f"release: no SBOM: {lock_path} does not exist (a library workspace that ignores it)")
         return {}
     from pipeline.deps.lockfile import read_lockfile
+    from pipeline.release import sbom
 
     lock = read_lockfile(lock_path)
     skip = sbom.dev_only_edges(ws)

@@ -53,14 +53,12 @@ def steps(project: Project) -> tuple[Step, ...]:
 
 def run(project: Project, req: Request, *, fault: FaultHook | None = None) -> int:
     """`pipeline bump` / `pipeline release`."""
-    from pipeline.release.journaled import refuse_if_interrupted
-
     if req.push and not req.execute:
         raise UsageError("--push needs --execute", "run with --execute --push to release and push")
     # An executing run holds the lock from reading the facts to the end, so no other
     # release can change the files between what was planned and what is written.
     with _lock(project.workspace.root) if req.execute else contextlib.nullcontext():
-        refuse_if_interrupted(project.workspace.root)
+        _refuse_if_interrupted(project.workspace.root, req)
         facts = gather(project.workspace, release_settings(project), req)
         prepared = prepare(facts, req)
         root = facts.root
@@ -251,6 +249,21 @@ def changelog_preview(project: Project, as_json: bool) -> int:
     else:
         print(view.changelog_text(facts.root, changes, level, facts.today), end="")
     return 0
+
+
+def _refuse_if_interrupted(root: Path, req: Request) -> None:
+    """A plan over a half-done release is refused; a dry run first only looks whether a journal is
+    there (the journal's machinery loads when one is, or when the release is carried out)."""
+    if not req.execute:
+        import os
+
+        from pipeline.release.journal_place import journal_location
+
+        if not os.path.lexists(journal_location(root)):
+            return
+    from pipeline.release.journaled import refuse_if_interrupted
+
+    refuse_if_interrupted(root)
 
 
 def _lock(root: Path) -> contextlib.AbstractContextManager[None]:

@@ -17,20 +17,13 @@ from pipeline.foundation import fs, git
 from pipeline.foundation.errors import CommandFailed, OperationFailed
 from pipeline.foundation.output import log
 from pipeline.release.journal import Journal, Recorder, file_states, refuse_other, remove, stray_temps
+from pipeline.release.journal_place import journal_location  # noqa: F401 - where callers have always found it
 
 # The artifact build, handed in by the flow (artifacts need the workspace model and settings).
 BuildArtifacts = Callable[[Journal, str, int], list[Path]]
 # The rest of an interrupted publish, handed in by the flow: plans again from the registry's index (what is
 # up is skipped), uploads the rest, calling back (crate, version) as each goes up; returns the outcome.
 PublishCrates = Callable[[Journal, Callable[[str, str], None]], dict[str, Any]]
-
-
-def journal_location(root: Path) -> Path:
-    """``.git/pipeline-release.json`` of the repository holding ``root`` (``target/`` outside git)."""
-    top = git.find_toplevel(root)
-    if top is None:
-        return root / "target" / "pipeline-release.json"
-    return git.git_path(top, "pipeline-release.json")
 
 
 def _clean_temps(root: Path, journal: Journal) -> None:

@@ -661,15 +661,17 @@ def read_release_history(
     top: Path, ws: Workspace, settings: ReleaseSettings, tagged: Sequence[tuple[str, str]] | None = None, *,
     started: Callable[[], None] | None = None,
 ) -> ReleaseHistory:
-    """Tags, scheme and every member's unreleased commits: two or three git commands in all.
+    """Tags, scheme and every member's unreleased commits, in a few git commands.
 
     ``tagged``: :func:`tag_commits`, when the caller has listed them already; ``started``: called
     once the log is running (the caller starts its other tools then, beside it).
 
     Which tags HEAD reaches is needed before the range of the log is known, and asking git
     walks the whole history. When a crate has no tag even among all the tags, its range is
-    the whole history anyway: then the log of everything HEAD reaches is read at once, and
-    the reachable tags are those whose commit it lists (the same answer, one walk fewer).
+    the whole history anyway: then it is read in parts (:func:`_whole_in_parts`), or where
+    that does not apply the log of everything HEAD reaches is read at once, and the reachable
+    tags are those whose commit it lists (the same answer, one walk fewer). A long log is cut in
+    two at a tag and read by two git processes at once (:func:`_split_log`).
     """
     rel = os.path.relpath(ws.root, top)
     prefix = "" if rel == "." else rel.replace(os.sep, "/") + "/"
