@@ -168,8 +168,12 @@ def _syncfs() -> Callable[[int], int] | None:
         return None
 
 
-def _flush(temps: Mapping[Path, Path]) -> None:
-    """Make every temp file durable before any target is replaced."""
+def _flush(temps: Mapping[Path, Path], devices: Mapping[Path, int] | None = None) -> None:
+    """Make every temp file durable before any target is replaced.
+
+    ``devices``: the filesystem (``st_dev``) of targets already stat'ed; a temp file beside its
+    target is on the same one, so only the others are stat'ed to find which filesystems to sync."""
+    known = devices or {}
     syncfs = _syncfs()
     if syncfs is None:
         for temp in temps.values():
@@ -180,8 +184,10 @@ def _flush(temps: Mapping[Path, Path]) -> None:
                 os.close(fd)
         return
     seen: set[int] = set()
-    for temp in temps.values():
-        device = os.stat(temp).st_dev
+    for target, temp in temps.items():
+        device = known.get(target)
+        if device is None:
+            device = os.stat(temp).st_dev
         if device in seen:
             continue
         seen.add(device)
@@ -240,18 +246,20 @@ def write_all(
     closer: Any = None  # the threading.Thread closing them
     try:
         modes: dict[Path, int | None] = {}
+        devices: dict[Path, int] = {}
         for path in files:
             try:
-                mode = path.stat().st_mode & 0o7777
+                info = path.stat()
                 held = held_bytes.get(path)
                 saved[path] = held if held is not None else path.read_bytes()
-                modes[path] = mode
+                modes[path] = info.st_mode & 0o7777
+                devices[path] = info.st_dev
             except FileNotFoundError:
                 saved[path] = None
                 modes[path] = None
         for path, data in files.items():
             temps[path] = _write_temp(path, data, modes[path], sync=False)
-        _flush(temps)
+        _flush(temps, devices)
         old_inodes = _hold_open([path for path in temps if saved[path] is not None])
         for index, (path, temp) in enumerate(temps.items()):
             if fault is not None:
