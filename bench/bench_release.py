@@ -12,6 +12,12 @@ the next row is the bump less that check, what this tool itself adds; the in-pro
 the bump into its parts (the parts are medians of their own, so they need not add up exactly).
 Where the bump misses 2x only because of that check, the verdict says so instead of "met".
 
+The writing row depends on the filesystem's recent past. On ext4 without a journal (these build
+machines), creating a file skips, one by one, the inodes of its block group deleted in the last
+~30 s (the kernel's ``recently_deleted``): each bump here frees the 500 manifests the last one
+wrote, so back-to-back bumps pay for each other (``perf`` puts a third of a bump in that scan),
+and a bump after half a minute of quiet writes in about half the time.
+
     python bench/bench_release.py
 """
 
