@@ -112,6 +112,11 @@ def _version_key(text: str) -> tuple[int, ...]:
     return tuple(int(part) for part in text.split("."))
 
 
+def _table(value: Any) -> dict[str, Any]:
+    """A manifest table, or nothing where the file holds another type there (`[[package]]`: an array)."""
+    return value if isinstance(value, dict) else {}
+
+
 def rust_version(root: Path) -> str | None:
     """`rust-version` of the workspace (`[workspace.package]`, else the root package), else the highest
     a member sets: the oldest toolchain the whole workspace claims to build with."""
@@ -119,7 +124,7 @@ def rust_version(root: Path) -> str | None:
     data = read_toml(manifest)
     found_ws = data.get("workspace")
     workspace: dict[str, Any] = found_ws if isinstance(found_ws, dict) else {}
-    found = [(workspace.get("package") or {}).get("rust-version"), (data.get("package") or {}).get("rust-version")]
+    found = [_table(workspace.get("package")).get("rust-version"), _table(data.get("package")).get("rust-version")]
     own = next((v for v in found if isinstance(v, str)), None)
     if own is None:
         versions = []
@@ -127,7 +132,7 @@ def rust_version(root: Path) -> str | None:
             for directory in sorted(glob.glob(str(root / str(pattern)))):
                 member = Path(directory) / "Cargo.toml"
                 if member.is_file():
-                    value = (read_toml(member).get("package") or {}).get("rust-version")
+                    value = _table(read_toml(member).get("package")).get("rust-version")
                     if isinstance(value, str):
                         versions.append(value)
         own = max(versions, key=lambda v: _version_key(v) if _MSRV.fullmatch(v) else (), default=None)
