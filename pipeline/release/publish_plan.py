@@ -214,14 +214,9 @@ def _dependency_problems(
             continue
         if dep.kind is not DepKind.DEV and dep.member is not None and dep.member in never:
             # Released here but uploaded by someone else (or once, by hand): the registry must have it.
-            have = published.get(dep.member)
-            if have is not None and not _matches(dep.requirement, have):
-                found = ", ".join(sorted(have)) or "none"
-                problems.append(
-                    f"{where} depends on `{dep.member}` `{dep.requirement}`, which is {NEVER}; registry `{target}` "
-                    f"has no matching version (it has: {found})\n"
-                    f"hint: publish `{dep.member}` `{dep.requirement}` first, or take it out of `never-publish`"
-                )
+            problems += _not_in_registry(where, dep.member, dep.requirement, published, target, f"which is {NEVER}",
+                                         f"publish `{dep.member}` `{dep.requirement}` first, or take it out of "
+                                         "`never-publish`")
         elif dep.kind is not DepKind.DEV and dep.member is not None:
             refusal = _publishable(ws.package(dep.member), target)
             if refusal is not None:
@@ -239,12 +234,20 @@ def _dependency_problems(
         elif dep.registry is not None and dep.registry != target:
             continue  # from another registry: cargo checks that one itself
         if dep.external_path and dep.kind is not DepKind.DEV:
-            have = published.get(dep.name)
-            if have is not None and not _matches(dep.requirement, have):
-                found = ", ".join(sorted(have)) or "none"
-                problems.append(
-                    f"{where} depends on `{dep.name}` `{dep.requirement}`, a path dependency outside the workspace "
-                    f"({dep.path}); registry `{target}` has no matching version (it has: {found})\n"
-                    f"hint: publish `{dep.name}` first (`cargo publish` in its directory) or make it a workspace member"
-                )
+            problems += _not_in_registry(where, dep.name, dep.requirement, published, target,
+                                         f"a path dependency outside the workspace ({dep.path})",
+                                         f"publish `{dep.name}` first (`cargo publish` in its directory) or make it "
+                                         "a workspace member")
     return problems
+
+
+def _not_in_registry(where: str, name: str, requirement: str, published: Mapping[str, frozenset[str] | None],
+                     target: str, what: str, hint: str) -> list[str]:
+    """The problem of a dependency the registry must already have, when it has no version the
+    requirement accepts (none when the registry could not be asked: cargo refuses it then)."""
+    have = published.get(name)
+    if have is None or _matches(requirement, have):
+        return []
+    found = ", ".join(sorted(have)) or "none"
+    return [f"{where} depends on `{name}` `{requirement}`, {what}; registry `{target}` has no matching version "
+            f"(it has: {found})\nhint: {hint}"]
