@@ -157,14 +157,14 @@ def test_keys_this_tool_does_not_follow_are_warned_with_a_hint(tmp_path: Path) -
     root = make_clap_like(tmp_path / "ws", release_toml=(
         'owners = ["github:org:team"]\npre-release-hook = ["./bump.sh"]\ndependent-version = "warn"\n'
         'pre-release-replacements = [{file="README.md", search="x", replace="y"}]\nfrobnicate = true\n'
-        'publish = false\ntag = false\nconsolidate-commits = false\nsign-commit = true\n'))
+        'tag = false\nconsolidate-commits = false\nsign-commit = true\n'))
     result = cli("--workspace", str(root), "release", "auto")
     assert result.returncode == 0, result.stderr
     warnings = [line for line in result.stderr.splitlines() if line.startswith("release: warning: cargo-release")
                 or "no cargo-release key" in line]
     named = " ".join(warnings)
     for key in ("owners", "pre-release-hook", "dependent-version", "pre-release-replacements", "frobnicate",
-                "publish = false", "tag = false", "consolidate-commits = false", "sign-commit = true"):
+                "tag = false", "consolidate-commits = false", "sign-commit = true"):
         assert f"`{key}" in named, (key, warnings)
     assert all("; hint: " in line for line in warnings)
     assert f"{root / 'release.toml'}:2:1" in named  # pre-release-hook's line
@@ -429,3 +429,35 @@ def test_pipeline_config_shows_the_adopted_keys_and_where_they_come_from(tmp_pat
     assert data["origins"]["release.changelog"] == "default"
     text = cli("--workspace", str(root), "config").stdout
     assert 'skip-crates = ["bench"]  # cargo-release (' in text
+
+
+def test_publish_false_is_released_but_never_uploaded(tmp_path: Path) -> None:
+    """cargo-release's `publish = false`: versioned, tagged and listed, never `cargo publish`ed; a
+    crate that is published and depends on it needs the registry to have a version it accepts."""
+    from pipeline.release.publish_plan import NEVER, plan_publish
+
+    lex = crate("app_lex", "0.3.0", '[package.metadata.release]\npublish = false\n')
+    root = make_clap_like(tmp_path / "ws")
+    (root / "app_lex/Cargo.toml").write_text(lex)
+    git(root, "commit", "-qam", "chore: app_lex is published by hand")
+    project = load_project(str(root))
+    settings = project.release.settings
+    assert settings.never_publish == ("app_lex",)
+    assert "never published: app_lex" in project.release.lines[0]
+    ws = project.workspace
+    with_it = plan_publish(ws, registry=None, published={"app": frozenset(), "app_derive": frozenset(),
+                                                         "app_lex": frozenset({"0.3.0"})},
+                           never=settings.never_publish)
+    assert ("app_lex", NEVER) in {(s.crate, s.reason) for s in with_it.skipped}
+    assert "app_lex" not in [s.crate for s in with_it.steps] and "app" in [s.crate for s in with_it.steps]
+    assert with_it.problems == ()
+    without = plan_publish(ws, registry=None, published={"app": frozenset(), "app_derive": frozenset(),
+                                                         "app_lex": frozenset()}, never=settings.never_publish)
+    assert any("depends on `app_lex` `0.3.0`" in p and "registry `crates-io` has no matching version" in p
+               for p in without.problems), without.problems
+    # Our own key, set, wins (and is said to).
+    (root / "Cargo.toml").write_text(ROOT_MANIFEST + '\n[workspace.metadata.pipeline.release]\nnever-publish = []\n')
+    git(root, "commit", "-qam", "chore: publish everything")
+    project = load_project(str(root))
+    assert project.release.settings.never_publish == ()
+    assert "never-publish" in project.release.lines[0]

@@ -9,6 +9,7 @@ for planning is translated into this tool's keys, which win when both are set:
 
 * ``shared-version = true | "name"`` -> ``version-groups`` (crates released together);
 * ``release = false`` -> ``skip-crates`` (never released);
+* ``publish = false`` (``disable-publish``) -> ``never-publish`` (released, never uploaded);
 * ``tag-name`` / ``tag-prefix`` -> ``shared-tag``, ``shared-tag-crates`` and ``crate-tag``
   (``{{prefix}}v{{version}}`` with the default prefix: ``v{version}`` for the crate at the
   repository's top, ``{crate}-v{version}`` for the others);
@@ -232,6 +233,7 @@ class CrateRelease:
     tag: bool
     template: str | None  # the tag template in this tool's syntax; None: not translatable
     template_from: Value | None  # where tag-name / tag-prefix was set (None: defaults)
+    publish: bool = True  # False: `publish = false` / `disable-publish = true` (versioned and tagged, not uploaded)
 
 
 def translate_tag(name: str, prefix: str) -> tuple[str | None, tuple[str, ...]]:
@@ -277,7 +279,10 @@ def crate_releases(ws: Workspace, sources: Sequence[Source], top: Path | None) -
                     raise ConfigError(f"{where}: cargo-release tag of `{package.name}` ({name!r} with prefix "
                                       f"{prefix!r}) makes tags git refuses: e.g. {example!r}: {problem}",
                                       "change `tag-name` / `tag-prefix` so the tag is a valid git ref name")
-        result[package.name] = CrateRelease(package.name, release, group, tag, template, origin)
+        publish = values["publish"].value if "publish" in values else True
+        if "disable-publish" in values and values["disable-publish"].value:
+            publish = False
+        result[package.name] = CrateRelease(package.name, release, group, tag, template, origin, publish is not False)
     return result
 
 
@@ -313,6 +318,7 @@ def _check_names(ws: Workspace, settings: ReleaseSettings, manifest_text: str) -
     known = set(ws.names)
     named = [("shared-tag-crates", c) for c in settings.shared_tag_crates]
     named += [("skip-crates", c) for c in settings.skip_crates]
+    named += [("never-publish", c) for c in settings.never_publish]
     named += [("version-groups", c) for crates in settings.version_groups.values() for c in crates]
     for key, crate in named:
         if crate not in known:
@@ -365,6 +371,13 @@ def adopt_sources(ws: Workspace, settings: ReleaseSettings, raw: Mapping[str, An
         changes["skip_crates"] = tuple(skipped)
         adopted.append(f"not released: {_names(skipped)}")
     skip = set(changes.get("skip_crates", settings.skip_crates))
+    # Crates released (versioned, tagged) but never uploaded.
+    held = [c.name for c in released if not c.publish and c.name not in skip]
+    if held and "never-publish" in raw:
+        kept.append("never-publish")
+    if held and "never-publish" not in raw:
+        changes["never_publish"] = tuple(held)
+        adopted.append(f"never published: {_names(held)}")
     # Version groups.
     groups: dict[str, list[str]] = {}
     for crate in released:
@@ -591,11 +604,6 @@ def _unsupported(crates: Mapping[str, CrateRelease], sources: Sequence[Source], 
             warn(f"cargo-release `dependent-version = \"{kinds[0]}\"` ({where}) is not followed: this tool updates "
                  "the requirements on a moved crate (as `upgrade`, or `fix` where set)",
                  "check the rewritten requirements in the plan before --execute")
-        elif key == "publish" and any(v.value is False for v in live):
-            names = sorted({v.source.crate or "every crate" for v in live if v.value is False})
-            warn(f"cargo-release `publish = false` ({where}) for {_names(names)} is not followed by `release "
-                 "--publish`", "set `publish = false` in [package] of crates that are never published, or leave "
-                 "--publish off")
         elif key == "consolidate-commits" and value is False:
             warn(f"cargo-release `consolidate-commits = false` ({where}) is not followed: this tool makes one "
                  "release commit", "nothing to do unless one commit per crate is required")
@@ -615,7 +623,7 @@ def _unsupported(crates: Mapping[str, CrateRelease], sources: Sequence[Source], 
             warn(f"cargo-release `push-options` ({where}) are not passed to `git push` by `release --push`",
                  "push by hand with the options")
         elif key in ("dev-version", "dev-version-ext", "post-release-replacements", "post-release-commit-message",
-                     "no-dev-version", "disable-publish"):
+                     "no-dev-version"):
             if value in (False, [], "") or (key == "no-dev-version" and value is True):
                 continue
             warn(f"cargo-release `{key}` ({where}) is not followed by this tool (no post-release commit)",

@@ -102,7 +102,8 @@ def gather(ws: Workspace, settings: ReleaseSettings, req: Request) -> ReleaseFac
     def start_tools() -> None:
         if tools:
             return
-        if req.full and settings.artifacts:
+        # The host triple names the binaries' tarballs only (`--target` names it itself).
+        if req.full and settings.artifacts and req.triple is None and any(p.has_binary for p in ws.members):
             tools["triple"] = _background(host_triple)
         if repo is not None and req.full and not req.allow_dirty:
             tools["dirty"] = _background(repo.dirty_files)

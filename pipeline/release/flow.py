@@ -130,7 +130,7 @@ def _journal_publish(project: Project) -> recover_types.PublishCrates:
         registry = str((recorded.publish or {}).get("registry") or "") or None
         # The registry is the truth: its index says what went up (a kill can fall between an upload and
         # its record), and only the rest is published.
-        plan = cargo_publish.plan_for(fresh.workspace, registry)
+        plan = cargo_publish.plan_for(fresh.workspace, registry, never=release_settings(fresh).never_publish)
         for line in plan.lines():
             log(f"release: {line}")  # stderr: `--resume --json` prints one JSON document
         outcome = cargo_publish.run(fresh.workspace.root, plan, on_published=on_published)
@@ -185,7 +185,7 @@ def publish_only(project: Project, as_json: bool, registry: str | None, execute:
     from pipeline.release import publish as cargo_publish
 
     ws, settings = project.workspace, release_settings(project)
-    plan = cargo_publish.plan_for(ws, registry or settings.publish_registry or None)
+    plan = cargo_publish.plan_for(ws, registry or settings.publish_registry or None, never=settings.never_publish)
     if not as_json:
         print("\n".join(plan.lines()), flush=True)
     if not execute:

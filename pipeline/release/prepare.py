@@ -112,7 +112,8 @@ def prepare(facts: ReleaseFacts, req: Request) -> Prepared:
 
         versions = {p.name: p.version for p in ws.members} | {c.crate: str(c.new) for c in plan.changes}
         publish = plan_publish(ws, registry=facts.registry.name, published=facts.published, versions=versions,
-                               crates_io_is_registry=facts.registry.crates_io_is_registry)
+                               crates_io_is_registry=facts.registry.crates_io_is_registry,
+                               never=settings.never_publish)
         for text in publish.problems:
             message, _, hint = text.partition("\nhint: ")
             problems.append(Finding(message, hint))

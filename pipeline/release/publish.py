@@ -11,7 +11,7 @@ again skips the versions the registry already has, so it resumes where it stoppe
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -101,8 +101,10 @@ def plan_for(
     *,
     versions: Mapping[str, str] | None = None,
     env: Mapping[str, str] | None = None,
+    never: Collection[str] = (),
 ) -> PublishPlan:
-    """Gather the registry's facts (cargo's config, its sparse index) and plan the publish of ``ws``."""
+    """Gather the registry's facts (cargo's config, its sparse index) and plan the publish of ``ws``
+    (``never``: `release.never-publish`)."""
     from pipeline.release.publish_plan import plan_publish
     from pipeline.release.registry import published_versions, registry_facts
 
@@ -110,4 +112,4 @@ def plan_for(
     external = {d.name for p in ws.members for d in p.dependencies if d.external_path}
     published = published_versions(facts, [*ws.names, *sorted(external)])
     return plan_publish(ws, registry=facts.name, published=published, versions=versions,
-                        crates_io_is_registry=facts.crates_io_is_registry)
+                        crates_io_is_registry=facts.crates_io_is_registry, never=never)

@@ -18,7 +18,7 @@ already has), a plan out. Cargo's rules decide:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 
 from pipeline.workspace.cargo_semver import SemverError, parse_requirement, parse_version
@@ -70,10 +70,15 @@ class PublishPlan:
         }
 
 
-def _publishable(package: Package, registry: str) -> str | None:
+NEVER = "never published (`release.never-publish`, or cargo-release's `publish = false`)"
+
+
+def _publishable(package: Package, registry: str, never: Collection[str] = ()) -> str | None:
     """Why cargo would refuse to send ``package`` to ``registry`` (None: it would not)."""
     if not package.publish:
         return "publish = false"
+    if package.name in never:
+        return NEVER
     if package.publish_registries is not None and registry not in package.publish_registries:
         allowed = ", ".join(f'"{r}"' for r in package.publish_registries)
         return f"publish = [{allowed}] leaves out `{registry}`"
@@ -135,6 +140,7 @@ def plan_publish(
     versions: Mapping[str, str] | None = None,
     crates: Iterable[str] | None = None,
     crates_io_is_registry: bool = False,
+    never: Collection[str] = (),
 ) -> PublishPlan:
     """The publish plan for ``crates`` (default: every member).
 
@@ -144,6 +150,8 @@ def plan_publish(
     ``versions``: the versions being released (default: the manifests' own).
     ``crates_io_is_registry``: cargo's config replaces crates.io with this registry
     (a mirror), so dependencies without ``registry =`` are found there too.
+    ``never``: members never uploaded (`release.never-publish`): skipped, and a crate published
+    that depends on one needs the registry to have a version its requirement accepts.
     """
     target = registry or CRATES_IO
     versions = dict(versions or {})
@@ -164,7 +172,7 @@ def plan_publish(
             continue
         package = ws.package(name)
         version = version_of(name)
-        refusal = _publishable(package, target)
+        refusal = _publishable(package, target, never)
         if refusal is not None:
             skipped.append(Skip(name, version, refusal))
             continue
@@ -175,7 +183,7 @@ def plan_publish(
             skipped.append(Skip(name, version, f"already in registry `{target}`"))
             continue
         steps.append(PublishStep(name, version))
-        problems += _dependency_problems(ws, package, target, published, crates_io_is_registry)
+        problems += _dependency_problems(ws, package, target, published, crates_io_is_registry, never)
     if unknown:
         notes.append(
             f"registry `{target}` could not be asked which versions it has ({', '.join(unknown)}); "
@@ -190,6 +198,7 @@ def _dependency_problems(
     target: str,
     published: Mapping[str, frozenset[str] | None],
     crates_io_is_registry: bool,
+    never: Collection[str] = (),
 ) -> list[str]:
     problems: list[str] = []
     where = f"{package.manifest_path}: crate `{package.name}`"
@@ -203,7 +212,12 @@ def _dependency_problems(
                 + (" or make it a dev-dependency" if dep.kind is not DepKind.DEV else "")
             )
             continue
-        if dep.kind is not DepKind.DEV and dep.member is not None:
+        if dep.kind is not DepKind.DEV and dep.member is not None and dep.member in never:
+            # Released here but uploaded by someone else (or once, by hand): the registry must have it.
+            problems += _not_in_registry(where, dep.member, dep.requirement, published, target, f"which is {NEVER}",
+                                         f"publish `{dep.member}` `{dep.requirement}` first, or take it out of "
+                                         "`never-publish`")
+        elif dep.kind is not DepKind.DEV and dep.member is not None:
             refusal = _publishable(ws.package(dep.member), target)
             if refusal is not None:
                 problems.append(
@@ -220,12 +234,20 @@ def _dependency_problems(
         elif dep.registry is not None and dep.registry != target:
             continue  # from another registry: cargo checks that one itself
         if dep.external_path and dep.kind is not DepKind.DEV:
-            have = published.get(dep.name)
-            if have is not None and not _matches(dep.requirement, have):
-                found = ", ".join(sorted(have)) or "none"
-                problems.append(
-                    f"{where} depends on `{dep.name}` `{dep.requirement}`, a path dependency outside the workspace "
-                    f"({dep.path}); registry `{target}` has no matching version (it has: {found})\n"
-                    f"hint: publish `{dep.name}` first (`cargo publish` in its directory) or make it a workspace member"
-                )
+            problems += _not_in_registry(where, dep.name, dep.requirement, published, target,
+                                         f"a path dependency outside the workspace ({dep.path})",
+                                         f"publish `{dep.name}` first (`cargo publish` in its directory) or make it "
+                                         "a workspace member")
     return problems
+
+
+def _not_in_registry(where: str, name: str, requirement: str, published: Mapping[str, frozenset[str] | None],
+                     target: str, what: str, hint: str) -> list[str]:
+    """The problem of a dependency the registry must already have, when it has no version the
+    requirement accepts (none when the registry could not be asked: cargo refuses it then)."""
+    have = published.get(name)
+    if have is None or _matches(requirement, have):
+        return []
+    found = ", ".join(sorted(have)) or "none"
+    return [f"{where} depends on `{name}` `{requirement}`, {what}; registry `{target}` has no matching version "
+            f"(it has: {found})\nhint: {hint}"]

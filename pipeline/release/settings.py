@@ -58,6 +58,11 @@ class ReleaseSettings:
         "section; their requirements on moved crates are still updated (cargo-release's `release = false`, read "
         "from it when not set)"
     )
+    never_publish: tuple[str, ...] = setting(
+        factory=tuple, doc="members `release --publish` never uploads: they are still versioned, tagged and listed, "
+        "and a crate published that depends on one needs the registry to have a version it accepts "
+        "(cargo-release's `publish = false`, read from it when not set)"
+    )
     changelog_crates: tuple[str, ...] = setting(
         factory=tuple, doc="the crates the root changelog belongs to (typos' root `CHANGELOG.md` is `typos-cli`'s): "
         "set, the root file gets only their sections (and their version groups'), titled by their version, and a "
