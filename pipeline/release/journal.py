@@ -2,7 +2,8 @@
 killed at any point (SIGKILL, power loss, a full disk) can be finished or undone.
 
 ``.git/pipeline-release.json`` (the repository's git directory: never committed, never in a
-tarball) is written, durably, before the first file is touched and after every step:
+tarball) is written, durably, before the first file is touched and after every step (the last
+step's record without an fsync: the journal's removal follows it at once, see :func:`save`):
 
 * the plan: each file's original and new bytes with their SHA-256 (as text where they are UTF-8,
   as manifests are; base64 otherwise), the commit message, the tags with their messages, whether
