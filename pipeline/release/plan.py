@@ -32,7 +32,7 @@ import functools
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from pipeline.foundation import fs
 from pipeline.foundation.errors import ManifestError, UsageError
@@ -41,6 +41,8 @@ from pipeline.release.levels import PRE_KINDS, Target, apply
 from pipeline.workspace.cargo_semver import Comparator, Op, SemverError, Version, VersionReq
 from pipeline.workspace.manifest import locate_key, locate_key_in
 from pipeline.workspace.model import DepKind, Package, Workspace
+
+T = TypeVar("T")
 
 if TYPE_CHECKING:
     from pipeline.workspace.outside import Outside, OutsideCrate
@@ -239,6 +241,21 @@ def _quote(part: str) -> str:
     return part if all(c.isalnum() or c in "-_" for c in part) else f"'{part}'"
 
 
+def _per_version(answer: Callable[[str, Version], T]) -> Callable[[str, Version], T]:
+    """``answer(requirement, version)`` remembered, keyed by the Version object's identity (the
+    planner's versions live until it ends; hashing a Version recomputes its sort key every time)."""
+    known: dict[tuple[str, int], T] = {}
+
+    def remembered(text: str, version: Version) -> T:
+        key = (text, id(version))
+        found = known.get(key)
+        if found is None:
+            found = known[key] = answer(text, version)
+        return found
+
+    return remembered
+
+
 def select_default(ws: Workspace, target: Target, unpublished: str = "skip",
                    skip: Collection[str] = ()) -> tuple[str, ...]:
     """Crates moved when none are named: all of them for a level; for an explicit
@@ -399,24 +416,9 @@ def make_plan(
 
     extra_names = frozenset(e.name for e in extras)
     sites = _sites(ws) + (_outside_sites(outside, extra_names) if outside is not None else [])
-    # Memos keyed by the Version object's identity: 500 crates ask about ~1,500 sites of a few
-    # (requirement, version) pairs, and hashing a Version recomputes its sort key every time.
-    rewrites: dict[tuple[str, int], Rewrite] = {}
-    accepted: dict[tuple[str, int], bool] = {}
-
-    def rewrite_of(text: str, version: Version) -> Rewrite:
-        key = (text, id(version))
-        found = rewrites.get(key)
-        if found is None:
-            found = rewrites[key] = rewrite_requirement(text, version)
-        return found
-
-    def accepts(text: str, version: Version) -> bool:
-        key = (text, id(version))
-        found = accepted.get(key)
-        if found is None:
-            found = accepted[key] = _accepts(text, version)
-        return found
+    # 500 crates ask about ~1,500 sites of a few (requirement, version) pairs: each answer once.
+    rewrite_of = _per_version(rewrite_requirement)
+    accepts = _per_version(_accepts)
 
     while True:
         forced: list[tuple[Package, str]] = []
