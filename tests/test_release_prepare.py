@@ -113,6 +113,24 @@ def test_auto_and_the_version_check_use_only_the_facts() -> None:
         prepare(_facts(_workspace(b_version="1.2"), b_toml=bad), Request(target="minor"))
 
 
+def test_the_remotes_default_branch_is_allowed_while_allowed_branches_is_left_unset() -> None:
+    """wgpu releases from `trunk`, its origin/HEAD: allowed by default; a topic branch still is not,
+    and a configured list is taken as it is."""
+    import dataclasses
+
+    facts = _facts(_workspace(), branch="trunk", default_branch="trunk")
+    execute = Request(target="minor", execute=True)
+    with no_io():
+        assert preflight(facts, execute, []) == ([], [])
+        topic = _facts(_workspace(), branch="topic", default_branch="trunk")
+        (refused,), _ = preflight(topic, execute, [])
+        assert refused.message == "releases are made from main, master, release/*, trunk; this is branch `topic`"
+        configured = dataclasses.replace(facts, settings=dataclasses.replace(facts.settings,
+                                                                            allowed_branches=("main",)))
+        (refused,), _ = preflight(configured, execute, [])
+        assert refused.message == "releases are made from main; this is branch `trunk`"
+
+
 def test_preflight_returns_structured_findings() -> None:
     facts = _facts(_workspace(), dirty=("crates/b/src/lib.rs",), branch="topic", tags=frozenset({"v0.2.0"}))
     with no_io():

@@ -47,6 +47,7 @@ class GitFacts:
     tags: frozenset[str] = frozenset()  # every tag of the repository
     merged_tags: tuple[str, ...] = ()  # tags reachable from HEAD, newest first
     remotes: tuple[str, ...] = ()
+    default_branch: str | None = None  # origin's HEAD (`refs/remotes/origin/HEAD`), when the clone knows it
 
 
 @dataclass(frozen=True)
@@ -217,7 +218,15 @@ def git_facts(repo: GitRepo, req: Request, head: str | None, merged: tuple[str, 
             t for t in repo.git("tag", "--list").stdout.splitlines() if t.strip())),
         merged_tags=merged,
         remotes=tuple(repo.remotes()) if req.push else (),
+        default_branch=_origin_head(repo),
     )
+
+
+def _origin_head(repo: GitRepo) -> str | None:
+    from pipeline.foundation import git
+
+    found = git.symbolic_ref(repo.top, "refs/remotes/origin/HEAD")
+    return found.removeprefix("refs/remotes/origin/") if found else None
 
 
 def _background(work: Callable[[], T]) -> Callable[[], T]:

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pipeline.release.facts import ReleaseFacts
 from pipeline.release.findings import Finding
 from pipeline.release.request import Request
+from pipeline.release.settings import DEFAULT_BRANCHES
 
 
 def preflight(facts: ReleaseFacts, req: Request, tags: Sequence[str]) -> tuple[list[Finding], list[str]]:
@@ -48,6 +49,9 @@ def preflight(facts: ReleaseFacts, req: Request, tags: Sequence[str]) -> tuple[l
             str(git.top),
         ))
     allowed = settings.allowed_branches
+    if allowed == DEFAULT_BRANCHES and git.default_branch:
+        # Left at its default, the remote's default branch counts too (wgpu releases from `trunk`).
+        allowed = (*allowed, git.default_branch)
     branch = git.branch
     if allowed and not (branch and any(fnmatch.fnmatchcase(branch, p) for p in allowed)):
         shown_branch = f"branch `{branch}`" if branch else "a detached HEAD"

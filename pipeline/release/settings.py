@@ -11,6 +11,8 @@ from pipeline.foundation.config import setting
 from pipeline.foundation.git import ref_format_problem
 from pipeline.stages import registry
 
+DEFAULT_BRANCHES = ("main", "master", "release/*")  # `allowed-branches` left unset
+
 # How `cross` may build a target: plain cargo (a linker configured for it), cargo-zigbuild, or cross (docker).
 CROSS_TOOLS = ("cargo", "zigbuild", "cross")
 
@@ -104,8 +106,9 @@ class ReleaseSettings:
         "`{version}` the shared version",
     )
     allowed_branches: tuple[str, ...] = setting(
-        factory=lambda: ("main", "master", "release/*"),
-        doc="branches (fnmatch patterns) a release may be made from; empty allows any branch",
+        factory=lambda: DEFAULT_BRANCHES,
+        doc="branches (fnmatch patterns) a release may be made from; empty allows any branch; left at this "
+        "default, the remote's default branch (`origin/HEAD`, wgpu's `trunk`) is allowed too",
     )
     changelog: str = setting("CHANGELOG.md", doc="changelog file, relative to the workspace root; empty disables it")
     repository_url: str = setting(
