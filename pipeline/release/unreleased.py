@@ -2,15 +2,19 @@
 
 Each crate's unreleased commits run from its own last tag (independent versions),
 yet git is asked once, not once per crate: one ``git log --name-only`` over the
-union of the ranges, and, when the crates' tags differ, one ``git rev-list
---parents`` over the same commits to know which tags reach which commit (a
-bitmask per commit). Attribution of a file to its crate is a dictionary lookup
+union of the ranges that also carries each commit's parents (with the workspace in a
+subdirectory, a ``git rev-list --parents`` beside it) to know which tags reach which
+commit (a bitmask per commit). Where there is more than one core, a long log is cut at
+a tag's commit and its two halves are read by two git processes at once
+(:func:`_split_log`); a crate never tagged beside tagged ones has its own directories
+read below the tags' merge base instead of every tree of the history
+(:func:`_whole_in_parts`). Attribution of a file to its crate is a dictionary lookup
 on the file's directory, memoised per directory, so 20,000 commits over 50 crates
 cost one lookup per distinct directory rather than one path comparison per file
 and crate.
 
 The parsing and the reachability arithmetic are pure functions of git's output;
-:func:`read_history` is the thin edge that runs git.
+:func:`read_history` and :func:`read_release_history` are the thin edges that run git.
 """
 
 from __future__ import annotations
