@@ -14,6 +14,7 @@ from deps_support import CRATES_IO, Pkg, large_lockfile, minimal_workspace, rend
 
 from pipeline import cli
 from pipeline.deps.lockfile import read_lockfile
+from pipeline.foundation.errors import ManifestError
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "prism4d"
 
@@ -318,3 +319,26 @@ def test_versions_no_member_reaches_are_still_counted(tmp_path: Path, capsys: py
         ("1.0.200", [{"name": "serde", "version": "1.0.200"}, {"name": "app", "version": "0.1.0"}],
          "serde 1.0.200 <- app"),
     ]
+
+
+def test_a_member_and_the_same_version_from_crates_io_are_told_apart_as_cargo_does(tmp_path: Path) -> None:
+    """clap's lock: the member `clap_builder 4.6.6` (a path package, never written with a source)
+    beside `clap_builder 4.6.6` from crates.io, which an older clap pulls in. `"clap_builder 4.6.6"`
+    is the member; the registry one is always written with its source."""
+    lock = tmp_path / "Cargo.lock"
+    lock.write_text(
+        "version = 4\n\n"
+        '[[package]]\nname = "app"\nversion = "1.0.0"\ndependencies = ["builder 4.6.6", "old"]\n\n'
+        '[[package]]\nname = "builder"\nversion = "4.6.6"\n\n'
+        f'[[package]]\nname = "builder"\nversion = "4.6.6"\nsource = "{CRATES_IO}"\nchecksum = "{"0" * 64}"\n\n'
+        f'[[package]]\nname = "old"\nversion = "0.1.0"\nsource = "{CRATES_IO}"\nchecksum = "{"1" * 64}"\n'
+        f'dependencies = ["builder 4.6.6 ({CRATES_IO})"]\n')
+    packages = read_lockfile(lock).packages
+    app = next(p for p in packages if p.name == "app")
+    old = next(p for p in packages if p.name == "old")
+    assert [packages[i].source for i in app.dependencies if packages[i].name == "builder"] == [None]
+    assert [packages[i].source for i in old.dependencies] == [CRATES_IO]
+    # Two path packages of one name and version (a bad merge) stay ambiguous, named.
+    lock.write_text(lock.read_text().replace(f'source = "{CRATES_IO}"\nchecksum = "{"0" * 64}"\n', ""))
+    with pytest.raises(ManifestError, match=r"dependency .builder 4\.6\.6. is ambiguous"):
+        read_lockfile(lock)

@@ -217,6 +217,13 @@ def _resolve(
     if source is not None:
         candidates = [c for c in candidates if heads[c][2] == source]
     found = list(candidates)
+    if len(found) > 1 and source is None:
+        # A path package is never written with a source, so without one the entry names the
+        # path package when there is exactly one (clap's `clap_builder 4.6.6`, the member, beside
+        # `clap_builder 4.6.6 (registry+...)` that an older clap from crates.io pulls in): cargo's rule.
+        local = [c for c in found if heads[c][2] is None]
+        if len(local) == 1:
+            found = local
     if len(found) != 1:
         what = "matches no package" if not found else f"is ambiguous ({len(found)} packages match)"
         raise _bad(path, f"package `{owner}`: dependency {dep!r} {what}")
