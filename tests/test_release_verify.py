@@ -81,3 +81,27 @@ def test_no_lockfile_and_no_cargo_are_said(tmp_path: Path) -> None:
     assert f"bump: {CHECK} skipped: cargo is not installed here" in result.stderr
     assert 'version = "0.11.1"' in (locked / "Cargo.toml").read_text()
     git(locked, "status")  # the repository is fine
+
+
+RUSTUP_REFUSAL = """#!/bin/sh
+echo "error: toolchain '1.76-x86_64-unknown-linux-gnu' is not installed" >&2
+echo "help: run \\`rustup toolchain install\\` to install it" >&2
+exit 1
+"""
+
+
+def test_a_pinned_toolchain_this_machine_lacks_is_a_skip_not_a_refusal(tmp_path: Path) -> None:
+    """wgpu's rust-toolchain.toml pins 1.76: rustup refuses to start cargo, so the check was not
+    made (cargo read no manifest); the bump is kept and the line says why and how to check."""
+    root = make_real(tmp_path / "ws", tags=False)
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "cargo"
+    fake.write_text(RUSTUP_REFUSAL)
+    fake.chmod(0o755)
+    result = cli("bump", "patch", "--execute", "--workspace", str(root),
+                 env={"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"})
+    assert result.returncode == 0, result.stderr
+    assert (f"bump: {CHECK} skipped: cargo cannot run here (error: toolchain '1.76-x86_64-unknown-linux-gnu' is "
+            "not installed); install that toolchain") in result.stderr
+    assert 'version = "0.11.1"' in (root / "Cargo.toml").read_text()

@@ -10,6 +10,7 @@ says it was skipped and why.
 from __future__ import annotations
 
 import dataclasses
+import re
 from pathlib import Path
 
 from pipeline.foundation import fs, proc
@@ -70,6 +71,9 @@ _OFFLINE_SIGNS = ("offline mode", "--offline was specified", "failed to download
 # "cannot update the lock file ... --locked" help line mentions --offline too.)
 _BROKEN_SIGNS = ("failed to select a version", "needs to be updated", "--locked was passed",
                  "cannot update the lock file")
+# What rustup says when the cargo it would run is not there (wgpu's rust-toolchain.toml pins
+# 1.76, which this machine lacks): cargo never read a manifest, so the check could not be made.
+_NO_TOOLCHAIN = re.compile(r"toolchain '[^']+' is not installed|rustup could not choose a version")
 
 
 def verify_cargo(directory: Path, who: str = "release", root: Path | None = None) -> None:
@@ -88,6 +92,12 @@ def verify_cargo(directory: Path, who: str = "release", root: Path | None = None
         log(f"{who}: `cargo metadata --offline --locked`{where} accepts the written manifests and Cargo.lock")
         return
     text = result.stderr
+    if _NO_TOOLCHAIN.search(text):
+        first = next((line for line in text.splitlines() if line.startswith("error")), text.strip()[:200])
+        log(f"{who}: `cargo metadata --offline --locked`{where} skipped: cargo cannot run here ({first}); "
+            "install that toolchain (`rustup toolchain install` in the workspace) and run "
+            "`cargo metadata --offline --locked` to check")
+        return
     if any(sign in text for sign in _OFFLINE_SIGNS) and not any(sign in text for sign in _BROKEN_SIGNS):
         first = next((line for line in text.splitlines() if line.startswith("error")), text.strip()[:200])
         log(f"{who}: `cargo metadata --offline --locked`{where} skipped: cargo cannot resolve offline here "
