@@ -60,3 +60,29 @@ def test_a_binary_crate_plan_names_its_tarball_with_the_host_triple(tmp_path: Pa
                  str(root), env=env)
     assert result.returncode == 0, result.stderr
     assert "aarch64-unknown-linux-gnu.tar.gz" in result.stdout and not log.exists()
+
+
+BROKEN_RUSTC = """#!/bin/sh
+echo "error: toolchain '1.76-x86_64-unknown-linux-gnu' is not installed" >&2
+exit 1
+"""
+
+
+def test_a_toolchain_that_cannot_run_is_refused_before_anything_is_written(tmp_path: Path) -> None:
+    """wgpu pins 1.76 in rust-toolchain.toml: without it no binary builds, so the release says so
+    in the plan and refuses at --execute before the commit and tags, not after them."""
+    from release_support import git, snapshot
+
+    root = _workspace(tmp_path / "ws", binary=True)
+    env, _log = _env(tmp_path)
+    (tmp_path / "bin" / "rustc").write_text(BROKEN_RUSTC)
+    head = git(root, "rev-parse", "HEAD")
+    plan = cli("release", "patch", "--no-verify", "--workspace", str(root), env=env)
+    assert plan.returncode == 0, plan.stderr
+    assert ("`rustc -vV` fails here (error: toolchain '1.76-x86_64-unknown-linux-gnu' is not installed): the "
+            "release's binaries cannot be built (--execute would refuse)") in plan.stdout + plan.stderr
+    before = snapshot(root)
+    refused = cli("release", "patch", "--execute", "--no-verify", "--workspace", str(root), env=env)
+    assert refused.returncode == 1
+    assert "hint: install the toolchain the workspace asks for" in refused.stderr
+    assert snapshot(root) == before and git(root, "rev-parse", "HEAD") == head and git(root, "tag") == ""

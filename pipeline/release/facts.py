@@ -68,6 +68,7 @@ class ReleaseFacts:
     lockfile: bytes | None = None  # Cargo.lock, when there is one
     changelog: bytes | None = None  # the changelog file, when a release writes one and it exists
     host_triple: str = "<target>"  # `rustc -vV` host, for artifact names in the plan
+    toolchain_problem: str | None = None  # why `rustc -vV` fails in the workspace (its binaries cannot be built)
     cuda_outputs: bool = False  # target/cuda/manifest.json exists (a CUDA tarball is built)
     today: str = ""  # the release date (UTC, or $SOURCE_DATE_EPOCH)
     kernel_abi: AbiDiff | None = None  # this build's kernels against the last release's manifest
@@ -105,7 +106,7 @@ def gather(ws: Workspace, settings: ReleaseSettings, req: Request) -> ReleaseFac
             return
         # The host triple names the binaries' tarballs only (`--target` names it itself).
         if req.full and settings.artifacts and req.triple is None and any(p.has_binary for p in ws.members):
-            tools["triple"] = _background(host_triple)
+            tools["triple"] = _background(lambda: host_triple(ws.root))
         if repo is not None and req.full and not req.allow_dirty:
             tools["dirty"] = _background(repo.dirty_files)
         tools.setdefault("started", lambda: None)
@@ -147,7 +148,7 @@ def gather(ws: Workspace, settings: ReleaseSettings, req: Request) -> ReleaseFac
     lock = ws.root / "Cargo.lock"
     changelog = None
     changelogs: dict[Path, bytes] = {}
-    triple = "<target>"
+    triple, toolchain_problem = "<target>", None
     cuda_outputs = False
     if req.full:
         if settings.changelog and (ws.root / settings.changelog).is_file():
@@ -160,7 +161,7 @@ def gather(ws: Workspace, settings: ReleaseSettings, req: Request) -> ReleaseFac
                     changelogs[own] = own.read_bytes()
         start_tools()
         if "triple" in tools:
-            triple = tools["triple"]()
+            triple, toolchain_problem = tools["triple"]()
             cuda_outputs = (ws.root / "target" / "cuda" / "manifest.json").is_file()
     kernel_abi = rust_api = registry = None
     published: Mapping[str, frozenset[str] | None] = {}
@@ -190,6 +191,7 @@ def gather(ws: Workspace, settings: ReleaseSettings, req: Request) -> ReleaseFac
         lockfile=lock.read_bytes() if lock.is_file() else None,
         changelog=changelog,
         host_triple=triple,
+        toolchain_problem=toolchain_problem,
         cuda_outputs=cuda_outputs,
         today=release_date(),
         kernel_abi=kernel_abi,
@@ -259,9 +261,13 @@ def release_date() -> str:
     return cl.release_date()
 
 
-def host_triple() -> str:
+def host_triple(root: Path | None = None) -> tuple[str, str | None]:
+    """(`rustc -vV`'s host triple, None) in ``root``, or ("<target>", why rustc cannot run there):
+    a workspace pinning a toolchain this machine lacks (wgpu's rust-toolchain.toml) cannot build."""
     try:
-        out = proc.run(["rustc", "-vV"]).stdout
-    except PipelineError:  # only for display in a plan; the build itself reports a missing rustc
-        return "<target>"
-    return next((line.split(":", 1)[1].strip() for line in out.splitlines() if line.startswith("host:")), "<target>")
+        out = proc.run(["rustc", "-vV"], cwd=root).stdout
+    except PipelineError as exc:
+        lines = [line for line in str(exc.message).splitlines() if line.strip().startswith("error")]
+        return "<target>", (lines[0].strip() if lines else str(exc.message).splitlines()[0])
+    return next((line.split(":", 1)[1].strip() for line in out.splitlines() if line.startswith("host:")),
+                "<target>"), None

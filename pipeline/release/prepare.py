@@ -100,6 +100,16 @@ def prepare(facts: ReleaseFacts, req: Request) -> Prepared:
         section = _changelog_changes(path, facts, plan, tags, files, changelog_problems)
 
     problems, warnings = preflight(facts, req, names) if req.full else ([], [])
+    if req.full and settings.artifacts and facts.toolchain_problem and any(
+            ws.has(c.crate) and ws.package(c.crate).has_binary for c in plan.changes):
+        # Found before anything is written, not after the commit and tags when the build fails.
+        text = f"{ws.root}: `rustc -vV` fails here ({facts.toolchain_problem}): the release's binaries cannot be built"
+        if req.execute:
+            problems.append(Finding(text, "install the toolchain the workspace asks for (`rustup toolchain install` "
+                                    "in the workspace), or set `artifacts = false` in "
+                                    "[workspace.metadata.pipeline.release]", str(ws.root)))
+        else:
+            warnings.append(text + " (--execute would refuse)")
     if req.full and facts.git is not None:
         collisions = _shared_template_collisions(plan, settings, facts.scheme, facts.git.tags)
         problems = [collisions.get((p.location or "").removeprefix("refs/tags/"), p) for p in problems]
