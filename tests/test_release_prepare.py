@@ -203,3 +203,15 @@ def test_plan_json_carries_the_findings(tmp_path: Path, capsys: pytest.CaptureFi
         "location": "crates/own/src/lib.rs",
     }]
     assert data["problems"] == [f"{data['findings'][0]['message']}\nhint: {data['findings'][0]['hint']}"]
+
+
+def test_a_release_of_many_crates_keeps_a_short_commit_subject() -> None:
+    """bevy releases 72 crates at once: the subject names three tags and a count, the body all of them."""
+    from pipeline.release.prepare import commit_summary
+
+    few = ["v1.0.0", "a-v0.2.0"]
+    assert commit_summary(few) == ("v1.0.0, a-v0.2.0", "")
+    many = [f"crate{i}-v0.2.0" for i in range(8)]
+    summary, body = commit_summary(many)
+    assert summary == "crate0-v0.2.0, crate1-v0.2.0, crate2-v0.2.0 and 5 more"
+    assert body == "\n\n" + "\n".join(many) + "\n"

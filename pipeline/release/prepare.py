@@ -130,12 +130,24 @@ def prepare(facts: ReleaseFacts, req: Request) -> Prepared:
     if req.triple and settings.targets and req.triple not in settings.targets:
         problems.append(Finding(f"{ws.manifest_path}: target `{req.triple}` is not in `release.targets` "
                                 f"({', '.join(settings.targets)})", "add it there, or pass one of those"))
-    summary = ", ".join(names) if names else ", ".join(f"{c.crate} {c.new}" for c in plan.changes)
+    summary, body = commit_summary(list(names) if names else [f"{c.crate} {c.new}" for c in plan.changes])
     message = settings.commit_message.replace("{summary}", summary).replace(
         "{version}", str(plan.shared[1]) if plan.shared else ""
-    )
+    ) + body
     return Prepared(plan, files, tags, message, section, artifacts, tuple(problems), (*plan.warnings, *warnings),
                     facts.changes, publish, facts.kernel_abi, facts.rust_api)
+
+
+SUMMARY_TAGS = 5  # more tags than this: the subject names the first three, the body all of them
+
+
+def commit_summary(items: Sequence[str]) -> tuple[str, str]:
+    """(``{summary}`` for the release commit's subject, a body to append): every tag in the subject
+    when they are few; else the first three and a count, and the whole list in the body (72 bevy
+    crates released at once would otherwise make a 2,000-character subject line)."""
+    if len(items) <= SUMMARY_TAGS:
+        return ", ".join(items), ""
+    return f"{', '.join(items[:3])} and {len(items) - 3} more", "\n\n" + "\n".join(items) + "\n"
 
 
 def _shared_template_collisions(plan: Plan, settings: ReleaseSettings, scheme: Scheme | None,

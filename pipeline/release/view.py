@@ -60,7 +60,9 @@ def render_plan(prepared: Prepared, root: Path, req: Request) -> str:
         out += ["changelog section:", prepared.changelog_section.rstrip("\n"), ""]
     if req.full:
         out.append("tags: " + (", ".join(prepared.tags) or "(none)"))
-        out.append(f"commit: {prepared.commit_message}")
+        subject, _, body = prepared.commit_message.partition("\n")
+        out.append(f"commit: {subject}" + (f" (and {len(body.strip().splitlines())} lines below it)" if body.strip()
+                                           else ""))
         if prepared.artifacts:
             out.append("artifacts: " + ", ".join(prepared.artifacts))
         if prepared.kernel_abi is not None:

@@ -44,5 +44,5 @@ def make_commit(repo: GitRepo, prepared: Prepared) -> Commit:
         with contextlib.suppress(OperationFailed):
             repo.unstage(paths)
         raise
-    log(f"release: committed {sha[:7]}: {prepared.commit_message}")
+    log(f"release: committed {sha[:7]}: {prepared.commit_message.splitlines()[0]}")
     return Commit(sha, repo.commit_time())
