@@ -102,7 +102,8 @@ class ReleaseSettings:
     )
     commit_message: str = setting(
         "chore(release): {summary}",
-        doc="release commit message; `{summary}` is the list of tags (`v0.5.0, prism-io-v1.3.0`), "
+        doc="release commit message; `{summary}` is the list of tags (`v0.5.0, prism-io-v1.3.0`; more than five: "
+        "the first three and a count, every tag in the commit's body), "
         "`{version}` the shared version",
     )
     allowed_branches: tuple[str, ...] = setting(
