@@ -43,9 +43,9 @@ class Facts:
 
 def default_branch(repo: Path) -> tuple[str, str]:
     """(branch, how it was found): origin's HEAD, else a local main/master, else the current branch."""
-    remote_head = git.symbolic_ref(repo, "refs/remotes/origin/HEAD")
+    remote_head = git.origin_head(repo)
     if remote_head:
-        return remote_head.removeprefix("refs/remotes/origin/"), "origin/HEAD"
+        return remote_head, "origin/HEAD"
     branches = set(git.run_git(repo, "for-each-ref", "--format=%(refname:short)", "refs/heads",
                                check=False).stdout.split())
     for name in ("main", "master"):

@@ -255,6 +255,12 @@ def symbolic_ref(repo: Path, ref: str) -> str | None:
     return result.stdout.strip() if result.returncode == 0 else None
 
 
+def origin_head(repo: Path) -> str | None:
+    """The branch ``origin``'s HEAD names (the remote's default branch), when this clone knows it."""
+    found = symbolic_ref(repo, "refs/remotes/origin/HEAD")
+    return found.removeprefix("refs/remotes/origin/") if found else None
+
+
 def git_path(repo: Path, name: str) -> Path:
     """Where git keeps ``name`` (``hooks``...) for the work tree at ``repo``, honouring its config."""
     path = Path(run_git(repo, "rev-parse", "--git-path", name).stdout.strip())

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from pipeline.foundation import proc
 from pipeline.foundation.errors import PipelineError
+from pipeline.foundation.git import origin_head
 from pipeline.foundation.output import log
 from pipeline.release.request import Request
 from pipeline.release.settings import ReleaseSettings
@@ -220,15 +221,8 @@ def git_facts(repo: GitRepo, req: Request, head: str | None, merged: tuple[str, 
             t for t in repo.git("tag", "--list").stdout.splitlines() if t.strip())),
         merged_tags=merged,
         remotes=tuple(repo.remotes()) if req.push else (),
-        default_branch=_origin_head(repo),
+        default_branch=origin_head(repo.top),
     )
-
-
-def _origin_head(repo: GitRepo) -> str | None:
-    from pipeline.foundation import git
-
-    found = git.symbolic_ref(repo.top, "refs/remotes/origin/HEAD")
-    return found.removeprefix("refs/remotes/origin/") if found else None
 
 
 def _background(work: Callable[[], T]) -> Callable[[], T]:
