@@ -6,10 +6,14 @@ commit is a workspace of ``crates`` crates, each with its own version, followed 
 of one or two crates. Every crate is tagged ``{crate}-v{version}`` at several points
 (different points for different crates: independent versions), and the manifests
 at HEAD carry the last tagged version, as after a release.
+
+``DatedRepo`` is the small hand-made kind: commits a minute apart (their dates decide the order
+a log lists them in), a clock that can be skewed, merges.
 """
 
 from __future__ import annotations
 
+import os
 import random
 import subprocess
 from dataclasses import dataclass
@@ -123,3 +127,43 @@ def make_history(root: Path, *, crates: int = 50, commits: int = 20_000, seed: i
                        ("tag.gpgsign", "false")):
         subprocess.run(["git", "config", key, value], cwd=root, check=True)
     return HistoryShape(names, last_tags, last_commit, versions, commits + 2)
+
+
+def git(root: Path, *args: str, env: dict[str, str] | None = None) -> str:
+    return subprocess.run(["git", *args], cwd=root, check=True, capture_output=True, text=True,
+                          env=None if env is None else {**os.environ, **env}).stdout
+
+
+class DatedRepo:
+    """A repository made commit by commit, each a minute after the last unless skewed."""
+
+    def __init__(self, top: Path) -> None:
+        self.top = top
+        self.clock = 1_700_000_000
+        top.mkdir(parents=True, exist_ok=True)
+        git(top, "init", "-q", "-b", "main")
+        for key, value in (("user.email", "t@e"), ("user.name", "T"), ("commit.gpgsign", "false"),
+                           ("tag.gpgsign", "false")):
+            git(top, "config", key, value)
+
+    def _env(self, skew: int = 0) -> dict[str, str]:
+        self.clock += 60
+        stamp = f"@{self.clock + skew} +0000"
+        return {"GIT_COMMITTER_DATE": stamp, "GIT_AUTHOR_DATE": stamp}
+
+    def commit(self, path: str | None, message: str, *, skew: int = 0) -> str:
+        """A commit changing ``path`` (None: the work tree as it is), dated ``skew`` seconds off."""
+        if path is not None:
+            file = self.top / path
+            file.parent.mkdir(parents=True, exist_ok=True)
+            file.write_text(file.read_text() + "x\n" if file.exists() else "x\n")
+        git(self.top, "add", "-A")
+        git(self.top, "commit", "-q", "-m", message, env=self._env(skew))
+        return self.head()
+
+    def merge(self, branch: str) -> str:
+        git(self.top, "merge", "-q", "--no-ff", "-m", f"merge {branch}", branch, env=self._env())
+        return self.head()
+
+    def head(self) -> str:
+        return git(self.top, "rev-parse", "HEAD").strip()

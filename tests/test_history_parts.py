@@ -7,63 +7,32 @@ Each case compares the parts with the whole read (the parts turned off) on the s
 
 from __future__ import annotations
 
-import os
-import subprocess
 from pathlib import Path
 
 import pytest
-from history_factory import make_history
+from history_factory import DatedRepo, git, make_history
 
 from pipeline.project import load_project
 from pipeline.release import unreleased as h
 
 
-def git(root: Path, *args: str, env: dict[str, str] | None = None) -> str:
-    return subprocess.run(["git", *args], cwd=root, check=True, capture_output=True, text=True,
-                          env=None if env is None else {**os.environ, **env}).stdout
-
-
-class Repo:
-    """A workspace with a git history whose commits are a minute apart (dates decide the order)."""
-
-    def __init__(self, top: Path, members: dict[str, str], root_package: str | None = None) -> None:
-        self.top = top
-        self.clock = 1_700_000_000
-        top.mkdir(parents=True)
-        listed = ", ".join(f'"{d}"' for d in members.values())
-        head = (f'[package]\nname = "{root_package}"\nversion = "0.1.0"\nedition = "2021"\n\n'
-                if root_package else "")
-        (top / "Cargo.toml").write_text(f'{head}[workspace]\nresolver = "2"\nmembers = [{listed}]\n')
-        if root_package:
-            (top / "src").mkdir()
-            (top / "src" / "lib.rs").write_text("")
-        for name, directory in members.items():
-            (top / directory / "src").mkdir(parents=True)
-            (top / directory / "Cargo.toml").write_text(
-                f'[package]\nname = "{name}"\nversion = "0.1.0"\nedition = "2021"\n')
-            (top / directory / "src" / "lib.rs").write_text("")
-        git(top, "init", "-q", "-b", "main")
-        for key, value in (("user.email", "t@e"), ("user.name", "T"), ("commit.gpgsign", "false"),
-                           ("tag.gpgsign", "false")):
-            git(top, "config", key, value)
-        self.commit(None, "chore: the workspace")
-
-    def _env(self) -> dict[str, str]:
-        self.clock += 60
-        return {"GIT_COMMITTER_DATE": f"@{self.clock} +0000", "GIT_AUTHOR_DATE": f"@{self.clock} +0000"}
-
-    def commit(self, path: str | None, message: str) -> str:
-        """A commit changing ``path`` (None: what the work tree holds as it is)."""
-        if path is not None:
-            file = self.top / path
-            file.parent.mkdir(parents=True, exist_ok=True)
-            file.write_text(file.read_text() + "x\n" if file.exists() else "x\n")
-        git(self.top, "add", "-A")
-        git(self.top, "commit", "-q", "-m", message, env=self._env())
-        return git(self.top, "rev-parse", "HEAD").strip()
-
-    def merge(self, branch: str) -> None:
-        git(self.top, "merge", "-q", "--no-ff", "-m", f"merge {branch}", branch, env=self._env())
+def make_workspace_repo(top: Path, members: dict[str, str], root_package: str | None = None) -> DatedRepo:
+    """A workspace of ``members`` (name -> directory), the root package too, first committed."""
+    top.mkdir(parents=True)
+    listed = ", ".join(f'"{d}"' for d in members.values())
+    head = f'[package]\nname = "{root_package}"\nversion = "0.1.0"\nedition = "2021"\n\n' if root_package else ""
+    (top / "Cargo.toml").write_text(f'{head}[workspace]\nresolver = "2"\nmembers = [{listed}]\n')
+    if root_package:
+        (top / "src").mkdir()
+        (top / "src" / "lib.rs").write_text("")
+    for name, directory in members.items():
+        (top / directory / "src").mkdir(parents=True)
+        (top / directory / "Cargo.toml").write_text(
+            f'[package]\nname = "{name}"\nversion = "0.1.0"\nedition = "2021"\n')
+        (top / directory / "src" / "lib.rs").write_text("")
+    repo = DatedRepo(top)
+    repo.commit(None, "chore: the workspace")
+    return repo
 
 
 def _both(root: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[h.ReleaseHistory, h.ReleaseHistory, list[object]]:
@@ -106,7 +75,7 @@ def test_a_long_history_with_a_crate_never_tagged(tmp_path: Path, monkeypatch: p
 def test_branches_a_root_package_and_a_crate_nested_in_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The root package `app` (never tagged) holds the tagged `core` in its tree: core's files are
     core's, the rest app's; side branches cross the merge base of the tags."""
-    repo = Repo(tmp_path / "ws", {"core": "crates/core", "io": "crates/io"}, root_package="app")
+    repo = make_workspace_repo(tmp_path / "ws", {"core": "crates/core", "io": "crates/io"}, root_package="app")
     repo.commit("src/lib.rs", "feat: app starts")
     repo.commit("crates/core/src/lib.rs", "feat: core starts")
     git(repo.top, "checkout", "-q", "-b", "side")
@@ -132,7 +101,7 @@ def test_branches_a_root_package_and_a_crate_nested_in_it(tmp_path: Path, monkey
 
 def test_a_never_tagged_shared_line_judges_the_workspace_files_so_the_whole_history_is_read(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    repo = Repo(tmp_path / "ws", {"core": "crates/core", "tool": "crates/tool"})
+    repo = make_workspace_repo(tmp_path / "ws", {"core": "crates/core", "tool": "crates/tool"})
     (repo.top / "Cargo.toml").write_text((repo.top / "Cargo.toml").read_text()
                                          + '\n[workspace.package]\nversion = "0.1.0"\n')
     (repo.top / "crates/core/Cargo.toml").write_text(
@@ -148,7 +117,7 @@ def test_a_never_tagged_shared_line_judges_the_workspace_files_so_the_whole_hist
 
 def test_tags_head_does_not_reach_move_the_ranges_so_the_whole_history_is_read(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    repo = Repo(tmp_path / "ws", {"core": "crates/core", "io": "crates/io", "new": "crates/new"})
+    repo = make_workspace_repo(tmp_path / "ws", {"core": "crates/core", "io": "crates/io", "new": "crates/new"})
     repo.commit("crates/core/src/lib.rs", "feat: core")
     git(repo.top, "tag", "core-v0.1.0")
     repo.commit("crates/io/src/lib.rs", "feat: io")

@@ -7,50 +7,15 @@ the history happens to be cut at.
 
 from __future__ import annotations
 
-import os
-import subprocess
 from pathlib import Path
 
 import pytest
+from history_factory import DatedRepo as Repo
+from history_factory import git
 
 from pipeline.release import unreleased as h
 
 DIRS = {"a": "a", "b": "b", "c": "c"}
-
-
-def git(root: Path, *args: str, env: dict[str, str] | None = None) -> str:
-    return subprocess.run(["git", *args], cwd=root, check=True, capture_output=True, text=True,
-                          env=None if env is None else {**os.environ, **env}).stdout
-
-
-class Repo:
-    def __init__(self, top: Path) -> None:
-        self.top = top
-        self.clock = 1_700_000_000
-        git(top.parent, "init", "-q", "-b", "main", str(top))
-        for key, value in (("user.email", "t@e"), ("user.name", "T"), ("commit.gpgsign", "false"),
-                           ("tag.gpgsign", "false")):
-            git(top, "config", key, value)
-
-    def _env(self, skew: int = 0) -> dict[str, str]:
-        self.clock += 100
-        stamp = f"@{self.clock + skew} +0000"
-        return {"GIT_COMMITTER_DATE": stamp, "GIT_AUTHOR_DATE": stamp}
-
-    def commit(self, path: str, message: str, *, skew: int = 0) -> str:
-        file = self.top / path
-        file.parent.mkdir(parents=True, exist_ok=True)
-        file.write_text(file.read_text() + "x\n" if file.exists() else "x\n")
-        git(self.top, "add", "-A")
-        git(self.top, "commit", "-q", "-m", message, env=self._env(skew))
-        return self.head()
-
-    def merge(self, branch: str) -> str:
-        git(self.top, "merge", "-q", "--no-ff", "-m", f"merge {branch}", branch, env=self._env())
-        return self.head()
-
-    def head(self) -> str:
-        return git(self.top, "rev-parse", "HEAD").strip()
 
 
 @pytest.fixture
